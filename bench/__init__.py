@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figures and asserts nothing. `make bench` runs them all."""

@@ -1,0 +1,56 @@
+"""The Pub/Sub-triggered writer: one inbound event (or quarantine record) into Firestore.
+
+Raising makes Pub/Sub redeliver (and, after the subscription's max attempts, dead-letter), so this
+raises only for transient errors. A message it cannot decode is kept in quarantine and acknowledged.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from shared import bus, inbox, logs
+from shared.models import QuarantinedItem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cloudevents.http import CloudEvent
+
+log = logging.getLogger("switchboard.ingest")
+
+
+def handle(cloud_event: CloudEvent) -> None:
+    """Apply one Pub/Sub message; raise only when a retry can help."""
+    logs.configure()
+    message = (cloud_event.data or {}).get("message", {})
+    attributes = message.get("attributes") or {}
+    data = base64.b64decode(message.get("data") or b"")
+    channel = attributes.get("channel", "unknown")
+    try:
+        if attributes.get("event_type") == bus.QUARANTINE_EVENT_TYPE:
+            outcome = inbox.quarantine(QuarantinedItem.model_validate_json(data))
+        else:
+            outcome = inbox.apply(inbox.decode_event(data))
+    except ValidationError as exc:
+        outcome = inbox.quarantine(
+            QuarantinedItem(
+                channel=channel,
+                reason="invalid_event",
+                error=str(exc)[:2000],
+                raw=data.decode("utf-8", errors="replace"),
+            )
+        )
+    log.info(
+        "event ingested",
+        extra={
+            "fields": {
+                "channel": channel,
+                "event_type": attributes.get("event_type"),
+                "event_id": attributes.get("event_id"),
+                "result": outcome.result,
+                "message_id": outcome.message_id,
+            }
+        },
+    )

@@ -1,0 +1,118 @@
+"""Child processes of the local stack: started in their own process group, awaited by condition,
+stopped as a group (killing a launcher alone leaves java orphans)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+LOG_DIR = REPO / ".local" / "logs"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll ``condition`` until it holds; raise TimeoutError naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def http_ok(url: str, any_status: bool = False) -> bool:
+    """True when ``url`` answers an HTTP status below 500 (any status at all with ``any_status``)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - local URLs only
+            return any_status or response.status < 500
+    except urllib.error.HTTPError as exc:
+        return any_status or exc.code < 500
+    except (OSError, ValueError):
+        return False
+
+
+@dataclass
+class Process:
+    """One child process with a name, its command, environment and a readiness URL."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    ready_url: str | None = None
+    ready_timeout: float = 60.0
+    cwd: Path = REPO
+    popen: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def start(self) -> Process:
+        """Start in a new session (own process group), logging to .local/logs/<name>.log."""
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.log_path = LOG_DIR / f"{self.name}.log"
+        log_file = self.log_path.open("wb")
+        self.popen = subprocess.Popen(
+            self.command,
+            cwd=self.cwd,
+            env={**os.environ, **self.env},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log_file.close()
+        return self
+
+    def wait_ready(self) -> None:
+        """Wait for the readiness URL; fail early, with the log's tail, if the process died."""
+        if self.ready_url is None:
+            return
+
+        def ready() -> bool:
+            if self.popen is not None and self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.log_tail()}")
+            return http_ok(self.ready_url or "", any_status=True)
+
+        try:
+            wait_until(ready, self.ready_timeout, f"{self.name} at {self.ready_url}")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}\n{self.log_tail()}") from None
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of this process's log."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def running(self) -> bool:
+        """True while the process is alive."""
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the whole process group, then SIGKILL what is left."""
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=timeout)
+        # Children (java under a launcher) may outlive the leader: kill the group regardless.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=timeout)

@@ -1,0 +1,1 @@
+"""Switchboard's domain: models, channel adapters, the store, the bus. Importable without Flask."""

@@ -1,0 +1,66 @@
+"""Switchboard's one exception hierarchy. Every error says whether retrying can help.
+
+SwitchboardError
+├── TransientError            retrying may succeed: raise so Pub/Sub / Cloud Tasks redeliver
+│   └── PublishError          Pub/Sub did not confirm a publish (webhook answers 503)
+└── PermanentError            retrying cannot help: record it, acknowledge, move on
+    ├── SignatureError        missing or forged webhook signature (401)
+    ├── VerificationError     wrong hub.mode / verify token on a subscription handshake (403)
+    ├── PayloadTooLarge       body over the configured limit (413)
+    ├── ParseError            a provider item we cannot normalize (kept in quarantine)
+    └── UnknownRoute          no tenant owns this channel's external id (kept in quarantine)
+"""
+
+from __future__ import annotations
+
+
+class SwitchboardError(Exception):
+    """Base of every error Switchboard raises on purpose."""
+
+    transient: bool = False
+    http_status: int = 500
+
+
+class TransientError(SwitchboardError):
+    """Retrying may succeed (network, quota, an emulator or provider that is briefly away)."""
+
+    transient = True
+    http_status = 503
+
+
+class PublishError(TransientError):
+    """Pub/Sub did not confirm every publish: the provider must retry the webhook."""
+
+
+class PermanentError(SwitchboardError):
+    """Retrying cannot help."""
+
+    http_status = 400
+
+
+class SignatureError(PermanentError):
+    """The webhook's signature is missing or does not match its raw body."""
+
+    http_status = 401
+
+
+class VerificationError(PermanentError):
+    """A subscription handshake with the wrong mode or verify token."""
+
+    http_status = 403
+
+
+class PayloadTooLarge(PermanentError):
+    http_status = 413
+
+
+class ParseError(PermanentError):
+    """A provider item that cannot be normalized."""
+
+    http_status = 422
+
+
+class UnknownRoute(PermanentError):
+    """No tenant has connected the channel an event is addressed to."""
+
+    http_status = 404

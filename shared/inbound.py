@@ -1,0 +1,56 @@
+"""Turning a verified webhook body into events and quarantine records, item by item.
+
+One item that cannot be parsed becomes a :class:`QuarantinedItem` and never aborts the rest of the
+batch; a body that is not even JSON is quarantined whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from shared.channels.base import ChannelAdapter
+from shared.errors import ParseError
+from shared.models import InboundEvent, QuarantinedItem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Normalized:
+    """What one webhook body gave: events to publish, items to keep in quarantine."""
+
+    events: list[InboundEvent] = field(default_factory=list)
+    quarantined: list[QuarantinedItem] = field(default_factory=list)
+
+
+def normalize(adapter: ChannelAdapter, body: bytes) -> Normalized:
+    """Split ``body`` with ``adapter`` and parse every item; never raises for bad provider data."""
+    result = Normalized()
+    try:
+        items = adapter.split(body)
+    except ParseError as exc:
+        raw = body.decode("utf-8", errors="replace")
+        result.quarantined.append(
+            QuarantinedItem(channel=adapter.kind, reason="invalid_body", error=str(exc), raw=raw)
+        )
+        return result
+    for item in items:
+        parse_into(adapter, item, result)
+    return result
+
+
+def parse_into(adapter: ChannelAdapter, item: dict, result: Normalized) -> None:
+    """Parse one raw item into ``result``: its events, or one quarantine record."""
+    try:
+        result.events.extend(adapter.parse_item(item))
+    except (ParseError, ValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        # A provider item we do not understand is a data problem, not a crash: keep it raw.
+        log.warning("quarantined an unparseable %s item: %s", adapter.kind, type(exc).__name__)
+        result.quarantined.append(
+            QuarantinedItem(
+                channel=adapter.kind, reason="parse_error", error=f"{type(exc).__name__}: {exc}", raw=item
+            )
+        )

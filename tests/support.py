@@ -1,0 +1,50 @@
+"""Helpers the tests share: signed webhook posts, condition waits, fixture paths."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+
+from infra.local.simulate import meta_signature
+from infra.local.stack import LocalStack
+
+T = TypeVar("T")
+
+REPO = Path(__file__).resolve().parents[1]
+PROVIDER_FIXTURES = REPO.parent / "shared" / "fixtures" / "providers"
+
+
+def provider_fixture(relative: str) -> bytes:
+    """A real published provider payload from ../shared (the test fails if it is missing)."""
+    path = PROVIDER_FIXTURES / relative
+    assert path.exists(), f"missing provider fixture {path}: ../shared must sit beside the repo"
+    return path.read_bytes()
+
+
+def post_webhook(stack: LocalStack, kind: str, body: bytes | dict[str, Any], *, secret: str | None = None,
+                 signature: str | None = None, timeout: float = 30) -> requests.Response:
+    """POST a webhook body to the local function, signed with the stack's Meta app secret by default."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    if signature is None:
+        signature = meta_signature(raw, secret or stack.secrets.meta_app_secret)
+    if signature:
+        headers["X-Hub-Signature-256"] = signature
+    return requests.post(stack.function_urls[f"webhook_{kind}"], data=raw, headers=headers, timeout=timeout)
+
+
+def eventually(probe: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.05, what: str = "") -> T:
+    """Poll ``probe`` until it returns something truthy, and return it; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T = probe()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}: last value {last!r}")
+        time.sleep(interval)
+        last = probe()
+    return last
