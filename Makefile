@@ -14,6 +14,7 @@ dev: bootstrap
 test: bootstrap
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	scripts/check-infra.sh
 	PYTHONPATH=. $(PY) -m pytest -q -p no:cacheprovider
 
 bench: bootstrap

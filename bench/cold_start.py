@@ -21,10 +21,25 @@ from infra.local.stack import LocalStack, _venv_bin
 TARGETS = ("webhook_messenger", "webhook_instagram", "webhook_whatsapp")
 
 
-def _first_200(name: str, source: str, target: str, env: dict[str, str], body: bytes, headers: dict[str, str]) -> float:
+def _first_200(
+    name: str, source: str, target: str, env: dict[str, str], body: bytes, headers: dict[str, str]
+) -> float:
     port = free_port()
-    process = Process(name, [_venv_bin("functions-framework"), "--target", target, "--source", source,
-                             "--host", "127.0.0.1", "--port", str(port)], env=env)
+    process = Process(
+        name,
+        [
+            _venv_bin("functions-framework"),
+            "--target",
+            target,
+            "--source",
+            source,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+    )
     started = time.perf_counter()
     process.start()
     try:
@@ -46,19 +61,29 @@ def run(rounds: int = 5) -> dict[str, object]:
     with LocalStack(functions=()) as stack:
         env = stack.env()
         body = json.dumps(whatsapp_batch(1, contacts=1)).encode()
-        signed = {"X-Hub-Signature-256": meta_signature(body, stack.secrets.meta_app_secret),
-                  "Content-Type": "application/json"}
+        signed = {
+            "X-Hub-Signature-256": meta_signature(body, stack.secrets.meta_app_secret),
+            "Content-Type": "application/json",
+        }
         results: dict[str, list[float]] = {"baseline_pubsub_only": []}
         for target in TARGETS:
             results[target] = []
         for _ in range(rounds):  # interleave, so machine noise spreads evenly
             results["baseline_pubsub_only"].append(
-                _first_200("cold-baseline", str(REPO / "bench" / "baseline_main.py"), "baseline", env, body, signed))
+                _first_200(
+                    "cold-baseline", str(REPO / "bench" / "baseline_main.py"), "baseline", env, body, signed
+                )
+            )
             for target in TARGETS:
                 kind = target.removeprefix("webhook_")
                 payload = json.dumps(text_payload(kind, "cold start", "15550001", "Cold Start")).encode()
-                headers = {**signed, "X-Hub-Signature-256": meta_signature(payload, stack.secrets.meta_app_secret)}
-                results[target].append(_first_200(f"cold-{target}", str(REPO / "main.py"), target, env, payload, headers))
+                headers = {
+                    **signed,
+                    "X-Hub-Signature-256": meta_signature(payload, stack.secrets.meta_app_secret),
+                }
+                results[target].append(
+                    _first_200(f"cold-{target}", str(REPO / "main.py"), target, env, payload, headers)
+                )
     baseline = statistics.median(results["baseline_pubsub_only"])
     figures: dict[str, object] = {"rounds": rounds}
     for name, samples in results.items():

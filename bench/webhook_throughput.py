@@ -32,8 +32,14 @@ def run(batches: int = 20, batch_size: int = 500) -> dict[str, object]:
         secret = os.environ["META_APP_SECRET"]
 
         def post(body: bytes) -> None:
-            response = app.post("/", data=body, headers={"X-Hub-Signature-256": meta_signature(body, secret),
-                                                         "Content-Type": "application/json"})
+            response = app.post(
+                "/",
+                data=body,
+                headers={
+                    "X-Hub-Signature-256": meta_signature(body, secret),
+                    "Content-Type": "application/json",
+                },
+            )
             assert response.status_code == 200, response.data
 
         post(bodies[0])  # warm: clients, imports

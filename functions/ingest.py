@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -24,6 +25,7 @@ log = logging.getLogger("switchboard.ingest")
 def handle(cloud_event: CloudEvent) -> None:
     """Apply one Pub/Sub message; raise only when a retry can help."""
     logs.configure()
+    started = time.perf_counter()
     message = (cloud_event.data or {}).get("message", {})
     attributes = message.get("attributes") or {}
     data = base64.b64decode(message.get("data") or b"")
@@ -51,6 +53,7 @@ def handle(cloud_event: CloudEvent) -> None:
                 "event_id": attributes.get("event_id"),
                 "result": outcome.result,
                 "message_id": outcome.message_id,
+                "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
             }
         },
     )

@@ -39,7 +39,10 @@ def cmd_parse(channel: str, files: list[Path]) -> int:
         for event in result.events:
             print(event.model_dump_json())
         for item in result.quarantined:
-            print(json.dumps({"file": str(path), "quarantined": item.reason, "error": item.error}), file=sys.stderr)
+            print(
+                json.dumps({"file": str(path), "quarantined": item.reason, "error": item.error}),
+                file=sys.stderr,
+            )
     return 0
 
 
@@ -81,16 +84,20 @@ def cmd_replay_quarantine(dry_run: bool) -> int:
             bus.publish(result.events)
             store.mark_quarantine_replayed(quarantine_id, f"published {len(result.events)} events")
         counts[outcome] = counts.get(outcome, 0) + 1
-        print(json.dumps({"id": quarantine_id, "reason": item.reason, "outcome": outcome,
-                          "events": len(result.events)}))
+        print(
+            json.dumps(
+                {"id": quarantine_id, "reason": item.reason, "outcome": outcome, "events": len(result.events)}
+            )
+        )
     print(json.dumps({"summary": counts}), file=sys.stderr)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests)."""
-    parser = argparse.ArgumentParser(prog="python -m shared.cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--env-file", type=Path, help="stack state file to take the environment from")
     commands = parser.add_subparsers(dest="command", required=True)
     parse = commands.add_parser("parse", help="normalize webhook bodies offline")

@@ -414,14 +414,22 @@ def _touch_health(event: InboundEvent, route: store.Route) -> None:
     store.update_channel_health(route.tenant_id, route.channel_id, {"lastWebhookAt": store.server_time()})
 
 
-def record_send(tenant_id: str, conversation_id: str, message_id: str, provider_message_id: str,
-                at: datetime | None = None) -> None:
+def record_send(
+    tenant_id: str,
+    conversation_id: str,
+    message_id: str,
+    provider_message_id: str,
+    at: datetime | None = None,
+) -> None:
     """A send was accepted by the provider: store its id, mark it sent, and apply any receipt or
     reaction that arrived before we knew the id (providers can be faster than our own write)."""
-    store.advance_status(tenant_id, conversation_id, message_id, "sent", at,
-                         {"providerMessageId": provider_message_id})
+    store.advance_status(
+        tenant_id, conversation_id, message_id, "sent", at, {"providerMessageId": provider_message_id}
+    )
     stored = store.get_message(tenant_id, conversation_id, message_id)
     if stored is not None and stored.data.get("providerMessageId") != provider_message_id:
         # Already past "sent" (an echo or receipt won the race): the id must be stored regardless.
-        store.update_message(tenant_id, conversation_id, message_id, {"providerMessageId": provider_message_id})
+        store.update_message(
+            tenant_id, conversation_id, message_id, {"providerMessageId": provider_message_id}
+        )
     message_landed(tenant_id, conversation_id, provider_message_id)

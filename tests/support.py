@@ -26,8 +26,15 @@ def provider_fixture(relative: str) -> bytes:
     return path.read_bytes()
 
 
-def post_webhook(stack: LocalStack, kind: str, body: bytes | dict[str, Any], *, secret: str | None = None,
-                 signature: str | None = None, timeout: float = 30) -> requests.Response:
+def post_webhook(
+    stack: LocalStack,
+    kind: str,
+    body: bytes | dict[str, Any],
+    *,
+    secret: str | None = None,
+    signature: str | None = None,
+    timeout: float = 30,
+) -> requests.Response:
     """POST a webhook body to the local function, signed with the stack's Meta app secret by default."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     headers = {"Content-Type": "application/json"}
@@ -44,7 +51,9 @@ def eventually(probe: Callable[[], T], *, timeout: float = 30.0, interval: float
     last: T = probe()
     while not last:
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}: last value {last!r}")
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what or probe}: last value {last!r}"
+            )
         time.sleep(interval)
         last = probe()
     return last

@@ -1,7 +1,8 @@
 """Send correctly signed webhooks to the local stack, as the providers would.
 
     python -m infra.local.simulate whatsapp --text "Where is my order?"
-    python -m infra.local.simulate messenger --file ../shared/fixtures/providers/messenger/courier-hello-msg.json
+    python -m infra.local.simulate messenger
+        --file ../shared/fixtures/providers/messenger/courier-hello-msg.json
 
 A quick text is addressed to the demo tenant's channel; a file is sent byte for byte, signed over
 exactly those bytes. Reads the running stack's URLs and secrets from ``.local/stack.json``.

@@ -1,4 +1,4 @@
-"""The inbound path on the real emulators: signed webhook -> function -> Pub/Sub push -> ingest -> Firestore."""
+"""The inbound path on the real emulators: signed webhook -> function -> Pub/Sub -> ingest -> Firestore."""
 
 from __future__ import annotations
 
@@ -20,23 +20,37 @@ WA_PHONE_ID = next(c.external_id for c in demo.DEMO_CHANNELS if c.kind == "whats
 PAGE_ID = next(c.external_id for c in demo.DEMO_CHANNELS if c.kind == "messenger")
 
 
-def wa_body(messages: list[dict[str, Any]] | None = None, *, statuses: list[dict[str, Any]] | None = None,
-            phone_id: str = WA_PHONE_ID, contacts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    value: dict[str, Any] = {"messaging_product": "whatsapp",
-                             "metadata": {"display_phone_number": "15550100", "phone_number_id": phone_id}}
+def wa_body(
+    messages: list[dict[str, Any]] | None = None,
+    *,
+    statuses: list[dict[str, Any]] | None = None,
+    phone_id: str = WA_PHONE_ID,
+    contacts: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550100", "phone_number_id": phone_id},
+    }
     if contacts is not None:
         value["contacts"] = contacts
     if messages is not None:
         value["messages"] = messages
     if statuses is not None:
         value["statuses"] = statuses
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}],
+    }
 
 
 def wa_text(wa_id: str, text: str, wamid: str | None = None) -> dict[str, Any]:
-    return {"from": wa_id, "id": wamid or f"wamid.{uuid.uuid4().hex}", "timestamp": str(int(time.time())),
-            "type": "text", "text": {"body": text}}
+    return {
+        "from": wa_id,
+        "id": wamid or f"wamid.{uuid.uuid4().hex}",
+        "timestamp": str(int(time.time())),
+        "type": "text",
+        "text": {"body": text},
+    }
 
 
 def messages() -> list[dict[str, Any]]:
@@ -52,8 +66,10 @@ def conversation(channel_id: str, contact: str) -> dict[str, Any] | None:
 
 
 def test_signed_whatsapp_webhook_becomes_a_message_with_contact_and_summary(clean_stack: LocalStack) -> None:
-    body = wa_body([wa_text("15551230001", "Where is my order?")],
-                   contacts=[{"profile": {"name": "Kerry Fisher"}, "wa_id": "15551230001"}])
+    body = wa_body(
+        [wa_text("15551230001", "Where is my order?")],
+        contacts=[{"profile": {"name": "Kerry Fisher"}, "wa_id": "15551230001"}],
+    )
     response = post_webhook(clean_stack, "whatsapp", body)
     assert response.status_code == 200, response.text
 
@@ -67,7 +83,9 @@ def test_signed_whatsapp_webhook_becomes_a_message_with_contact_and_summary(clea
     assert summary["lastMessage"]["text"] == "Where is my order?"
     assert summary["replyWindow"]["needs"] == "template"
     assert summary["replyWindow"]["expiresAtMs"] > time.time() * 1000 + 23 * 3600 * 1000
-    contact = store.contact_ref(demo.DEMO_TENANT, ids.contact_id("whatsapp-main", "15551230001")).get().to_dict()
+    contact = (
+        store.contact_ref(demo.DEMO_TENANT, ids.contact_id("whatsapp-main", "15551230001")).get().to_dict()
+    )
     assert contact["name"] == "Kerry Fisher"
 
 
@@ -111,8 +129,15 @@ def _outbound(contact: str, provider_id: str, channel_id: str = "whatsapp-main")
     conversation_id = ids.conversation_id(channel_id, contact)
     message_id = ids.outbound_message_id(conversation_id, uuid.uuid4().hex)
     store.message_ref(demo.DEMO_TENANT, conversation_id, message_id).set(
-        {"direction": "out", "type": "text", "text": "on its way", "status": "queued", "statusRank": 0,
-         "sentAt": store.server_time()})
+        {
+            "direction": "out",
+            "type": "text",
+            "text": "on its way",
+            "status": "queued",
+            "statusRank": 0,
+            "sentAt": store.server_time(),
+        }
+    )
     return conversation_id, message_id
 
 
@@ -144,7 +169,9 @@ def test_a_receipt_before_its_message_is_parked_and_applied_when_it_lands(clean_
     body = wa_body(statuses=[_status(contact, "wamid.LATE", "delivered", int(time.time()))])
     assert post_webhook(clean_stack, "whatsapp", body).status_code == 200
     conversation_id = ids.conversation_id("whatsapp-main", contact)
-    eventually(lambda: store.parked_for(demo.DEMO_TENANT, conversation_id, "wamid.LATE"), what="the parked receipt")
+    eventually(
+        lambda: store.parked_for(demo.DEMO_TENANT, conversation_id, "wamid.LATE"), what="the parked receipt"
+    )
 
     conversation_id, message_id = _outbound(contact, "wamid.LATE")
     inbox.record_send(demo.DEMO_TENANT, conversation_id, message_id, "wamid.LATE")
@@ -159,7 +186,9 @@ def test_a_forged_or_missing_signature_is_refused_and_writes_nothing(clean_stack
     assert post_webhook(clean_stack, "whatsapp", forged, signature="").status_code == 401
     assert post_webhook(clean_stack, "messenger", forged, signature="sha256=00").status_code == 401
     # A genuine webhook sent afterwards lands; the refused ones never reached Pub/Sub.
-    assert post_webhook(clean_stack, "whatsapp", wa_body([wa_text("15551230005", "genuine")])).status_code == 200
+    assert (
+        post_webhook(clean_stack, "whatsapp", wa_body([wa_text("15551230005", "genuine")])).status_code == 200
+    )
     eventually(messages, what="the genuine message")
     assert [m["text"] for m in messages()] == ["genuine"]
     assert quarantine() == []
@@ -181,7 +210,9 @@ def test_an_unknown_route_lands_in_quarantine_and_replays_once_connected(clean_s
     assert quarantine()[0]["replayed"] is True
 
 
-def test_an_unparseable_item_is_quarantined_without_losing_the_rest_of_the_batch(clean_stack: LocalStack) -> None:
+def test_an_unparseable_item_is_quarantined_without_losing_the_rest_of_the_batch(
+    clean_stack: LocalStack,
+) -> None:
     broken = {"from": "15551230007", "timestamp": "1", "type": "text", "text": {"body": "no id"}}
     body = wa_body([broken, wa_text("15551230007", "fine")])
     assert post_webhook(clean_stack, "whatsapp", body).status_code == 200
@@ -206,7 +237,11 @@ def test_the_subscription_handshake_echoes_the_challenge_only_for_the_right_toke
     import requests
 
     url = stack.function_urls["webhook_whatsapp"]
-    good = {"hub.mode": "subscribe", "hub.verify_token": stack.secrets.meta_verify_token, "hub.challenge": "1158201444"}
+    good = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": stack.secrets.meta_verify_token,
+        "hub.challenge": "1158201444",
+    }
     answer = requests.get(url, params=good, timeout=10)
     assert (answer.status_code, answer.text) == (200, "1158201444")
     assert requests.get(url, params={**good, "hub.verify_token": "wrong"}, timeout=10).status_code == 403
@@ -218,17 +253,40 @@ def test_an_event_that_keeps_failing_is_dead_lettered_after_five_attempts(clean_
 
     # An echo of our own app's send whose message id was never stored: ingest treats it as transient
     # (the send may be a moment behind) and raises on every delivery, so Pub/Sub dead-letters it.
-    echo = {"object": "page", "entry": [{"id": PAGE_ID, "time": 1, "messaging": [{
-        "sender": {"id": PAGE_ID}, "recipient": {"id": "4242"}, "timestamp": int(time.time() * 1000),
-        "message": {"is_echo": True, "app_id": int(clean_stack.secrets.meta_app_id), "mid": "m_DEADLETTER",
-                    "text": "never stored"}}]}]}
+    echo = {
+        "object": "page",
+        "entry": [
+            {
+                "id": PAGE_ID,
+                "time": 1,
+                "messaging": [
+                    {
+                        "sender": {"id": PAGE_ID},
+                        "recipient": {"id": "4242"},
+                        "timestamp": int(time.time() * 1000),
+                        "message": {
+                            "is_echo": True,
+                            "app_id": int(clean_stack.secrets.meta_app_id),
+                            "mid": "m_DEADLETTER",
+                            "text": "never stored",
+                        },
+                    }
+                ],
+            }
+        ],
+    }
     assert post_webhook(clean_stack, "messenger", echo).status_code == 200
     subscriber = pubsub_v1.SubscriberClient()
     path = subscriber.subscription_path(clean_stack.project, "inbound-events-dead-review")
     try:
+
         def pulled() -> list[Any]:
             response = subscriber.pull(subscription=path, max_messages=10, timeout=5)
-            return [m for m in response.received_messages if m.message.attributes.get("event_id") == "m_DEADLETTER"]
+            return [
+                m
+                for m in response.received_messages
+                if m.message.attributes.get("event_id") == "m_DEADLETTER"
+            ]
 
         dead = eventually(pulled, timeout=90, interval=1, what="the dead-lettered event")
         subscriber.acknowledge(subscription=path, ack_ids=[m.ack_id for m in dead])

@@ -1,0 +1,391 @@
+# Switchboard: every cloud resource of one environment (staging or prod).
+#
+# infra/topology.json is the single declaration of topics, subscriptions, Cloud Tasks queues and
+# functions. Terraform reads it here and the local emulator stack (infra/local/) reads the same file,
+# so adding a function or a queue to topology.json declares it in both places.
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+
+  default_labels = local.labels
+}
+
+provider "google-beta" {
+  project = var.project_id
+  region  = var.region
+
+  # Firebase and Identity Platform APIs bill quota to the project, not to the caller's ADC project.
+  user_project_override = true
+  billing_project       = var.project_id
+
+  default_labels = local.labels
+}
+
+locals {
+  topology = jsondecode(file("${path.module}/topology.json"))
+
+  labels = merge(var.labels, {
+    app         = "switchboard"
+    environment = var.environment
+  })
+
+  # Deployed names use hyphens (Cloud Run service names cannot hold underscores); the topology key
+  # stays the functions-framework target exported by main.py and becomes the entry point.
+  function_names = { for key, _ in local.topology.functions : key => replace(key, "_", "-") }
+
+  # Environment of every function. The authoritative list of what the code reads is
+  # shared.config.ENVIRONMENT; tests/infra/test_infrastructure.py fails when the two disagree.
+  function_environment = {
+    GOOGLE_CLOUD_PROJECT                 = var.project_id
+    SWITCHBOARD_INBOUND_TOPIC            = local.topology.topics.inbound_events
+    SWITCHBOARD_DEAD_LETTER_SUBSCRIPTION = local.topology.subscriptions.inbound_dead_letters.name
+    SWITCHBOARD_MAX_WEBHOOK_BYTES        = tostring(var.max_webhook_bytes)
+    SWITCHBOARD_PUBLISH_TIMEOUT_SECONDS  = tostring(var.publish_timeout_seconds)
+    META_APP_ID                          = var.meta_app_id
+    SWITCHBOARD_LOG_LEVEL                = var.log_level
+  }
+
+  # Secret environment variables -> Secret Manager secret ids. Only references reach Terraform:
+  # an operator adds the versions (values) with gcloud, see README.md.
+  app_secrets = {
+    META_APP_SECRET   = "meta-app-secret"
+    META_VERIFY_TOKEN = "meta-verify-token"
+  }
+
+  # Added to functions whose trigger is a Pub/Sub push: functions-framework turns the push body into
+  # a CloudEvent (main.py also registers them with @functions_framework.cloud_event).
+  cloudevent_environment = {
+    FUNCTION_SIGNATURE_TYPE = "cloudevent"
+  }
+
+  # Channel access tokens live in Secret Manager as channel-token-<channelId>, created by the admin
+  # CLI when a channel is connected; only deliver may read them.
+  channel_token_secret_prefix = "channel-token-"
+
+  # Least privilege, per function. Webhooks (webhook_<channel>) get no project role at all: they
+  # only publish to the inbound topic (pubsub.tf). Roles for functions not yet in topology.json
+  # apply when they appear there.
+  function_project_roles = {
+    ingest       = ["roles/datastore.user"]
+    send_message = ["roles/datastore.user"]
+    deliver      = ["roles/datastore.user"]
+  }
+
+  # Who may invoke a private function, by its trigger in topology.json (label -> member; the labels
+  # are static so that for_each keys are known before the accounts exist).
+  trigger_invokers = {
+    pubsub_push = { pubsub_push = "serviceAccount:${google_service_account.pubsub_push.email}" }
+    cloud_tasks = { tasks_invoker = "serviceAccount:${google_service_account.tasks_invoker.email}" }
+    http        = {}
+  }
+
+  webhook_functions = { for key, fn in local.topology.functions : key => fn if startswith(key, "webhook_") }
+
+  project_number       = data.google_project.this.number
+  pubsub_service_agent = "service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+  required_services = toset([
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
+    "cloudtasks.googleapis.com",
+    "firebase.googleapis.com",
+    "firebasehosting.googleapis.com",
+    "firebaserules.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "identitytoolkit.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+  ])
+}
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+resource "google_project_service" "required" {
+  for_each = local.required_services
+
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}
+
+# --- function source: one zip of the repository, shared by every function -------------------------
+
+data "archive_file" "source" {
+  type             = "zip"
+  source_dir       = "${path.module}/.."
+  output_path      = "${path.module}/.build/switchboard-source.zip"
+  output_file_mode = "0644" # the same bytes (and hash) whoever builds it
+  # Glob patterns (archive provider >= 2.5). The zip holds main.py, functions/, shared/ and
+  # requirements.txt: what every function deploys.
+  excludes = [
+    ".git/**",
+    ".venv/**",
+    ".venv-*/**",
+    ".ci/**",
+    ".local/**",
+    ".pytest_cache/**",
+    ".ruff_cache/**",
+    "**/__pycache__/**",
+    "**/node_modules/**",
+    "bench/**",
+    "infra/**",
+    "scripts/**",
+    "tests/**",
+    "web/**",
+  ]
+}
+
+resource "google_storage_bucket" "source" {
+  #checkov:skip=CKV_GCP_62:Holds only build inputs (source zips) that Cloud Build reads; access is recorded by Cloud Audit Logs, a second access-log bucket adds nothing.
+  name                        = "${var.project_id}-switchboard-source"
+  project                     = var.project_id
+  location                    = var.region
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      num_newer_versions = 3
+      with_state         = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.required]
+}
+
+resource "google_storage_bucket_object" "source" {
+  # The content hash in the name makes every code change redeploy every function.
+  name   = "source/switchboard-${data.archive_file.source.output_md5}.zip"
+  bucket = google_storage_bucket.source.name
+  source = data.archive_file.source.output_path
+}
+
+resource "google_artifact_registry_repository" "functions" {
+  #checkov:skip=CKV_GCP_84:Images are rebuilt from the source zip on every deploy and hold no customer data; Google-managed encryption is sufficient.
+  project                = var.project_id
+  location               = var.region
+  repository_id          = "switchboard-functions"
+  description            = "Container images that Cloud Build produces for Switchboard's functions."
+  format                 = "DOCKER"
+  cleanup_policy_dry_run = false
+
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = 10
+    }
+  }
+
+  cleanup_policies {
+    id     = "delete-old"
+    action = "DELETE"
+    condition {
+      older_than = "2592000s"
+    }
+  }
+
+  depends_on = [google_project_service.required]
+}
+
+# --- service accounts shared across functions ----------------------------------------------------
+
+resource "google_service_account" "builder" {
+  project      = var.project_id
+  account_id   = "switchboard-builder"
+  display_name = "Switchboard function builder"
+  description  = "Cloud Build identity that turns the source zip into function images."
+}
+
+resource "google_project_iam_member" "builder_log_writer" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${google_service_account.builder.email}"
+}
+
+resource "google_storage_bucket_iam_member" "builder_source_reader" {
+  bucket = google_storage_bucket.source.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.builder.email}"
+}
+
+resource "google_artifact_registry_repository_iam_member" "builder_writer" {
+  project    = var.project_id
+  location   = google_artifact_registry_repository.functions.location
+  repository = google_artifact_registry_repository.functions.name
+  role       = "roles/artifactregistry.writer"
+  member     = "serviceAccount:${google_service_account.builder.email}"
+}
+
+# Pub/Sub signs push requests to ingest with an OIDC token for this account.
+resource "google_service_account" "pubsub_push" {
+  project      = var.project_id
+  account_id   = "switchboard-pubsub-push"
+  display_name = "Switchboard Pub/Sub push"
+  description  = "Identity of Pub/Sub push deliveries to private functions (ingest)."
+}
+
+# Cloud Tasks signs task requests to deliver with an OIDC token for this account.
+resource "google_service_account" "tasks_invoker" {
+  project      = var.project_id
+  account_id   = "switchboard-tasks-invoker"
+  display_name = "Switchboard Cloud Tasks invoker"
+  description  = "Identity of Cloud Tasks dispatches to deliver (OIDC)."
+}
+
+# --- functions: one per entry of topology.json "functions" ---------------------------------------
+
+module "functions" {
+  source   = "./modules/function"
+  for_each = local.topology.functions
+
+  project_id  = var.project_id
+  region      = var.region
+  name        = local.function_names[each.key]
+  entry_point = each.key
+  description = "Switchboard ${each.key} (${each.value.trigger})"
+
+  source_bucket            = google_storage_bucket.source.name
+  source_object            = google_storage_bucket_object.source.name
+  build_service_account_id = google_service_account.builder.id
+  docker_repository        = google_artifact_registry_repository.functions.id
+
+  available_memory                 = each.value.memory
+  available_cpu                    = each.value.cpu
+  max_instance_request_concurrency = each.value.concurrency
+  min_instance_count               = coalesce(var.min_instance_count_override, each.value.min_instances)
+  max_instance_count               = each.value.max_instances
+  timeout_seconds                  = each.value.timeout_seconds
+
+  environment_variables = merge(
+    local.function_environment,
+    { for name, value in local.cloudevent_environment : name => value if each.value.trigger == "pubsub_push" },
+  )
+  secret_environment_variables = { for env, _ in local.app_secrets : env => google_secret_manager_secret.app[env].secret_id }
+
+  public = try(each.value.public, false)
+  invoker_members = {
+    for label, member in local.trigger_invokers[each.value.trigger] : label => member if !try(each.value.public, false)
+  }
+  project_roles = try(local.function_project_roles[each.key], [])
+  labels        = local.labels
+
+  depends_on = [
+    google_project_service.required,
+    google_project_iam_member.builder_log_writer,
+    google_storage_bucket_iam_member.builder_source_reader,
+    google_artifact_registry_repository_iam_member.builder_writer,
+  ]
+}
+
+# --- Cloud Tasks queues: one per entry of topology.json "queues" ---------------------------------
+
+module "queues" {
+  source   = "./modules/queue"
+  for_each = local.topology.queues
+
+  project_id                 = var.project_id
+  location                   = var.region
+  name                       = each.value.name
+  max_dispatches_per_second  = each.value.max_dispatches_per_second
+  max_concurrent_dispatches  = each.value.max_concurrent_dispatches
+  max_attempts               = each.value.max_attempts
+  min_backoff_seconds        = each.value.min_backoff_seconds
+  max_backoff_seconds        = each.value.max_backoff_seconds
+  max_retry_duration_seconds = each.value.max_retry_duration_seconds
+  logging_sampling_ratio     = var.tasks_logging_sampling_ratio
+
+  depends_on = [google_project_service.required]
+}
+
+# send_message enqueues onto every outbound queue and names the tasks invoker as the tasks' OIDC
+# identity (actAs); nothing else may.
+resource "google_cloud_tasks_queue_iam_member" "send_message_enqueuer" {
+  for_each = {
+    for key, queue in local.topology.queues : key => queue.name
+    if contains(keys(local.topology.functions), "send_message")
+  }
+
+  project  = var.project_id
+  location = module.queues[each.key].location
+  name     = module.queues[each.key].name
+  role     = "roles/cloudtasks.enqueuer"
+  member   = module.functions["send_message"].service_account_member
+}
+
+resource "google_service_account_iam_member" "send_message_acts_as_tasks_invoker" {
+  for_each = contains(keys(local.topology.functions), "send_message") ? toset(["send_message"]) : toset([])
+
+  service_account_id = google_service_account.tasks_invoker.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = module.functions[each.key].service_account_member
+}
+
+# deliver reads channel access tokens, and only those (IAM condition on the secret name prefix).
+resource "google_project_iam_member" "deliver_channel_tokens" {
+  for_each = contains(keys(local.topology.functions), "deliver") ? toset(["deliver"]) : toset([])
+
+  project = var.project_id
+  role    = "roles/secretmanager.secretAccessor"
+  member  = module.functions[each.key].service_account_member
+
+  condition {
+    title       = "channel-token-secrets-only"
+    description = "Only Secret Manager secrets named ${local.channel_token_secret_prefix}<channelId>."
+    expression  = "resource.name.startsWith(\"projects/${local.project_number}/secrets/${local.channel_token_secret_prefix}\")"
+  }
+}
+
+# --- monitoring ----------------------------------------------------------------------------------
+
+resource "google_monitoring_notification_channel" "email" {
+  for_each = toset(var.alert_email_addresses)
+
+  project      = var.project_id
+  display_name = "Switchboard ${var.environment} alerts: ${each.value}"
+  type         = "email"
+  labels = {
+    email_address = each.value
+  }
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+
+  project_id  = var.project_id
+  environment = var.environment
+  notification_channels = concat(
+    var.notification_channel_ids,
+    [for channel in google_monitoring_notification_channel.email : channel.name],
+  )
+
+  dead_letter_topic_ids           = [for key in local.dead_letter_topic_keys : local.topology.topics[key]]
+  dead_letter_subscription_ids    = [for key, sub in local.topology.subscriptions : sub.name if contains(local.dead_letter_topic_keys, sub.topic)]
+  dead_lettering_subscription_ids = [for key, sub in local.dead_lettering_subscriptions : sub.name]
+  max_delivery_attempts_hint      = try(min([for key, sub in local.dead_lettering_subscriptions : sub.max_delivery_attempts]...), 5)
+
+  function_service_names = [for key, fn in module.functions : fn.service_name]
+  webhook_service_names  = [for key, _ in local.webhook_functions : module.functions[key].service_name]
+  error_rate_threshold   = var.function_error_rate_threshold
+
+  depends_on = [google_project_service.required]
+}

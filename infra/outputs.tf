@@ -1,0 +1,62 @@
+output "webhook_urls" {
+  description = "Callback URL of each public webhook function, keyed by entry point: paste into the Meta (Messenger, Instagram, WhatsApp), Telegram or Twilio console."
+  value = {
+    for key, _ in local.webhook_functions : key => module.functions[key].url
+    if try(local.topology.functions[key].public, false)
+  }
+}
+
+output "function_urls" {
+  description = "URL of every function, keyed by entry point."
+  value       = { for key, fn in module.functions : key => fn.url }
+}
+
+output "function_service_accounts" {
+  description = "Runtime service account of every function, keyed by entry point."
+  value       = { for key, fn in module.functions : key => fn.service_account_email }
+}
+
+output "queue_names" {
+  description = "Cloud Tasks queue of each outbound channel, keyed by channel kind."
+  value       = { for key, queue in module.queues : key => queue.name }
+}
+
+output "queue_ids" {
+  description = "Full resource name of each Cloud Tasks queue, keyed by channel kind."
+  value       = { for key, queue in module.queues : key => queue.id }
+}
+
+output "tasks_invoker_service_account" {
+  description = "Service account whose OIDC token Cloud Tasks attaches to deliver requests."
+  value       = google_service_account.tasks_invoker.email
+}
+
+output "topics" {
+  description = "Pub/Sub topic names, keyed as in topology.json."
+  value       = { for key, topic in google_pubsub_topic.this : key => topic.name }
+}
+
+output "subscriptions" {
+  description = "Pub/Sub subscription names, keyed as in topology.json."
+  value       = { for key, sub in google_pubsub_subscription.this : key => sub.name }
+}
+
+output "dashboard_url" {
+  description = "Firebase Hosting URL of the agent dashboard."
+  value       = google_firebase_hosting_site.dashboard.default_url
+}
+
+output "dashboard_web_app_id" {
+  description = "Firebase web app id of the dashboard (its Firebase config is public, not a secret)."
+  value       = google_firebase_web_app.dashboard.app_id
+}
+
+output "secret_ids" {
+  description = "Secret Manager secrets an operator must give a version before the first deploy, keyed by environment variable."
+  value       = { for env, secret in google_secret_manager_secret.app : env => secret.secret_id }
+}
+
+output "alert_policies" {
+  description = "Alert policy names, keyed by purpose."
+  value       = module.monitoring.alert_policy_names
+}

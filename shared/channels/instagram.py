@@ -1,0 +1,42 @@
+"""Instagram Messaging (``object: "instagram"``): DMs to a professional account.
+
+Instagram uses Messenger's ``entry[].messaging[]`` format (shared in :mod:`shared.channels.meta`),
+with its own additions, handled there because they are harmless elsewhere: ``read`` carries a
+``mid`` instead of a watermark, ``message.is_deleted`` (unsend), ``message.is_unsupported``,
+``reply_to.story`` (story replies) and ``story_mention``/``share``/``ig_reel`` attachments.
+This module holds the attachment kinds only Instagram sends.
+Docs: Instagram Platform, "Messaging webhooks" and "Webhook notification examples".
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from shared.channels.meta import MessagingAdapter
+from shared.models import MediaContent, MessageContent, UnsupportedContent
+
+HEART = "\N{HEAVY BLACK HEART}\N{VARIATION SELECTOR-16}"
+
+
+class InstagramAdapter(MessagingAdapter):
+    """Inbound Instagram DMs: an Instagram professional account's conversations (IGSIDs)."""
+
+    kind: ClassVar[str] = "instagram"
+
+    def other_attachment(
+        self,
+        kind: str,
+        attachment: dict[str, Any],
+        payload: dict[str, Any],
+        url: str | None,
+        text: str | None,
+    ) -> MessageContent:
+        """Instagram-only attachment kinds."""
+        if kind == "like_heart":
+            # The heart button: an attachment with no payload at all. It is a message of its own (a
+            # heart sticker), not a reaction to an earlier message (those come as `reaction`).
+            return MediaContent(type="sticker", attachments=(), text=text or HEART)
+        if kind == "ephemeral":
+            # View-once photos and videos are never delivered to the API.
+            return UnsupportedContent(provider_type="ephemeral", reason="view-once media is not delivered")
+        return super().other_attachment(kind, attachment, payload, url, text)

@@ -1,0 +1,32 @@
+"""Facebook Messenger (Page messaging webhooks, ``object: "page"``).
+
+The envelope, signature, handshake and the ``entry[].messaging[]`` / ``standby[]`` walk are shared
+with Instagram in :mod:`shared.channels.meta`; this module holds what only Messenger does.
+Docs: Messenger Platform, "Webhook events" reference (messages, message_echoes, message_reactions,
+message_edits, message_deliveries, message_reads, messaging_postbacks, messaging_referrals,
+messaging_optins, messaging_policy_enforcement, handover protocol).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from shared.channels.meta import MessagingAdapter, as_id
+from shared.models import Attachment, MediaContent, MessageContent
+
+# Messenger's "like" button sends the thumbs-up sticker in three sizes, as an image attachment
+# with a numeric payload.sticker_id (Messenger Platform, "messages" webhook, sticker_id).
+LIKE_STICKER_IDS = frozenset({"369239263222822", "369239343222814", "369239383222810"})
+THUMBS_UP = "\N{THUMBS UP SIGN}"
+
+
+class MessengerAdapter(MessagingAdapter):
+    """Inbound Messenger: a Page's conversations with people (PSIDs)."""
+
+    kind: ClassVar[str] = "messenger"
+
+    def sticker_content(self, payload: dict[str, Any], url: str | None, text: str | None) -> MessageContent:
+        """A sticker; the like button's thumbs-up also reads as text, so agents see it."""
+        if as_id(payload.get("sticker_id")) in LIKE_STICKER_IDS and text is None:
+            text = THUMBS_UP
+        return MediaContent(type="sticker", attachments=(Attachment(url=url),), text=text)

@@ -1,0 +1,589 @@
+"""WhatsApp Cloud API (``object: "whatsapp_business_account"``).
+
+A POST batches ``entry[].changes[]``; a ``messages`` change's ``value`` holds ``metadata``
+(``phone_number_id``: the number we route on), ``contacts[]`` (profile names), and any of
+``messages[]``, ``statuses[]`` and value-level ``errors[]``. Every element becomes one
+self-contained item carrying the context it needs::
+
+    {"object": ..., "entry_id": "<WABA id>", "field": "messages", "kind": "message" | "status" |
+     "error" | "echo" | "change" | "other:<list key>", "metadata": {...}, "contacts": [...],
+     "item": {...}}
+
+``contacts`` holds only the contacts that match the element (by ``wa_id`` or ``user_id``), so an
+item stored in quarantine or on a message carries no other customer's name. A change of another
+field (template status, account update...) is one ``change`` item with the whole value.
+
+Docs: WhatsApp Business Platform, "messages webhook reference" and its per-type pages (text,
+media, location, contacts, interactive, button, reaction, edit, revoke, order, system,
+unsupported, status, errors), and "smb_message_echoes webhook reference".
+Quirks survived (real payloads): ``timestamp`` as string, int or garbage; ``from`` missing (only the
+business-scoped user id ``from_user_id``); ``wa_id`` like ``US.1234`` or absent; ``contacts`` after
+``statuses`` or absent; repeated wamids; ``interactive`` without its nested object;
+``nfm_reply.response_json`` as a JSON string; removed reactions as ``emoji: ""`` or no emoji;
+statuses ``played``, ``deleted`` and unknown values; three error layouts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any, ClassVar
+
+from shared.channels.meta import (
+    MetaAdapter,
+    as_dict,
+    as_float,
+    as_id,
+    as_text,
+    error_summary,
+    fingerprint,
+    first_dict,
+    load_body,
+    receipt_error,
+    to_utc,
+)
+from shared.errors import ParseError
+from shared.models import (
+    Attachment,
+    ChannelNoticeEvent,
+    ChoiceContent,
+    ContactsContent,
+    DeleteEvent,
+    EditEvent,
+    InboundEvent,
+    LocationContent,
+    MediaContent,
+    MessageContent,
+    MessageEvent,
+    OrderContent,
+    OrderItem,
+    ReactionEvent,
+    ReceiptEvent,
+    ReferralContent,
+    SharedContact,
+    SystemContent,
+    TextContent,
+    UnsupportedContent,
+    stable_event_id,
+)
+
+log = logging.getLogger(__name__)
+
+# `voice` is the on-premises API's name for a voice note; Cloud API sends audio with voice: true.
+_MEDIA_TYPES = {
+    "image": "image",
+    "video": "video",
+    "audio": "audio",
+    "voice": "audio",
+    "document": "document",
+    "sticker": "sticker",
+}
+_VALUE_LISTS = (("messages", "message"), ("statuses", "status"), ("errors", "error"))
+_KNOWN_VALUE_KEYS = frozenset({"messages", "statuses", "errors", "contacts"})
+_RECEIPT_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
+_PHONE = re.compile(r"\+?\d+")
+# Whose ids a contacts[] entry must match, per item kind.
+_PARTY_KEYS = {
+    "message": ("from", "from_user_id"),
+    "status": ("recipient_id", "recipient_user_id"),
+    "echo": ("to", "to_user_id"),
+}
+
+
+def _party_ids(kind: str, element: dict[str, Any]) -> set[str]:
+    ids = {as_id(element.get(key)) for key in _PARTY_KEYS.get(kind, ())}
+    ids.discard(None)
+    return ids  # type: ignore[return-value]
+
+
+def _matching_contacts(contacts: object, ids: set[str]) -> list[dict[str, Any]]:
+    """The ``contacts[]`` entries that describe one of ``ids`` (by wa_id or BSUID user_id)."""
+    if not ids or not isinstance(contacts, list):
+        return []
+    return [
+        contact
+        for contact in contacts
+        if isinstance(contact, dict)
+        and (as_id(contact.get("wa_id")) in ids or as_id(contact.get("user_id")) in ids)
+    ]
+
+
+def _contact_index(contacts: object) -> dict[str, list[dict[str, Any]]]:
+    """``contacts[]`` by wa_id and user_id, built once per change (a batch may hold many)."""
+    index: dict[str, list[dict[str, Any]]] = {}
+    if isinstance(contacts, list):
+        for contact in contacts:
+            if isinstance(contact, dict):
+                for key in {as_id(contact.get("wa_id")), as_id(contact.get("user_id"))}:
+                    if key is not None:
+                        index.setdefault(key, []).append(contact)
+    return index
+
+
+def _lookup(index: dict[str, list[dict[str, Any]]], ids: set[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for key in ids:
+        for contact in index.get(key, ()):
+            if not any(contact is seen for seen in found):
+                found.append(contact)
+    return found
+
+
+def _as_int(value: object) -> int | None:
+    number = as_float(value)
+    return int(number) if number is not None and number.is_integer() else None
+
+
+class WhatsAppAdapter(MetaAdapter):
+    """Inbound WhatsApp Cloud API: messages from customers, statuses of ours, channel notices."""
+
+    kind: ClassVar[str] = "whatsapp"
+
+    # -- split --
+
+    def split(self, body: bytes) -> list[dict[str, Any]]:
+        """Cut a verified body into one item per message, status, error or other change."""
+        data = load_body(body)
+        entries = data.get("entry")
+        if entries is None:
+            return []
+        if not isinstance(entries, list):
+            raise ParseError("entry is not a list")
+        obj = data.get("object")
+        items: list[dict[str, Any]] = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                items.append(self._item(obj, None, None, "entry", {}, entry))
+                continue
+            entry_id = as_id(entry.get("id"))
+            changes = entry.get("changes")
+            if not isinstance(changes, list):
+                continue
+            for change in changes:
+                if change is None or change == {}:
+                    continue
+                if not isinstance(change, dict):
+                    items.append(self._item(obj, entry_id, None, "change", {}, change))
+                    continue
+                self._split_change(obj, entry_id, change, items)
+        return items
+
+    def _split_change(
+        self, obj: object, entry_id: str | None, change: dict[str, Any], items: list[dict[str, Any]]
+    ) -> None:
+        field = as_text(change.get("field"))
+        value = change.get("value")
+        if not isinstance(value, dict):
+            items.append(self._item(obj, entry_id, field, "change", {}, value))
+            return
+        metadata = as_dict(value.get("metadata"))
+        index = _contact_index(value.get("contacts"))
+        if field == "smb_message_echoes":
+            # Messages the business sent from the WhatsApp Business app (coexistence): echoes.
+            for element in value.get("message_echoes") or ():
+                if element:
+                    contacts = _lookup(index, _party_ids("echo", as_dict(element)))
+                    items.append(self._item(obj, entry_id, field, "echo", metadata, element, contacts))
+            return
+        if field != "messages" and not (field is None and any(key in value for key, _ in _VALUE_LISTS)):
+            items.append(self._item(obj, entry_id, field, "change", metadata, value))
+            return
+        for key, kind in _VALUE_LISTS:
+            elements = value.get(key)
+            if not isinstance(elements, list):
+                continue
+            for element in elements:
+                if element is None or element == {}:
+                    continue
+                contacts = _lookup(index, _party_ids(kind, as_dict(element)))
+                items.append(self._item(obj, entry_id, field, kind, metadata, element, contacts))
+        for key, elements in value.items():
+            # A list Meta added to the messages field after this code: recorded, never dropped.
+            if key not in _KNOWN_VALUE_KEYS and isinstance(elements, list):
+                for element in elements:
+                    if element is not None and element != {}:
+                        items.append(self._item(obj, entry_id, field, f"other:{key}", metadata, element))
+
+    @staticmethod
+    def _item(
+        obj: object,
+        entry_id: str | None,
+        field: str | None,
+        kind: str,
+        metadata: dict[str, Any],
+        element: object,
+        contacts: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "object": obj,
+            "entry_id": entry_id,
+            "field": field,
+            "kind": kind,
+            "metadata": metadata,
+            "contacts": contacts or [],
+            "item": element,
+        }
+
+    # -- parse --
+
+    def parse_item(self, item: dict[str, Any]) -> list[InboundEvent]:
+        """Normalize one item from :meth:`split`; raise ParseError if it cannot be understood."""
+        kind = item.get("kind")
+        element = item.get("item")
+        if not isinstance(element, dict):
+            raise ParseError(f"whatsapp {kind} item is not an object")
+        if not element:
+            return []
+        if kind == "message":
+            return self._message(item, element, echo=False)
+        if kind == "status":
+            return [self._status(item, element)]
+        if kind == "echo":
+            return self._message(item, element, echo=True)
+        if kind == "error":
+            # Value-level errors[]: a problem with the app or account, not one message.
+            topic = f"{item.get('field') or 'messages'}:error"
+            return [self._notice(item, element, topic, receipt_error(element))]
+        if kind == "change":
+            return [self._change(item, element)]
+        # "other:<key>": a list of the messages field this code does not know.
+        key = kind.removeprefix("other:") if isinstance(kind, str) else "unknown"
+        return [self._notice(item, element, f"{item.get('field') or 'messages'}:{key}", None)]
+
+    @staticmethod
+    def _phone_number_id(item: dict[str, Any]) -> str:
+        account_id = as_id(as_dict(item.get("metadata")).get("phone_number_id"))
+        if account_id is None:
+            raise ParseError("whatsapp item without metadata.phone_number_id")
+        return account_id
+
+    def _message(self, item: dict[str, Any], message: dict[str, Any], *, echo: bool) -> list[InboundEvent]:
+        account_id = self._phone_number_id(item)
+        mid = as_id(message.get("id"))
+        if mid is None:
+            raise ParseError("whatsapp message without id")
+        # The customer: `from` (phone-based wa_id), else the business-scoped user id (BSUID); for
+        # echoes of the business's own messages, `to`.
+        if echo:
+            contact_id = as_id(message.get("to")) or as_id(message.get("to_user_id"))
+        else:
+            contact_id = as_id(message.get("from")) or as_id(message.get("from_user_id"))
+        if contact_id is None:
+            raise ParseError("whatsapp message without from or from_user_id")
+        envelope = {
+            "channel": self.kind,
+            "account_id": account_id,
+            "contact_id": contact_id,
+            "occurred_at": to_utc(message.get("timestamp")),
+            "raw": item,
+        }
+        mtype = as_text(message.get("type")) or "unknown"
+        if mtype == "reaction":
+            return [self._reaction(envelope, account_id, mid, message, echo)]
+        if mtype == "edit":
+            return [self._edit(envelope, account_id, mid, message)]
+        if mtype == "revoke":
+            target = as_id(as_dict(message.get("revoke")).get("original_message_id"))
+            if target is None:
+                raise ParseError("whatsapp revoke without original_message_id")
+            event_id = stable_event_id(self.kind, account_id, "delete", mid)
+            return [DeleteEvent(**envelope, event_id=event_id, target_message_id=target)]
+
+        contact = next(
+            iter(
+                _matching_contacts(item.get("contacts"), _party_ids("echo" if echo else "message", message))
+            ),
+            {},
+        )
+        profile = as_dict(contact.get("profile"))
+        context = as_dict(message.get("context"))
+        events: list[InboundEvent] = [
+            MessageEvent(
+                **envelope,
+                event_id=mid,
+                message_id=mid,
+                content=self.message_content(mtype, message),
+                contact_name=as_text(profile.get("name")),
+                contact_handle=self._handle(as_id(contact.get("wa_id")), contact_id, profile),
+                reply_to=as_id(context.get("id")),
+                forwarded=context.get("forwarded") is True or context.get("frequently_forwarded") is True,
+                echo=echo,
+            )
+        ]
+        referral = message.get("referral")
+        if isinstance(referral, dict):
+            # Click-to-WhatsApp ads: the message keeps its own content; the ad it came from is a
+            # referral beside it, under its own id, so that both are kept.
+            events.append(self._referral(envelope, account_id, mid, referral))
+        return events
+
+    @staticmethod
+    def _handle(wa_id: str | None, contact_id: str, profile: dict[str, Any]) -> str | None:
+        """What agents see: the phone number (wa_id), else the WhatsApp username. A BSUID such as
+        ``US.1234`` is not a phone number."""
+        for candidate in (wa_id, contact_id):
+            if candidate and _PHONE.fullmatch(candidate):
+                return candidate
+        return as_text(profile.get("username"))
+
+    def _reaction(
+        self, envelope: dict[str, Any], account_id: str, mid: str, message: dict[str, Any], echo: bool
+    ) -> ReactionEvent:
+        reaction = as_dict(message.get("reaction"))
+        target = as_id(reaction.get("message_id"))
+        if target is None:
+            raise ParseError("whatsapp reaction without message_id")
+        # A removed reaction comes with emoji "" or without the emoji key (reaction webhook reference).
+        emoji = as_text(reaction.get("emoji")) or None
+        event_id = stable_event_id(self.kind, account_id, "reaction", mid)
+        return ReactionEvent(
+            **envelope, event_id=event_id, target_message_id=target, emoji=emoji, from_business=echo
+        )
+
+    def _edit(
+        self, envelope: dict[str, Any], account_id: str, mid: str, message: dict[str, Any]
+    ) -> EditEvent:
+        # edit: {original_message_id, message: {type, text | <media> with caption, context?}}
+        edit = as_dict(message.get("edit"))
+        target = as_id(edit.get("original_message_id"))
+        if target is None:
+            raise ParseError("whatsapp edit without original_message_id")
+        edited = as_dict(edit.get("message"))
+        edited_type = as_text(edited.get("type")) or "text"
+        body = as_dict(edited.get(edited_type))
+        text = as_text(body.get("body")) if edited_type == "text" else as_text(body.get("caption"))
+        event_id = stable_event_id(self.kind, account_id, "edit", mid)
+        return EditEvent(**envelope, event_id=event_id, target_message_id=target, text=text, message_id=mid)
+
+    def _referral(
+        self, envelope: dict[str, Any], account_id: str, mid: str, referral: dict[str, Any]
+    ) -> MessageEvent:
+        source_type = as_text(referral.get("source_type"))
+        source_id = as_id(referral.get("source_id"))
+        event_id = stable_event_id(self.kind, account_id, "referral", mid)
+        return MessageEvent(
+            **envelope,
+            event_id=event_id,
+            message_id=event_id,
+            content=ReferralContent(
+                source=source_type,
+                ref=as_text(referral.get("ctwa_clid")) or source_id,
+                ad_id=source_id if source_type == "ad" else None,
+                url=as_text(referral.get("source_url")),
+                headline=as_text(referral.get("headline")),
+                text=as_text(referral.get("body")),
+            ),
+        )
+
+    def message_content(self, mtype: str, message: dict[str, Any]) -> MessageContent:
+        """The content of a message by its ``type``; a valid but unknown type is unsupported."""
+        body = as_dict(message.get(mtype))
+        if mtype == "text":
+            text = as_text(body.get("body"))
+            if text is None:
+                return UnsupportedContent(provider_type="text", reason="text message without body")
+            return TextContent(text=text)
+        media_type = _MEDIA_TYPES.get(mtype)
+        if media_type is not None:
+            caption = as_text(body.get("caption"))
+            attachment = Attachment(
+                url=as_text(body.get("url")) or as_text(body.get("link")),
+                media_id=as_id(body.get("id")),
+                mime_type=as_text(body.get("mime_type")),
+                filename=as_text(body.get("filename")),
+                caption=caption,
+                sha256=as_text(body.get("sha256")),
+            )
+            return MediaContent(
+                type=media_type,  # type: ignore[arg-type]
+                attachments=(attachment,),
+                text=caption,
+                voice=mtype == "voice" or body.get("voice") is True,
+                animated=body.get("animated") is True,
+            )
+        if mtype == "location":
+            return LocationContent(
+                latitude=as_float(body.get("latitude")),
+                longitude=as_float(body.get("longitude")),
+                name=as_text(body.get("name")),
+                address=as_text(body.get("address")),
+                url=as_text(body.get("url")),
+            )
+        if mtype == "contacts":
+            cards = message.get("contacts")
+            shared = (
+                tuple(self._shared_contact(c) for c in cards if isinstance(c, dict))
+                if isinstance(cards, list)
+                else ()
+            )
+            return ContactsContent(contacts=shared)
+        if mtype == "interactive":
+            return self._interactive(body)
+        if mtype == "button":
+            # A quick-reply button of a template we sent.
+            return ChoiceContent(
+                choice="button", title=as_text(body.get("text")), payload=as_text(body.get("payload"))
+            )
+        if mtype == "order":
+            return self._order(body)
+        if mtype == "system":
+            # e.g. user_changed_number / customer_identity_changed; the body names the new number.
+            return SystemContent(event=as_text(body.get("type")) or "system", text=as_text(body.get("body")))
+        if mtype == "request_welcome":
+            return SystemContent(event="request_welcome")
+        if mtype == "unsupported":
+            # Error 131051 means "message type is not currently supported" (a poll, a view-once
+            # photo...): it is not a deletion, which comes as type "revoke" with the original id.
+            error = receipt_error(first_dict(message.get("errors")))
+            provider_type = as_text(as_dict(message.get("unsupported")).get("type")) or "unsupported"
+            return UnsupportedContent(provider_type=provider_type, reason=error_summary(error))
+        return UnsupportedContent(provider_type=mtype, reason="unknown message type")
+
+    @staticmethod
+    def _interactive(interactive: dict[str, Any]) -> MessageContent:
+        itype = as_text(interactive.get("type"))
+        reply = interactive.get(itype) if itype else None
+        if not isinstance(reply, dict):
+            # `interactive` sometimes comes without its nested object (or without type).
+            for key in ("button_reply", "list_reply", "nfm_reply"):
+                if isinstance(interactive.get(key), dict):
+                    itype, reply = key, interactive[key]
+                    break
+            else:
+                provider_type = f"interactive:{itype}" if itype else "interactive"
+                return UnsupportedContent(
+                    provider_type=provider_type, reason="interactive reply without its object"
+                )
+        if itype == "button_reply":
+            return ChoiceContent(
+                choice="button_reply", title=as_text(reply.get("title")), payload=as_id(reply.get("id"))
+            )
+        if itype == "list_reply":
+            return ChoiceContent(
+                choice="list_reply",
+                title=as_text(reply.get("title")),
+                payload=as_id(reply.get("id")),
+                description=as_text(reply.get("description")),
+            )
+        if itype == "nfm_reply":
+            return WhatsAppAdapter._flow_reply(reply)
+        return UnsupportedContent(provider_type=f"interactive:{itype}", reason="unknown interactive reply")
+
+    @staticmethod
+    def _flow_reply(reply: dict[str, Any]) -> ChoiceContent:
+        # nfm_reply: {name: "flow", body: "Sent", response_json: "<JSON string>"}; the string is
+        # parsed, and kept as it came when it is not a JSON object.
+        raw_json = reply.get("response_json")
+        response: dict[str, Any] | None = None
+        if isinstance(raw_json, dict):
+            response = raw_json
+        elif isinstance(raw_json, str):
+            try:
+                parsed = json.loads(raw_json)
+            except (ValueError, RecursionError):
+                parsed = None
+            response = parsed if isinstance(parsed, dict) else {"response_json": raw_json}
+        return ChoiceContent(
+            choice="flow",
+            title=as_text(reply.get("body")),
+            payload=as_text((response or {}).get("flow_token")),
+            description=as_text(reply.get("name")),
+            response=response,
+        )
+
+    @staticmethod
+    def _shared_contact(card: dict[str, Any]) -> SharedContact:
+        name = as_dict(card.get("name"))
+        phones: list[str] = []
+        user_id: str | None = None
+        for entry in card.get("phones") or ():
+            phone = as_dict(entry)
+            number = as_text(phone.get("phone")) or as_id(phone.get("wa_id"))
+            if number:
+                phones.append(number)
+            user_id = user_id or as_id(phone.get("wa_id"))
+        emails = tuple(e for e in (as_text(as_dict(x).get("email")) for x in card.get("emails") or ()) if e)
+        full = as_text(name.get("formatted_name")) or " ".join(
+            part for part in (as_text(name.get("first_name")), as_text(name.get("last_name"))) if part
+        )
+        return SharedContact(
+            name=full or (phones[0] if phones else ""), phones=tuple(phones), emails=emails, user_id=user_id
+        )
+
+    @staticmethod
+    def _order(order: dict[str, Any]) -> OrderContent:
+        products = order.get("product_items")
+        items = tuple(
+            OrderItem(
+                product_id=as_id(product.get("product_retailer_id")),
+                quantity=_as_int(product.get("quantity")),
+                price=as_float(product.get("item_price")),
+                currency=as_text(product.get("currency")),
+            )
+            for product in (products if isinstance(products, list) else ())
+            if isinstance(product, dict)
+        )
+        return OrderContent(
+            catalog_id=as_id(order.get("catalog_id")), text=as_text(order.get("text")), items=items
+        )
+
+    def _status(self, item: dict[str, Any], status: dict[str, Any]) -> ReceiptEvent:
+        account_id = self._phone_number_id(item)
+        message_id = as_id(status.get("id"))
+        provider_status = as_text(status.get("status"))
+        if message_id is None or provider_status is None:
+            raise ParseError("whatsapp status without id or status")
+        lowered = provider_status.lower()
+        # `played` (a voice message was listened to) counts as read; anything unknown (`deleted`,
+        # new values) is kept as the provider said it, recorded and never ranked.
+        normalized = (
+            "read" if lowered == "played" else lowered if lowered in _RECEIPT_STATUSES else provider_status
+        )
+        contact_id = as_id(status.get("recipient_id")) or as_id(status.get("recipient_user_id")) or ""
+        pricing = status.get("pricing")
+        timestamp = status.get("timestamp")
+        event_id = stable_event_id(self.kind, account_id, "status", message_id, provider_status, timestamp)
+        return ReceiptEvent(
+            channel=self.kind,
+            account_id=account_id,
+            contact_id=contact_id,
+            event_id=event_id,
+            occurred_at=to_utc(timestamp),
+            raw=item,
+            status=normalized,
+            message_ids=(message_id,),
+            error=receipt_error(first_dict(status.get("errors"))),
+            pricing=pricing if isinstance(pricing, dict) else None,
+            provider_status=provider_status,
+        )
+
+    def _change(self, item: dict[str, Any], value: dict[str, Any]) -> ChannelNoticeEvent:
+        # Other fields: message_template_status_update {event: APPROVED|REJECTED..., reason},
+        # account_update, phone_number_quality_update, business_capability_update...
+        field = as_text(item.get("field")) or "unknown"
+        event = as_text(value.get("event"))
+        topic = f"{field}:{event}" if event else field
+        error = receipt_error(value.get("error")) or receipt_error(first_dict(value.get("errors")))
+        return self._notice(item, value, topic, error)
+
+    def _notice(
+        self, item: dict[str, Any], element: dict[str, Any], topic: str, error: Any
+    ) -> ChannelNoticeEvent:
+        # Account-level changes have no phone number: they are addressed to the WABA (entry.id).
+        account_id = as_id(as_dict(item.get("metadata")).get("phone_number_id")) or as_id(
+            item.get("entry_id")
+        )
+        if account_id is None:
+            raise ParseError("whatsapp notice without phone_number_id or entry id")
+        event_id = stable_event_id(self.kind, account_id, topic, fingerprint(element))
+        return ChannelNoticeEvent(
+            channel=self.kind,
+            account_id=account_id,
+            contact_id="",
+            event_id=event_id,
+            occurred_at=to_utc(element.get("timestamp")),
+            raw=item,
+            topic=topic,
+            error=error,
+        )

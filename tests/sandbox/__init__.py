@@ -1,0 +1,1 @@
+"""Tests of the provider sandbox (infra/local/provider_sandbox.py)."""
