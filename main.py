@@ -10,14 +10,23 @@ from typing import TYPE_CHECKING
 
 import functions_framework
 
+from functions import deliver as deliver_target
 from functions import ingest as ingest_trigger
-from functions import webhook
+from functions import send, webhook
 
 if TYPE_CHECKING:  # pragma: no cover
     import flask
     from cloudevents.http import CloudEvent
 
-__all__ = ["ingest", "webhook_instagram", "webhook_messenger", "webhook_whatsapp"]
+__all__ = [
+    "agent_api",
+    "deliver",
+    "ingest",
+    "send_message",
+    "webhook_instagram",
+    "webhook_messenger",
+    "webhook_whatsapp",
+]
 
 
 @functions_framework.http
@@ -42,3 +51,21 @@ def webhook_whatsapp(request: flask.Request) -> webhook.Response:
 def ingest(cloud_event: CloudEvent) -> None:
     """Pub/Sub push from ``inbound-events``: apply one event to Firestore."""
     ingest_trigger.handle(cloud_event)
+
+
+@functions_framework.http
+def send_message(request: flask.Request) -> send.Response:
+    """Agents' replies, notes and reactions (Firebase ID token): queued for delivery."""
+    return send.send_message(request)
+
+
+@functions_framework.http
+def agent_api(request: flask.Request) -> send.Response:
+    """Agents' conversation changes: assign, status, mark read (Firebase ID token)."""
+    return send.agent_api(request)
+
+
+@functions_framework.http
+def deliver(request: flask.Request) -> send.Response:
+    """Cloud Tasks target: one provider call per queued message."""
+    return deliver_target.handle(request)

@@ -21,6 +21,11 @@ log = logging.getLogger("switchboard.webhook")
 
 Response = tuple[str, int, dict[str, str]]
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+# What each provider expects as a successful answer: Twilio wants TwiML (an empty <Response/>
+# sends no reply), everyone else any 200.
+ACKNOWLEDGEMENTS: dict[str, tuple[str, dict[str, str]]] = {
+    "twilio": ('<?xml version="1.0" encoding="UTF-8"?><Response/>', {"Content-Type": "text/xml"}),
+}
 
 
 def handle(kind: str, request: flask.Request) -> Response:
@@ -33,8 +38,9 @@ def handle(kind: str, request: flask.Request) -> Response:
         if request.method != "POST":
             return "method not allowed", 405, TEXT
         body = read_body(request, settings().max_webhook_bytes)
-        adapter.verify(request.headers, body, request.url)
-        normalized = normalize(adapter, body)
+        url = public_url(request, kind)
+        adapter.verify(request.headers, body, url)
+        normalized = normalize(adapter, body, url)
         published = bus.publish(normalized.events, normalized.quarantined)
     except SwitchboardError as exc:
         level = logging.WARNING if isinstance(exc, PermanentError) else logging.ERROR
@@ -55,7 +61,21 @@ def handle(kind: str, request: flask.Request) -> Response:
             }
         },
     )
-    return "EVENT_RECEIVED", 200, TEXT
+    answer, headers = ACKNOWLEDGEMENTS.get(kind, ("EVENT_RECEIVED", TEXT))
+    return answer, 200, headers
+
+
+def public_url(request: flask.Request, kind: str) -> str:
+    """The URL the provider called, as it signed it (Twilio signs the full public URL).
+
+    Behind Google's front end the request arrives over plain HTTP with the public scheme in
+    X-Forwarded-Proto; an operator may pin the public base with SWITCHBOARD_PUBLIC_BASE_URL."""
+    base = settings().public_base_url
+    query = request.query_string.decode("latin-1")
+    if base:
+        return f"{base}/webhook-{kind}" + (f"?{query}" if query else "")
+    scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
+    return f"{scheme}://{request.host}{request.full_path if query else request.path}"
 
 
 def read_body(request: flask.Request, limit: int) -> bytes:

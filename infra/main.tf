@@ -44,13 +44,24 @@ locals {
     SWITCHBOARD_PUBLISH_TIMEOUT_SECONDS  = tostring(var.publish_timeout_seconds)
     META_APP_ID                          = var.meta_app_id
     SWITCHBOARD_LOG_LEVEL                = var.log_level
+    META_GRAPH_BASE_URL                  = "https://graph.facebook.com"
+    META_GRAPH_VERSION                   = var.meta_graph_version
+    TELEGRAM_API_BASE_URL                = "https://api.telegram.org"
+    TWILIO_API_BASE_URL                  = "https://api.twilio.com"
+    SWITCHBOARD_PUBLIC_BASE_URL          = "https://${var.region}-${var.project_id}.cloudfunctions.net"
+    SWITCHBOARD_PROVIDER_TIMEOUT_SECONDS = "10"
+    SWITCHBOARD_DELIVER_URL              = "https://deliver-${data.google_project.this.number}.${var.region}.run.app"
+    SWITCHBOARD_TASKS_LOCATION           = var.region
+    SWITCHBOARD_TASKS_SERVICE_ACCOUNT    = google_service_account.tasks_invoker.email
+    SWITCHBOARD_QUEUE_PREFIX             = "outbound-"
   }
 
   # Secret environment variables -> Secret Manager secret ids. Only references reach Terraform:
   # an operator adds the versions (values) with gcloud, see README.md.
   app_secrets = {
-    META_APP_SECRET   = "meta-app-secret"
-    META_VERIFY_TOKEN = "meta-verify-token"
+    META_APP_SECRET         = "meta-app-secret"
+    META_VERIFY_TOKEN       = "meta-verify-token"
+    TELEGRAM_WEBHOOK_SECRET = "telegram-webhook-secret"
   }
 
   # Added to functions whose trigger is a Pub/Sub push: functions-framework turns the push body into

@@ -70,6 +70,17 @@ variable "meta_app_id" {
   }
 }
 
+variable "meta_graph_version" {
+  description = "Graph API version used for Messenger, Instagram and WhatsApp sends (META_GRAPH_VERSION)."
+  type        = string
+  default     = "v21.0"
+
+  validation {
+    condition     = can(regex("^v[0-9]+\\.[0-9]+$", var.meta_graph_version))
+    error_message = "meta_graph_version looks like v21.0."
+  }
+}
+
 variable "log_level" {
   description = "Python logging level of every function (SWITCHBOARD_LOG_LEVEL)."
   type        = string

@@ -29,3 +29,22 @@ for jar in /usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-fir
            /usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib; do
   [ -e "$jar" ] || { echo "bootstrap: missing $jar (install google-cloud-cli-firestore-emulator and -pubsub-emulator)" >&2; exit 1; }
 done
+
+# Cloud Tasks emulator: its own virtualenv, since it needs protobuf<5 (the project uses protobuf 6+).
+TASKS_STAMP=.venv-tasks/.installed-0.6.2
+if [ ! -f "$TASKS_STAMP" ]; then
+  echo "bootstrap: installing gcloud-tasks-emulator into .venv-tasks"
+  rm -rf .venv-tasks
+  "$PYTHON" -m venv .venv-tasks
+  .venv-tasks/bin/python -m pip install --quiet --upgrade pip
+  .venv-tasks/bin/python -m pip install --quiet "gcloud-tasks-emulator==0.6.2" "protobuf<5"
+  touch "$TASKS_STAMP"
+fi
+
+# firebase-tools for the Auth emulator, pinned by infra/local/firebase/package-lock.json.
+command -v npm >/dev/null || { echo "bootstrap: npm is required (Node.js 20+)" >&2; exit 1; }
+FIREBASE_DIR=infra/local/firebase
+if [ ! -x "$FIREBASE_DIR/node_modules/.bin/firebase" ] || [ "$FIREBASE_DIR/package-lock.json" -nt "$FIREBASE_DIR/node_modules/.package-lock.json" ]; then
+  echo "bootstrap: installing firebase-tools (Auth emulator)"
+  (cd "$FIREBASE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+fi

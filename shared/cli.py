@@ -46,7 +46,7 @@ def cmd_parse(channel: str, files: list[Path]) -> int:
     return 0
 
 
-def replay_one(reason: str, channel: str, raw: object) -> tuple[str, Normalized]:
+def replay_one(reason: str, channel: str, raw: object, url: str | None = None) -> tuple[str, Normalized]:
     """Re-run one quarantined item; return an outcome word and what it now gives."""
     from shared import inbox, store
 
@@ -62,7 +62,7 @@ def replay_one(reason: str, channel: str, raw: object) -> tuple[str, Normalized]
         return "published", result
     adapter = channels.adapter(channel)
     if reason == "invalid_body":
-        result = normalize(adapter, str(raw).encode())
+        result = normalize(adapter, str(raw).encode(), url)
     elif isinstance(raw, dict):
         parse_into(adapter, raw, result)
     if result.quarantined:
@@ -77,7 +77,7 @@ def cmd_replay_quarantine(dry_run: bool) -> int:
     counts: dict[str, int] = {}
     for quarantine_id, item in store.list_quarantine():
         try:
-            outcome, result = replay_one(item.reason, item.channel, item.raw)
+            outcome, result = replay_one(item.reason, item.channel, item.raw, item.url)
         except Exception as exc:  # one bad record must not stop the replay of the others
             outcome, result = f"error:{type(exc).__name__}", Normalized()
         if outcome == "published" and not dry_run:

@@ -11,6 +11,7 @@ the defaults and that file agree, and Terraform sets the same variables from the
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +25,7 @@ class Variable:
     default: str | None
     secret: bool = False
     doc: str = ""
+    local_only: bool = False  # set by the local stack only; production must not set it
 
 
 ENVIRONMENT: tuple[Variable, ...] = (
@@ -40,6 +42,44 @@ ENVIRONMENT: tuple[Variable, ...] = (
     Variable("META_APP_SECRET", None, secret=True, doc="Meta app secret: signs every Meta webhook."),
     Variable("META_VERIFY_TOKEN", None, secret=True, doc="Token Meta echoes in hub.verify_token."),
     Variable("SWITCHBOARD_LOG_LEVEL", "INFO", doc="Python logging level."),
+    Variable("META_GRAPH_BASE_URL", "https://graph.facebook.com", doc="Graph API root (or the sandbox)."),
+    Variable("META_GRAPH_VERSION", "v21.0", doc="Graph API version used for sends."),
+    Variable("TELEGRAM_API_BASE_URL", "https://api.telegram.org", doc="Bot API root (or the sandbox)."),
+    Variable(
+        "TELEGRAM_WEBHOOK_SECRET",
+        None,
+        secret=True,
+        doc="Master secret; each bot's X-Telegram-Bot-Api-Secret-Token is derived from it.",
+    ),
+    Variable("TWILIO_API_BASE_URL", "https://api.twilio.com", doc="Twilio REST root (or the sandbox)."),
+    Variable(
+        "SWITCHBOARD_PUBLIC_BASE_URL",
+        "",
+        doc="Public URL prefix of the webhook functions (Twilio signs the public URL; status callbacks).",
+    ),
+    Variable("SWITCHBOARD_PROVIDER_TIMEOUT_SECONDS", "10", doc="Timeout of one provider API call."),
+    Variable(
+        "SWITCHBOARD_LOCAL_SECRETS",
+        "",
+        doc="Local only: a JSON map of secret name -> value used instead of Secret Manager.",
+        local_only=True,
+    ),
+    Variable("SWITCHBOARD_DELIVER_URL", "", doc="URL of the deliver function that Cloud Tasks calls."),
+    Variable("SWITCHBOARD_TASKS_LOCATION", "us-central1", doc="Region of the Cloud Tasks queues."),
+    Variable(
+        "SWITCHBOARD_TASKS_SERVICE_ACCOUNT",
+        "",
+        doc="Service account whose OIDC token Cloud Tasks presents to deliver (production).",
+    ),
+    Variable(
+        "SWITCHBOARD_TASKS_EMULATOR_HOST",
+        "",
+        doc="Local only: host:port of the Cloud Tasks emulator.",
+        local_only=True,
+    ),
+    Variable(
+        "SWITCHBOARD_QUEUE_PREFIX", "outbound-", doc="Outbound queue names are this prefix + channel kind."
+    ),
 )
 
 
@@ -60,6 +100,19 @@ class Settings:
     meta_app_secret: str | None
     meta_verify_token: str | None
     log_level: str
+    meta_graph_base_url: str
+    meta_graph_version: str
+    telegram_api_base_url: str
+    telegram_webhook_secret: str | None
+    twilio_api_base_url: str
+    public_base_url: str
+    provider_timeout_seconds: float
+    local_secrets: dict[str, str]
+    deliver_url: str
+    tasks_location: str
+    tasks_service_account: str
+    tasks_emulator_host: str
+    queue_prefix: str
 
     def require(self, field: str) -> str:
         """Return a setting that must be present for the caller's work, or raise MissingSetting."""
@@ -89,6 +142,19 @@ def settings() -> Settings:
         meta_app_secret=_read("META_APP_SECRET"),
         meta_verify_token=_read("META_VERIFY_TOKEN"),
         log_level=_read("SWITCHBOARD_LOG_LEVEL") or "INFO",
+        meta_graph_base_url=(_read("META_GRAPH_BASE_URL") or "").rstrip("/"),
+        meta_graph_version=_read("META_GRAPH_VERSION") or "v21.0",
+        telegram_api_base_url=(_read("TELEGRAM_API_BASE_URL") or "").rstrip("/"),
+        telegram_webhook_secret=_read("TELEGRAM_WEBHOOK_SECRET"),
+        twilio_api_base_url=(_read("TWILIO_API_BASE_URL") or "").rstrip("/"),
+        public_base_url=(_read("SWITCHBOARD_PUBLIC_BASE_URL") or "").rstrip("/"),
+        provider_timeout_seconds=float(_read("SWITCHBOARD_PROVIDER_TIMEOUT_SECONDS") or 10),
+        local_secrets=json.loads(_read("SWITCHBOARD_LOCAL_SECRETS") or "{}"),
+        deliver_url=_read("SWITCHBOARD_DELIVER_URL") or "",
+        tasks_location=_read("SWITCHBOARD_TASKS_LOCATION") or "us-central1",
+        tasks_service_account=_read("SWITCHBOARD_TASKS_SERVICE_ACCOUNT") or "",
+        tasks_emulator_host=_read("SWITCHBOARD_TASKS_EMULATOR_HOST") or "",
+        queue_prefix=_read("SWITCHBOARD_QUEUE_PREFIX") or "outbound-",
     )
 
 

@@ -64,3 +64,36 @@ class UnknownRoute(PermanentError):
     """No tenant has connected the channel an event is addressed to."""
 
     http_status = 404
+
+
+class ProviderError(SwitchboardError):
+    """A provider API call failed. Each channel module maps its provider's codes to ``transient``
+    in one table; ``retry_after`` (seconds) is set when the provider says when to come back
+    (Telegram ``parameters.retry_after``, HTTP Retry-After). ``health`` names a channel-level
+    problem to record on the channel (``token_expired``, ``permission``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        channel: str,
+        code: str | None,
+        http_status: int | None,
+        transient: bool,
+        retry_after: float | None = None,
+        health: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.channel = channel
+        self.code = code
+        self.provider_http_status = http_status
+        self.transient = transient
+        self.retry_after = retry_after
+        self.health = health
+        self.detail = detail
+        self.http_status = 503 if transient else 502
+
+    def reason(self) -> str:
+        """A human-readable reason an agent can read next to the failed message."""
+        return str(self)

@@ -26,15 +26,19 @@ class Normalized:
     quarantined: list[QuarantinedItem] = field(default_factory=list)
 
 
-def normalize(adapter: ChannelAdapter, body: bytes) -> Normalized:
-    """Split ``body`` with ``adapter`` and parse every item; never raises for bad provider data."""
+def normalize(adapter: ChannelAdapter, body: bytes, url: str | None = None) -> Normalized:
+    """Split ``body`` with ``adapter`` and parse every item; never raises for bad provider data.
+
+    ``url`` is the webhook URL the body arrived at: adapters whose provider names the account only
+    in the URL (Telegram's ``?bot=``) implement ``split_with_url`` and get it."""
     result = Normalized()
     try:
-        items = adapter.split(body)
+        split_with_url = getattr(adapter, "split_with_url", None)
+        items = split_with_url(body, url or "") if split_with_url else adapter.split(body)
     except ParseError as exc:
         raw = body.decode("utf-8", errors="replace")
         result.quarantined.append(
-            QuarantinedItem(channel=adapter.kind, reason="invalid_body", error=str(exc), raw=raw)
+            QuarantinedItem(channel=adapter.kind, reason="invalid_body", error=str(exc), raw=raw, url=url)
         )
         return result
     for item in items:

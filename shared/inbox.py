@@ -162,6 +162,7 @@ def _conversation_base(event: InboundEvent, route: store.Route) -> dict[str, Any
         "channel": event.channel,
         "channelId": route.channel_id,
         "contactId": ids.contact_id(route.channel_id, event.contact_id),
+        "contactExternalId": event.contact_id,
         "updatedAt": store.server_time(),
     }
 
@@ -198,6 +199,7 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
         "lastActivityAtMs": store.maximum(_ms(sent_at)),
         "lastInboundAt": sent_at,
         "lastInboundAtMs": store.maximum(_ms(sent_at)),
+        "lastInbound": {"messageId": message_id, "providerMessageId": event.message_id},
         "replyWindow": _reply_window(event, sent_at),
         "unreadCount": store.increment(1),
         "messageCount": store.increment(1),

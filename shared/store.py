@@ -137,6 +137,19 @@ def get_channel(tenant_id: str, channel_id: str) -> dict[str, Any] | None:
     return snapshot.to_dict() if snapshot.exists else None
 
 
+def put_agent(tenant_id: str, uid: str, data: dict[str, Any]) -> None:
+    """Create or update an agent's directory entry (name, email, role) in a tenant."""
+    client().collection("tenants").document(tenant_id).collection("agents").document(uid).set(
+        data, merge=True
+    )
+
+
+def get_agent(tenant_id: str, uid: str) -> dict[str, Any] | None:
+    """An agent's directory entry, or None."""
+    snapshot = client().collection("tenants").document(tenant_id).collection("agents").document(uid).get()
+    return snapshot.to_dict() if snapshot.exists else None
+
+
 def update_channel_health(tenant_id: str, channel_id: str, health: dict[str, Any]) -> None:
     """Merge fields into a channel's ``health`` map (lastWebhookAt, lastError, tokenExpiresAt...)."""
     _channel_ref(tenant_id, channel_id).set({"health": health}, merge=True)
@@ -201,6 +214,70 @@ def create_message(new: NewMessage) -> bool:
     except AlreadyExists:
         return False
     return True
+
+
+def create_outbound(
+    tenant_id: str, conversation_id: str, message_id: str, message: dict[str, Any], summary: dict[str, Any]
+) -> bool:
+    """Write an agent's message and the conversation summary atomically; False if it already exists
+    (the same client message id sent twice)."""
+    from google.api_core.exceptions import AlreadyExists
+
+    batch = client().batch()
+    batch.create(message_ref(tenant_id, conversation_id, message_id), message)
+    batch.set(conversation_ref(tenant_id, conversation_id), summary, merge=True)
+    try:
+        batch.commit()
+    except AlreadyExists:
+        return False
+    return True
+
+
+def claim_delivery(
+    tenant_id: str, conversation_id: str, message_id: str, worker: str, lease_seconds: float
+) -> str:
+    """Claim a queued message for one delivery attempt.
+
+    Returns ``claimed``; ``busy`` while another worker's lease is fresh; ``missing``; or the reason
+    there is nothing to do (``already-sent``, ``failed``). Optimistic precondition on update_time: two
+    concurrent deliveries of the same task cannot both claim, so the provider is called once."""
+    from google.api_core.exceptions import FailedPrecondition
+
+    ref = message_ref(tenant_id, conversation_id, message_id)
+    for _ in range(PRECONDITION_RETRIES):
+        snapshot = ref.get()
+        if not snapshot.exists:
+            return "missing"
+        data = snapshot.to_dict() or {}
+        if data.get("status") == "failed":
+            return "failed"
+        if data.get("status") != "queued" or data.get("providerMessageId"):
+            return "already-sent"
+        now = datetime.now(UTC)
+        delivery = data.get("delivery") or {}
+        until = delivery.get("until")
+        if delivery.get("by") not in (None, worker) and until is not None and until > now:
+            return "busy"
+        try:
+            ref.update(
+                {
+                    "delivery": {
+                        "by": worker,
+                        "until": now + timedelta(seconds=lease_seconds),
+                        "attempts": int(delivery.get("attempts", 0)) + 1,
+                    }
+                },
+                option=client().write_option(last_update_time=snapshot.update_time),
+            )
+        except FailedPrecondition:
+            continue
+        return "claimed"
+    return "busy"
+
+
+def release_delivery(tenant_id: str, conversation_id: str, message_id: str) -> None:
+    """Give a claim back after a transient failure, so the retry may claim at once."""
+    message_ref(tenant_id, conversation_id, message_id).update({"delivery.until": None, "delivery.by": None})
 
 
 def increment(amount: int = 1) -> Any:
@@ -390,6 +467,7 @@ def save_quarantine(item: QuarantinedItem) -> str:
             "error": item.error,
             "raw": json.dumps(item.raw, default=str),
             "routeKey": item.route_key,
+            "url": item.url,
             "receivedAt": item.received_at,
             "replayed": False,
             "expireAt": datetime.now(UTC) + QUARANTINE_TTL,
@@ -419,6 +497,7 @@ def list_quarantine(include_replayed: bool = False, limit: int = 500) -> list[tu
                     raw=json.loads(data["raw"]),
                     received_at=data.get("receivedAt") or datetime.now(UTC),
                     route_key=data.get("routeKey"),
+                    url=data.get("url"),
                 ),
             )
         )

@@ -9,24 +9,43 @@ from shared import store
 
 @dataclass(frozen=True)
 class DemoChannel:
-    """A channel of the demo tenant and the external id its provider routes on."""
+    """A channel of the demo tenant, the external id its provider routes on, and its API token
+    (kept in the local secret map, as production keeps it in Secret Manager)."""
 
     channel_id: str
     kind: str
     external_id: str
     name: str
+    token: str = "local-token"  # noqa: S105 - local-only stand-in
 
 
 DEMO_TENANT = "demo"
 DEMO_CHANNELS: tuple[DemoChannel, ...] = (
-    DemoChannel("messenger-main", "messenger", "1000000000000001", "Demo Page (Messenger)"),
-    DemoChannel("instagram-main", "instagram", "17840000000000001", "@demo.shop (Instagram)"),
-    DemoChannel("whatsapp-main", "whatsapp", "109000000000001", "+1 555 0100 (WhatsApp)"),
+    DemoChannel("messenger-main", "messenger", "1000000000000001", "Demo Page", "EAAdemoPageToken"),
+    DemoChannel("instagram-main", "instagram", "17840000000000001", "@demo.shop (Instagram)", "IGdemoToken"),
+    DemoChannel("whatsapp-main", "whatsapp", "109000000000001", "+1 555 0100 (WhatsApp)", "EAAdemoWaToken"),
+)
+
+# A second business on the same deployment: tests prove its agents see none of the demo's data.
+OTHER_TENANT = "acme"
+OTHER_CHANNELS: tuple[DemoChannel, ...] = (
+    DemoChannel("whatsapp-acme", "whatsapp", "109000000000002", "+1 555 0200 (Acme)", "EAAacmeWaToken"),
 )
 
 
+def all_channels() -> list[tuple[str, DemoChannel]]:
+    """Every seeded (tenant, channel) pair."""
+    return [(DEMO_TENANT, c) for c in DEMO_CHANNELS] + [(OTHER_TENANT, c) for c in OTHER_CHANNELS]
+
+
 def seed(tenant_id: str = DEMO_TENANT, channels: tuple[DemoChannel, ...] = DEMO_CHANNELS) -> None:
-    """Create the demo tenant and connect its channels (idempotent)."""
+    """Create the demo tenant and connect its channels (idempotent); also the second tenant."""
     store.put_tenant(tenant_id, {"name": "Demo Shop", "kind": "support", "plan": "free"})
     for channel in channels:
         store.put_channel(tenant_id, channel.channel_id, channel.kind, channel.external_id, channel.name)
+    if tenant_id == DEMO_TENANT:
+        store.put_tenant(OTHER_TENANT, {"name": "Acme Corp", "kind": "support", "plan": "free"})
+        for channel in OTHER_CHANNELS:
+            store.put_channel(
+                OTHER_TENANT, channel.channel_id, channel.kind, channel.external_id, channel.name
+            )

@@ -36,6 +36,15 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, interva
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def tcp_open(host: str, port: int) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def http_ok(url: str, any_status: bool = False) -> bool:
     """True when ``url`` answers an HTTP status below 500 (any status at all with ``any_status``)."""
     try:
@@ -55,6 +64,7 @@ class Process:
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
     ready_url: str | None = None
+    ready_port: int | None = None  # readiness by TCP connect, for gRPC-only servers
     ready_timeout: float = 60.0
     cwd: Path = REPO
     popen: subprocess.Popen[bytes] | None = None
@@ -79,16 +89,18 @@ class Process:
 
     def wait_ready(self) -> None:
         """Wait for the readiness URL; fail early, with the log's tail, if the process died."""
-        if self.ready_url is None:
+        if self.ready_url is None and self.ready_port is None:
             return
 
         def ready() -> bool:
             if self.popen is not None and self.popen.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.log_tail()}")
+            if self.ready_port is not None:
+                return tcp_open("127.0.0.1", self.ready_port)
             return http_ok(self.ready_url or "", any_status=True)
 
         try:
-            wait_until(ready, self.ready_timeout, f"{self.name} at {self.ready_url}")
+            wait_until(ready, self.ready_timeout, f"{self.name} at {self.ready_url or self.ready_port}")
         except TimeoutError as exc:
             raise TimeoutError(f"{exc}\n{self.log_tail()}") from None
 

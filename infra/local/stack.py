@@ -19,6 +19,8 @@ from infra.local.processes import REPO, Process, free_port, http_ok, wait_until
 
 TOPOLOGY_PATH = REPO / "infra" / "topology.json"
 RULES_PATH = REPO / "infra" / "firestore.rules"
+TASKS_VENV = REPO / ".venv-tasks"
+FIREBASE_BIN = REPO / "infra" / "local" / "firebase" / "node_modules" / ".bin" / "firebase"
 GCLOUD_PLATFORM = Path(os.environ.get("GCLOUD_PLATFORM_DIR", "/usr/lib/google-cloud-sdk/platform"))
 
 
@@ -39,62 +41,94 @@ class Secrets:
     meta_app_secret: str = "local-meta-app-secret"  # noqa: S105 - local-only stand-in
     meta_verify_token: str = "local-verify-token"  # noqa: S105 - local-only stand-in
     meta_app_id: str = "100000000000000001"
+    telegram_webhook_secret: str = "local-telegram-master-secret"  # noqa: S105 - local-only stand-in
 
 
 @dataclass
 class LocalStack:
-    """Emulators + functions. ``start()`` brings everything up; ``stop()`` stops every process."""
+    """Emulators + provider sandbox + functions. ``start()`` brings everything up; ``stop()`` stops
+    every process it started."""
 
     project: str = "switchboard-local"
     secrets: Secrets = field(default_factory=Secrets)
     functions: tuple[str, ...] | None = None  # None: every function in topology.json
+    with_auth: bool = True
+    with_tasks: bool = True
+    with_sandbox: bool = True
     processes: list[Process] = field(default_factory=list)
     function_urls: dict[str, str] = field(default_factory=dict)
     firestore_host: str = ""
     pubsub_host: str = ""
+    auth_host: str = ""
+    tasks_host: str = ""
+    sandbox: Any = None  # infra.local.provider_sandbox.ProviderSandbox while running
 
     # --- environment ------------------------------------------------------------------------
 
+    def local_secrets(self) -> dict[str, str]:
+        """What production keeps in Secret Manager: every seeded channel's API token."""
+        from infra.local import demo
+        from shared.secrets import channel_token_name
+
+        return {channel_token_name(tenant, c.channel_id): c.token for tenant, c in demo.all_channels()}
+
     def env(self) -> dict[str, str]:
         """Environment for every function process (and for this process when it talks to the stack)."""
-        return {
+        spec = topology()
+        env = {
             "GOOGLE_CLOUD_PROJECT": self.project,
             "FIRESTORE_EMULATOR_HOST": self.firestore_host,
             "PUBSUB_EMULATOR_HOST": self.pubsub_host,
             "META_APP_SECRET": self.secrets.meta_app_secret,
             "META_VERIFY_TOKEN": self.secrets.meta_verify_token,
             "META_APP_ID": self.secrets.meta_app_id,
-            "SWITCHBOARD_INBOUND_TOPIC": topology()["topics"]["inbound_events"],
-            "SWITCHBOARD_DEAD_LETTER_SUBSCRIPTION": topology()["subscriptions"]["inbound_dead_letters"][
-                "name"
-            ],
+            "TELEGRAM_WEBHOOK_SECRET": self.secrets.telegram_webhook_secret,
+            "SWITCHBOARD_INBOUND_TOPIC": spec["topics"]["inbound_events"],
+            "SWITCHBOARD_DEAD_LETTER_SUBSCRIPTION": spec["subscriptions"]["inbound_dead_letters"]["name"],
+            "SWITCHBOARD_LOCAL_SECRETS": json.dumps(self.local_secrets()),
             "PYTHONUNBUFFERED": "1",
         }
+        if self.auth_host:
+            env["FIREBASE_AUTH_EMULATOR_HOST"] = self.auth_host
+        if self.tasks_host:
+            env["SWITCHBOARD_TASKS_EMULATOR_HOST"] = self.tasks_host
+        if "deliver" in self.function_urls:
+            env["SWITCHBOARD_DELIVER_URL"] = self.function_urls["deliver"]
+        if self.sandbox is not None:
+            for name in ("META_GRAPH_BASE_URL", "TELEGRAM_API_BASE_URL", "TWILIO_API_BASE_URL"):
+                env[name] = self.sandbox.base_url
+        return env
 
     def apply_env(self) -> None:
         """Point this process's clients at the stack (and forget clients made before)."""
         os.environ.update(self.env())
-        from shared import bus, config, store
+        from shared import bus, config, secrets, store
 
         config.reset()
         bus.reset()
         store.reset()
+        secrets.forget()
 
     # --- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> LocalStack:
-        """Start emulators, provision Pub/Sub, start functions; stop everything if any step fails."""
+        """Start emulators, the sandbox and functions, then wire Pub/Sub and the queues; stop
+        everything if any step fails."""
         try:
             self.start_emulators()
+            if self.with_sandbox:
+                self.start_sandbox()
             self.start_functions()
             self.provision_pubsub()
+            if self.with_tasks:
+                self.provision_queues()
         except BaseException:
             self.stop()
             raise
         return self
 
     def start_emulators(self) -> None:
-        """Start the Firestore and Pub/Sub emulators (in parallel) and wait until both answer."""
+        """Start the Firestore, Pub/Sub, Auth and Cloud Tasks emulators in parallel; wait for all."""
         firestore_port, pubsub_port = free_port(), free_port()
         self.firestore_host = f"127.0.0.1:{firestore_port}"
         self.pubsub_host = f"127.0.0.1:{pubsub_port}"
@@ -120,18 +154,75 @@ class LocalStack:
                 ready_url=f"http://{self.pubsub_host}/",
             ),
         ]
+        if self.with_auth:
+            emulators.append(self._auth_emulator())
+        if self.with_tasks:
+            tasks_port = free_port()
+            self.tasks_host = f"127.0.0.1:{tasks_port}"
+            emulators.append(
+                Process(
+                    "tasks-emulator",
+                    [
+                        str(TASKS_VENV / "bin" / "python"),
+                        str(REPO / "infra" / "local" / "tasks_emulator.py"),
+                        str(tasks_port),
+                    ],
+                    ready_port=tasks_port,
+                )
+            )
         for process in emulators:
             self.processes.append(process.start())
         for process in emulators:
             process.wait_ready()
 
+    def _auth_emulator(self) -> Process:
+        port = free_port()
+        self.auth_host = f"127.0.0.1:{port}"
+        config_dir = REPO / ".local" / "firebase"
+        config_dir.mkdir(parents=True, exist_ok=True)
+        # The emulator UI is off: its download fails offline. Everything binds 127.0.0.1.
+        (config_dir / "firebase.json").write_text(
+            json.dumps(
+                {
+                    "emulators": {
+                        "auth": {"host": "127.0.0.1", "port": port},
+                        "ui": {"enabled": False},
+                        "hub": {"host": "127.0.0.1", "port": free_port()},
+                        "logging": {"host": "127.0.0.1", "port": free_port()},
+                    }
+                }
+            )
+        )
+        return Process(
+            "auth-emulator",
+            [str(FIREBASE_BIN), "emulators:start", "--only", "auth", "--project", self.project],
+            env={"CI": "1", "NO_UPDATE_NOTIFIER": "1", "FIREBASE_CLI_DISABLE_UPDATE_CHECK": "1"},
+            cwd=config_dir,
+            ready_url=f"http://{self.auth_host}/",
+            ready_timeout=90,
+        )
+
+    def start_sandbox(self) -> None:
+        """Start the provider sandbox (in this process) and register every seeded channel's account."""
+        from infra.local import demo
+        from infra.local.provider_sandbox import ProviderSandbox
+
+        self.sandbox = ProviderSandbox(port=0)
+        self.sandbox.start()
+        for _tenant, channel in demo.all_channels():
+            self.sandbox.register_account(channel.kind, channel.external_id, channel.token)
+
     def start_functions(self) -> None:
         """Start each function in its own functions-framework process, as Cloud Functions would."""
         declared = topology()["functions"]
         names = self.functions if self.functions is not None else tuple(declared)
+        ports = {name: free_port() for name in names}
+        # Every URL is known before any function starts, so each one's environment can name the
+        # others (send_message enqueues tasks for deliver's URL).
+        for name, port in ports.items():
+            self.function_urls[name] = f"http://127.0.0.1:{port}"
         started = []
-        for name in names:
-            port = free_port()
+        for name, port in ports.items():
             command = [
                 _venv_bin("functions-framework"),
                 "--target",
@@ -145,13 +236,25 @@ class LocalStack:
             ]
             if declared[name]["trigger"] == "pubsub_push":
                 command += ["--signature-type", "cloudevent"]
-            env = {**self.env(), "THREADS": str(declared[name].get("concurrency", 1) * 2 or 2)}
+            env = {**self.env(), "THREADS": str(max(2, declared[name].get("concurrency", 1) * 2))}
             process = Process(f"function-{name}", command, env=env, ready_url=f"http://127.0.0.1:{port}/")
             self.processes.append(process.start())
-            self.function_urls[name] = f"http://127.0.0.1:{port}"
             started.append(process)
         for process in started:
             process.wait_ready()
+
+    def provision_queues(self) -> None:
+        """Create the outbound Cloud Tasks queues of topology.json on the emulator."""
+        from shared import tasks
+
+        os.environ["SWITCHBOARD_TASKS_EMULATOR_HOST"] = self.tasks_host
+        os.environ["GOOGLE_CLOUD_PROJECT"] = self.project
+        from shared import config
+
+        config.reset()
+        tasks.reset()
+        for queue in topology()["queues"].values():
+            tasks.ensure_queue(queue["name"])
 
     def restart_function(self, name: str) -> None:
         """Stop and start one function on the same port (fault-injection tests)."""
@@ -161,10 +264,13 @@ class LocalStack:
         process.wait_ready()
 
     def stop(self) -> None:
-        """Stop every process this stack started, newest first."""
+        """Stop every process this stack started, newest first, and the sandbox."""
         for process in reversed(self.processes):
             process.stop()
         self.processes.clear()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            self.sandbox = None
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -8,6 +8,9 @@ Inbound, a webhook function calls, in order:
    context it needs: entry id, WhatsApp metadata and contacts, ...), so one bad item never aborts
    the batch and a quarantined item can be re-parsed on its own later;
 4. :meth:`ChannelAdapter.parse_item` on each item, giving zero or more normalized events.
+
+Outbound, the ``deliver`` function calls :meth:`ChannelAdapter.send` with the channel's account
+(token, API base URL) and a provider-neutral :class:`OutboundMessage`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from shared.models import InboundEvent
+from shared.models.outbound import ChannelAccount, OutboundMessage, SendResult
 
 
 @runtime_checkable
@@ -38,4 +42,12 @@ class ChannelAdapter(Protocol):
 
     def parse_item(self, item: dict[str, Any]) -> list[InboundEvent]:
         """Normalize one raw item into events; raise ParseError if it cannot be understood."""
+        ...
+
+    def send(
+        self, account: ChannelAccount, recipient: str, message: OutboundMessage, *, timeout: float
+    ) -> SendResult:
+        """Call the provider's API (``requests``, with ``timeout``) to deliver ``message`` to
+        ``recipient`` (PSID, IGSID, wa_id, chat id, phone). Raise ProviderError on refusal,
+        transient for timeouts, connection errors and the provider's retryable codes."""
         ...

@@ -52,6 +52,7 @@ from shared.models import (
     UnsupportedContent,
     stable_event_id,
 )
+from shared.models.outbound import ChannelAccount, OutboundMessage, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +287,17 @@ class MetaAdapter:
         Meta signs the body only)."""
         secret = self._app_secret or settings().require("meta_app_secret")
         verify_signature(body, header(headers, SIGNATURE_HEADER), secret)
+
+    def send(
+        self, account: ChannelAccount, recipient: str, message: OutboundMessage, *, timeout: float
+    ) -> SendResult:
+        """Send through the Graph API (shared/channels/graph.py, imported here: off the webhook's
+        cold path)."""
+        from shared.channels import graph
+
+        if self.kind == "whatsapp":
+            return graph.cloud_api(account, recipient, message, timeout)
+        return graph.send_api(account, recipient, message, timeout)
 
     def split(self, body: bytes) -> list[dict[str, Any]]:  # pragma: no cover - overridden
         raise NotImplementedError

@@ -23,6 +23,7 @@ class QuarantinedItem(BaseModel):
     raw: Any = Field(repr=False)
     received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     route_key: str | None = None
+    url: str | None = Field(default=None, description="Webhook URL a whole invalid body arrived at.")
 
     @property
     def quarantine_id(self) -> str:

@@ -428,7 +428,11 @@ def terraform_environment() -> tuple[dict[str, Any], dict[str, Any]]:
 @pytest.mark.parametrize("variable", config.ENVIRONMENT, ids=lambda variable: variable.name)
 def test_setting_is_set_on_every_function(variable: config.Variable) -> None:
     plain, secret = terraform_environment()
-    if variable.secret:
+    if variable.local_only:
+        assert variable.name not in plain and variable.name not in secret, (
+            f"{variable.name} is for the local stack only and must not be set in production"
+        )
+    elif variable.secret:
         assert variable.name in secret, (
             f"{variable.name} is a secret: add it to local.app_secrets in infra/main.tf "
             "(a Secret Manager reference, never a value)"

@@ -1,0 +1,67 @@
+"""``deliver``: the Cloud Tasks target that calls the provider for one queued message.
+
+Only Cloud Tasks may call it: in production the task carries an OIDC token for the tasks service
+account, verified here; locally the emulator's queue headers are required. Answers 2xx when the task
+is done (sent, failed permanently, rescheduled, nothing to do) and 503 when Cloud Tasks should retry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from functions.http import Response, answer, error
+from shared import logs, outbox
+from shared.config import settings
+from shared.errors import SwitchboardError, TransientError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import flask
+
+log = logging.getLogger("switchboard.deliver")
+
+
+def caller_is_cloud_tasks(request: flask.Request) -> bool:
+    """True when Cloud Tasks (and only Cloud Tasks) sent this request."""
+    config = settings()
+    queue = request.headers.get("X-CloudTasks-QueueName", "")
+    if not queue.rsplit("/", 1)[-1].startswith(config.queue_prefix):
+        return False
+    if config.tasks_emulator_host:
+        return True  # local stack: the emulator sends no OIDC token
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not token:
+        return False
+    import google.auth.transport.requests
+    from google.oauth2 import id_token
+
+    try:
+        claims = id_token.verify_oauth2_token(
+            token, google.auth.transport.requests.Request(), audience=config.deliver_url
+        )
+    except ValueError:
+        return False
+    return claims.get("email") == config.tasks_service_account and bool(claims.get("email_verified"))
+
+
+def handle(request: flask.Request) -> Response:
+    """Deliver the message named by the task's JSON body."""
+    logs.configure()
+    if not caller_is_cloud_tasks(request):
+        return error("forbidden", "only Cloud Tasks may call deliver", 403)
+    try:
+        payload = json.loads(request.get_data() or b"{}")
+        retries = int(request.headers.get("X-CloudTasks-TaskRetryCount", "0") or 0)
+        outcome = outbox.deliver(payload, retries)
+    except (KeyError, ValueError) as exc:
+        log.error("malformed delivery task", extra={"fields": {"error": type(exc).__name__}})
+        return error("invalid_task", "malformed task body", 200)  # retrying cannot fix it: drop
+    except TransientError as exc:
+        log.warning("delivery will be retried", extra={"fields": {"reason": str(exc)[:200]}})
+        return error("retry", "temporarily unable to deliver", 503)
+    except SwitchboardError as exc:
+        log.error("delivery failed", extra={"fields": {"error": type(exc).__name__}})
+        return error("failed", str(exc), 200)
+    log.info("delivery done", extra={"fields": {"message_id": payload.get("messageId"), "outcome": outcome}})
+    return answer({"outcome": outcome})

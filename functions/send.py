@@ -1,0 +1,55 @@
+"""``send_message`` and ``agent_api``: what the agents' dashboard calls (Firebase ID token required).
+
+Browsers never write Firestore: every change an agent makes goes through here and is validated.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.http import Response, serve
+from shared import auth, conversations, logs, outbox
+
+if TYPE_CHECKING:  # pragma: no cover
+    import flask
+
+
+def send_message(request: flask.Request) -> Response:
+    """POST {conversationId, clientMessageId, message, useHumanAgentTag?} -> {messageId, status}."""
+    logs.configure()
+
+    def handle(req: flask.Request) -> dict[str, Any]:
+        caller = auth.verify(req.headers.get("Authorization"))
+        return outbox.compose(caller, outbox.ComposeRequest.model_validate_json(req.get_data()))
+
+    return serve(request, handle)
+
+
+class AgentAction(BaseModel):
+    """One conversation change requested by an agent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["assign", "set_status", "mark_read"]
+    conversationId: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    assigneeId: str | None = Field(default=None, max_length=128)
+    status: Literal["open", "pending", "snoozed", "resolved"] | None = None
+    snoozeUntilMs: int | None = Field(default=None, ge=0)
+
+
+def agent_api(request: flask.Request) -> Response:
+    """POST {action: assign|set_status|mark_read, conversationId, ...} -> the conversation's new state."""
+    logs.configure()
+
+    def handle(req: flask.Request) -> dict[str, Any]:
+        caller = auth.verify(req.headers.get("Authorization"))
+        action = AgentAction.model_validate_json(req.get_data())
+        if action.action == "mark_read":
+            return outbox.mark_read(caller, action.conversationId)
+        if action.action == "assign":
+            return conversations.assign(caller, action.conversationId, action.assigneeId)
+        return conversations.set_status(caller, action.conversationId, action.status, action.snoozeUntilMs)
+
+    return serve(request, handle)

@@ -1,0 +1,101 @@
+"""Who is calling: Firebase ID tokens for agents, verified with firebase-admin.
+
+Agents sign in with Firebase Auth (the Auth emulator locally); their custom claims carry
+``tenantId`` and ``role`` (agent or admin), set by ``python -m shared.cli invite-agent``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from shared.config import settings
+from shared.errors import PermanentError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import firebase_admin
+
+AGENT_ROLES = ("agent", "admin")
+
+
+class Unauthenticated(PermanentError):
+    """No valid ID token."""
+
+    http_status = 401
+
+
+class Forbidden(PermanentError):
+    """A valid token that may not do this (no tenant, wrong role, another tenant's data)."""
+
+    http_status = 403
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated user and the tenant and role their token grants."""
+
+    uid: str
+    tenant_id: str
+    role: str
+    email: str | None = None
+    name: str | None = None
+
+
+@cache
+def app() -> firebase_admin.App:
+    """The firebase-admin app (honours FIREBASE_AUTH_EMULATOR_HOST), created on first use."""
+    import firebase_admin
+
+    return firebase_admin.initialize_app(options={"projectId": settings().project_id}, name="switchboard")
+
+
+def verify(authorization: str | None, roles: tuple[str, ...] = AGENT_ROLES) -> Caller:
+    """The caller behind an ``Authorization: Bearer <ID token>`` header, or Unauthenticated/Forbidden."""
+    from firebase_admin import auth
+
+    if not authorization or not authorization.startswith("Bearer "):
+        raise Unauthenticated("an ID token is required: Authorization: Bearer <token>")
+    token = authorization.removeprefix("Bearer ").strip()
+    try:
+        claims: dict[str, Any] = auth.verify_id_token(token, app=app())
+    except (ValueError, auth.InvalidIdTokenError, auth.ExpiredIdTokenError, auth.RevokedIdTokenError) as exc:
+        raise Unauthenticated(f"invalid ID token: {type(exc).__name__}") from exc
+    except auth.CertificateFetchError as exc:  # pragma: no cover - production network only
+        from shared.errors import TransientError
+
+        raise TransientError("could not fetch token certificates") from exc
+    tenant_id, role = claims.get("tenantId"), claims.get("role")
+    if not tenant_id or role not in roles:
+        raise Forbidden("this account has no access here (tenantId/role claims)")
+    return Caller(
+        uid=claims["uid"],
+        tenant_id=str(tenant_id),
+        role=str(role),
+        email=claims.get("email"),
+        name=claims.get("name"),
+    )
+
+
+def invite(email: str, password: str, tenant_id: str, role: str, name: str | None = None) -> str:
+    """Create (or update) a user with ``tenantId``/``role`` claims; return its uid."""
+    from firebase_admin import auth
+
+    if role not in ("agent", "admin", "user"):
+        raise PermanentError(f"unknown role {role}")
+    try:
+        user = auth.get_user_by_email(email, app=app())
+        auth.update_user(user.uid, password=password, display_name=name, app=app())
+    except auth.UserNotFoundError:
+        user = auth.create_user(email=email, password=password, display_name=name, app=app())
+    auth.set_custom_user_claims(user.uid, {"tenantId": tenant_id, "role": role}, app=app())
+    return str(user.uid)
+
+
+def reset() -> None:
+    """Forget the app (tests point the process at another emulator)."""
+    import firebase_admin
+
+    if app.cache_info().currsize:
+        firebase_admin.delete_app(app())
+    app.cache_clear()
