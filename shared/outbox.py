@@ -33,7 +33,6 @@ CLAIM_SECONDS = 60.0
 MEDIA_TYPES = ("image", "audio", "video", "document")
 TEMPLATE_CHANNELS = ("whatsapp",)
 REACTION_CHANNELS = ("whatsapp", "instagram", "telegram")
-WORKER = uuid.uuid4().hex  # this process, for delivery claims
 
 
 class RequestError(PermanentError):
@@ -364,7 +363,8 @@ def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:
         return "no-conversation"
     if payload.get("action") == "mark_read":
         return _deliver_read_receipt(tenant_id, conversation, payload["providerMessageId"])
-    claim = store.claim_delivery(tenant_id, conversation_id, message_id, WORKER, CLAIM_SECONDS)
+    # Each delivery attempt claims under its own id: two attempts in one process are still two.
+    claim = store.claim_delivery(tenant_id, conversation_id, message_id, uuid.uuid4().hex, CLAIM_SECONDS)
     if claim != "claimed":
         if claim == "busy":
             raise TransientError("another delivery of this message is in flight")

@@ -57,3 +57,65 @@ def eventually(probe: Callable[[], T], *, timeout: float = 30.0, interval: float
         time.sleep(interval)
         last = probe()
     return last
+
+
+def agent_token(
+    stack: LocalStack, tenant_id: str, email: str, role: str = "agent", name: str = "Test Agent"
+) -> str:
+    """Create (or update) an agent in the Auth emulator with tenant/role claims, sign it in, and
+    return its Firebase ID token, exactly as the dashboard would obtain one."""
+    from shared import auth, store
+
+    uid = auth.invite(email, "correct-horse-battery", tenant_id, role, name)
+    store.put_agent(tenant_id, uid, {"name": name, "email": email, "role": role})
+    response = requests.post(
+        f"http://{stack.auth_host}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=local",
+        json={"email": email, "password": "correct-horse-battery", "returnSecureToken": True},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return str(response.json()["idToken"])
+
+
+def whatsapp_text_webhook(
+    phone_number_id: str,
+    wa_id: str,
+    text: str,
+    *,
+    wamid: str | None = None,
+    timestamp: int | None = None,
+    name: str = "Kerry Fisher",
+) -> dict[str, Any]:
+    """A documented WhatsApp Cloud API webhook carrying one text message."""
+    import uuid
+
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "WABA",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550100",
+                                "phone_number_id": phone_number_id,
+                            },
+                            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+                            "messages": [
+                                {
+                                    "from": wa_id,
+                                    "id": wamid or f"wamid.{uuid.uuid4().hex}",
+                                    "timestamp": str(timestamp or int(time.time())),
+                                    "type": "text",
+                                    "text": {"body": text},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
