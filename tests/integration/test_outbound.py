@@ -360,7 +360,7 @@ def test_the_echo_of_our_own_send_does_not_create_a_second_message(
         m.to_dict()
         for m in store.conversation_ref(demo.DEMO_TENANT, conversation_id)
         .collection("messages")
-        .where("direction", "==", "out")
+        .where(filter=FieldFilter("direction", "==", "out"))
         .stream()
     ]
     assert len(outbound) == 1
