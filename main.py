@@ -1,18 +1,16 @@
 """functions-framework entry points: one name per deployed function, nothing else.
 
-Every function deploys this same source. Heavy clients (Firestore, Pub/Sub, Tasks, firebase-admin)
-are created lazily on first use, so a webhook's cold start pays only for what it uses.
+Every function deploys this same source, so each entry point imports its implementation on first
+call: a webhook instance never loads the Firestore, Tasks or firebase-admin code that ingest, deliver
+or send_message need, and heavy clients are created lazily on first use. Cold starts pay only for
+what the function uses.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import functions_framework
-
-from functions import deliver as deliver_target
-from functions import ingest as ingest_trigger
-from functions import send, webhook
 
 if TYPE_CHECKING:  # pragma: no cover
     import flask
@@ -28,44 +26,60 @@ __all__ = [
     "webhook_whatsapp",
 ]
 
+Response = tuple[str, int, dict[str, str]]
+
+
+def _webhook(kind: str, request: flask.Request) -> Response:
+    from functions import webhook
+
+    return webhook.handle(kind, request)
+
 
 @functions_framework.http
-def webhook_messenger(request: flask.Request) -> webhook.Response:
+def webhook_messenger(request: flask.Request) -> Response:
     """Facebook Messenger webhook (page subscriptions)."""
-    return webhook.handle("messenger", request)
+    return _webhook("messenger", request)
 
 
 @functions_framework.http
-def webhook_instagram(request: flask.Request) -> webhook.Response:
+def webhook_instagram(request: flask.Request) -> Response:
     """Instagram messaging webhook."""
-    return webhook.handle("instagram", request)
+    return _webhook("instagram", request)
 
 
 @functions_framework.http
-def webhook_whatsapp(request: flask.Request) -> webhook.Response:
+def webhook_whatsapp(request: flask.Request) -> Response:
     """WhatsApp Cloud API webhook."""
-    return webhook.handle("whatsapp", request)
+    return _webhook("whatsapp", request)
 
 
 @functions_framework.cloud_event
 def ingest(cloud_event: CloudEvent) -> None:
     """Pub/Sub push from ``inbound-events``: apply one event to Firestore."""
+    from functions import ingest as ingest_trigger
+
     ingest_trigger.handle(cloud_event)
 
 
 @functions_framework.http
-def send_message(request: flask.Request) -> send.Response:
+def send_message(request: flask.Request) -> Any:
     """Agents' replies, notes and reactions (Firebase ID token): queued for delivery."""
+    from functions import send
+
     return send.send_message(request)
 
 
 @functions_framework.http
-def agent_api(request: flask.Request) -> send.Response:
+def agent_api(request: flask.Request) -> Any:
     """Agents' conversation changes: assign, status, mark read (Firebase ID token)."""
+    from functions import send
+
     return send.agent_api(request)
 
 
 @functions_framework.http
-def deliver(request: flask.Request) -> send.Response:
+def deliver(request: flask.Request) -> Any:
     """Cloud Tasks target: one provider call per queued message."""
+    from functions import deliver as deliver_target
+
     return deliver_target.handle(request)

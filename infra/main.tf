@@ -54,6 +54,7 @@ locals {
     SWITCHBOARD_TASKS_LOCATION           = var.region
     SWITCHBOARD_TASKS_SERVICE_ACCOUNT    = google_service_account.tasks_invoker.email
     SWITCHBOARD_QUEUE_PREFIX             = "outbound-"
+    SWITCHBOARD_PUBSUB_ENDPOINT          = "https://${var.region}-pubsub.googleapis.com"
   }
 
   # Secret environment variables -> Secret Manager secret ids. Only references reach Terraform:

@@ -42,6 +42,14 @@ ENVIRONMENT: tuple[Variable, ...] = (
     Variable("META_APP_SECRET", None, secret=True, doc="Meta app secret: signs every Meta webhook."),
     Variable("META_VERIFY_TOKEN", None, secret=True, doc="Token Meta echoes in hub.verify_token."),
     Variable("SWITCHBOARD_LOG_LEVEL", "INFO", doc="Python logging level."),
+    Variable(
+        "SWITCHBOARD_PUBSUB_ENDPOINT",
+        "https://pubsub.googleapis.com",
+        doc="Pub/Sub REST endpoint the webhooks publish to (a regional one keeps ordering keys in region).",
+    ),
+    Variable(
+        "PUBSUB_EMULATOR_HOST", "", doc="Local only: host:port of the Pub/Sub emulator.", local_only=True
+    ),
     Variable("META_GRAPH_BASE_URL", "https://graph.facebook.com", doc="Graph API root (or the sandbox)."),
     Variable("META_GRAPH_VERSION", "v21.0", doc="Graph API version used for sends."),
     Variable("TELEGRAM_API_BASE_URL", "https://api.telegram.org", doc="Bot API root (or the sandbox)."),
@@ -100,6 +108,8 @@ class Settings:
     meta_app_secret: str | None
     meta_verify_token: str | None
     log_level: str
+    pubsub_endpoint: str
+    pubsub_emulator_host: str
     meta_graph_base_url: str
     meta_graph_version: str
     telegram_api_base_url: str
@@ -142,6 +152,8 @@ def settings() -> Settings:
         meta_app_secret=_read("META_APP_SECRET"),
         meta_verify_token=_read("META_VERIFY_TOKEN"),
         log_level=_read("SWITCHBOARD_LOG_LEVEL") or "INFO",
+        pubsub_endpoint=(_read("SWITCHBOARD_PUBSUB_ENDPOINT") or "https://pubsub.googleapis.com").rstrip("/"),
+        pubsub_emulator_host=_read("PUBSUB_EMULATOR_HOST") or "",
         meta_graph_base_url=(_read("META_GRAPH_BASE_URL") or "").rstrip("/"),
         meta_graph_version=_read("META_GRAPH_VERSION") or "v21.0",
         telegram_api_base_url=(_read("TELEGRAM_API_BASE_URL") or "").rstrip("/"),

@@ -33,5 +33,7 @@ def configure() -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace plain console handlers (ours would print every line twice); keep any other handler
+    # (a test's capture handler, a platform's).
+    root.handlers[:] = [h for h in root.handlers if type(h) is not logging.StreamHandler] + [handler]
     root.setLevel(settings().log_level)

@@ -49,3 +49,32 @@ def seed(tenant_id: str = DEMO_TENANT, channels: tuple[DemoChannel, ...] = DEMO_
             store.put_channel(
                 OTHER_TENANT, channel.channel_id, channel.kind, channel.external_id, channel.name
             )
+
+
+@dataclass(frozen=True)
+class Login:
+    """A demo sign-in for the dashboard."""
+
+    email: str
+    password: str
+    name: str
+    tenant_id: str
+    role: str
+
+
+DEMO_AGENTS: tuple[Login, ...] = (
+    Login("agent@demo.test", "switchboard-demo", "Dana Agent", DEMO_TENANT, "agent"),
+    Login("admin@demo.test", "switchboard-demo", "Alex Admin", DEMO_TENANT, "admin"),
+    Login("agent@acme.test", "switchboard-demo", "Eve Acme", OTHER_TENANT, "agent"),
+)
+
+
+def seed_agents() -> Login:
+    """Create the demo agents in the Auth emulator (with tenant/role claims) and the agent directory;
+    return the main demo login."""
+    from shared import auth
+
+    for login in DEMO_AGENTS:
+        uid = auth.invite(login.email, login.password, login.tenant_id, login.role, login.name)
+        store.put_agent(login.tenant_id, uid, {"name": login.name, "email": login.email, "role": login.role})
+    return DEMO_AGENTS[0]

@@ -20,14 +20,19 @@ from infra.local.stack import LocalStack
 STATE_FILE = REPO / ".local" / "stack.json"
 
 
-def write_state(stack: LocalStack) -> None:
-    """Record URLs and environment so other commands can talk to the running stack."""
-    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-    webhooks = {
+def webhook_urls(stack: LocalStack) -> dict[str, str]:
+    """Channel kind -> local webhook URL."""
+    return {
         name.removeprefix("webhook_"): url
         for name, url in stack.function_urls.items()
         if name.startswith("webhook_")
     }
+
+
+def write_state(stack: LocalStack) -> None:
+    """Record URLs and environment so other commands can talk to the running stack."""
+    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    webhooks = webhook_urls(stack)
     STATE_FILE.write_text(
         json.dumps({"env": stack.env(), "functions": stack.function_urls, "webhooks": webhooks}, indent=2)
     )
@@ -48,6 +53,9 @@ def main() -> int:
         stack.start()
         stack.apply_env()
         demo.seed()
+        login = demo.seed_agents()
+        # Dev mode: the provider sandbox posts signed delivered/read receipts back, so ticks move.
+        stack.sandbox.receipts_to(webhook_urls(stack), stack.secrets.meta_app_secret)
         write_state(stack)
         print(f"\n  Firestore emulator   {stack.firestore_host}")
         print(f"  Pub/Sub emulator     {stack.pubsub_host}")
@@ -56,6 +64,9 @@ def main() -> int:
         print(f"\n  Demo tenant '{demo.DEMO_TENANT}' with channels:")
         for channel in demo.DEMO_CHANNELS:
             print(f"    {channel.kind:<10} {channel.external_id:<20} {channel.name}")
+        print(f"  Provider sandbox     {stack.sandbox.base_url}  (receipts on)")
+        print(f"  Auth emulator        {stack.auth_host}")
+        print(f"\n  Agent login          {login.email} / {login.password}  (tenant '{demo.DEMO_TENANT}')")
         print("\n  Send a signed test webhook:  make simulate CHANNEL=whatsapp TEXT='hello'")
         print(f"  Logs: {REPO / '.local' / 'logs'}    Stop: Ctrl-C\n", flush=True)
         while not stop.wait(1.0):
