@@ -425,13 +425,8 @@ def record_send(
 ) -> None:
     """A send was accepted by the provider: store its id, mark it sent, and apply any receipt or
     reaction that arrived before we knew the id (providers can be faster than our own write)."""
+    # The id is stored even when an echo or a receipt already moved the status past "sent".
     store.advance_status(
-        tenant_id, conversation_id, message_id, "sent", at, {"providerMessageId": provider_message_id}
+        tenant_id, conversation_id, message_id, "sent", at, always={"providerMessageId": provider_message_id}
     )
-    stored = store.get_message(tenant_id, conversation_id, message_id)
-    if stored is not None and stored.data.get("providerMessageId") != provider_message_id:
-        # Already past "sent" (an echo or receipt won the race): the id must be stored regardless.
-        store.update_message(
-            tenant_id, conversation_id, message_id, {"providerMessageId": provider_message_id}
-        )
     message_landed(tenant_id, conversation_id, provider_message_id)

@@ -364,13 +364,13 @@ def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:
     if payload.get("action") == "mark_read":
         return _deliver_read_receipt(tenant_id, conversation, payload["providerMessageId"])
     # Each delivery attempt claims under its own id: two attempts in one process are still two.
-    claim = store.claim_delivery(tenant_id, conversation_id, message_id, uuid.uuid4().hex, CLAIM_SECONDS)
+    claim, data = store.claim_delivery(
+        tenant_id, conversation_id, message_id, uuid.uuid4().hex, CLAIM_SECONDS
+    )
     if claim != "claimed":
         if claim == "busy":
             raise TransientError("another delivery of this message is in flight")
         return claim  # missing / already-sent / failed: nothing to do
-    stored = store.get_message(tenant_id, conversation_id, message_id)
-    assert stored is not None
     channel = str(conversation["channel"])
     try:
         account = account_for(tenant_id, str(conversation["channelId"]))
@@ -378,7 +378,7 @@ def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:
         result = adapter.send(
             account,
             str(conversation["contactExternalId"]),
-            _outbound(stored.data, message_id),
+            _outbound(data, message_id),
             timeout=settings().provider_timeout_seconds,
         )
     except ProviderError as exc:

@@ -235,11 +235,11 @@ def create_outbound(
 
 def claim_delivery(
     tenant_id: str, conversation_id: str, message_id: str, worker: str, lease_seconds: float
-) -> str:
-    """Claim a queued message for one delivery attempt.
+) -> tuple[str, dict[str, Any]]:
+    """Claim a queued message for one delivery attempt; return (outcome, the message's data).
 
-    Returns ``claimed``; ``busy`` while another worker's lease is fresh; ``missing``; or the reason
-    there is nothing to do (``already-sent``, ``failed``). Optimistic precondition on update_time: two
+    The outcome is ``claimed``; ``busy`` while another worker's lease is fresh; ``missing``; or the
+    reason there is nothing to do (``already-sent``, ``failed``). Optimistic precondition on update_time: two
     concurrent deliveries of the same task cannot both claim, so the provider is called once."""
     from google.api_core.exceptions import FailedPrecondition
 
@@ -247,17 +247,17 @@ def claim_delivery(
     for _ in range(PRECONDITION_RETRIES):
         snapshot = ref.get()
         if not snapshot.exists:
-            return "missing"
+            return "missing", {}
         data = snapshot.to_dict() or {}
         if data.get("status") == "failed":
-            return "failed"
+            return "failed", data
         if data.get("status") != "queued" or data.get("providerMessageId"):
-            return "already-sent"
+            return "already-sent", data
         now = datetime.now(UTC)
         delivery = data.get("delivery") or {}
         until = delivery.get("until")
         if delivery.get("by") not in (None, worker) and until is not None and until > now:
-            return "busy"
+            return "busy", data
         try:
             ref.update(
                 {
@@ -271,8 +271,8 @@ def claim_delivery(
             )
         except FailedPrecondition:
             continue
-        return "claimed"
-    return "busy"
+        return "claimed", data
+    return "busy", {}
 
 
 def release_delivery(tenant_id: str, conversation_id: str, message_id: str) -> None:
@@ -365,12 +365,14 @@ def advance_status(
     status: str,
     at: datetime | None,
     extra: dict[str, Any] | None = None,
+    always: dict[str, Any] | None = None,
 ) -> bool:
     """Record ``status`` in a message's history and move its status forward if it advances.
 
     Optimistic concurrency, no transaction: read, decide, update with a ``last_update_time``
     precondition, and start again if another receipt got there first. Returns True when the
-    status moved. ``extra`` fields (error, providerMessageId...) are written only when it moves."""
+    status moved. ``extra`` fields (error...) are written only when it moves; ``always`` fields
+    (the provider's message id) are written in the same update either way."""
     from google.api_core.exceptions import FailedPrecondition, NotFound
 
     ref = message_ref(tenant_id, conversation_id, message_id)
@@ -389,6 +391,7 @@ def advance_status(
             normalized = "read" if status == "played" else status
             update.update({"status": normalized, "statusRank": rank(normalized), "statusAt": when})
             update.update(extra or {})
+        update.update({k: v for k, v in (always or {}).items() if data.get(k) != v})
         if not update:
             return False
         try:
