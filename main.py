@@ -18,11 +18,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "agent_api",
+    "chat_api",
+    "create_app",
     "deliver",
     "ingest",
     "send_message",
     "webhook_instagram",
     "webhook_messenger",
+    "webhook_telegram",
+    "webhook_twilio",
     "webhook_whatsapp",
 ]
 
@@ -51,6 +55,18 @@ def webhook_instagram(request: flask.Request) -> Response:
 def webhook_whatsapp(request: flask.Request) -> Response:
     """WhatsApp Cloud API webhook."""
     return _webhook("whatsapp", request)
+
+
+@functions_framework.http
+def webhook_telegram(request: flask.Request) -> Response:
+    """Telegram Bot API webhook (``?bot=<bot id>``; secret token header)."""
+    return _webhook("telegram", request)
+
+
+@functions_framework.http
+def webhook_twilio(request: flask.Request) -> Response:
+    """Twilio messaging webhook and status callbacks (SMS, MMS, WhatsApp through Twilio)."""
+    return _webhook("twilio", request)
 
 
 @functions_framework.cloud_event
@@ -83,3 +99,19 @@ def deliver(request: flask.Request) -> Any:
     from functions import deliver as deliver_target
 
     return deliver_target.handle(request)
+
+
+@functions_framework.http
+def chat_api(request: flask.Request) -> Any:
+    """The chat API for app developers and their users: POST /v1/{operation}, GET /openapi.json."""
+    from functions import chat
+
+    return chat.chat_api(request)
+
+
+@functions_framework.http
+def create_app(request: flask.Request) -> Any:
+    """A signed-in developer creates a chat app: its tenant, admin claims and API key."""
+    from functions import chat
+
+    return chat.create_app(request)

@@ -55,6 +55,7 @@ locals {
     SWITCHBOARD_TASKS_SERVICE_ACCOUNT    = google_service_account.tasks_invoker.email
     SWITCHBOARD_QUEUE_PREFIX             = "outbound-"
     SWITCHBOARD_PUBSUB_ENDPOINT          = "https://${var.region}-pubsub.googleapis.com"
+    SWITCHBOARD_STORE_RETRY_SECONDS      = "15"
   }
 
   # Secret environment variables -> Secret Manager secret ids. Only references reach Terraform:

@@ -1,34 +1,171 @@
-"""Switchboard's command line: ``python -m shared.cli COMMAND``.
+"""Switchboard's command line, the operator's tools: ``python -m shared.cli COMMAND``.
 
-    parse CHANNEL FILE...      print the normalized events of each webhook body as JSON lines;
-                               what would be quarantined goes to stderr. Needs no cloud at all.
-    replay-quarantine          run quarantined items through the current parser and publish what
-                               now parses (and unknown-route events whose channel is now connected).
+    parse CHANNEL FILE...          print the normalized events of each webhook body as JSON lines;
+                                   what would be quarantined goes to stderr. Needs no cloud at all.
+    create-tenant TENANT --name NAME [--plan free|pro]
+    connect-channel TENANT CHANNEL --kind KIND --external-id ID --name NAME --token-stdin
+                                   store the token in Secret Manager, write the channel and its route,
+                                   and subscribe our app to the provider (Meta Page, Telegram bot)
+    rotate-channel-token TENANT CHANNEL --token-stdin
+    rotate-secret NAME --value-stdin
+    invite-agent --tenant T --email E --name N --role agent|admin --password-stdin
+    dead-letters list [--max N]    inbound events Pub/Sub gave up on (left in place)
+    dead-letters replay [--max N] [--dry-run]
+                                   publish them to the inbound topic again, then acknowledge them
+    quarantine list [--all]        items kept raw because they could not be parsed or routed
+    replay-quarantine [--dry-run]  run quarantined items through the current parser and publish what
+                                   now parses (and unknown-route events whose channel is now connected)
+    channel-health [--tenant T] [--json]
+
+Data goes to stdout (JSON lines, or a table for channel-health), summaries and errors to stderr; bad
+input exits 2, a failed operation 1. Secrets (tokens, passwords) are read from stdin, never from the
+command line, which would keep them in the shell's history.
 
 Against the local stack, add ``--env-file .local/stack.json`` (written by ``make dev``); in production
-the usual GOOGLE_CLOUD_PROJECT and application-default credentials apply.
+set GOOGLE_CLOUD_PROJECT (and SWITCHBOARD_PUBLIC_BASE_URL for Telegram) and use application-default
+credentials (``gcloud auth application-default login``).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import importlib
 import json
 import os
+import re
 import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from shared import channels
+from shared.errors import ProviderError, SwitchboardError
 from shared.inbound import Normalized, normalize, parse_into
+
+if TYPE_CHECKING:  # pragma: no cover
+    from google.cloud.pubsub_v1 import SubscriberClient
+    from google.pubsub_v1.types import ReceivedMessage
+
+CHANNEL_KINDS = ("messenger", "instagram", "whatsapp", "telegram", "twilio")
+PAGE_KINDS = ("messenger", "instagram")
+PLANS = ("free", "pro")
+# Tenant and channel ids become Firestore document ids and part of the secret id
+# channel-token-<tenant>-<channel> (Secret Manager: letters, digits, '-', '_', <= 255 characters).
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ACCOUNT_SID_PATTERN = re.compile(r"^AC[0-9a-fA-F]{32}$")  # a Twilio account SID
+MIN_PASSWORD_LENGTH = 6  # Firebase Auth refuses shorter passwords
+
+STALE_AFTER = timedelta(hours=24)
+FAILING_WITHIN = timedelta(hours=1)
+TOKEN_ERROR_KINDS = ("token_expired", "permission")
+
+PULL_BATCH = 100
+# A pull waits until a message is available or this deadline: an empty answer means none is left.
+PULL_TIMEOUT_SECONDS = 3.0
+MAX_SCANNED = 5000  # dead letters looked at when filtering by event id
+DEAD_LETTER_ATTRIBUTE_PREFIX = "CloudPubSubDeadLetter"  # added by Pub/Sub when it dead-letters
+
+
+class OperatorError(Exception):
+    """A command cannot do what was asked; the message says why and what to do."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class BadInput(OperatorError):
+    """The arguments or stdin are wrong (exit 2, like argparse)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=2)
+
+
+# --- plumbing --------------------------------------------------------------------------------------
 
 
 def load_env_file(path: Path) -> None:
     """Export the ``env`` map of a stack state file (``.local/stack.json``) into this process."""
-    os.environ.update(json.loads(path.read_text())["env"])
-    from shared import bus, config, store
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"cannot read the env file {path}: {exc}") from exc
+    os.environ.update(state["env"])
+    from shared import auth, bus, config, secrets, store
 
     config.reset()
     bus.reset()
     store.reset()
+    secrets.forget()
+    auth.reset()
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def emit(record: dict[str, Any]) -> None:
+    """One JSON line of data on stdout."""
+    print(json.dumps(record, default=_json_value), flush=True)
+
+
+def say(text: str) -> None:
+    """A human-readable line on stderr."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def read_secret(what: str, flag: str) -> str:
+    """A secret from stdin (a pipe, or typed without echo at a terminal), surrounding whitespace
+    removed; refuse an empty one."""
+    stream = sys.stdin
+    if stream is None:
+        raise BadInput(f"{flag}: no stdin to read the {what} from")
+    value = getpass.getpass(f"{what}: ") if stream.isatty() else stream.read()
+    value = value.strip()
+    if not value:
+        raise BadInput(f"{flag}: the {what} read from stdin is empty (pipe it in: ... | {flag})")
+    return value
+
+
+def check_id(value: str, what: str) -> str:
+    """Return a tenant or channel id, or raise BadInput."""
+    if not ID_PATTERN.match(value):
+        raise BadInput(
+            f"invalid {what} {value!r}: 1-100 letters, digits, '-' or '_', starting with a letter or digit"
+        )
+    return value
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO 8601 moment (``2025-01-31`` or ``2025-01-31T12:00:00+01:00``); naive means UTC."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {value!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _require_tenant(tenant_id: str) -> dict[str, Any]:
+    from shared import store
+
+    check_id(tenant_id, "tenant id")
+    tenant = store.get_tenant(tenant_id)
+    if tenant is None:
+        raise OperatorError(f"tenant {tenant_id} does not exist (create it with create-tenant)")
+    return tenant
+
+
+# --- parse and quarantine ---------------------------------------------------------------------------
 
 
 def cmd_parse(channel: str, files: list[Path]) -> int:
@@ -93,6 +230,716 @@ def cmd_replay_quarantine(dry_run: bool) -> int:
     return 0
 
 
+def cmd_quarantine_list(include_replayed: bool, limit: int) -> int:
+    """Print quarantined items (never their raw payload): id, reason, channel, error, received time."""
+    from shared import store
+
+    rows = store.quarantine_summaries(include_replayed=include_replayed, limit=limit)
+    for row in rows:
+        emit({**row, "error": str(row.get("error") or "")[:300]})
+    pending = sum(1 for row in rows if not row["replayed"])
+    say(
+        f"{len(rows)} quarantined item(s), {pending} not replayed yet"
+        + ("" if include_replayed else " (add --all for replayed ones)")
+        + "; replay with: replay-quarantine"
+    )
+    return 0
+
+
+# --- tenants, channels, agents, secrets ----------------------------------------------------------------
+
+
+def cmd_create_tenant(tenant_id: str, name: str, plan: str) -> int:
+    """Create a tenant; refuse to touch an existing one."""
+    from shared import store
+
+    check_id(tenant_id, "tenant id")
+    if not name.strip():
+        raise BadInput("--name must not be empty")
+    created = store.create_tenant(
+        tenant_id, {"name": name.strip(), "plan": plan, "kind": "support", "createdAt": _now()}
+    )
+    if not created:
+        raise OperatorError(f"tenant {tenant_id} already exists; nothing was changed")
+    emit({"tenant": tenant_id, "name": name.strip(), "plan": plan, "created": True})
+    say(f"tenant {tenant_id} created; connect its channels with connect-channel")
+    return 0
+
+
+@dataclass(frozen=True)
+class ChannelRequest:
+    """What connect-channel was asked to connect."""
+
+    tenant_id: str
+    channel_id: str
+    kind: str
+    external_id: str
+    name: str
+    page_id: str | None
+    account_sid: str | None
+    token_expires_at: datetime | None
+    webhook_url: str | None
+    force: bool
+
+
+def _check_channel_request(request: ChannelRequest) -> None:
+    check_id(request.channel_id, "channel id")
+    if (
+        not request.external_id
+        or "/" in request.external_id
+        or request.external_id != request.external_id.strip()
+    ):
+        raise BadInput("--external-id must be the provider's account id, without '/' or spaces")
+    if not request.name.strip():
+        raise BadInput("--name must not be empty")
+    if request.kind == "twilio" and not request.account_sid:
+        raise BadInput("--account-sid is required for twilio channels (the account that owns the number)")
+    if request.account_sid and request.kind != "twilio":
+        raise BadInput("--account-sid applies to twilio channels only")
+    if request.account_sid and not ACCOUNT_SID_PATTERN.match(request.account_sid):
+        raise BadInput(f"not a Twilio account SID (AC and 32 hex digits): {request.account_sid!r}")
+    if request.kind == "instagram" and not request.page_id:
+        raise BadInput(
+            "--page-id is required for instagram: the Facebook Page linked to the Instagram account, "
+            "to which our app subscribes"
+        )
+    if request.page_id and request.kind != "instagram":
+        raise BadInput(
+            "--page-id applies to instagram channels only (a messenger channel's page is its --external-id)"
+        )
+    if request.webhook_url and request.kind != "telegram":
+        raise BadInput("--webhook-url applies to telegram channels only")
+
+
+def _check_token(kind: str, external_id: str, token: str) -> None:
+    if kind == "telegram" and token.partition(":")[0] != external_id:
+        # A bot token is "<bot id>:<secret>"; the bot id is what Telegram webhooks are routed on.
+        raise BadInput(f"this bot token belongs to bot {token.partition(':')[0]!r}, not {external_id!r}")
+
+
+# What connect-channel needs from a provider's module (shared/channels/<kind>.py).
+TELEGRAM_FUNCTIONS = ("set_webhook", "telegram_secret_token", "webhook_url")
+TWILIO_FUNCTIONS = ("auth_token_name",)
+
+
+def provider_module(kind: str, functions: Sequence[str]) -> Any:
+    """``shared.channels.<kind>`` if it offers ``functions``, else OperatorError (a build without
+    that provider's adapter cannot connect its channels, and must not pretend to)."""
+    name = f"shared.channels.{kind}"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        module = None
+    if not all(callable(getattr(module, function, None)) for function in functions):
+        raise OperatorError(
+            f"{kind} channels cannot be connected by this build: {name} ({', '.join(functions)}) "
+            "is not available; nothing was changed"
+        )
+    return module
+
+
+def _telegram_webhook_url(request: ChannelRequest, telegram: Any) -> str:
+    from shared.config import settings
+
+    base = request.webhook_url or (
+        f"{settings().public_base_url}/webhook-telegram" if settings().public_base_url else ""
+    )
+    if not base:
+        raise BadInput(
+            "the Telegram webhook URL is unknown: set SWITCHBOARD_PUBLIC_BASE_URL (the functions' public "
+            "URL prefix) or pass --webhook-url"
+        )
+    return str(telegram.webhook_url(base, request.external_id))
+
+
+def _telegram_master_secret() -> str:
+    from shared import secrets
+    from shared.config import settings
+
+    return settings().telegram_webhook_secret or secrets.secret("telegram-webhook-secret")
+
+
+def _token_health(expires_at: datetime | None) -> dict[str, Any]:
+    from shared import store
+
+    return {
+        "tokenRotatedAt": _now(),
+        "tokenExpiresAt": expires_at if expires_at is not None else store.delete_field(),
+    }
+
+
+def _connect_provider(request: ChannelRequest, token: str, telegram: Any) -> dict[str, Any]:
+    """Subscribe our app to the provider account; return what was set up (stored on the channel)."""
+    from shared.channels import meta_admin
+    from shared.config import settings
+    from shared.models.outbound import ChannelAccount
+
+    config = settings()
+    if request.kind in PAGE_KINDS:
+        page_id = request.page_id or request.external_id
+        meta_admin.subscribe_page(
+            request.kind,
+            page_id,
+            token,
+            base_url=config.meta_graph_base_url,
+            version=config.meta_graph_version,
+            timeout=config.provider_timeout_seconds,
+        )
+        return {"pageId": page_id, "fields": list(meta_admin.PAGE_SUBSCRIBED_FIELDS), "at": _now()}
+    if request.kind == "telegram" and telegram is not None:
+        url = _telegram_webhook_url(request, telegram)
+        account = ChannelAccount(
+            channel="telegram",
+            external_id=request.external_id,
+            token=token,
+            base_url=config.telegram_api_base_url,
+        )
+        secret_token = telegram.telegram_secret_token(_telegram_master_secret(), request.external_id)
+        telegram.set_webhook(account, url, secret_token, config.provider_timeout_seconds)
+        return {"url": url, "at": _now()}
+    return {}
+
+
+def cmd_connect_channel(request: ChannelRequest) -> int:
+    """Store the token, write the channel and its route, and connect the provider to our webhooks."""
+    from shared import secrets, store
+
+    _require_tenant(request.tenant_id)
+    _check_channel_request(request)
+    telegram = provider_module("telegram", TELEGRAM_FUNCTIONS) if request.kind == "telegram" else None
+    twilio = provider_module("twilio", TWILIO_FUNCTIONS) if request.kind == "twilio" else None
+    if telegram is not None:  # fail before writing anything
+        _telegram_webhook_url(request, telegram)
+        _telegram_master_secret()
+    existing = store.get_channel(request.tenant_id, request.channel_id)
+    if existing is not None and (existing.get("kind"), existing.get("externalId")) != (
+        request.kind,
+        request.external_id,
+    ):
+        raise OperatorError(
+            f"channel {request.channel_id} of tenant {request.tenant_id} is already "
+            f"{existing.get('kind')}:{existing.get('externalId')}; choose another channel id"
+        )
+    route_key = f"{request.kind}:{request.external_id}"
+    route = store.resolve_route(route_key)
+    if route is not None and (route.tenant_id, route.channel_id) != (request.tenant_id, request.channel_id):
+        if not request.force:
+            raise OperatorError(
+                f"{route_key} is routed to tenant {route.tenant_id}, channel {route.channel_id}; "
+                "pass --force to move its webhooks here"
+            )
+        say(f"moving {route_key} from {route.tenant_id}/{route.channel_id}")
+    token = read_secret("token", "--token-stdin")
+    _check_token(request.kind, request.external_id, token)
+
+    secret_name = secrets.channel_token_name(request.tenant_id, request.channel_id)
+    version = secrets.add_secret_version(secret_name, token, labels={"kind": "channel-token"})
+    if twilio is not None and request.account_sid:
+        _store_twilio_auth_token(twilio, request.account_sid, token)
+    store.put_channel(request.tenant_id, request.channel_id, request.kind, request.external_id, request.name)
+    fields: dict[str, Any] = {"connectedAt": _now()}
+    if request.account_sid:
+        fields["accountSid"] = request.account_sid
+    store.update_channel(request.tenant_id, request.channel_id, fields)
+    store.update_channel_health(
+        request.tenant_id, request.channel_id, _token_health(request.token_expires_at)
+    )
+    try:
+        subscription = _connect_provider(request, token, telegram)
+    except ProviderError as exc:
+        raise OperatorError(
+            f"channel {request.channel_id} is stored and routed, but the provider refused to connect it: "
+            f"{exc} [{exc.detail or ''}]. Fix the cause (token, permissions) and run connect-channel "
+            "again: it is safe to repeat."
+        ) from exc
+    if subscription:
+        store.update_channel(request.tenant_id, request.channel_id, {"webhookSubscription": subscription})
+    emit(
+        {
+            "tenant": request.tenant_id,
+            "channel": request.channel_id,
+            "kind": request.kind,
+            "externalId": request.external_id,
+            "route": route_key,
+            "secret": secret_name,
+            "secretVersion": version,
+            "subscription": subscription or None,
+        }
+    )
+    say(
+        f"channel {request.channel_id} connected: "
+        f"webhooks for {route_key} now reach tenant {request.tenant_id}"
+    )
+    if request.kind == "whatsapp":
+        say(
+            "WhatsApp: make sure the number's business account is subscribed to the app (Meta app "
+            "dashboard, WhatsApp > Configuration, field 'messages')"
+        )
+    if request.kind == "twilio":
+        say(
+            "Twilio: set the number's messaging webhook to the webhook_twilio URL "
+            "(terraform output webhook_urls)"
+        )
+    return 0
+
+
+def _store_twilio_auth_token(twilio: Any, account_sid: str, token: str) -> str:
+    """Twilio signs its webhooks with the account's auth token, which the Twilio webhook looks up by
+    AccountSid: keep it there too (one value per account, shared by all its numbers)."""
+    from shared import secrets
+
+    name = str(twilio.auth_token_name(account_sid))
+    secrets.add_secret_version(name, token, labels={"kind": "twilio-auth-token"})
+    return name
+
+
+def cmd_rotate_channel_token(tenant_id: str, channel_id: str, expires_at: datetime | None) -> int:
+    """Store a new token for an existing channel."""
+    from shared import secrets, store
+
+    _require_tenant(tenant_id)
+    check_id(channel_id, "channel id")
+    channel = store.get_channel(tenant_id, channel_id)
+    if channel is None:
+        raise OperatorError(
+            f"channel {channel_id} of tenant {tenant_id} does not exist (use connect-channel)"
+        )
+    kind, account_sid = str(channel.get("kind")), channel.get("accountSid")
+    twilio = provider_module("twilio", TWILIO_FUNCTIONS) if kind == "twilio" and account_sid else None
+    token = read_secret("token", "--token-stdin")
+    _check_token(kind, str(channel.get("externalId")), token)
+    name = secrets.channel_token_name(tenant_id, channel_id)
+    version = secrets.add_secret_version(name, token, labels={"kind": "channel-token"})
+    store.update_channel_health(tenant_id, channel_id, _token_health(expires_at))
+    emit({"tenant": tenant_id, "channel": channel_id, "secret": name, "secretVersion": version})
+    say(_rotation_note(name))
+    if twilio is not None:
+        _store_twilio_auth_token(twilio, str(account_sid), token)
+        siblings = [
+            f"{t}/{c}"
+            for t, c, data in store.list_channels()
+            if data.get("accountSid") == account_sid and (t, c) != (tenant_id, channel_id)
+        ]
+        if siblings:
+            say(
+                f"Twilio's auth token belongs to account {account_sid}: rotate the token of its other "
+                f"channels too ({', '.join(siblings)})"
+            )
+    return 0
+
+
+def mounted_secret_names() -> dict[str, str]:
+    """Secret id -> environment variable, for the secrets Cloud Functions mounts as environment
+    variables (``local.app_secrets`` in infra/main.tf names them after the variable: META_APP_SECRET
+    is meta-app-secret)."""
+    from shared import config
+
+    return {v.name.lower().replace("_", "-"): v.name for v in config.ENVIRONMENT if v.secret}
+
+
+def _rotation_note(name: str) -> str:
+    """When the new value takes effect, for the operator."""
+    from shared import secrets
+    from shared.config import settings
+
+    minutes = int(secrets.CACHE_SECONDS // 60)
+    mounted = mounted_secret_names()
+    if name in mounted:
+        note = (
+            f"new version of {name} added. Functions read it as ${mounted[name]} when an instance "
+            "starts: running instances keep the old value until they are replaced; deploy a new "
+            "revision of the functions to switch at once"
+        )
+    else:
+        note = (
+            f"new version of {name} added. Functions cache secrets for {minutes} minutes: running "
+            f"functions use the new value within {minutes} minutes; keep the old one valid until then"
+        )
+    if settings().local_secrets_file:
+        note += (
+            f". Locally it went to {settings().local_secrets_file}, which running functions read again "
+            "as soon as it changes"
+        )
+        if name in mounted:
+            note += f" (but the local stack sets ${mounted[name]} in their environment)"
+    return note
+
+
+def cmd_rotate_secret(name: str) -> int:
+    """Add a new version of any secret (the Meta app secret, a channel token...)."""
+    from shared import secrets
+
+    try:
+        secrets.check_name(name)
+    except secrets.InvalidSecretName as exc:
+        raise BadInput(str(exc)) from exc
+    value = read_secret("value", "--value-stdin")
+    version = secrets.add_secret_version(name, value)
+    emit({"secret": name, "secretVersion": version})
+    say(_rotation_note(name))
+    return 0
+
+
+def cmd_invite_agent(tenant_id: str, email: str, name: str, role: str) -> int:
+    """Create (or update) an agent's sign-in and directory entry; print the uid."""
+    from shared import auth, store
+
+    _require_tenant(tenant_id)
+    if not EMAIL_PATTERN.match(email):
+        raise BadInput(f"not an email address: {email!r}")
+    if not name.strip():
+        raise BadInput("--name must not be empty")
+    password = read_secret("password", "--password-stdin")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise BadInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    uid = auth.invite(email, password, tenant_id, role, name.strip())
+    store.put_agent(tenant_id, uid, {"name": name.strip(), "email": email, "role": role})
+    emit({"uid": uid, "tenant": tenant_id, "email": email, "role": role})
+    say(f"{role} {email} can sign in to tenant {tenant_id}'s dashboard with that password")
+    return 0
+
+
+# --- dead letters --------------------------------------------------------------------------------------
+
+
+def _subscriber() -> SubscriberClient:
+    from google.cloud import pubsub_v1
+
+    return pubsub_v1.SubscriberClient()
+
+
+def _dead_letter_path(subscriber: SubscriberClient) -> str:
+    from shared.config import settings
+
+    config = settings()
+    if not config.dead_letter_subscription:
+        raise OperatorError("SWITCHBOARD_DEAD_LETTER_SUBSCRIPTION is empty: which subscription to read?")
+    return str(subscriber.subscription_path(config.project_id, config.dead_letter_subscription))
+
+
+def _pull(subscriber: SubscriberClient, path: str, count: int) -> list[ReceivedMessage]:
+    from google.api_core import exceptions as gexc
+
+    try:
+        response = subscriber.pull(
+            request={"subscription": path, "max_messages": count}, timeout=PULL_TIMEOUT_SECONDS
+        )
+    except gexc.DeadlineExceeded:  # nothing arrived while the server held the pull open
+        return []
+    return list(response.received_messages)
+
+
+def _release(subscriber: SubscriberClient, path: str, ack_ids: Sequence[str]) -> None:
+    """Give messages back at once (ack deadline 0): they stay in the subscription."""
+    for start in range(0, len(ack_ids), 500):
+        subscriber.modify_ack_deadline(
+            request={
+                "subscription": path,
+                "ack_ids": list(ack_ids[start : start + 500]),
+                "ack_deadline_seconds": 0,
+            }
+        )
+
+
+def _acknowledge(subscriber: SubscriberClient, path: str, ack_ids: Sequence[str]) -> None:
+    for start in range(0, len(ack_ids), 500):
+        subscriber.acknowledge(request={"subscription": path, "ack_ids": list(ack_ids[start : start + 500])})
+
+
+def dead_letter_record(received: ReceivedMessage) -> dict[str, Any]:
+    """What an operator sees of a dead letter: ids, channel, attributes and times, never the body
+    (it holds customers' messages) nor the ordering key (it holds customers' ids)."""
+    message = received.message
+    attributes = dict(message.attributes)
+    return {
+        "messageId": message.message_id,
+        "eventId": attributes.get("event_id"),
+        "eventType": attributes.get("event_type"),
+        "channel": attributes.get("channel"),
+        "routeKey": attributes.get("route_key"),
+        "publishTime": message.publish_time,
+        "deliveryAttempt": received.delivery_attempt or None,
+        "bytes": len(message.data),
+        "attributes": attributes,
+    }
+
+
+def _scan_dead_letters(
+    subscriber: SubscriberClient,
+    path: str,
+    limit: int,
+    event_ids: set[str],
+    on_batch: Callable[[list[ReceivedMessage]], None] | None = None,
+) -> tuple[list[ReceivedMessage], list[str]]:
+    """Pull up to ``limit`` dead letters (only ``event_ids`` if given), without acknowledging any.
+
+    ``on_batch`` is called with each batch of selected messages as it arrives (replay publishes and
+    acknowledges them there). Returns the selected messages and the ack ids of the others, which the
+    caller must release once it is done (so that a later pull in this scan does not see them again)."""
+    selected: list[ReceivedMessage] = []
+    others: list[str] = []
+    seen: set[str] = set()
+    scanned = 0
+    while len(selected) < limit and scanned < max(limit, MAX_SCANNED):
+        batch = _pull(subscriber, path, PULL_BATCH if event_ids else min(PULL_BATCH, limit - len(selected)))
+        if not batch:
+            break
+        chosen: list[ReceivedMessage] = []
+        for received in batch:
+            scanned += 1
+            message_id = received.message.message_id
+            wanted = not event_ids or received.message.attributes.get("event_id") in event_ids
+            if message_id in seen or not wanted or len(selected) + len(chosen) >= limit:
+                others.append(received.ack_id)
+            else:
+                chosen.append(received)
+            seen.add(message_id)
+        selected.extend(chosen)
+        if chosen and on_batch is not None:
+            on_batch(chosen)
+    return selected, others
+
+
+def cmd_dead_letters_list(limit: int, event_ids: set[str]) -> int:
+    """Print dead letters and leave them in the subscription."""
+    subscriber = _subscriber()
+    try:
+        path = _dead_letter_path(subscriber)
+        selected, others = _scan_dead_letters(subscriber, path, limit, event_ids)
+        try:
+            for received in selected:
+                emit(dead_letter_record(received))
+        finally:
+            _release(subscriber, path, [r.ack_id for r in selected] + others)
+    finally:
+        subscriber.close()
+    say(
+        f"{len(selected)} dead letter(s) in {path} (left in place, none acknowledged); "
+        "replay them with: dead-letters replay"
+    )
+    return 0
+
+
+def replay_message(received: ReceivedMessage) -> tuple[bytes, dict[str, str], str]:
+    """The (data, attributes, ordering key) to publish again: the original message, without the
+    attributes Pub/Sub added when it dead-lettered it."""
+    message = received.message
+    attributes = {
+        key: value
+        for key, value in message.attributes.items()
+        if not key.startswith(DEAD_LETTER_ATTRIBUTE_PREFIX)
+    }
+    return bytes(message.data), attributes, message.ordering_key
+
+
+def cmd_dead_letters_replay(limit: int, event_ids: set[str], dry_run: bool) -> int:
+    """Publish dead letters to the inbound topic again, acknowledging each batch once Pub/Sub
+    confirmed it (a failure leaves the batch in place: replaying twice is harmless, ingest is
+    idempotent)."""
+    from shared import bus
+    from shared.config import settings
+
+    subscriber = _subscriber()
+    replayed = 0
+    try:
+        path = _dead_letter_path(subscriber)
+
+        def republish(batch: list[ReceivedMessage]) -> None:
+            nonlocal replayed
+            try:
+                bus.publish_raw([replay_message(received) for received in batch])
+            except BaseException:
+                _release(subscriber, path, [received.ack_id for received in batch])
+                raise
+            _acknowledge(subscriber, path, [received.ack_id for received in batch])
+            replayed += len(batch)
+            for received in batch:
+                emit({**dead_letter_record(received), "outcome": "replayed"})
+
+        selected, others = [], []
+        try:
+            selected, others = _scan_dead_letters(
+                subscriber, path, limit, event_ids, on_batch=None if dry_run else republish
+            )
+            if dry_run:
+                for received in selected:
+                    emit({**dead_letter_record(received), "outcome": "would-replay"})
+        finally:
+            _release(subscriber, path, others + ([r.ack_id for r in selected] if dry_run else []))
+    except SwitchboardError as exc:
+        raise OperatorError(f"replay stopped after {replayed} message(s): {exc}") from exc
+    finally:
+        subscriber.close()
+    if dry_run:
+        say(f"dry run: {len(selected)} dead letter(s) would be published to {settings().inbound_topic}")
+    else:
+        say(f"{replayed} dead letter(s) published to {settings().inbound_topic} and acknowledged")
+    return 0
+
+
+# --- channel health ------------------------------------------------------------------------------------
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    seconds = (now - moment).total_seconds()
+    if seconds < 0:
+        return "in " + _span(-seconds)
+    return _span(seconds) + " ago"
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{int(seconds)}s"
+    if seconds < 7200:
+        return f"{int(seconds // 60)} min"
+    if seconds < 172800:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} d"
+
+
+def channel_verdict(channel: dict[str, Any], now: datetime) -> tuple[str, str]:
+    """(verdict, why) of one channel document.
+
+    - ``token expired``: its token's known expiry is past, or the provider refused the token
+      (``lastError.kind == token_expired``) since it was last rotated;
+    - ``failing``: the last error is less than an hour old (errors about the token that predate a
+      rotation are ignored);
+    - ``stale``: no webhook for 24 hours (counted from when it was connected if it never had one);
+    - ``healthy`` otherwise."""
+    health = channel.get("health") or {}
+    error = health.get("lastError") if isinstance(health.get("lastError"), dict) else None
+    error_at = _moment(error.get("at")) if error else None
+    rotated = _moment(health.get("tokenRotatedAt"))
+    expires = _moment(health.get("tokenExpiresAt"))
+    if expires is not None and expires <= now:
+        return "token expired", f"token expired {_ago(expires, now)}"
+    superseded = (
+        error is not None
+        and error.get("kind") in TOKEN_ERROR_KINDS
+        and rotated is not None
+        and (error_at is None or error_at <= rotated)
+    )
+    if error is not None and error.get("kind") == "token_expired" and not superseded:
+        return (
+            "token expired",
+            f"the provider refused the token {_ago(error_at, now)} (code {error.get('code')})",
+        )
+    if error_at is not None and now - error_at < FAILING_WITHIN and not superseded:
+        return "failing", f"error {error.get('code')} {_ago(error_at, now)}" if error else "failing"
+    last_webhook = _moment(health.get("lastWebhookAt"))
+    since = last_webhook or _moment(channel.get("connectedAt"))
+    if since is None or now - since > STALE_AFTER:
+        return (
+            "stale",
+            f"no webhook for {_span((now - since).total_seconds())}" if since else "no webhook ever",
+        )
+    return (
+        "healthy",
+        f"last webhook {_ago(last_webhook, now)}" if last_webhook else "connected, no webhook yet",
+    )
+
+
+def channel_health_rows(tenant_id: str | None, now: datetime) -> list[dict[str, Any]]:
+    """One row per channel: identity, health fields and verdict."""
+    from shared import store
+
+    rows = []
+    for tenant, channel_id, data in store.list_channels(tenant_id):
+        health = data.get("health") or {}
+        error = health.get("lastError") if isinstance(health.get("lastError"), dict) else None
+        verdict, why = channel_verdict(data, now)
+        rows.append(
+            {
+                "tenant": tenant,
+                "channel": channel_id,
+                "kind": data.get("kind"),
+                "name": data.get("name"),
+                "externalId": data.get("externalId"),
+                "lastWebhookAt": _moment(health.get("lastWebhookAt")),
+                "lastError": None
+                if error is None
+                else {
+                    "code": error.get("code"),
+                    "reason": error.get("reason") or error.get("title") or error.get("detail"),
+                    "kind": error.get("kind"),
+                    "at": _moment(error.get("at")),
+                },
+                "tokenExpiresAt": _moment(health.get("tokenExpiresAt")),
+                "verdict": verdict,
+                "why": why,
+            }
+        )
+    return rows
+
+
+def health_table(rows: Iterable[dict[str, Any]], now: datetime) -> str:
+    """The rows as a fixed-width text table."""
+    header = ("TENANT", "CHANNEL", "KIND", "NAME", "LAST WEBHOOK", "LAST ERROR", "TOKEN EXPIRES", "VERDICT")
+    lines = [header]
+    for row in rows:
+        error = row["lastError"]
+        error_text = "-"
+        if error:
+            reason = str(error.get("reason") or "")[:40]
+            error_text = f"{error.get('code')} {reason} ({_ago(error.get('at'), now)})"
+        expires = row["tokenExpiresAt"]
+        lines.append(
+            (
+                str(row["tenant"]),
+                str(row["channel"]),
+                str(row["kind"]),
+                str(row["name"] or "")[:30],
+                _ago(row["lastWebhookAt"], now),
+                error_text,
+                "-" if expires is None else f"{expires:%Y-%m-%d %H:%M}Z",
+                f"{row['verdict']}: {row['why']}",
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True)) + "  " + line[-1]
+        for line in lines
+    )
+
+
+def cmd_channel_health(tenant_id: str | None, as_json: bool) -> int:
+    """Print every channel's health and verdict."""
+    if tenant_id is not None:
+        _require_tenant(tenant_id)
+    now = _now()
+    rows = channel_health_rows(tenant_id, now)
+    if as_json:
+        for row in rows:
+            emit(row)
+    else:
+        print(health_table(rows, now), flush=True)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["verdict"]] = counts.get(row["verdict"], 0) + 1
+    say(f"{len(rows)} channel(s): " + (", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "none"))
+    return 0
+
+
+# --- the command line ----------------------------------------------------------------------------------
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests)."""
     parser = argparse.ArgumentParser(
@@ -100,22 +947,148 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--env-file", type=Path, help="stack state file to take the environment from")
     commands = parser.add_subparsers(dest="command", required=True)
+
     parse = commands.add_parser("parse", help="normalize webhook bodies offline")
     parse.add_argument("channel", choices=channels.kinds())
     parse.add_argument("files", nargs="+", type=Path)
+
     replay = commands.add_parser("replay-quarantine", help="re-run quarantined items and publish what parses")
     replay.add_argument("--dry-run", action="store_true", help="report only; publish nothing")
+
+    quarantine = commands.add_parser("quarantine", help="inspect quarantined items")
+    quarantine_commands = quarantine.add_subparsers(dest="action", required=True)
+    quarantine_list = quarantine_commands.add_parser("list", help="list quarantined items")
+    quarantine_list.add_argument("--all", action="store_true", help="include items already replayed")
+    quarantine_list.add_argument("--max", type=_positive, default=500, help="at most this many (500)")
+
+    tenant = commands.add_parser("create-tenant", help="create a tenant (a business)")
+    tenant.add_argument("tenant_id")
+    tenant.add_argument("--name", required=True)
+    tenant.add_argument("--plan", choices=PLANS, default="free")
+
+    connect = commands.add_parser("connect-channel", help="connect a provider account to a tenant")
+    connect.add_argument("tenant_id")
+    connect.add_argument("channel_id")
+    connect.add_argument("--kind", required=True, choices=CHANNEL_KINDS)
+    connect.add_argument(
+        "--external-id",
+        required=True,
+        help="page id, Instagram account id, WhatsApp phone_number_id, Telegram bot id, Twilio number",
+    )
+    connect.add_argument("--name", required=True, help="what agents see")
+    connect.add_argument(
+        "--token-stdin", action="store_true", required=True, help="read the API token from stdin"
+    )
+    connect.add_argument("--page-id", help="instagram: the Facebook Page linked to the account")
+    connect.add_argument("--account-sid", help="twilio: the account SID that owns the number")
+    connect.add_argument("--token-expires-at", type=parse_time, help="when the token expires (ISO 8601)")
+    connect.add_argument(
+        "--webhook-url", help="telegram: webhook URL (default: <public base>/webhook-telegram)"
+    )
+    connect.add_argument("--force", action="store_true", help="take over a route owned by another channel")
+
+    rotate_token = commands.add_parser("rotate-channel-token", help="store a new API token for a channel")
+    rotate_token.add_argument("tenant_id")
+    rotate_token.add_argument("channel_id")
+    rotate_token.add_argument("--token-stdin", action="store_true", required=True)
+    rotate_token.add_argument("--token-expires-at", type=parse_time, help="when the token expires (ISO 8601)")
+
+    rotate = commands.add_parser("rotate-secret", help="add a new version of a secret")
+    rotate.add_argument("name", help="secret id, e.g. meta-app-secret")
+    rotate.add_argument("--value-stdin", action="store_true", required=True)
+
+    invite = commands.add_parser("invite-agent", help="create an agent's sign-in for a tenant")
+    invite.add_argument("--tenant", required=True)
+    invite.add_argument("--email", required=True)
+    invite.add_argument("--name", required=True)
+    invite.add_argument("--role", choices=("agent", "admin"), default="agent")
+    invite.add_argument("--password-stdin", action="store_true", required=True)
+
+    dead = commands.add_parser("dead-letters", help="inbound events Pub/Sub dead-lettered")
+    dead_commands = dead.add_subparsers(dest="action", required=True)
+    dead_list = dead_commands.add_parser("list", help="show dead letters without removing them")
+    dead_replay = dead_commands.add_parser("replay", help="publish dead letters again, then acknowledge them")
+    for sub in (dead_list, dead_replay):
+        sub.add_argument("--max", type=_positive, default=100, help="at most this many (100)")
+        sub.add_argument("--event-id", action="append", default=[], help="only this event id (repeatable)")
+    dead_replay.add_argument("--dry-run", action="store_true", help="show what would be replayed")
+
+    health = commands.add_parser("channel-health", help="every channel's health and verdict")
+    health.add_argument("--tenant")
+    health.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point."""
-    args = build_parser().parse_args(argv)
-    if args.env_file:
-        load_env_file(args.env_file)
-    if args.command == "parse":
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command."""
+    command = args.command
+    if command == "parse":
         return cmd_parse(args.channel, args.files)
-    return cmd_replay_quarantine(args.dry_run)
+    if command == "replay-quarantine":
+        return cmd_replay_quarantine(args.dry_run)
+    if command == "quarantine":
+        return cmd_quarantine_list(args.all, args.max)
+    if command == "create-tenant":
+        return cmd_create_tenant(args.tenant_id, args.name, args.plan)
+    if command == "connect-channel":
+        return cmd_connect_channel(
+            ChannelRequest(
+                tenant_id=args.tenant_id,
+                channel_id=args.channel_id,
+                kind=args.kind,
+                external_id=args.external_id,
+                name=args.name,
+                page_id=args.page_id,
+                account_sid=args.account_sid,
+                token_expires_at=args.token_expires_at,
+                webhook_url=args.webhook_url,
+                force=args.force,
+            )
+        )
+    if command == "rotate-channel-token":
+        return cmd_rotate_channel_token(args.tenant_id, args.channel_id, args.token_expires_at)
+    if command == "rotate-secret":
+        return cmd_rotate_secret(args.name)
+    if command == "invite-agent":
+        return cmd_invite_agent(args.tenant, args.email, args.name, args.role)
+    if command == "dead-letters":
+        event_ids = set(args.event_id)
+        if args.action == "list":
+            return cmd_dead_letters_list(args.max, event_ids)
+        return cmd_dead_letters_replay(args.max, event_ids, args.dry_run)
+    if command == "channel-health":
+        return cmd_channel_health(args.tenant, args.json)
+    raise BadInput(f"unknown command {command}")  # pragma: no cover - argparse refuses it first
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse, run, and turn failures into a message on stderr and an exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.env_file:
+            load_env_file(args.env_file)
+        return run(args)
+    except OperatorError as exc:
+        say(f"error: {exc}")
+        return exc.exit_code
+    except SwitchboardError as exc:
+        say(f"error: {exc}")
+        return 1
+    except Exception as exc:
+        if not _is_cloud_error(exc):
+            raise
+        say(f"error: {type(exc).__name__}: {exc}")
+        return 1
+
+
+def _is_cloud_error(exc: Exception) -> bool:
+    """A refusal by a Google Cloud or Firebase API (permissions, a missing resource...): reported as
+    a message, not a traceback."""
+    from firebase_admin.exceptions import FirebaseError
+    from google.api_core.exceptions import GoogleAPIError
+    from google.auth.exceptions import GoogleAuthError
+
+    return isinstance(exc, GoogleAPIError | GoogleAuthError | FirebaseError)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,11 @@ ENVIRONMENT: tuple[Variable, ...] = (
     Variable("META_VERIFY_TOKEN", None, secret=True, doc="Token Meta echoes in hub.verify_token."),
     Variable("SWITCHBOARD_LOG_LEVEL", "INFO", doc="Python logging level."),
     Variable(
+        "SWITCHBOARD_STORE_RETRY_SECONDS",
+        "15",
+        doc="How long ingest and deliver retry a Firestore call before giving the event back to the queue.",
+    ),
+    Variable(
         "SWITCHBOARD_PUBSUB_ENDPOINT",
         "https://pubsub.googleapis.com",
         doc="Pub/Sub REST endpoint the webhooks publish to (a regional one keeps ordering keys in region).",
@@ -72,6 +77,13 @@ ENVIRONMENT: tuple[Variable, ...] = (
         doc="Local only: a JSON map of secret name -> value used instead of Secret Manager.",
         local_only=True,
     ),
+    Variable(
+        "SWITCHBOARD_LOCAL_SECRETS_FILE",
+        "",
+        doc="Local only: a JSON file {name: value} used instead of Secret Manager (re-read when it "
+        "changes; the admin CLI writes rotations to it).",
+        local_only=True,
+    ),
     Variable("SWITCHBOARD_DELIVER_URL", "", doc="URL of the deliver function that Cloud Tasks calls."),
     Variable("SWITCHBOARD_TASKS_LOCATION", "us-central1", doc="Region of the Cloud Tasks queues."),
     Variable(
@@ -87,6 +99,13 @@ ENVIRONMENT: tuple[Variable, ...] = (
     ),
     Variable(
         "SWITCHBOARD_QUEUE_PREFIX", "outbound-", doc="Outbound queue names are this prefix + channel kind."
+    ),
+    Variable(
+        "SWITCHBOARD_PUSH_OUTBOX",
+        "",
+        doc="Local only: when set, chat push notifications are written to tenants/{app}/pushOutbox "
+        "instead of being sent through FCM (which the local stack cannot reach).",
+        local_only=True,
     ),
 )
 
@@ -109,6 +128,7 @@ class Settings:
     meta_verify_token: str | None
     log_level: str
     pubsub_endpoint: str
+    store_retry_seconds: float
     pubsub_emulator_host: str
     meta_graph_base_url: str
     meta_graph_version: str
@@ -118,11 +138,13 @@ class Settings:
     public_base_url: str
     provider_timeout_seconds: float
     local_secrets: dict[str, str]
+    local_secrets_file: str
     deliver_url: str
     tasks_location: str
     tasks_service_account: str
     tasks_emulator_host: str
     queue_prefix: str
+    push_outbox: bool
 
     def require(self, field: str) -> str:
         """Return a setting that must be present for the caller's work, or raise MissingSetting."""
@@ -154,6 +176,7 @@ def settings() -> Settings:
         log_level=_read("SWITCHBOARD_LOG_LEVEL") or "INFO",
         pubsub_endpoint=(_read("SWITCHBOARD_PUBSUB_ENDPOINT") or "https://pubsub.googleapis.com").rstrip("/"),
         pubsub_emulator_host=_read("PUBSUB_EMULATOR_HOST") or "",
+        store_retry_seconds=float(_read("SWITCHBOARD_STORE_RETRY_SECONDS") or 15),
         meta_graph_base_url=(_read("META_GRAPH_BASE_URL") or "").rstrip("/"),
         meta_graph_version=_read("META_GRAPH_VERSION") or "v21.0",
         telegram_api_base_url=(_read("TELEGRAM_API_BASE_URL") or "").rstrip("/"),
@@ -162,11 +185,13 @@ def settings() -> Settings:
         public_base_url=(_read("SWITCHBOARD_PUBLIC_BASE_URL") or "").rstrip("/"),
         provider_timeout_seconds=float(_read("SWITCHBOARD_PROVIDER_TIMEOUT_SECONDS") or 10),
         local_secrets=json.loads(_read("SWITCHBOARD_LOCAL_SECRETS") or "{}"),
+        local_secrets_file=_read("SWITCHBOARD_LOCAL_SECRETS_FILE") or "",
         deliver_url=_read("SWITCHBOARD_DELIVER_URL") or "",
         tasks_location=_read("SWITCHBOARD_TASKS_LOCATION") or "us-central1",
         tasks_service_account=_read("SWITCHBOARD_TASKS_SERVICE_ACCOUNT") or "",
         tasks_emulator_host=_read("SWITCHBOARD_TASKS_EMULATOR_HOST") or "",
         queue_prefix=_read("SWITCHBOARD_QUEUE_PREFIX") or "outbound-",
+        push_outbox=bool(_read("SWITCHBOARD_PUSH_OUTBOX")),
     )
 
 

@@ -48,6 +48,20 @@ def client() -> Client:
     return firestore.Client(project=settings().project_id)
 
 
+@cache
+def _rpc() -> dict[str, Any]:
+    """Bounded retries and timeouts for the calls on ingest's and deliver's paths: when Firestore is
+    away, fail within ~20 s (so Pub/Sub / Cloud Tasks retry and, in the end, dead-letter) instead of
+    blocking on the client's default multi-minute retry."""
+    from google.api_core import retry
+
+    transient = retry.if_exception_type(*transient_errors())
+    return {
+        "retry": retry.Retry(predicate=transient, initial=0.2, maximum=2.0, multiplier=2.0, timeout=15.0),
+        "timeout": 10.0,
+    }
+
+
 def _fs() -> Any:
     from google.cloud import firestore
 
@@ -92,7 +106,7 @@ def resolve_route(route_key: str) -> Route | None:
     cached = _route_cache.get(route_key)
     if cached and cached[0] > now:
         return cached[1]
-    snapshot = client().collection("routes").document(route_key).get()
+    snapshot = client().collection("routes").document(route_key).get(**_rpc())
     route = None
     if snapshot.exists:
         data = snapshot.to_dict() or {}
@@ -152,7 +166,7 @@ def get_agent(tenant_id: str, uid: str) -> dict[str, Any] | None:
 
 def update_channel_health(tenant_id: str, channel_id: str, health: dict[str, Any]) -> None:
     """Merge fields into a channel's ``health`` map (lastWebhookAt, lastError, tokenExpiresAt...)."""
-    _channel_ref(tenant_id, channel_id).set({"health": health}, merge=True)
+    _channel_ref(tenant_id, channel_id).set({"health": health}, merge=True, **_rpc())
 
 
 def _channel_ref(tenant_id: str, channel_id: str) -> DocumentReference:
@@ -210,7 +224,7 @@ def create_message(new: NewMessage) -> bool:
     if new.contact_id and new.contact:
         batch.set(contact_ref(new.tenant_id, new.contact_id), new.contact, merge=True)
     try:
-        batch.commit()
+        batch.commit(**_rpc())
     except AlreadyExists:
         return False
     return True
@@ -227,7 +241,7 @@ def create_outbound(
     batch.create(message_ref(tenant_id, conversation_id, message_id), message)
     batch.set(conversation_ref(tenant_id, conversation_id), summary, merge=True)
     try:
-        batch.commit()
+        batch.commit(**_rpc())
     except AlreadyExists:
         return False
     return True
@@ -245,7 +259,7 @@ def claim_delivery(
 
     ref = message_ref(tenant_id, conversation_id, message_id)
     for _ in range(PRECONDITION_RETRIES):
-        snapshot = ref.get()
+        snapshot = ref.get(**_rpc())
         if not snapshot.exists:
             return "missing", {}
         data = snapshot.to_dict() or {}
@@ -321,7 +335,7 @@ def _stored(tenant_id: str, conversation_id: str, snapshot: DocumentSnapshot) ->
 
 def get_message(tenant_id: str, conversation_id: str, message_id: str) -> StoredMessage | None:
     """A message by its document id, or None."""
-    snapshot = message_ref(tenant_id, conversation_id, message_id).get()
+    snapshot = message_ref(tenant_id, conversation_id, message_id).get(**_rpc())
     return _stored(tenant_id, conversation_id, snapshot) if snapshot.exists else None
 
 
@@ -337,24 +351,24 @@ def find_message_by_provider_id(
         .where(filter=FieldFilter("providerMessageId", "==", provider_message_id))
         .limit(1)
     )
-    for snapshot in query.stream():
+    for snapshot in query.stream(**_rpc()):
         return _stored(tenant_id, conversation_id, snapshot)
     return None
 
 
 def update_message(tenant_id: str, conversation_id: str, message_id: str, data: dict[str, Any]) -> None:
     """Apply field updates (dotted paths allowed) to an existing message."""
-    message_ref(tenant_id, conversation_id, message_id).update(data)
+    message_ref(tenant_id, conversation_id, message_id).update(data, **_rpc())
 
 
 def update_conversation(tenant_id: str, conversation_id: str, data: dict[str, Any]) -> None:
     """Merge fields into a conversation document (creating it if needed)."""
-    conversation_ref(tenant_id, conversation_id).set(data, merge=True)
+    conversation_ref(tenant_id, conversation_id).set(data, merge=True, **_rpc())
 
 
 def get_conversation(tenant_id: str, conversation_id: str) -> dict[str, Any] | None:
     """A conversation's document, or None."""
-    snapshot = conversation_ref(tenant_id, conversation_id).get()
+    snapshot = conversation_ref(tenant_id, conversation_id).get(**_rpc())
     return snapshot.to_dict() if snapshot.exists else None
 
 
@@ -378,7 +392,7 @@ def advance_status(
     ref = message_ref(tenant_id, conversation_id, message_id)
     when = at or datetime.now(UTC)
     for _ in range(PRECONDITION_RETRIES):
-        snapshot = ref.get()
+        snapshot = ref.get(**_rpc())
         if not snapshot.exists:
             return False
         data = snapshot.to_dict() or {}
@@ -395,7 +409,7 @@ def advance_status(
         if not update:
             return False
         try:
-            ref.update(update, option=client().write_option(last_update_time=snapshot.update_time))
+            ref.update(update, option=client().write_option(last_update_time=snapshot.update_time), **_rpc())
         except FailedPrecondition:
             continue
         except NotFound:
@@ -416,7 +430,7 @@ def outbound_below(
         .where(filter=FieldFilter("direction", "==", "out"))
         .where(filter=FieldFilter("statusRank", "<", STATUS_RANK.get(status, 0)))
     )
-    for snapshot in query.stream():
+    for snapshot in query.stream(**_rpc()):
         data = snapshot.to_dict() or {}
         sent_at = data.get("sentAt")
         if sent_at is None or sent_at <= watermark:
@@ -449,12 +463,12 @@ def parked_for(tenant_id: str, conversation_id: str, target_provider_id: str) ->
         .collection("parked")
         .where(filter=FieldFilter("targetProviderMessageId", "==", target_provider_id))
     )
-    return [(s.id, (s.to_dict() or {})["event"]) for s in query.stream()]
+    return [(s.id, (s.to_dict() or {})["event"]) for s in query.stream(**_rpc())]
 
 
 def unpark(tenant_id: str, conversation_id: str, parked_id: str) -> None:
     """Remove a parked event once applied."""
-    conversation_ref(tenant_id, conversation_id).collection("parked").document(parked_id).delete()
+    conversation_ref(tenant_id, conversation_id).collection("parked").document(parked_id).delete(**_rpc())
 
 
 # --- quarantine ----------------------------------------------------------------------------------
@@ -518,4 +532,483 @@ def mark_quarantine_replayed(quarantine_id: str, outcome: str) -> None:
 def reset() -> None:
     """Forget the client and caches (tests point the process at a fresh emulator)."""
     client.cache_clear()
+    _rpc.cache_clear()
     _route_cache.clear()
+
+
+# --- operator ------------------------------------------------------------------------------------
+# Reads and writes of the admin CLI (shared/cli.py): rare, never on a hot path.
+
+
+def create_tenant(tenant_id: str, data: dict[str, Any]) -> bool:
+    """Create a tenant document; False if the tenant already exists (nothing is overwritten)."""
+    from google.api_core.exceptions import AlreadyExists
+
+    try:
+        client().collection("tenants").document(tenant_id).create(data)
+    except AlreadyExists:
+        return False
+    return True
+
+
+def update_channel(tenant_id: str, channel_id: str, data: dict[str, Any]) -> None:
+    """Merge operator-managed fields into a channel document (``accountSid``, ``connectedAt``...)."""
+    _channel_ref(tenant_id, channel_id).set(data, merge=True)
+
+
+def list_channels(tenant_id: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every channel as (tenant id, channel id, document), of one tenant or of all of them."""
+    if tenant_id is not None:
+        snapshots = client().collection("tenants").document(tenant_id).collection("channels").stream()
+    else:
+        snapshots = client().collection_group("channels").stream()
+    channels = []
+    for snapshot in snapshots:
+        tenant_ref = snapshot.reference.parent.parent
+        if tenant_ref is None or tenant_ref.parent.id != "tenants":
+            continue
+        channels.append((tenant_ref.id, snapshot.id, snapshot.to_dict() or {}))
+    channels.sort(key=lambda row: (row[0], row[1]))
+    return channels
+
+
+def quarantine_summaries(include_replayed: bool = False, limit: int = 500) -> list[dict[str, Any]]:
+    """Quarantine records without their raw payload (oldest first): id, channel, reason, error,
+    routeKey, receivedAt, replayed, replayOutcome."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query: Any = client().collection("quarantine")
+    if not include_replayed:
+        query = query.where(filter=FieldFilter("replayed", "==", False))
+    rows = []
+    for snapshot in query.limit(limit).stream():
+        data = snapshot.to_dict() or {}
+        rows.append(
+            {
+                "id": snapshot.id,
+                "channel": data.get("channel"),
+                "reason": data.get("reason"),
+                "error": data.get("error", ""),
+                "routeKey": data.get("routeKey"),
+                "receivedAt": data.get("receivedAt"),
+                "replayed": bool(data.get("replayed")),
+                "replayOutcome": data.get("replayOutcome"),
+            }
+        )
+    rows.sort(key=lambda row: (row["receivedAt"] is None, row["receivedAt"] or 0))
+    return rows
+
+
+# --- chat (apps, channels, posts, members) -----------------------------------------------------------
+# The chat API (shared/chat/). An app is a tenant of kind "app" on the same tree as the support inbox:
+#
+#     apiKeys/{sha256 hex of the key}                  tenantId, prefix, createdAt (server-only)
+#     tenants/{app}/users/{userId}                     name, avatar (upserted by the `token` operation)
+#     tenants/{app}/conversations/{channelId}          kind group | direct | support, memberIds[] (the
+#                                                      rules' membership test), summary (lastMessage...)
+#     tenants/{app}/conversations/{c}/messages/{post}  a post (direction "in", sender {kind "user"})
+#     tenants/{app}/conversations/{c}/members/{user}   role, muted, lastReadAt, lastReadMessageId,
+#                                                      unreadCount, pushTokens[], settings
+#     tenants/{app}/usage/{YYYY-MM}/shards/{n}         sharded monthly message counter
+#     tenants/{app}/rateBuckets/{user}-{epoch second}  posts of one user in one second
+#     tenants/{app}/pushOutbox/{id}                    notifications (local stack only, FCM otherwise)
+#
+# No transaction anywhere: a post is one batch (create the message, merge the channel summary with
+# field transforms, Increment every other member's unreadCount, Increment a usage shard and the
+# sender's rate bucket). Read pointers and like toggles use update_time preconditions.
+
+# A batch (a commit) holds at most 500 writes. A post needs the message, the channel summary, a usage
+# shard and a rate bucket besides one write per other member: channels with up to this many other
+# members get their unread counts in the post's own batch (exact, atomic). Larger channels get the
+# first CHAT_FANOUT_IN_BATCH there and the rest in follow-up batches, which are not atomic with the
+# post (a crash between them leaves those members' counts short until their next setRead, which
+# recomputes the exact number) and merge rather than update (a member who left meanwhile leaves a
+# document without a role, which is not a membership). Production should move large fan-outs to a
+# task queue.
+CHAT_FANOUT_IN_BATCH = 450
+CHAT_MEMBER_PAGE = 1000
+USAGE_SHARDS = 10
+RATE_BUCKET_TTL = timedelta(minutes=10)
+
+
+class MemberGone(TransientError):
+    """A member counted in a post's fan-out left before the batch committed: read the members again."""
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """A document read with the version a precondition can test (``update_time``)."""
+
+    exists: bool
+    data: dict[str, Any]
+    update_time: Any
+
+
+def _versioned(snapshot: DocumentSnapshot) -> Versioned:
+    if not snapshot.exists:
+        return Versioned(False, {}, None)
+    return Versioned(True, snapshot.to_dict() or {}, snapshot.update_time)
+
+
+def _tenant_ref(tenant_id: str) -> DocumentReference:
+    return client().collection("tenants").document(tenant_id)
+
+
+def _api_key_ref(key_hash: str) -> DocumentReference:
+    return client().collection("apiKeys").document(key_hash)
+
+
+def _member_ref(tenant_id: str, channel_id: str, user_id: str) -> DocumentReference:
+    return conversation_ref(tenant_id, channel_id).collection("members").document(user_id)
+
+
+def _app_user_ref(tenant_id: str, user_id: str) -> DocumentReference:
+    return _tenant_ref(tenant_id).collection("users").document(user_id)
+
+
+def _rate_bucket_ref(tenant_id: str, bucket_id: str) -> DocumentReference:
+    return _tenant_ref(tenant_id).collection("rateBuckets").document(bucket_id)
+
+
+def _usage_shards(tenant_id: str, month: str) -> Any:
+    return _tenant_ref(tenant_id).collection("usage").document(month).collection("shards")
+
+
+def create_app_tenant(app_id: str, tenant: dict[str, Any], key_hash: str, key: dict[str, Any]) -> None:
+    """Create an app's tenant document and its API key record together (both must be new)."""
+    batch = client().batch()
+    batch.create(_tenant_ref(app_id), tenant)
+    batch.create(_api_key_ref(key_hash), key)
+    batch.commit(**_rpc())
+
+
+def get_api_key(key_hash: str) -> dict[str, Any] | None:
+    """The record of an API key by the SHA-256 of the key, or None."""
+    snapshot = _api_key_ref(key_hash).get(**_rpc())
+    return snapshot.to_dict() if snapshot.exists else None
+
+
+def put_app_user(tenant_id: str, user_id: str, data: dict[str, Any]) -> None:
+    """Create or update an app user's profile (name, avatar)."""
+    _app_user_ref(tenant_id, user_id).set(data, merge=True, **_rpc())
+
+
+def get_app_users(tenant_id: str, user_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Profiles of app users by id (missing users are absent), in one round trip."""
+    if not user_ids:
+        return {}
+    refs = [_app_user_ref(tenant_id, user_id) for user_id in dict.fromkeys(user_ids)]
+    return {s.id: s.to_dict() or {} for s in client().get_all(refs, **_rpc()) if s.exists}
+
+
+@dataclass(frozen=True)
+class ChatContext:
+    """What one chat operation reads first, in one round trip: the channel, the caller's membership,
+    the caller's profile and (for posts) the caller's current rate bucket."""
+
+    channel: Versioned
+    member: Versioned
+    user: dict[str, Any]
+    rate_bucket_count: int
+
+
+def chat_context(
+    tenant_id: str, channel_id: str, user_id: str, rate_bucket: str | None = None
+) -> ChatContext:
+    """Read a channel, the caller's member document and profile (and rate bucket) together."""
+    refs = [
+        conversation_ref(tenant_id, channel_id),
+        _member_ref(tenant_id, channel_id, user_id),
+        _app_user_ref(tenant_id, user_id),
+    ]
+    if rate_bucket:
+        refs.append(_rate_bucket_ref(tenant_id, rate_bucket))
+    found = {s.reference.path: s for s in client().get_all(refs, **_rpc())}
+    snapshots = [found.get(ref.path) for ref in refs]
+    channel, member, user = (
+        _versioned(s) if s is not None else Versioned(False, {}, None) for s in snapshots[:3]
+    )
+    count = 0
+    if rate_bucket and snapshots[3] is not None and snapshots[3].exists:
+        count = int((snapshots[3].to_dict() or {}).get("count", 0))
+    return ChatContext(channel, member, user.data, count)
+
+
+def create_chat_channel(
+    tenant_id: str, channel_id: str, channel: dict[str, Any], members: dict[str, dict[str, Any]]
+) -> bool:
+    """Create a channel with its first members atomically; False if the channel already exists
+    (two concurrent creations of the same id: exactly one wins)."""
+    from google.api_core.exceptions import AlreadyExists
+
+    batch = client().batch()
+    batch.create(conversation_ref(tenant_id, channel_id), channel)
+    for user_id, member in members.items():
+        batch.set(_member_ref(tenant_id, channel_id, user_id), member)
+    try:
+        batch.commit(**_rpc())
+    except AlreadyExists:
+        return False
+    return True
+
+
+def join_chat_channel(tenant_id: str, channel_id: str, user_id: str, member: dict[str, Any]) -> bool:
+    """Add a member (document + the channel's ``memberIds``); False if already a member."""
+    from google.api_core.exceptions import AlreadyExists
+
+    batch = client().batch()
+    batch.create(_member_ref(tenant_id, channel_id, user_id), member)
+    batch.update(
+        conversation_ref(tenant_id, channel_id),
+        {
+            "memberIds": _fs().ArrayUnion([user_id]),
+            "memberCount": increment(1),
+            "updatedAt": server_time(),
+        },
+    )
+    try:
+        batch.commit(**_rpc())
+    except AlreadyExists:
+        return False
+    return True
+
+
+def leave_chat_channel(tenant_id: str, channel_id: str, user_id: str) -> bool:
+    """Remove a member (document + ``memberIds``); False if they were not a member."""
+    from google.api_core.exceptions import NotFound
+
+    db = client()
+    batch = db.batch()
+    batch.delete(_member_ref(tenant_id, channel_id, user_id), option=db.write_option(exists=True))
+    batch.update(
+        conversation_ref(tenant_id, channel_id),
+        {
+            "memberIds": _fs().ArrayRemove([user_id]),
+            "memberCount": increment(-1),
+            "updatedAt": server_time(),
+        },
+    )
+    try:
+        batch.commit(**_rpc())
+    except NotFound:
+        return False
+    return True
+
+
+def chat_members(
+    tenant_id: str, channel_id: str, limit: int = CHAT_MEMBER_PAGE
+) -> list[tuple[str, dict[str, Any]]]:
+    """A channel's members as (user id, member document), at most ``limit``; documents without a
+    role (left behind by a large channel's follow-up fan-out) are not members."""
+    snapshots = conversation_ref(tenant_id, channel_id).collection("members").limit(limit).stream(**_rpc())
+    members = [(s.id, s.to_dict() or {}) for s in snapshots]
+    return [(user_id, data) for user_id, data in members if data.get("role")]
+
+
+def get_chat_member(tenant_id: str, channel_id: str, user_id: str) -> Versioned:
+    """A member document with its version."""
+    return _versioned(_member_ref(tenant_id, channel_id, user_id).get(**_rpc()))
+
+
+def update_chat_member(
+    tenant_id: str, channel_id: str, user_id: str, data: dict[str, Any], if_version: Any = None
+) -> bool:
+    """Update a member document (dotted paths allowed); with ``if_version`` only if it has not changed
+    since it was read (False when it has, or when it is gone)."""
+    from google.api_core.exceptions import FailedPrecondition, NotFound
+
+    ref = _member_ref(tenant_id, channel_id, user_id)
+    try:
+        if if_version is None:
+            ref.update(data, **_rpc())
+        else:
+            ref.update(data, option=client().write_option(last_update_time=if_version), **_rpc())
+    except (FailedPrecondition, NotFound):
+        return False
+    return True
+
+
+def get_chat_members_of(tenant_id: str, channel_ids: list[str], user_id: str) -> dict[str, dict[str, Any]]:
+    """One user's member documents in several channels (by channel id), in one round trip."""
+    if not channel_ids:
+        return {}
+    refs = [_member_ref(tenant_id, channel_id, user_id) for channel_id in channel_ids]
+    found: dict[str, dict[str, Any]] = {}
+    for snapshot in client().get_all(refs, **_rpc()):
+        if snapshot.exists:
+            channel_ref = snapshot.reference.parent.parent
+            if channel_ref is not None:
+                found[channel_ref.id] = snapshot.to_dict() or {}
+    return found
+
+
+def chat_channels_of(tenant_id: str, user_id: str, limit: int = 500) -> list[tuple[str, dict[str, Any]]]:
+    """The channels whose ``memberIds`` contain ``user_id``, as (channel id, document)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = (
+        _tenant_ref(tenant_id)
+        .collection("conversations")
+        .where(filter=FieldFilter("memberIds", "array_contains", user_id))
+        .limit(limit)
+    )
+    return [(s.id, s.to_dict() or {}) for s in query.stream(**_rpc())]
+
+
+@dataclass(frozen=True)
+class NewPost:
+    """Everything one post writes in its batch."""
+
+    tenant_id: str
+    channel_id: str
+    post_id: str
+    message: dict[str, Any]
+    summary: dict[str, Any]
+    recipients: tuple[str, ...]  # members whose unreadCount goes up by one
+    usage_month: str | None = None
+    usage_shard: int = 0
+    rate_bucket: str | None = None
+
+
+def write_post(post: NewPost) -> datetime | None:
+    """Write a post, the channel summary, the recipients' unread counts, the usage shard and the
+    sender's rate bucket in one batch. Returns the commit time (the post's ``createdAt`` when it is
+    the server timestamp), None if the post already exists (same deterministic id), and raises
+    MemberGone if a recipient left meanwhile (the batch wrote nothing: read the members again)."""
+    from google.api_core.exceptions import AlreadyExists, NotFound
+
+    db = client()
+    batch = db.batch()
+    batch.create(message_ref(post.tenant_id, post.channel_id, post.post_id), post.message)
+    batch.set(conversation_ref(post.tenant_id, post.channel_id), post.summary, merge=True)
+    if post.usage_month:
+        batch.set(
+            _usage_shards(post.tenant_id, post.usage_month).document(str(post.usage_shard)),
+            {"count": increment(1)},
+            merge=True,
+        )
+    if post.rate_bucket:
+        batch.set(
+            _rate_bucket_ref(post.tenant_id, post.rate_bucket),
+            {"count": increment(1), "expireAt": datetime.now(UTC) + RATE_BUCKET_TTL},
+            merge=True,
+        )
+    now_batch, later = post.recipients[:CHAT_FANOUT_IN_BATCH], post.recipients[CHAT_FANOUT_IN_BATCH:]
+    for user_id in now_batch:
+        # update, not merge: a member who left between our read and this commit fails the batch
+        # (NotFound) instead of coming back as a ghost document.
+        batch.update(_member_ref(post.tenant_id, post.channel_id, user_id), {"unreadCount": increment(1)})
+    try:
+        results = batch.commit(**_rpc())
+    except AlreadyExists:
+        return None
+    except NotFound as exc:
+        raise MemberGone(f"a member of {post.channel_id} left during a post") from exc
+    for start in range(0, len(later), CHAT_FANOUT_IN_BATCH):
+        follow_up = db.batch()
+        for user_id in later[start : start + CHAT_FANOUT_IN_BATCH]:
+            follow_up.set(
+                _member_ref(post.tenant_id, post.channel_id, user_id),
+                {"unreadCount": increment(1)},
+                merge=True,
+            )
+        follow_up.commit(**_rpc())
+    return results[0].update_time if results else datetime.now(UTC)
+
+
+def get_post(tenant_id: str, channel_id: str, post_id: str) -> Versioned:
+    """A post (message) with its version."""
+    return _versioned(message_ref(tenant_id, channel_id, post_id).get(**_rpc()))
+
+
+def update_post_if(tenant_id: str, channel_id: str, post_id: str, data: dict[str, Any], version: Any) -> bool:
+    """Update a post only if it has not changed since it was read; False if it has."""
+    from google.api_core.exceptions import FailedPrecondition, NotFound
+
+    try:
+        message_ref(tenant_id, channel_id, post_id).update(
+            data, option=client().write_option(last_update_time=version), **_rpc()
+        )
+    except (FailedPrecondition, NotFound):
+        return False
+    return True
+
+
+def list_posts(
+    tenant_id: str, channel_id: str, before: tuple[datetime, str] | None, limit: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """Up to ``limit`` messages of a channel, newest first (createdAt, then id, descending), strictly
+    after the cursor position ``before`` (createdAt, id) of the previous page."""
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    messages = conversation_ref(tenant_id, channel_id).collection("messages")
+    query = messages.order_by("createdAt", direction="DESCENDING").order_by(
+        FieldPath.document_id(), direction="DESCENDING"
+    )
+    if before is not None:
+        query = query.start_after(
+            {"createdAt": before[0], FieldPath.document_id(): messages.document(before[1])}
+        )
+    return [(s.id, s.to_dict() or {}) for s in query.limit(limit).stream(**_rpc())]
+
+
+def count_unread(tenant_id: str, channel_id: str, user_id: str, after: datetime | None) -> int:
+    """The exact number of posts (and agents' replies) in a channel created after ``after`` by anyone
+    but ``user_id``: two aggregation counts (everything visible after, minus the user's own after);
+    agents' notes are not posts and are not counted.
+
+    Production needs the composite indexes (direction, createdAt) and (sender.id, createdAt)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    messages: Any = conversation_ref(tenant_id, channel_id).collection("messages")
+    visible = messages.where(filter=FieldFilter("direction", "in", ["in", "out"]))
+    mine = messages.where(filter=FieldFilter("sender.id", "==", user_id))
+    if after is not None:
+        visible = visible.where(filter=FieldFilter("createdAt", ">", after))
+        mine = mine.where(filter=FieldFilter("createdAt", ">", after))
+    total = visible.count().get(**_rpc())[0][0].value
+    own = mine.count().get(**_rpc())[0][0].value
+    return int(total) - int(own)
+
+
+def usage_total(tenant_id: str, month: str) -> int:
+    """A sharded counter's value: the sum of its shards (at most USAGE_SHARDS documents)."""
+    return sum(
+        int((s.to_dict() or {}).get("count", 0))
+        for s in _usage_shards(tenant_id, month).limit(USAGE_SHARDS * 2).stream(**_rpc())
+    )
+
+
+def put_push_outbox(tenant_id: str, entries: list[tuple[str, dict[str, Any]]]) -> None:
+    """Write notifications to ``tenants/{t}/pushOutbox`` (local stand-in for FCM); ids are
+    deterministic, so a retried post writes each notification once."""
+    if not entries:
+        return
+    outbox = _tenant_ref(tenant_id).collection("pushOutbox")
+    for start in range(0, len(entries), 500):
+        batch = client().batch()
+        for entry_id, entry in entries[start : start + 500]:
+            batch.set(outbox.document(entry_id), entry)
+        batch.commit(**_rpc())
+
+
+def push_outbox(tenant_id: str) -> list[dict[str, Any]]:
+    """Every notification in an app's push outbox (tests and the local stack read it)."""
+    return [s.to_dict() or {} for s in _tenant_ref(tenant_id).collection("pushOutbox").stream()]
+
+
+def remove_push_tokens(tenant_id: str, channel_id: str, user_id: str, tokens: list[str]) -> None:
+    """Forget device tokens FCM refused as unregistered."""
+    update_chat_member(tenant_id, channel_id, user_id, {"pushTokens": _fs().ArrayRemove(tokens)})
+
+
+def array_remove(values: list[Any]) -> Any:
+    """Field transform: remove these values from an array."""
+    return _fs().ArrayRemove(values)
+
+
+def field_path(*parts: str) -> str:
+    """A field path for ``update`` whose parts may hold dots or other special characters (user ids)."""
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    return str(FieldPath(*parts).to_api_repr())

@@ -119,3 +119,18 @@ def whatsapp_text_webhook(
             }
         ],
     }
+
+
+def post_signed(
+    stack: LocalStack, kind: str, body: bytes | dict[str, Any], *, tamper: bool = False, timeout: float = 30
+) -> requests.Response:
+    """POST a webhook signed the way ``kind``'s provider signs (Meta HMAC, Telegram secret token,
+    Twilio URL+params signature); ``tamper`` corrupts the signature after signing."""
+    from infra.local.simulate import signed_request
+
+    url, raw, headers = signed_request(kind, stack.function_urls[f"webhook_{kind}"], body, stack.env())
+    if tamper:
+        for name in ("X-Hub-Signature-256", "X-Telegram-Bot-Api-Secret-Token", "X-Twilio-Signature"):
+            if name in headers:
+                headers[name] = headers[name][:-4] + "AAAA"
+    return requests.post(url, data=raw, headers=headers, timeout=timeout)

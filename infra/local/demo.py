@@ -17,13 +17,29 @@ class DemoChannel:
     external_id: str
     name: str
     token: str = "local-token"  # noqa: S105 - local-only stand-in
+    account_sid: str | None = None  # Twilio only: the account the number belongs to
 
 
 DEMO_TENANT = "demo"
+TWILIO_SID = "AC" + "0" * 31 + "1"
 DEMO_CHANNELS: tuple[DemoChannel, ...] = (
     DemoChannel("messenger-main", "messenger", "1000000000000001", "Demo Page", "EAAdemoPageToken"),
     DemoChannel("instagram-main", "instagram", "17840000000000001", "@demo.shop (Instagram)", "IGdemoToken"),
     DemoChannel("whatsapp-main", "whatsapp", "109000000000001", "+1 555 0100 (WhatsApp)", "EAAdemoWaToken"),
+    DemoChannel(
+        "telegram-main", "telegram", "7000000001", "@demo_shop_bot (Telegram)", "7000000001:AAdemoBotToken"
+    ),
+    DemoChannel(
+        "twilio-sms", "twilio", "+15550100", "+1 555 0100 (SMS)", "demo-twilio-auth-token", TWILIO_SID
+    ),
+    DemoChannel(
+        "twilio-whatsapp",
+        "twilio",
+        "whatsapp:+15550199",
+        "+1 555 0199 (WhatsApp via Twilio)",
+        "demo-twilio-auth-token",
+        TWILIO_SID,
+    ),
 )
 
 # A second business on the same deployment: tests prove its agents see none of the demo's data.
@@ -43,6 +59,8 @@ def seed(tenant_id: str = DEMO_TENANT, channels: tuple[DemoChannel, ...] = DEMO_
     store.put_tenant(tenant_id, {"name": "Demo Shop", "kind": "support", "plan": "free"})
     for channel in channels:
         store.put_channel(tenant_id, channel.channel_id, channel.kind, channel.external_id, channel.name)
+        if channel.account_sid:
+            store.update_channel(tenant_id, channel.channel_id, {"accountSid": channel.account_sid})
     if tenant_id == DEMO_TENANT:
         store.put_tenant(OTHER_TENANT, {"name": "Acme Corp", "kind": "support", "plan": "free"})
         for channel in OTHER_CHANNELS:

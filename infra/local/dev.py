@@ -48,7 +48,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     print("Starting Switchboard locally (emulators, functions)...", flush=True)
-    stack = LocalStack()
+    stack = LocalStack(log_dir=REPO / ".local" / "logs")
     try:
         stack.start()
         stack.apply_env()
@@ -68,7 +68,7 @@ def main() -> int:
         print(f"  Auth emulator        {stack.auth_host}")
         print(f"\n  Agent login          {login.email} / {login.password}  (tenant '{demo.DEMO_TENANT}')")
         print("\n  Send a signed test webhook:  make simulate CHANNEL=whatsapp TEXT='hello'")
-        print(f"  Logs: {REPO / '.local' / 'logs'}    Stop: Ctrl-C\n", flush=True)
+        print(f"  Logs: {stack.log_dir}    Stop: Ctrl-C\n", flush=True)
         while not stop.wait(1.0):
             if not stack.running():
                 print("a process of the stack died; see .local/logs", file=sys.stderr)

@@ -69,12 +69,14 @@ class Process:
     cwd: Path = REPO
     popen: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    log_dir: Path = LOG_DIR
 
-    def start(self) -> Process:
-        """Start in a new session (own process group), logging to .local/logs/<name>.log."""
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.log_path = LOG_DIR / f"{self.name}.log"
-        log_file = self.log_path.open("wb")
+    def start(self, append: bool = False) -> Process:
+        """Start in a new session (own process group), logging to .local/logs/<name>.log
+        (appending when restarting, so a test can read what happened before and after)."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.log_dir / f"{self.name}.log"
+        log_file = self.log_path.open("ab" if append else "wb")
         self.popen = subprocess.Popen(
             self.command,
             cwd=self.cwd,
@@ -113,6 +115,14 @@ class Process:
     def running(self) -> bool:
         """True while the process is alive."""
         return self.popen is not None and self.popen.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once: a crash, not a shutdown (fault injection)."""
+        if self.popen is not None and self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=10)
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the whole process group, then SIGKILL what is left."""

@@ -187,10 +187,12 @@ class ProviderApi(Protocol):
 
 
 def default_apis() -> list[ProviderApi]:
-    """Every provider API the sandbox serves (add Telegram and Twilio here)."""
+    """Every provider API the sandbox serves."""
     from infra.local.sandbox_meta import MetaGraphApi
+    from infra.local.sandbox_telegram import TelegramBotApi
+    from infra.local.sandbox_twilio import TwilioMessagesApi
 
-    return [MetaGraphApi()]
+    return [MetaGraphApi(), TelegramBotApi(), TwilioMessagesApi()]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -55,6 +55,45 @@ WHATSAPP = "whatsapp"
 SEND_API_CHANNELS = (MESSENGER, INSTAGRAM)
 
 _PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/(?P<node>[^/]+)/messages/?$")
+_SUBSCRIBED_APPS_PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/(?P<node>[^/]+)/subscribed_apps/?$")
+SUBSCRIBED_APPS = "subscribed_apps"
+
+# Page webhook fields an app may subscribe a Page to (Graph API reference, "Page Subscribed Apps" and
+# Webhooks for Messenger Platform); any other value is refused as Graph does.
+PAGE_WEBHOOK_FIELDS = frozenset(
+    {
+        "feed",
+        "mention",
+        "name",
+        "picture",
+        "category",
+        "description",
+        "conversations",
+        "inbox_labels",
+        "message_deliveries",
+        "message_echoes",
+        "message_edits",
+        "message_reactions",
+        "message_reads",
+        "messages",
+        "messaging_account_linking",
+        "messaging_checkout_updates",
+        "messaging_customer_information",
+        "messaging_feedback",
+        "messaging_game_plays",
+        "messaging_handovers",
+        "messaging_optins",
+        "messaging_optouts",
+        "messaging_payments",
+        "messaging_policy_enforcement",
+        "messaging_postbacks",
+        "messaging_pre_checkouts",
+        "messaging_referrals",
+        "response_feedback",
+        "send_cart",
+        "standby",
+    }
+)
 
 # -- errors -----------------------------------------------------------------------------------------
 
@@ -301,12 +340,30 @@ class MetaGraphApi:
 
     def __init__(self) -> None:
         self._conversations: dict[tuple[str, str], str] = {}
+        self._subscriptions: dict[str, list[str]] = {}  # page id -> subscribed fields
         self._lock = threading.Lock()
+
+    def subscribed_fields(self, page_id: str) -> list[str]:
+        """The fields our app is subscribed to on ``page_id`` (empty: not subscribed)."""
+        with self._lock:
+            return list(self._subscriptions.get(page_id, []))
 
     # -- routing -----------------------------------------------------------------------------------
 
     def route(self, call: Call, accounts: AccountBook) -> Route | None:
-        """Claim ``POST /v{N}.0/{id}/messages`` and decide the channel from the registered account."""
+        """Claim ``POST /v{N}.0/{id}/messages`` and ``POST|GET /v{N}.0/{page-id}/subscribed_apps``;
+        decide the channel from the registered account."""
+        subscribed = _SUBSCRIBED_APPS_PATH.match(call.path)
+        if subscribed is not None and call.method in {"GET", "POST"}:
+            pages = _page_accounts(subscribed["node"], accounts)
+            return Route(
+                channel=pages[0].channel if pages else None,
+                params={
+                    "node": subscribed["node"],
+                    "version": subscribed["version"],
+                    "endpoint": SUBSCRIBED_APPS,
+                },
+            )
         match = _PATH.match(call.path)
         if match is None or call.method != "POST":
             return None
@@ -322,9 +379,16 @@ class MetaGraphApi:
     # -- answering ---------------------------------------------------------------------------------
 
     def handle(self, route: Route, call: Call, accounts: AccountBook) -> Reply:
-        """Authenticate, validate and answer one messages call."""
+        """Authenticate, validate and answer one messages (or subscribed_apps) call."""
         node, version = route.params["node"], route.params["version"]
         params = _params(call)
+        if route.params.get("endpoint") == SUBSCRIBED_APPS:
+            try:
+                return Reply(
+                    200, self._subscribed_apps(node, call, params, accounts), _graph_headers(version)
+                )
+            except GraphError as error:
+                return graph_error_reply(error, whatsapp=False, version=version)
         whatsapp = route.channel == WHATSAPP or (route.channel is None and "messaging_product" in params)
         try:
             account = self._authenticate(node, call, params, accounts, whatsapp=whatsapp)
@@ -368,6 +432,52 @@ class MetaGraphApi:
             subcode=33,
             type="GraphMethodException",
         )
+
+    # -- Page subscriptions (webhooks) -------------------------------------------------------------
+
+    def _subscribed_apps(
+        self, page_id: str, call: Call, params: Mapping[str, Any], accounts: AccountBook
+    ) -> dict[str, Any]:
+        """``POST`` subscribes our app to the Page's webhook ``subscribed_fields`` (a Page token is
+        required) and answers ``{"success": true}``; ``GET`` lists the subscription."""
+        token = _token(call, params)
+        if not token:
+            message, _ = _GRAPH_CODES[104]
+            raise GraphError(104, message)
+        if not accounts.token_known(token):
+            message, _ = _GRAPH_CODES[190]
+            raise GraphError(190, message)
+        if not any(account.token == token for account in _page_accounts(page_id, accounts)):
+            raise GraphError(
+                100,
+                f"Unsupported {call.method.lower()} request. Object with ID '{page_id}' does not exist, "
+                "cannot be loaded due to missing permissions, or does not support this operation. Please "
+                "read the Graph API documentation at https://developers.facebook.com/docs/graph-api",
+                subcode=33,
+                type="GraphMethodException",
+            )
+        if call.method == "GET":
+            fields = self.subscribed_fields(page_id)
+            if not fields:
+                return {"data": []}
+            return {
+                "data": [{"name": "Switchboard (sandbox)", "id": "sandbox-app", "subscribed_fields": fields}]
+            }
+        raw = params.get("subscribed_fields")
+        if raw is None:
+            raw = (call.query.get("subscribed_fields") or [None])[-1]
+        if raw in (None, "", []):
+            raise _required("subscribed_fields")
+        fields = [str(f).strip() for f in (raw if isinstance(raw, list) else str(raw).split(","))]
+        for field_name in fields:
+            if field_name not in PAGE_WEBHOOK_FIELDS:
+                choices = ", ".join(sorted(PAGE_WEBHOOK_FIELDS))
+                raise _invalid(
+                    f'(#100) Param subscribed_fields must be one of {{{choices}}} - got "{field_name}"'
+                )
+        with self._lock:
+            self._subscriptions[page_id] = list(dict.fromkeys(fields))
+        return {"success": True}
 
     # -- Messenger / Instagram Send API ------------------------------------------------------------
 
@@ -919,6 +1029,14 @@ class MetaGraphApi:
             if key not in self._conversations:
                 self._conversations[key] = secrets.token_hex(16)
             return self._conversations[key]
+
+
+def _page_accounts(page_id: str, accounts: AccountBook) -> list[Account]:
+    """The Messenger account registered under ``page_id``, and Instagram accounts whose linked Page it
+    is (``page_id`` detail): their tokens are Page tokens of that Page."""
+    found = accounts.by_id(page_id, SEND_API_CHANNELS)
+    linked = [a for a in accounts.all() if a.channel == INSTAGRAM and a.details.get("page_id") == page_id]
+    return found + [a for a in linked if a not in found]
 
 
 def _get(obj: Any, key: str) -> Any:

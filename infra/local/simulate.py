@@ -82,15 +82,85 @@ def text_payload(kind: str, text: str, contact: str, name: str) -> dict[str, Any
                 }
             ],
         }
+    if kind == "telegram":
+        chat = int(contact) if contact.lstrip("-").isdigit() else 5550123
+        return {
+            "update_id": now_ms % 2_000_000_000,
+            "message": {
+                "message_id": now_ms % 1_000_000,
+                "date": now_ms // 1000,
+                "text": text,
+                "chat": {"id": chat, "type": "private", "first_name": name.split(maxsplit=1)[0]},
+                "from": {
+                    "id": chat,
+                    "is_bot": False,
+                    "first_name": name.split(maxsplit=1)[0],
+                    "username": "ada_customer",
+                },
+            },
+        }
+    if kind == "twilio":
+        return {
+            "MessageSid": f"SM{uuid.uuid4().hex}",
+            "AccountSid": demo.TWILIO_SID,
+            "From": f"+{contact.lstrip('+')}",
+            "To": account,
+            "Body": text,
+            "NumMedia": "0",
+            "NumSegments": "1",
+            "SmsStatus": "received",
+            "ApiVersion": "2010-04-01",
+        }
     raise SystemExit(f"no quick-text payload for {kind}")
 
 
-def send(kind: str, body: bytes, state: dict[str, Any]) -> requests.Response:
+def signed_request(
+    kind: str, url: str, body: bytes | dict[str, str], env: dict[str, str]
+) -> tuple[str, bytes, dict]:
+    """The URL, bytes and headers a provider would send: each provider signs in its own way.
+
+    Meta: X-Hub-Signature-256 over the body. Telegram: the bot's secret token header (derived from
+    the master secret) and ``?bot=`` in the URL. Twilio: X-Twilio-Signature over the URL and the
+    sorted form parameters, with the account's auth token."""
+    if kind == "telegram":
+        from shared.channels.telegram import telegram_secret_token, webhook_url
+
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        bot = next(c.external_id for c in demo.DEMO_CHANNELS if c.kind == "telegram")
+        headers = {
+            "Content-Type": "application/json",
+            "X-Telegram-Bot-Api-Secret-Token": telegram_secret_token(env["TELEGRAM_WEBHOOK_SECRET"], bot),
+        }
+        return webhook_url(url, bot), raw, headers
+    if kind == "twilio":
+        from urllib.parse import parse_qsl, urlencode, urlsplit
+
+        from shared.channels.twilio import compute_signature
+
+        params = dict(parse_qsl(body.decode())) if isinstance(body, bytes) else body
+        # Twilio signs the full URL it calls: the webhook sees "/" even when the URL has no path.
+        url = url if urlsplit(url).path else f"{url}/"
+        secrets = json.loads(env.get("SWITCHBOARD_LOCAL_SECRETS") or "{}")
+        if not secrets and env.get("SWITCHBOARD_LOCAL_SECRETS_FILE"):
+            secrets = json.loads(Path(env["SWITCHBOARD_LOCAL_SECRETS_FILE"]).read_text())
+        token = secrets[f"twilio-auth-token-{params['AccountSid']}"]
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": compute_signature(token, url, params),
+        }
+        return url, urlencode(params).encode(), headers
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": meta_signature(raw, env["META_APP_SECRET"]),
+    }
+    return url, raw, headers
+
+
+def send(kind: str, body: bytes | dict[str, Any], state: dict[str, Any]) -> requests.Response:
     """POST ``body`` to the local webhook of ``kind``, signed as the provider would sign it."""
-    url = state["webhooks"][kind]
-    secret = state["env"]["META_APP_SECRET"]
-    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": meta_signature(body, secret)}
-    return requests.post(url, data=body, headers=headers, timeout=20)
+    url, raw, headers = signed_request(kind, state["webhooks"][kind], body, state["env"])
+    return requests.post(url, data=raw, headers=headers, timeout=20)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("channel", choices=["messenger", "instagram", "whatsapp"])
+    parser.add_argument("channel", choices=["messenger", "instagram", "whatsapp", "telegram", "twilio"])
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--file", type=Path, help="a webhook body to send byte for byte")
     group.add_argument("--text", help="a quick text message from a demo customer")
@@ -109,8 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         print("the local stack is not running: start it with `make dev`", file=sys.stderr)
         return 2
     state = json.loads(STATE_FILE.read_text())
+    body: bytes | dict[str, Any]
     if args.file:
         body = args.file.read_bytes()
+    elif args.channel == "twilio":
+        body = text_payload(args.channel, args.text, args.contact, args.name)
     else:
         body = json.dumps(text_payload(args.channel, args.text, args.contact, args.name)).encode()
     response = send(args.channel, body, state)

@@ -8,6 +8,7 @@ prove is what developers run.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -15,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.local.processes import REPO, Process, free_port, http_ok, wait_until
+from infra.local.processes import LOG_DIR, REPO, Process, free_port, http_ok, wait_until
 
 TOPOLOGY_PATH = REPO / "infra" / "topology.json"
 RULES_PATH = REPO / "infra" / "firestore.rules"
 TASKS_VENV = REPO / ".venv-tasks"
+_STACK_NUMBERS = itertools.count(1)
 FIREBASE_BIN = REPO / "infra" / "local" / "firebase" / "node_modules" / ".bin" / "firebase"
 GCLOUD_PLATFORM = Path(os.environ.get("GCLOUD_PLATFORM_DIR", "/usr/lib/google-cloud-sdk/platform"))
 
@@ -62,6 +64,8 @@ class LocalStack:
     auth_host: str = ""
     tasks_host: str = ""
     sandbox: Any = None  # infra.local.provider_sandbox.ProviderSandbox while running
+    extra_env: dict[str, str] = field(default_factory=dict)  # settings a test wants for every function
+    log_dir: Path = field(default_factory=lambda: LOG_DIR / f"stack-{os.getpid()}-{next(_STACK_NUMBERS)}")
 
     # --- environment ------------------------------------------------------------------------
 
@@ -70,11 +74,23 @@ class LocalStack:
         from infra.local import demo
         from shared.secrets import channel_token_name
 
-        return {channel_token_name(tenant, c.channel_id): c.token for tenant, c in demo.all_channels()}
+        secrets = {channel_token_name(tenant, c.channel_id): c.token for tenant, c in demo.all_channels()}
+        # Twilio signs webhooks with the account's auth token, looked up by AccountSid.
+        secrets.update(
+            {f"twilio-auth-token-{c.account_sid}": c.token for _, c in demo.all_channels() if c.account_sid}
+        )
+        return secrets
 
     def env(self) -> dict[str, str]:
         """Environment for every function process (and for this process when it talks to the stack)."""
+        from shared.secrets import seed_local_file
+
         spec = topology()
+        # Secret Manager's stand-in: one file per stack, seeded with local_secrets() without ever
+        # overwriting a value rotated since; every function and the admin CLI read it.
+        port = self.firestore_host.rpartition(":")[2] or "0"
+        secrets_file = REPO / ".local" / f"secrets-{os.getpid()}-{port}.json"
+        seed_local_file(secrets_file, self.local_secrets())
         env = {
             "GOOGLE_CLOUD_PROJECT": self.project,
             "FIRESTORE_EMULATOR_HOST": self.firestore_host,
@@ -85,8 +101,9 @@ class LocalStack:
             "TELEGRAM_WEBHOOK_SECRET": self.secrets.telegram_webhook_secret,
             "SWITCHBOARD_INBOUND_TOPIC": spec["topics"]["inbound_events"],
             "SWITCHBOARD_DEAD_LETTER_SUBSCRIPTION": spec["subscriptions"]["inbound_dead_letters"]["name"],
-            "SWITCHBOARD_LOCAL_SECRETS": json.dumps(self.local_secrets()),
+            "SWITCHBOARD_LOCAL_SECRETS_FILE": str(secrets_file),
             "PYTHONUNBUFFERED": "1",
+            "SWITCHBOARD_PUSH_OUTBOX": "1",  # chat push: FCM is unreachable here (shared/chat/push.py)
         }
         if self.auth_host:
             env["FIREBASE_AUTH_EMULATOR_HOST"] = self.auth_host
@@ -97,6 +114,7 @@ class LocalStack:
         if self.sandbox is not None:
             for name in ("META_GRAPH_BASE_URL", "TELEGRAM_API_BASE_URL", "TWILIO_API_BASE_URL"):
                 env[name] = self.sandbox.base_url
+        env.update(self.extra_env)
         return env
 
     def apply_env(self) -> None:
@@ -171,7 +189,7 @@ class LocalStack:
                 )
             )
         for process in emulators:
-            self.processes.append(process.start())
+            self._launch(process)
         for process in emulators:
             process.wait_ready()
 
@@ -210,7 +228,8 @@ class LocalStack:
         self.sandbox = ProviderSandbox(port=0)
         self.sandbox.start()
         for _tenant, channel in demo.all_channels():
-            self.sandbox.register_account(channel.kind, channel.external_id, channel.token)
+            details = {"account_sid": channel.account_sid} if channel.account_sid else {}
+            self.sandbox.register_account(channel.kind, channel.external_id, channel.token, **details)
 
     def start_functions(self) -> None:
         """Start each function in its own functions-framework process, as Cloud Functions would."""
@@ -238,7 +257,7 @@ class LocalStack:
                 command += ["--signature-type", "cloudevent"]
             env = {**self.env(), "THREADS": str(max(2, declared[name].get("concurrency", 1) * 2))}
             process = Process(f"function-{name}", command, env=env, ready_url=f"http://127.0.0.1:{port}/")
-            self.processes.append(process.start())
+            self._launch(process)
             started.append(process)
         for process in started:
             process.wait_ready()
@@ -256,11 +275,31 @@ class LocalStack:
         for queue in topology()["queues"].values():
             tasks.ensure_queue(queue["name"])
 
+    def _launch(self, process: Process) -> None:
+        process.log_dir = self.log_dir
+        self.processes.append(process.start())
+
+    def process(self, name: str) -> Process:
+        """One of the stack's processes by name (``function-ingest``, ``firestore-emulator``, ...)."""
+        return next(p for p in self.processes if p.name == name)
+
     def restart_function(self, name: str) -> None:
         """Stop and start one function on the same port (fault-injection tests)."""
-        process = next(p for p in self.processes if p.name == f"function-{name}")
-        process.stop()
-        process.start()
+        self.crash(f"function-{name}", graceful=True)
+        self.revive(f"function-{name}")
+
+    def crash(self, name: str, graceful: bool = False) -> None:
+        """Kill a process of the stack (SIGKILL unless ``graceful``), as a crash would."""
+        process = self.process(name)
+        if graceful:
+            process.stop()
+        else:
+            process.kill()
+
+    def revive(self, name: str) -> None:
+        """Start a crashed process again on the same port, and wait until it answers."""
+        process = self.process(name)
+        process.start(append=True)
         process.wait_ready()
 
     def stop(self) -> None:

@@ -15,6 +15,8 @@ REGISTRY: dict[str, str] = {
     "messenger": "shared.channels.messenger:MessengerAdapter",
     "instagram": "shared.channels.instagram:InstagramAdapter",
     "whatsapp": "shared.channels.whatsapp:WhatsAppAdapter",
+    "telegram": "shared.channels.telegram:TelegramAdapter",
+    "twilio": "shared.channels.twilio:TwilioAdapter",
 }
 
 

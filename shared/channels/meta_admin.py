@@ -1,0 +1,79 @@
+"""Meta's Graph API, administrative calls: subscribing our app to a Page's webhooks.
+
+A Page (Messenger, and the Page linked to an Instagram professional account) sends webhooks to our
+app only once the app is subscribed to it: ``POST /{page-id}/subscribed_apps`` with
+``subscribed_fields`` and a Page access token, answered ``{"success": true}`` (Graph API reference,
+"Page Subscribed Apps"). Only fields subscribed both at the Page and in the app's webhook settings
+(the app dashboard) are delivered. WhatsApp numbers need no per-number call: their business account
+is subscribed once, in the app dashboard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import requests
+
+from shared.channels.graph import provider_error
+from shared.errors import ProviderError
+
+# Everything the inbound parser understands (messages and echoes, postbacks, receipts, reactions,
+# referrals, and the standby channel of the handover protocol).
+PAGE_SUBSCRIBED_FIELDS: tuple[str, ...] = (
+    "messages",
+    "messaging_postbacks",
+    "message_deliveries",
+    "message_reads",
+    "message_reactions",
+    "message_echoes",
+    "messaging_referrals",
+    "standby",
+)
+
+
+def subscribe_page(
+    channel: str,
+    page_id: str,
+    page_token: str,
+    *,
+    base_url: str,
+    version: str,
+    timeout: float,
+    fields: Sequence[str] = PAGE_SUBSCRIBED_FIELDS,
+) -> dict[str, Any]:
+    """Subscribe our app to ``page_id``'s webhooks for ``fields``; return Graph's answer.
+
+    The token travels as a Bearer header, never in the URL. Raises ProviderError (by Meta's error
+    code: an expired token says ``health == "token_expired"``) unless Graph answers success."""
+    url = f"{base_url.rstrip('/')}/{version}/{page_id}/subscribed_apps"
+    try:
+        response = requests.post(
+            url,
+            json={"subscribed_fields": ",".join(fields)},
+            headers={"Authorization": f"Bearer {page_token}"},
+            timeout=timeout,
+        )
+    except (requests.Timeout, requests.ConnectionError) as exc:
+        raise ProviderError(
+            f"Graph API unreachable at {base_url}: {type(exc).__name__}",
+            channel=channel,
+            code=None,
+            http_status=None,
+            transient=True,
+        ) from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code >= 400 or not isinstance(body, dict) or "error" in body:
+        raise provider_error(channel, response.status_code, body)
+    if body.get("success") is not True:
+        raise ProviderError(
+            f"Graph did not confirm the subscription of page {page_id}: {str(body)[:200]}",
+            channel=channel,
+            code=None,
+            http_status=response.status_code,
+            transient=False,
+        )
+    return body
