@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: dev test lint bench simulate bootstrap
+.PHONY: dev test lint bench report simulate bootstrap
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -19,6 +19,10 @@ test: bootstrap
 
 bench: bootstrap
 	PYTHONPATH=. $(PY) -m bench.run_all
+
+# every benchmark, then bench/results/README.md with charts and the cost per 1M inbound messages
+report: bootstrap
+	PYTHONPATH=. $(PY) -m bench.report
 
 # make simulate CHANNEL=whatsapp TEXT="hello"   or   make simulate CHANNEL=messenger FILE=path.json
 simulate: bootstrap

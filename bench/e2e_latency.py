@@ -82,7 +82,12 @@ def run(count: int = 500, pace_seconds: float = 0.1) -> dict[str, object]:
         finally:
             watch.unsubscribe()
         latencies = [(seen[t] - sent[t]) * 1000 for t in sent if t in seen]
-    figures = {**summary(latencies), "lost": count - len(latencies)}
+    figures = {
+        **summary(latencies),
+        "lost": count - len(latencies),
+        "rate_per_second": round(1 / pace_seconds, 1),
+        "_samples_ms": latencies,
+    }
     report("e2e_webhook_to_listener", figures)
     return figures
 

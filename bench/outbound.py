@@ -92,6 +92,7 @@ def run(sends: int = 100, deliveries: int = 300) -> dict[str, object]:
         "send_to_provider": summary(latencies),
         "deliver_messages_per_second": round(deliveries / elapsed, 1),
         "deliver_non_2xx": sum(1 for r in results if r >= 300),
+        "_samples_ms": latencies,
     }
     report("outbound", figures)
     return figures

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from bench import cold_start, e2e_latency, webhook_throughput
+from bench.report import run_all
 
 
 def main() -> None:
-    """Run every benchmark."""
-    webhook_throughput.run()
-    e2e_latency.run()
-    cold_start.run()
+    """Run every benchmark; each prints its own JSON line."""
+    run_all(quick=False)
 
 
 if __name__ == "__main__":

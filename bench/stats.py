@@ -28,5 +28,6 @@ def summary(values_ms: list[float]) -> dict[str, float]:
 
 
 def report(name: str, figures: dict[str, object]) -> None:
-    """Print one benchmark's figures as a JSON line (machine-readable) and a readable line."""
-    print(json.dumps({"benchmark": name, **figures}))
+    """Print one benchmark's figures as a JSON line; keys starting with ``_`` (raw samples kept for
+    the report's charts) are left out of the line."""
+    print(json.dumps({"benchmark": name, **{k: v for k, v in figures.items() if not k.startswith("_")}}))

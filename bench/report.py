@@ -1,0 +1,220 @@
+"""`make report`: run every benchmark and write a report folder: a markdown summary, PNG charts
+(latency histograms per path, throughput, cold starts) and the cost of 1 million inbound messages.
+
+    python -m bench.report [--out bench/results] [--quick]
+
+The cost is computed from what the code does per inbound message (Firestore writes counted by
+tests/integration/test_write_budget.py, reads and invocations by design, Pub/Sub bytes from the
+measured message size) at Google's list prices below; edit PRICES when they change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import statistics
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# Google Cloud list prices (USD), us-central1 / regional Firestore, request-based Cloud Run functions.
+PRICES = {
+    "firestore_write_per_100k": 0.09,  # multi-region (nam5): 0.18
+    "firestore_read_per_100k": 0.03,  # multi-region (nam5): 0.06
+    "function_invocation_per_million": 0.40,
+    "function_vcpu_second": 0.000024,
+    "function_gib_second": 0.0000025,
+    "pubsub_per_tib": 40.0,  # publish and delivery both count, at least 1,000 bytes each
+}
+
+# What one inbound message costs, by construction (ARCHITECTURE.md "Idempotency and ordering").
+PER_MESSAGE = {
+    "firestore_writes": 3,  # message create + conversation merge + contact merge (one batch)
+    "firestore_reads": 1,  # the parked-events lookup (1 read even when empty); routes are cached
+    "webhook_invocations": 1.0,  # worst case: one message per webhook (Meta batches under load)
+    "ingest_invocations": 1.0,
+    "ingest_seconds": 0.03,  # measured median ingest time on the emulators (an upper bound in production)
+    "ingest_vcpu": 1.0,
+    "ingest_gib": 0.5,
+    "webhook_seconds": 0.01,
+    "webhook_vcpu": 0.167,
+    "webhook_gib": 0.25,
+    "pubsub_message_bytes": 1500,  # a normalized text event with its raw item and attributes
+}
+
+
+def cost_per_million(
+    prices: dict[str, float] = PRICES, usage: dict[str, float] = PER_MESSAGE
+) -> dict[str, float]:
+    """USD per 1,000,000 inbound messages, by service."""
+    n = 1_000_000
+    firestore = (
+        usage["firestore_writes"] * n / 100_000 * prices["firestore_write_per_100k"]
+        + usage["firestore_reads"] * n / 100_000 * prices["firestore_read_per_100k"]
+    )
+    invocations = (usage["webhook_invocations"] + usage["ingest_invocations"]) * n / 1e6
+    compute = n * (
+        usage["ingest_seconds"]
+        * (
+            usage["ingest_vcpu"] * prices["function_vcpu_second"]
+            + usage["ingest_gib"] * prices["function_gib_second"]
+        )
+        + usage["webhook_seconds"]
+        * (
+            usage["webhook_vcpu"] * prices["function_vcpu_second"]
+            + usage["webhook_gib"] * prices["function_gib_second"]
+        )
+    )
+    functions = invocations * prices["function_invocation_per_million"] + compute
+    billable = max(usage["pubsub_message_bytes"], 1000) * 2  # publish + push delivery
+    pubsub = n * billable / 2**40 * prices["pubsub_per_tib"]
+    return {
+        "firestore": round(firestore, 2),
+        "functions": round(functions, 2),
+        "pubsub": round(pubsub, 2),
+        "total": round(firestore + functions + pubsub, 2),
+    }
+
+
+BENCHMARKS: dict[str, str] = {
+    "webhook_throughput": "bench.webhook_throughput",
+    "e2e_latency": "bench.e2e_latency",
+    "cold_start": "bench.cold_start",
+    "outbound": "bench.outbound",
+    "load": "bench.load",
+    "dashboard_latency": "bench.dashboard_latency",
+    "chat": "bench.chat",
+}
+
+
+def run_all(quick: bool) -> dict[str, Any]:
+    """Run every benchmark that exists; a failing one is reported, not fatal."""
+    results: dict[str, Any] = {}
+    for name, module_name in BENCHMARKS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        run: Callable[..., dict[str, Any]] = module.run
+        kwargs: dict[str, Any] = {}
+        if quick and name == "load":
+            kwargs = {"events": 2000, "hot_seconds": 10}
+        try:
+            results[name] = run(**kwargs)
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    return results
+
+
+def charts(results: dict[str, Any], out: Path) -> list[str]:
+    """Write the PNG charts; return their file names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for name, title in (
+        ("e2e_latency", "Webhook POST -> inbox listener (ms)"),
+        ("outbound", "Agent send -> provider API call (ms)"),
+    ):
+        samples = (results.get(name) or {}).get("_samples_ms")
+        if samples:
+            fig, ax = plt.subplots(figsize=(7, 3.5))
+            ax.hist(samples, bins=40, color="#3b82f6")
+            ax.axvline(statistics.median(samples), color="black", linestyle="--", label="p50")
+            ax.set_title(title)
+            ax.set_xlabel("ms")
+            ax.legend()
+            fig.tight_layout()
+            fig.savefig(out / f"{name}.png", dpi=100)
+            plt.close(fig)
+            written.append(f"{name}.png")
+    cold = results.get("cold_start") or {}
+    targets = {k: v["median_ms"] for k, v in cold.items() if isinstance(v, dict) and "median_ms" in v}
+    if targets:
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        ax.bar(list(targets), list(targets.values()), color="#10b981")
+        ax.set_title("Cold start: process start -> first 200 (median ms)")
+        ax.tick_params(axis="x", labelrotation=20)
+        fig.tight_layout()
+        fig.savefig(out / "cold_start.png", dpi=100)
+        plt.close(fig)
+        written.append("cold_start.png")
+    rates = {
+        "webhook events/s": (results.get("webhook_throughput") or {}).get("events_per_second"),
+        "end-to-end events/s (load)": (results.get("load") or {}).get("end_to_end_events_per_second"),
+        "deliveries/s": (results.get("outbound") or {}).get("deliver_messages_per_second"),
+    }
+    rates = {k: v for k, v in rates.items() if isinstance(v, int | float)}
+    if rates:
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        ax.barh(list(rates), list(rates.values()), color="#f59e0b")
+        ax.set_xscale("log")
+        ax.set_title("Throughput (log scale)")
+        fig.tight_layout()
+        fig.savefig(out / "throughput.png", dpi=100)
+        plt.close(fig)
+        written.append("throughput.png")
+    return written
+
+
+def markdown(results: dict[str, Any], images: list[str], cost: dict[str, float]) -> str:
+    """The report's README.md."""
+    lines = [
+        "# Switchboard benchmark report",
+        "",
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} "
+        "(2 cores, the Google emulators on the same machine). Each figure comes from `bench/`.",
+        "",
+        "## Figures",
+        "",
+    ]
+    for name, figures in results.items():
+        shown = {k: v for k, v in figures.items() if not k.startswith("_")}
+        lines += [f"### {name}", "", "```json", json.dumps(shown, indent=2), "```", ""]
+    lines += ["## Charts", ""] + [f"![{image}]({image})" for image in images] + [""]
+    lines += [
+        "## Cost per 1 million inbound messages",
+        "",
+        "| service | USD |",
+        "|---|---|",
+        *[f"| {service} | {value:.2f} |" for service, value in cost.items()],
+        "",
+        "Per message: " + ", ".join(f"{k} {v}" for k, v in PER_MESSAGE.items()) + ".",
+        "Prices: " + ", ".join(f"{k} {v}" for k, v in PRICES.items()) + " (list prices, us-central1).",
+        "Not included: agents' listeners (each change is one read per listening dashboard), storage,",
+        "outbound replies, and free tiers (which make a small deployment cheaper).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run, chart, write."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--quick", action="store_true", help="a smaller load run")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = run_all(args.quick)
+    images = charts(results, args.out)
+    cost = cost_per_million()
+    (args.out / "README.md").write_text(markdown(results, images, cost))
+    (args.out / "figures.json").write_text(
+        json.dumps(
+            {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in results.items()},
+            indent=2,
+        )
+    )
+    print(f"report written to {args.out}/README.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
