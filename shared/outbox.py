@@ -205,6 +205,16 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
         "sentAt": now,
         "createdAt": store.server_time(),
     }
+    if channel == "app":
+        # A support channel opened from an app (the chat API) has no provider: writing the reply
+        # delivers it, so it is "sent" at once and no Cloud Task is enqueued; shared/chat/support.py
+        # also counts it unread for the app user and pushes it to their devices.
+        from shared.chat import support
+
+        summary = _summary(message, message_id, document, now)
+        return support.write_agent_reply(
+            caller.tenant_id, request.conversationId, message_id, document, summary
+        )
     created = store.create_outbound(
         caller.tenant_id,
         request.conversationId,

@@ -237,15 +237,19 @@ def _read_json_map(path: Path) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock beside ``path``: two CLI runs never lose each other's rotation."""
+    """An exclusive advisory lock on ``path``'s directory (the file itself is replaced on every
+    write): two CLI runs never lose each other's rotation."""
     import fcntl
 
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(directory, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(directory, fcntl.LOCK_UN)
+    finally:
+        os.close(directory)
 
 
 _local_files: dict[str, _LocalFile] = {}

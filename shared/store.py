@@ -812,20 +812,20 @@ def get_chat_member(tenant_id: str, channel_id: str, user_id: str) -> Versioned:
 
 def update_chat_member(
     tenant_id: str, channel_id: str, user_id: str, data: dict[str, Any], if_version: Any = None
-) -> bool:
+) -> datetime | None:
     """Update a member document (dotted paths allowed); with ``if_version`` only if it has not changed
-    since it was read (False when it has, or when it is gone)."""
+    since it was read. Returns the write's commit time, or None when it changed or is gone."""
     from google.api_core.exceptions import FailedPrecondition, NotFound
 
     ref = _member_ref(tenant_id, channel_id, user_id)
     try:
         if if_version is None:
-            ref.update(data, **_rpc())
+            result = ref.update(data, **_rpc())
         else:
-            ref.update(data, option=client().write_option(last_update_time=if_version), **_rpc())
+            result = ref.update(data, option=client().write_option(last_update_time=if_version), **_rpc())
     except (FailedPrecondition, NotFound):
-        return False
-    return True
+        return None
+    return result.update_time or datetime.now(UTC)
 
 
 def get_chat_members_of(tenant_id: str, channel_ids: list[str], user_id: str) -> dict[str, dict[str, Any]]:
@@ -870,11 +870,21 @@ class NewPost:
     rate_bucket: str | None = None
 
 
-def write_post(post: NewPost) -> datetime | None:
+@dataclass(frozen=True)
+class WrittenPost:
+    """When a post was written: ``created_at`` is the value its server-timestamp fields got (taken
+    when Firestore starts processing the request), ``committed_at`` the commit time. Under
+    contention the two orders differ: a post stamped earlier may commit later."""
+
+    created_at: datetime
+    committed_at: datetime
+
+
+def write_post(post: NewPost) -> WrittenPost | None:
     """Write a post, the channel summary, the recipients' unread counts, the usage shard and the
-    sender's rate bucket in one batch. Returns the commit time (the post's ``createdAt`` when it is
-    the server timestamp), None if the post already exists (same deterministic id), and raises
-    MemberGone if a recipient left meanwhile (the batch wrote nothing: read the members again)."""
+    sender's rate bucket in one batch. Returns when it was written, None if the post already exists
+    (same deterministic id), and raises MemberGone if a recipient left meanwhile (the batch wrote
+    nothing: read the members again)."""
     from google.api_core.exceptions import AlreadyExists, NotFound
 
     db = client()
@@ -913,7 +923,9 @@ def write_post(post: NewPost) -> datetime | None:
                 merge=True,
             )
         follow_up.commit(**_rpc())
-    return results[0].update_time if results else datetime.now(UTC)
+    committed = results[0].update_time
+    stamps = [v.timestamp_value for v in results[0].transform_results if "timestamp_value" in v]
+    return WrittenPost(created_at=stamps[0] if stamps else committed, committed_at=committed)
 
 
 def get_post(tenant_id: str, channel_id: str, post_id: str) -> Versioned:

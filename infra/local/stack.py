@@ -89,7 +89,17 @@ class LocalStack:
         # Secret Manager's stand-in: one file per stack, seeded with local_secrets() without ever
         # overwriting a value rotated since; every function and the admin CLI read it.
         port = self.firestore_host.rpartition(":")[2] or "0"
-        secrets_file = REPO / ".local" / f"secrets-{os.getpid()}-{port}.json"
+        secrets_dir = REPO / ".local" / "secrets"
+        secrets_file = secrets_dir / f"{os.getpid()}-{port}.json"
+        if not secrets_file.exists() and secrets_dir.is_dir():
+            for stale in secrets_dir.glob("*-*.json"):  # files of stacks whose process has ended
+                owner = stale.name.partition("-")[0]
+                try:
+                    os.kill(int(owner), 0)  # signal 0: only asks whether the process exists
+                except ProcessLookupError:
+                    stale.unlink(missing_ok=True)
+                except (ValueError, PermissionError):
+                    pass
         seed_local_file(secrets_file, self.local_secrets())
         env = {
             "GOOGLE_CLOUD_PROJECT": self.project,

@@ -119,8 +119,7 @@ def test_rotation_replaces_the_file_atomically_and_keeps_other_names(
     assert json.loads(path.read_text()) == {"a": "rotated", "b": "2"}
     assert path.stat().st_ino != inode, "written to a new file and renamed over the old one"
     assert oct(path.stat().st_mode & 0o777) == oct(0o600), "readable by its owner only"
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name not in {"secrets.json", "secrets.json.lock"}]
-    assert leftovers == []
+    assert [p.name for p in tmp_path.iterdir()] == ["secrets.json"], "no temporary file left behind"
 
 
 def test_concurrent_rotations_of_different_names_are_all_kept(
