@@ -74,7 +74,8 @@ locals {
 
   # Channel access tokens live in Secret Manager as channel-token-<channelId>, created by the admin
   # CLI when a channel is connected; only deliver may read them.
-  channel_token_secret_prefix = "channel-token-"
+  channel_token_secret_prefix     = "channel-token-"
+  twilio_auth_token_secret_prefix = "twilio-auth-token-"
 
   # Least privilege, per function. Webhooks (webhook_<channel>) get no project role at all: they
   # only publish to the inbound topic (pubsub.tf). Roles for functions not yet in topology.json
@@ -363,8 +364,23 @@ resource "google_project_iam_member" "deliver_channel_tokens" {
 
   condition {
     title       = "channel-token-secrets-only"
-    description = "Only Secret Manager secrets named ${local.channel_token_secret_prefix}<channelId>."
+    description = "Only Secret Manager secrets named ${local.channel_token_secret_prefix}<tenant>-<channel>."
     expression  = "resource.name.startsWith(\"projects/${local.project_number}/secrets/${local.channel_token_secret_prefix}\")"
+  }
+}
+
+# webhook_twilio checks X-Twilio-Signature with the account's auth token, and reads only those.
+resource "google_project_iam_member" "twilio_webhook_auth_tokens" {
+  for_each = contains(keys(local.topology.functions), "webhook_twilio") ? toset(["webhook_twilio"]) : toset([])
+
+  project = var.project_id
+  role    = "roles/secretmanager.secretAccessor"
+  member  = module.functions[each.key].service_account_member
+
+  condition {
+    title       = "twilio-auth-token-secrets-only"
+    description = "Only Secret Manager secrets named ${local.twilio_auth_token_secret_prefix}<AccountSid>."
+    expression  = "resource.name.startsWith(\"projects/${local.project_number}/secrets/${local.twilio_auth_token_secret_prefix}\")"
   }
 }
 

@@ -139,7 +139,7 @@ variable "tasks_logging_sampling_ratio" {
 }
 
 variable "channel_token_channel_ids" {
-  description = "Channel ids whose access-token secret (channel-token-<channelId>) Terraform should create; the admin CLI creates the others. Values are never set here."
+  description = "Channel ids whose access-token secret (channel-token-<tenant>-<channel>) Terraform should create; the admin CLI creates the others. Values are never set here."
   type        = set(string)
   default     = []
 

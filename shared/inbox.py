@@ -81,17 +81,26 @@ def apply(event: InboundEvent) -> Outcome:
 def quarantine(item: QuarantinedItem) -> Outcome:
     """Keep a quarantine record the webhook published."""
     try:
-        store.save_quarantine(item)
+        _save_quarantine(item)
     except store.transient_errors() as exc:
         raise TransientError(f"Firestore unavailable while quarantining: {type(exc).__name__}") from exc
     return Outcome("quarantined")
+
+
+def _save_quarantine(item: QuarantinedItem) -> None:
+    store.save_quarantine(item)
+    # A log-based metric counts these (infra/modules/monitoring): an alert when parsing starts failing.
+    log.warning(
+        "quarantined",
+        extra={"fields": {"event": "quarantined", "channel": item.channel, "reason": item.reason}},
+    )
 
 
 def _apply(event: InboundEvent) -> Outcome:
     route = store.resolve_route(event.route_key)
     if route is None:
         # Not a retry loop: nobody owns this account yet. Keep it; replay once the channel is connected.
-        store.save_quarantine(
+        _save_quarantine(
             QuarantinedItem(
                 channel=event.channel,
                 reason="unknown_route",
@@ -399,6 +408,12 @@ def _notice(event: ChannelNoticeEvent, route: store.Route) -> Outcome:
     health: dict[str, Any] = {"lastNoticeAt": _when(event), "lastNoticeTopic": event.topic}
     if event.error is not None:
         health["lastError"] = {**event.error.model_dump(exclude_none=True), "at": _when(event)}
+        log.warning(
+            "channel reported an error",
+            extra={
+                "fields": {"event": "channel_unhealthy", "channel": event.channel, "code": event.error.code}
+            },
+        )
     store.update_channel_health(route.tenant_id, route.channel_id, health)
     return Outcome("applied")
 
@@ -410,9 +425,10 @@ def _touch_health(event: InboundEvent, route: store.Route) -> None:
     # lastWebhookAt on the channel document, at most once a minute per process: the channel
     # document would otherwise be a hot document written on every message.
     now = time.monotonic()
-    if _health_touched.get(route.channel_id, 0.0) > now:
+    key = f"{route.tenant_id}/{route.channel_id}"
+    if _health_touched.get(key, 0.0) > now:
         return
-    _health_touched[route.channel_id] = now + HEALTH_TOUCH_SECONDS
+    _health_touched[key] = now + HEALTH_TOUCH_SECONDS
     store.update_channel_health(route.tenant_id, route.channel_id, {"lastWebhookAt": store.server_time()})
 
 

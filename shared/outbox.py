@@ -426,6 +426,17 @@ def _provider_failed(
         },
     )
     if exc.health:
+        log.warning(
+            "channel unhealthy",
+            extra={
+                "fields": {
+                    "event": "channel_unhealthy",
+                    "channel": exc.channel,
+                    "code": exc.code,
+                    "problem": exc.health,
+                }
+            },
+        )
         store.update_channel_health(
             tenant_id,
             str(conversation["channelId"]),
