@@ -48,3 +48,6 @@ if [ ! -x "$FIREBASE_DIR/node_modules/.bin/firebase" ] || [ "$FIREBASE_DIR/packa
   echo "bootstrap: installing firebase-tools (Auth emulator)"
   (cd "$FIREBASE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# The dashboard: npm packages of web/, Debian chromium and Playwright for the end-to-end tests.
+scripts/bootstrap-web.sh

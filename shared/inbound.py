@@ -6,6 +6,7 @@ batch; a body that is not even JSON is quarantined whole.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -47,14 +48,46 @@ def normalize(adapter: ChannelAdapter, body: bytes, url: str | None = None) -> N
 
 
 def parse_into(adapter: ChannelAdapter, item: dict, result: Normalized) -> None:
-    """Parse one raw item into ``result``: its events, or one quarantine record."""
+    """Parse one raw item into ``result``: its events, or one quarantine record.
+
+    Events are checked to serialize here, so what a webhook publishes is always publishable: text
+    pydantic cannot encode (a lone surrogate, half an emoji) or absurd nesting quarantines the item
+    instead of failing the whole batch with a 500 that the provider would retry for days."""
     try:
-        result.events.extend(adapter.parse_item(item))
-    except (ParseError, ValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        events = adapter.parse_item(item)
+        for event in events:
+            event.model_dump_json()
+        result.events.extend(events)
+    except (
+        ParseError,
+        ValidationError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+    ) as exc:
         # A provider item we do not understand is a data problem, not a crash: keep it raw.
         log.warning("quarantined an unparseable %s item: %s", adapter.kind, type(exc).__name__)
         result.quarantined.append(
             QuarantinedItem(
-                channel=adapter.kind, reason="parse_error", error=f"{type(exc).__name__}: {exc}", raw=item
+                channel=adapter.kind,
+                reason="parse_error",
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+                raw=publishable_raw(item),
             )
         )
+
+
+def publishable_raw(raw: object) -> object:
+    """``raw`` itself when it encodes as strict JSON, else its ASCII-escaped JSON text (or repr)."""
+    try:
+        json.dumps(raw, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        return raw
+    except (ValueError, RecursionError, TypeError):
+        pass
+    try:
+        return json.dumps(raw, ensure_ascii=True, default=str)
+    except (ValueError, RecursionError):
+        return repr(raw)[:100_000]

@@ -1,7 +1,8 @@
 """Structured JSON logs on stdout, which Cloud Logging parses into jsonPayload.
 
 INFO lines carry ids, kinds and counts only: never message text, names or phone numbers
-(tests/test_logs_privacy.py proves it for the webhook and ingest paths).
+(tests/security/test_logs_carry_no_personal_data.py and tests/unit/test_webhook_function.py
+prove it for the webhook paths).
 """
 
 from __future__ import annotations

@@ -796,12 +796,15 @@ def leave_chat_channel(tenant_id: str, channel_id: str, user_id: str) -> bool:
 
 
 def chat_members(
-    tenant_id: str, channel_id: str, limit: int = CHAT_MEMBER_PAGE
+    tenant_id: str, channel_id: str, limit: int | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
-    """A channel's members as (user id, member document), at most ``limit``; documents without a
-    role (left behind by a large channel's follow-up fan-out) are not members."""
-    snapshots = conversation_ref(tenant_id, channel_id).collection("members").limit(limit).stream(**_rpc())
-    members = [(s.id, s.to_dict() or {}) for s in snapshots]
+    """A channel's members as (user id, member document): all of them (a post's fan-out), or at most
+    ``limit``. Documents without a role (left behind by a large channel's follow-up fan-out) are not
+    members."""
+    query: Any = conversation_ref(tenant_id, channel_id).collection("members")
+    if limit is not None:
+        query = query.limit(limit)
+    members = [(s.id, s.to_dict() or {}) for s in query.stream(**_rpc())]
     return [(user_id, data) for user_id, data in members if data.get("role")]
 
 

@@ -14,6 +14,7 @@ import threading
 from types import FrameType
 
 from infra.local import demo
+from infra.local.dashboard import DashboardServer
 from infra.local.processes import REPO
 from infra.local.stack import LocalStack
 
@@ -49,6 +50,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     print("Starting Switchboard locally (emulators, functions)...", flush=True)
     stack = LocalStack(log_dir=REPO / ".local" / "logs")
+    dashboard: DashboardServer | None = None
     try:
         stack.start()
         stack.apply_env()
@@ -57,6 +59,8 @@ def main() -> int:
         # Dev mode: the provider sandbox posts signed delivered/read receipts back, so ticks move.
         stack.sandbox.receipts_to(webhook_urls(stack), stack.secrets.meta_app_secret)
         write_state(stack)
+        dashboard = DashboardServer(stack)
+        dashboard.start()
         print(f"\n  Firestore emulator   {stack.firestore_host}")
         print(f"  Pub/Sub emulator     {stack.pubsub_host}")
         for name, url in stack.function_urls.items():
@@ -66,6 +70,7 @@ def main() -> int:
             print(f"    {channel.kind:<10} {channel.external_id:<20} {channel.name}")
         print(f"  Provider sandbox     {stack.sandbox.base_url}  (receipts on)")
         print(f"  Auth emulator        {stack.auth_host}")
+        print(f"  Dashboard            {dashboard.url}")
         print(f"\n  Agent login          {login.email} / {login.password}  (tenant '{demo.DEMO_TENANT}')")
         print("\n  Send a signed test webhook:  make simulate CHANNEL=whatsapp TEXT='hello'")
         print(f"  Logs: {stack.log_dir}    Stop: Ctrl-C\n", flush=True)
@@ -76,6 +81,8 @@ def main() -> int:
         return 0
     finally:
         print("Stopping...", flush=True)
+        if dashboard is not None:
+            dashboard.stop()
         stack.stop()
         STATE_FILE.unlink(missing_ok=True)
 

@@ -206,7 +206,8 @@ class LocalStack:
     def _auth_emulator(self) -> Process:
         port = free_port()
         self.auth_host = f"127.0.0.1:{port}"
-        config_dir = REPO / ".local" / "firebase"
+        # One folder per stack: two stacks may start at once.
+        config_dir = REPO / ".local" / "firebase" / self.log_dir.name
         config_dir.mkdir(parents=True, exist_ok=True)
         # The emulator UI is off: its download fails offline. Everything binds 127.0.0.1.
         (config_dir / "firebase.json").write_text(

@@ -165,11 +165,19 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    # json.loads turns 1e400 into inf, which cannot be stored or published as JSON: refuse it.
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return value
+
+
 def load_body(body: bytes) -> dict[str, Any]:
     """Parse a webhook body; raise ParseError unless it is a strict JSON object (Python's
     ``NaN``/``Infinity`` extensions are refused: they could not be stored or published as JSON)."""
     try:
-        data = json.loads(body, parse_constant=_refuse_constant)
+        data = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ParseError(f"body is not JSON ({type(exc).__name__})") from None
     if not isinstance(data, dict):

@@ -607,9 +607,9 @@ def index_fields(index: dict[str, Any]) -> list[tuple[str, str]]:
 def test_indexes_cover_the_dashboard_and_receipt_queries() -> None:
     declaration = json.loads(INDEXES_PATH.read_text())
     composite = {(index["collectionGroup"], tuple(index_fields(index))) for index in declaration["indexes"]}
-    for filtered in ("status", "channelId", "assigneeId"):
-        # Tenant-scoped conversation list: filter by one field, newest activity first.
-        assert ("conversations", ((filtered, "ASCENDING"), ("lastActivityAt", "DESCENDING"))) in composite
+    for filtered in ("status", "channel", "assigneeId"):
+        # The inbox query (web/src/stores): filter by one field, newest activity first.
+        assert ("conversations", ((filtered, "ASCENDING"), ("lastActivityAtMs", "DESCENDING"))) in composite
     # shared.store.outbound_below: direction == "out" and statusRank < n.
     assert ("messages", (("direction", "ASCENDING"), ("statusRank", "ASCENDING"))) in composite
 

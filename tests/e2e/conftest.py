@@ -1,0 +1,195 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright, against the session's
+local stack and the built app served by DashboardServer.
+
+One browser for the whole session; every agent gets its own browser context (its own cookies and
+storage: a separate sign-in). A test that fails leaves a screenshot of every page it opened in
+``.local/screenshots/``. Every page is also watched: a console error, an uncaught exception or a
+request to anywhere but this machine fails the test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from infra.local import demo
+from infra.local.dashboard import DashboardServer
+from infra.local.stack import LocalStack
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = REPO / ".local" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+PASSWORD = "correct-horse-battery"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]"}
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A dashboard login: created in the Auth emulator with tenant/role claims, and in the directory."""
+
+    email: str
+    name: str
+    tenant_id: str
+    role: str = "agent"
+    uid: str = ""
+
+
+DANA = Agent("dana@demo.test", "Dana Agent", demo.DEMO_TENANT)
+SAM = Agent("sam@demo.test", "Sam Support", demo.DEMO_TENANT)
+EVE = Agent("eve@acme.test", "Eve Acme", demo.OTHER_TENANT)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keep each phase's report on the item, so fixtures know at teardown whether the test failed."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture(scope="session")
+def dashboard(stack: LocalStack) -> Iterator[DashboardServer]:
+    """The built dashboard (rebuilt only when web/ changed), configured for the session's stack."""
+    with DashboardServer(stack) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the session: Debian's binary, never a downloaded one."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's chromium "
+            "(run scripts/bootstrap-web.sh, or `apt-get update && apt-get install -y chromium`)",
+            pytrace=False,
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright for Python is missing: run scripts/bootstrap-web.sh", pytrace=False)
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+    with sync_playwright() as playwright:
+        # Playwright gives every launch a fresh, temporary user data dir.
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def agents(clean_stack: LocalStack) -> dict[str, Agent]:
+    """Two agents of the demo tenant and one of the other tenant, with an empty, seeded Firestore."""
+    from shared import auth, store
+
+    made = {}
+    for agent in (DANA, SAM, EVE):
+        uid = auth.invite(agent.email, PASSWORD, agent.tenant_id, agent.role, agent.name)
+        store.put_agent(agent.tenant_id, uid, {"name": agent.name, "email": agent.email, "role": agent.role})
+        made[agent.email] = Agent(agent.email, agent.name, agent.tenant_id, agent.role, uid)
+    clean_stack.sandbox.clear()
+    return made
+
+
+@dataclass
+class Watched:
+    """What a page did that a test must not allow: console errors, uncaught errors, outside requests."""
+
+    label: str
+    page: Any
+    errors: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+
+
+# Expected noise, not a fault: the browser reports each 4xx answer as a console error, and the
+# tests provoke refusals (a send outside the reply window) on purpose.
+EXPECTED_CONSOLE = (re.compile(r"Failed to load resource: the server responded with a status of 4\d\d"),)
+
+
+@pytest.fixture
+def open_dashboard(
+    browser: Any, dashboard: DashboardServer, agents: dict[str, Agent], request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Any]]:
+    """``open_dashboard(agent, viewport=DESKTOP)`` -> a signed-in page showing the inbox."""
+    from playwright.sync_api import expect
+
+    contexts: list[Any] = []
+    watched: list[Watched] = []
+
+    def open_as(agent: Agent, viewport: dict[str, int] | None = None, sign_in: bool = True) -> Any:
+        context = browser.new_context(viewport=viewport or DESKTOP, service_workers="block")
+        contexts.append(context)
+        page = context.new_page()
+        watch = Watched(f"{len(watched) + 1}-{agent.email.split('@')[0]}", page)
+        watched.append(watch)
+
+        def on_console(message: Any) -> None:
+            if message.type == "error" and not any(p.search(message.text) for p in EXPECTED_CONSOLE):
+                watch.errors.append(f"console: {message.text}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: watch.errors.append(f"uncaught: {exc}"))
+
+        def guard(route: Any) -> None:
+            host = urlsplit(route.request.url).hostname or ""
+            if route.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
+                route.continue_()
+            else:
+                watch.outside.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", guard)
+        page.goto(dashboard.url)
+        if sign_in:
+            page.get_by_label("Email").fill(agent.email)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_test_id("agent-name")).to_contain_text(agent.name)
+        return page
+
+    yield open_as
+
+    failed = any(
+        getattr(request.node, f"rep_{phase}", None) and getattr(request.node, f"rep_{phase}").failed
+        for phase in ("setup", "call")
+    )
+    try:
+        if failed:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            for watch in watched:
+                path = SCREENSHOTS / f"{request.node.name}-{watch.label}.png"
+                try:
+                    watch.page.screenshot(path=str(path), full_page=True)
+                except Exception as exc:  # the page may be gone; the test's own failure matters more
+                    print(f"could not save {path}: {exc}")
+                else:
+                    print(f"screenshot: {path}")
+    finally:
+        for context in contexts:
+            context.close()
+    if not failed:
+        problems = [f"{w.label}: {e}" for w in watched for e in w.errors]
+        problems += [f"{w.label}: request outside this machine: {u}" for w in watched for u in w.outside]
+        assert not problems, "the dashboard misbehaved:\n" + "\n".join(problems)

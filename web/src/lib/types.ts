@@ -1,0 +1,205 @@
+/** What the dashboard reads from Firestore (see DESIGN.md, "Firestore model"), as plain objects:
+ * timestamps become epoch milliseconds at the boundary, so components never see SDK types. */
+import type { DocumentData, QueryDocumentSnapshot, DocumentSnapshot } from "firebase/firestore";
+
+export type ChannelKind = "messenger" | "instagram" | "whatsapp" | "telegram" | "twilio" | "app";
+export const CHANNEL_KINDS: ChannelKind[] = ["whatsapp", "messenger", "instagram", "telegram", "twilio"];
+export const CHANNEL_LABELS: Record<string, string> = {
+  messenger: "Messenger",
+  instagram: "Instagram",
+  whatsapp: "WhatsApp",
+  telegram: "Telegram",
+  twilio: "SMS",
+  app: "In-app chat",
+};
+
+export type ConversationStatus = "open" | "pending" | "snoozed" | "resolved";
+export const CONVERSATION_STATUSES: ConversationStatus[] = ["open", "pending", "snoozed", "resolved"];
+
+export type Direction = "in" | "out" | "note" | "system";
+export type DeliveryStatus = "pending" | "queued" | "sent" | "delivered" | "read" | "failed";
+
+export interface ReplyWindow {
+  expiresAtMs: number;
+  tagExpiresAtMs: number;
+  needs: "template" | "tag" | null;
+}
+
+export interface LastMessage {
+  id?: string;
+  type?: string;
+  text?: string | null;
+  direction?: Direction;
+  atMs: number | null;
+}
+
+export interface Conversation {
+  id: string;
+  channel: ChannelKind;
+  channelId: string;
+  contactId: string;
+  contactExternalId: string;
+  contactName: string;
+  status: ConversationStatus;
+  assigneeId: string | null;
+  lastMessage: LastMessage | null;
+  lastActivityAtMs: number;
+  lastInboundAtMs: number | null;
+  replyWindow: ReplyWindow | null;
+  unreadCount: number;
+  messageCount: number;
+  snoozeUntilMs: number | null;
+}
+
+export interface Attachment {
+  url?: string;
+  media_id?: string;
+  mime_type?: string;
+  filename?: string;
+  caption?: string;
+}
+
+export interface MessageError {
+  code?: string | number;
+  reason?: string;
+  title?: string;
+  detail?: string;
+}
+
+export interface Message {
+  id: string;
+  direction: Direction;
+  type: string;
+  /** The per-type payload as ingest or send_message stored it. */
+  content: Record<string, any>;
+  text: string | null;
+  sender: { kind?: string; id?: string | null; name?: string | null };
+  status: DeliveryStatus | "received" | "note" | string;
+  error: MessageError | null;
+  reactions: { customer?: string; business?: string };
+  edited: boolean;
+  deleted: boolean;
+  sentAtMs: number;
+  replyTo: string | null;
+  providerMessageId: string | null;
+  clientMessageId: string | null;
+  tag: string | null;
+}
+
+/** A message the agent sent that the server has not written yet (or refused). */
+export interface PendingMessage {
+  clientMessageId: string;
+  conversationId: string;
+  message: OutgoingMessage;
+  useHumanAgentTag: boolean;
+  createdAtMs: number;
+  error: { code: string; message: string } | null;
+  sending: boolean;
+}
+
+export interface OutgoingMessage {
+  type: "text" | "image" | "audio" | "video" | "document" | "template" | "reaction" | "note";
+  text?: string;
+  mediaUrl?: string;
+  caption?: string;
+  filename?: string;
+  templateName?: string;
+  templateLanguage?: string;
+  templateParameters?: string[];
+  emoji?: string;
+  replyTo?: string;
+}
+
+export interface Agent {
+  id: string;
+  name: string;
+  email: string;
+  role: string;
+}
+
+export interface Channel {
+  id: string;
+  kind: ChannelKind;
+  name: string;
+  health: Record<string, any>;
+}
+
+/** Epoch ms from a Firestore Timestamp, a Date, a number or an ISO string (null if none). */
+export function millis(value: unknown): number | null {
+  if (value == null) return null;
+  if (typeof value === "number") return value;
+  if (typeof value === "string") {
+    const parsed = Date.parse(value);
+    return Number.isNaN(parsed) ? null : parsed;
+  }
+  if (value instanceof Date) return value.getTime();
+  if (typeof (value as { toMillis?: unknown }).toMillis === "function") {
+    return (value as { toMillis(): number }).toMillis();
+  }
+  return null;
+}
+
+const str = (value: unknown): string => (value == null ? "" : String(value));
+
+export function toConversation(snapshot: QueryDocumentSnapshot | DocumentSnapshot): Conversation {
+  const d: DocumentData = snapshot.data() ?? {};
+  const window = d.replyWindow as DocumentData | undefined;
+  const last = d.lastMessage as DocumentData | undefined;
+  return {
+    id: snapshot.id,
+    channel: (d.channel ?? "app") as ChannelKind,
+    channelId: str(d.channelId),
+    contactId: str(d.contactId),
+    contactExternalId: str(d.contactExternalId),
+    contactName: str(d.contactName) || str(d.contactExternalId) || "Unknown contact",
+    status: (d.status ?? "open") as ConversationStatus,
+    assigneeId: d.assigneeId ?? null,
+    lastMessage: last
+      ? { id: last.id, type: last.type, text: last.text ?? null, direction: last.direction, atMs: millis(last.at) }
+      : null,
+    lastActivityAtMs: Number(d.lastActivityAtMs ?? millis(d.lastActivityAt) ?? 0),
+    lastInboundAtMs: millis(d.lastInboundAtMs ?? d.lastInboundAt),
+    replyWindow: window
+      ? {
+          expiresAtMs: Number(window.expiresAtMs ?? 0),
+          tagExpiresAtMs: Number(window.tagExpiresAtMs ?? 0),
+          needs: window.needs ?? null,
+        }
+      : null,
+    unreadCount: Number(d.unreadCount ?? 0),
+    messageCount: Number(d.messageCount ?? 0),
+    snoozeUntilMs: d.snoozeUntilMs ?? null,
+  };
+}
+
+export function toMessage(snapshot: QueryDocumentSnapshot): Message {
+  const d = snapshot.data({ serverTimestamps: "estimate" });
+  return {
+    id: snapshot.id,
+    direction: (d.direction ?? "in") as Direction,
+    type: str(d.type) || "unsupported",
+    content: (d.content as Record<string, any>) ?? {},
+    text: d.text ?? null,
+    sender: d.sender ?? {},
+    status: str(d.status),
+    error: d.error ?? null,
+    reactions: d.reactions ?? {},
+    edited: Boolean(d.edited),
+    deleted: Boolean(d.deleted),
+    sentAtMs: millis(d.sentAt) ?? millis(d.createdAt) ?? 0,
+    replyTo: d.replyTo ?? null,
+    providerMessageId: d.providerMessageId ?? null,
+    clientMessageId: d.clientMessageId ?? null,
+    tag: d.tag ?? null,
+  };
+}
+
+export function toAgent(snapshot: QueryDocumentSnapshot): Agent {
+  const d = snapshot.data();
+  return { id: snapshot.id, name: str(d.name) || str(d.email), email: str(d.email), role: str(d.role) };
+}
+
+export function toChannel(snapshot: QueryDocumentSnapshot): Channel {
+  const d = snapshot.data();
+  return { id: snapshot.id, kind: d.kind as ChannelKind, name: str(d.name), health: d.health ?? {} };
+}

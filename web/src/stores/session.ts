@@ -1,0 +1,106 @@
+/** Who is signed in: the Firebase user, the tenant and role from its ID token's custom claims
+ * (`tenantId`, `role`, set when the agent was invited), and names to show. */
+import { defineStore } from "pinia";
+import { computed, nextTick, ref } from "vue";
+import {
+  onAuthStateChanged,
+  signInWithEmailAndPassword,
+  signOut as firebaseSignOut,
+  type User,
+} from "firebase/auth";
+import { doc, getDoc } from "firebase/firestore";
+
+import { auth, db } from "../lib/firebase";
+
+const AGENT_ROLES = ["agent", "admin"];
+
+type Phase = "starting" | "signedOut" | "signedIn";
+
+export const useSession = defineStore("session", () => {
+  const phase = ref<Phase>("starting");
+  const user = ref<User | null>(null);
+  const tenantId = ref<string | null>(null);
+  const role = ref<string | null>(null);
+  const tenantName = ref<string>("");
+  const agentName = ref<string>("");
+  const error = ref<string | null>(null);
+
+  const uid = computed(() => user.value?.uid ?? "");
+
+  let started = false;
+  function start(): void {
+    if (started) return;
+    started = true;
+    onAuthStateChanged(auth(), async (next) => {
+      if (!next) {
+        reset();
+        phase.value = "signedOut";
+        return;
+      }
+      const token = await next.getIdTokenResult();
+      const claimedTenant = token.claims.tenantId;
+      const claimedRole = token.claims.role;
+      if (typeof claimedTenant !== "string" || !AGENT_ROLES.includes(String(claimedRole))) {
+        error.value = "This account is not an agent of any workspace. Ask an admin to invite you.";
+        await firebaseSignOut(auth());
+        return;
+      }
+      user.value = next;
+      tenantId.value = claimedTenant;
+      role.value = String(claimedRole);
+      agentName.value = next.displayName || next.email || "Agent";
+      tenantName.value = claimedTenant;
+      error.value = null;
+      phase.value = "signedIn";
+      void loadNames(claimedTenant, next.uid);
+    });
+  }
+
+  async function loadNames(tenant: string, id: string): Promise<void> {
+    const [tenantDoc, agentDoc] = await Promise.all([
+      getDoc(doc(db(), "tenants", tenant)).catch(() => null),
+      getDoc(doc(db(), "tenants", tenant, "agents", id)).catch(() => null),
+    ]);
+    if (tenantId.value !== tenant) return;
+    const name = tenantDoc?.data()?.name;
+    if (name) tenantName.value = String(name);
+    const agent = agentDoc?.data()?.name;
+    if (agent) agentName.value = String(agent);
+  }
+
+  function reset(): void {
+    user.value = null;
+    tenantId.value = null;
+    role.value = null;
+    tenantName.value = "";
+    agentName.value = "";
+  }
+
+  async function signIn(email: string, password: string): Promise<void> {
+    error.value = null;
+    try {
+      await signInWithEmailAndPassword(auth(), email.trim(), password);
+    } catch (exc) {
+      const code = (exc as { code?: string }).code ?? "";
+      error.value =
+        code === "auth/invalid-credential" || code === "auth/wrong-password" || code === "auth/user-not-found"
+          ? "Wrong email or password."
+          : code === "auth/too-many-requests"
+            ? "Too many attempts. Wait a moment and try again."
+            : code === "auth/network-request-failed"
+              ? "Could not reach the sign-in service."
+              : "Sign-in failed. Try again.";
+      throw exc;
+    }
+  }
+
+  /** Sign out: the signed-in UI (and with it every Firestore listener) goes first, so no listener
+   * sees its permission revoked mid-flight. */
+  async function signOut(): Promise<void> {
+    phase.value = "signedOut";
+    await nextTick();
+    await firebaseSignOut(auth());
+  }
+
+  return { phase, user, uid, tenantId, role, tenantName, agentName, error, start, signIn, signOut };
+});

@@ -1,0 +1,256 @@
+/** The open conversation: its document and its last 100 messages, both live; the agent's messages
+ * that are still on their way (optimistic bubbles); and the actions on it (send, assign, status,
+ * mark read), all through the HTTPS functions. */
+import { defineStore } from "pinia";
+import { computed, ref } from "vue";
+import {
+  collection,
+  doc,
+  limit,
+  onSnapshot,
+  orderBy,
+  query,
+  type Unsubscribe,
+} from "firebase/firestore";
+
+import { api, ApiError, isRefusal } from "../lib/api";
+import { db } from "../lib/firebase";
+import {
+  toConversation,
+  toMessage,
+  type Conversation,
+  type ConversationStatus,
+  type Message,
+  type OutgoingMessage,
+  type PendingMessage,
+} from "../lib/types";
+import { useNotices } from "./notices";
+
+export const MESSAGE_LIMIT = 100;
+// While a conversation is open, new customer messages are marked read at most this often: each
+// mark_read writes the conversation document, which ingest is writing too (Firestore sustains
+// about one write per second per document; measured here, marking every 0.6 s while a customer
+// wrote 5 messages/s tripled ingest's latency). The open conversation's row hides its badge meanwhile.
+const MARK_READ_INTERVAL_MS = 4000;
+
+export const useThread = defineStore("thread", () => {
+  const conversationId = ref<string | null>(null);
+  const conversation = ref<Conversation | null>(null);
+  const missing = ref(false);
+  const messages = ref<Message[]>([]);
+  const messagesLoaded = ref(false);
+  const truncated = ref(false);
+  const pending = ref<PendingMessage[]>([]);
+  /** Unsent text per conversation: switching conversations keeps each one's draft. */
+  const drafts = new Map<string, string>();
+  const notices = useNotices();
+
+  let tenantId = "";
+  let stops: Unsubscribe[] = [];
+  let markReadTimer: number | undefined;
+  let lastMarkedAt = 0;
+
+  /** Pending bubbles of this conversation the live list does not show yet. */
+  const pendingHere = computed(() => pending.value.filter((p) => p.conversationId === conversationId.value));
+
+  function setTenant(tenant: string): void {
+    tenantId = tenant;
+  }
+
+  // Back to the tab with unread messages in the open conversation: they are read now.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && conversation.value && conversation.value.unreadCount > 0) {
+      scheduleMarkRead();
+    }
+  });
+
+  function open(id: string | null): void {
+    if (id === conversationId.value) return;
+    close();
+    if (!id) return;
+    conversationId.value = id;
+    // Opening marks the conversation read as soon as its document shows unread messages (at once:
+    // the throttle restarts with each conversation); nothing is written when there are none.
+    lastMarkedAt = 0;
+    const cache = new Map<string, Message>();
+    const conversationRef = doc(db(), "tenants", tenantId, "conversations", id);
+    stops.push(
+      onSnapshot(
+        conversationRef,
+        (snapshot) => {
+          if (!snapshot.exists()) {
+            missing.value = true;
+            conversation.value = null;
+            return;
+          }
+          missing.value = false;
+          conversation.value = toConversation(snapshot);
+          // Opened, or a customer message arrived while the agent looks at it: it is read.
+          if (conversation.value.unreadCount > 0 && document.visibilityState === "visible") {
+            scheduleMarkRead();
+          }
+        },
+        (exc) => notices.error(`This conversation could not be loaded (${exc.code}).`),
+      ),
+      onSnapshot(
+        query(collection(conversationRef, "messages"), orderBy("sentAt", "desc"), limit(MESSAGE_LIMIT)),
+        (snapshot) => {
+          // Only added or changed documents are converted again; the others keep their object, so
+          // Vue re-renders only the bubbles that changed (a busy thread changes one at a time).
+          for (const change of snapshot.docChanges()) {
+            if (change.type === "removed") cache.delete(change.doc.id);
+            else cache.set(change.doc.id, toMessage(change.doc));
+          }
+          const list = snapshot.docs.map((d) => cache.get(d.id) ?? toMessage(d)).reverse();
+          messages.value = list;
+          messagesLoaded.value = true;
+          truncated.value = snapshot.size >= MESSAGE_LIMIT;
+          const landed = new Set(list.map((m) => m.clientMessageId).filter(Boolean));
+          if (pending.value.some((p) => landed.has(p.clientMessageId))) {
+            pending.value = pending.value.filter((p) => !landed.has(p.clientMessageId));
+          }
+        },
+        (exc) => notices.error(`Messages could not be loaded (${exc.code}).`),
+      ),
+    );
+  }
+
+  function close(): void {
+    stops.forEach((unsubscribe) => unsubscribe());
+    stops = [];
+    window.clearTimeout(markReadTimer);
+    markReadTimer = undefined;
+    conversationId.value = null;
+    conversation.value = null;
+    missing.value = false;
+    messages.value = [];
+    messagesLoaded.value = false;
+    truncated.value = false;
+  }
+
+  function markRead(): void {
+    const id = conversationId.value;
+    if (!id) return;
+    lastMarkedAt = Date.now();
+    api.markRead(id).catch((exc: unknown) => {
+      if (exc instanceof ApiError && exc.code === "conversation_not_found") return;
+      console.warn("mark_read failed", exc);
+    });
+  }
+
+  function scheduleMarkRead(): void {
+    if (markReadTimer !== undefined) return; // one is already due: throttle, never postpone
+    const wait = Math.max(0, MARK_READ_INTERVAL_MS - (Date.now() - lastMarkedAt));
+    markReadTimer = window.setTimeout(() => {
+      markReadTimer = undefined;
+      if (conversation.value && conversation.value.unreadCount > 0) markRead();
+    }, wait);
+  }
+
+  async function deliver(item: PendingMessage): Promise<void> {
+    item.sending = true;
+    item.error = null;
+    try {
+      await api.sendMessage({
+        conversationId: item.conversationId,
+        clientMessageId: item.clientMessageId,
+        message: item.message,
+        ...(item.useHumanAgentTag ? { useHumanAgentTag: true } : {}),
+      });
+    } catch (exc) {
+      const error =
+        exc instanceof ApiError
+          ? { code: exc.code, message: exc.message }
+          : { code: "unknown", message: "The message could not be sent." };
+      // The same object, found again: the array may have been replaced while we waited.
+      const current = pending.value.find((p) => p.clientMessageId === item.clientMessageId);
+      if (current) current.error = error;
+      throw exc;
+    } finally {
+      const current = pending.value.find((p) => p.clientMessageId === item.clientMessageId);
+      if (current) current.sending = false;
+    }
+  }
+
+  /** Send (or note) in the open conversation: a pending bubble at once, replaced by the live message
+   * when it lands. A refusal (window closed, invalid) removes the bubble and throws, so the composer
+   * gives the draft back and explains; a transient failure keeps the bubble with Retry. */
+  async function send(message: OutgoingMessage, useHumanAgentTag = false): Promise<void> {
+    const id = conversationId.value;
+    if (!id) return;
+    const item: PendingMessage = {
+      clientMessageId: crypto.randomUUID(),
+      conversationId: id,
+      message,
+      useHumanAgentTag,
+      createdAtMs: Date.now(),
+      error: null,
+      sending: true,
+    };
+    pending.value.push(item);
+    try {
+      await deliver(pending.value[pending.value.length - 1]);
+    } catch (exc) {
+      if (isRefusal(exc)) discard(item.clientMessageId);
+      throw exc;
+    }
+  }
+
+  /** Retry a refused or failed send with the SAME client message id: the server deduplicates. */
+  async function retry(clientMessageId: string): Promise<void> {
+    const item = pending.value.find((p) => p.clientMessageId === clientMessageId);
+    if (item) await deliver(item).catch(() => undefined);
+  }
+
+  function discard(clientMessageId: string): void {
+    pending.value = pending.value.filter((p) => p.clientMessageId !== clientMessageId);
+  }
+
+  async function act(what: string, action: () => Promise<unknown>): Promise<void> {
+    try {
+      await action();
+    } catch (exc) {
+      notices.error(`${what} failed: ${exc instanceof Error ? exc.message : String(exc)}`);
+    }
+  }
+
+  function assign(assigneeId: string | null): Promise<void> {
+    const id = conversationId.value;
+    if (!id) return Promise.resolve();
+    return act("Assigning", () => api.assign(id, assigneeId));
+  }
+
+  function setStatus(status: ConversationStatus, snoozeUntilMs?: number): Promise<void> {
+    const id = conversationId.value;
+    if (!id) return Promise.resolve();
+    return act("Changing the status", () => api.setStatus(id, status, snoozeUntilMs));
+  }
+
+  /** Forget everything of the agent who is signing out. */
+  function reset(): void {
+    close();
+    pending.value = [];
+    drafts.clear();
+  }
+
+  return {
+    conversationId,
+    conversation,
+    missing,
+    messages,
+    messagesLoaded,
+    truncated,
+    pending,
+    pendingHere,
+    drafts,
+    reset,
+    setTenant,
+    open,
+    close,
+    send,
+    retry,
+    discard,
+    assign,
+    setStatus,
+  };
+});
