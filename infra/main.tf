@@ -83,7 +83,12 @@ locals {
   function_project_roles = {
     ingest       = ["roles/datastore.user"]
     send_message = ["roles/datastore.user"]
+    agent_api    = ["roles/datastore.user"]
     deliver      = ["roles/datastore.user"]
+    # chat_api mints Firebase custom tokens (signBlob as itself) and sends pushes through FCM.
+    chat_api = ["roles/datastore.user", "roles/iam.serviceAccountTokenCreator", "roles/firebasecloudmessaging.admin"]
+    # create_app sets the creator's custom claims (Firebase Auth admin).
+    create_app = ["roles/datastore.user", "roles/firebaseauth.admin"]
   }
 
   # Who may invoke a private function, by its trigger in topology.json (label -> member; the labels

@@ -50,7 +50,14 @@ PLATFORM_ENVIRONMENT = frozenset({"FUNCTION_SIGNATURE_TYPE"})
 EXPECTED_PROJECT_ROLES: dict[str, list[str]] = {
     "ingest": ["roles/datastore.user"],
     "send_message": ["roles/datastore.user"],
+    "agent_api": ["roles/datastore.user"],
     "deliver": ["roles/datastore.user"],
+    "chat_api": [
+        "roles/datastore.user",
+        "roles/iam.serviceAccountTokenCreator",
+        "roles/firebasecloudmessaging.admin",
+    ],
+    "create_app": ["roles/datastore.user", "roles/firebaseauth.admin"],
 }
 
 STANDARD_MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")

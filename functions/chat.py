@@ -1,0 +1,83 @@
+"""``chat_api`` and ``create_app``: the chat backend-as-a-service (shared/chat/).
+
+``chat_api`` routes by path: ``POST /v1/{operation}`` with a JSON body, ``GET /openapi.json`` for the
+generated OpenAPI 3.1 document. Errors are JSON ``{"error": {"code", "message", "details"?}}``
+(functions/http.py); a 429 carries ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from functions.http import Response, answer, error, serve
+from shared import logs
+from shared.errors import PayloadTooLarge, TransientError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import flask
+
+MAX_BODY_BYTES = 64 * 1024
+OPENAPI_PATH = "/openapi.json"
+OPERATION_PREFIX = "/v1/"
+
+
+def chat_api(request: flask.Request) -> Response:
+    """POST /v1/{operation} (API key + X-User-Id, or a Firebase ID token); GET /openapi.json."""
+    logs.configure()
+    path = request.path.rstrip("/") or "/"
+    if path == OPENAPI_PATH:
+        if request.method not in ("GET", "HEAD"):
+            body, status, headers = error("method_not_allowed", f"use GET {OPENAPI_PATH}", 405)
+            return body, status, {**headers, "Allow": "GET, HEAD"}
+        from shared.chat import openapi
+
+        return answer(openapi.document())
+    if request.method != "OPTIONS" and not path.startswith(OPERATION_PREFIX):
+        return error("not_found", f"no such path {path}: POST /v1/{{operation}} or GET {OPENAPI_PATH}", 404)
+    if request.method not in ("POST", "OPTIONS"):
+        body, status, headers = error("method_not_allowed", "operations are POST /v1/{operation}", 405)
+        return body, status, {**headers, "Allow": "POST, OPTIONS"}
+    name = path.removeprefix(OPERATION_PREFIX)
+    retry_after: list[float] = []
+
+    def handle(req: flask.Request) -> dict[str, Any]:
+        from shared import store
+        from shared.chat import api, metering
+
+        if (req.content_length or 0) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"bodies are limited to {MAX_BODY_BYTES} bytes")
+        body = req.get_data()
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"bodies are limited to {MAX_BODY_BYTES} bytes")
+        try:
+            return api.call(name, body, req.headers.get("Authorization"), req.headers.get("X-User-Id"))
+        except metering.Throttled as exc:
+            retry_after.append(exc.retry_after)
+            raise
+        except store.transient_errors() as exc:
+            # Firestore briefly away or overloaded: a JSON 503 the client may retry, never a bare 500.
+            raise TransientError(f"Firestore: {type(exc).__name__}") from exc
+
+    body, status, headers = serve(request, handle)
+    if retry_after:
+        headers = {**headers, "Retry-After": str(max(1, math.ceil(retry_after[0])))}
+    return body, status, headers
+
+
+def create_app(request: flask.Request) -> Response:
+    """POST {name} with a signed-in user's Firebase ID token -> {appId, apiKey, embedSnippet}."""
+    logs.configure()
+
+    def handle(req: flask.Request) -> dict[str, Any]:
+        from shared import store
+        from shared.chat import api
+
+        if (req.content_length or 0) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"bodies are limited to {MAX_BODY_BYTES} bytes")
+        try:
+            return api.create_app(req.headers.get("Authorization"), req.get_data())
+        except store.transient_errors() as exc:
+            raise TransientError(f"Firestore: {type(exc).__name__}") from exc
+
+    return serve(request, handle)

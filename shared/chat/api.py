@@ -1,0 +1,928 @@
+"""The chat API's operations: channels, posts, members, likes, read state, push, for app developers.
+
+An app is a tenant of kind ``app`` on the support inbox's own tree: its channels are conversations
+(kind ``group`` | ``direct`` | ``support``, channel ``app``), posts are their messages, members their
+``members/{userId}``. So the dashboard's and the apps' Firestore listeners see posts as they land, and
+a support channel opened from an app is an ordinary conversation in the agents' inbox.
+
+Who calls
+    - the app's backend: ``Authorization: Bearer sb_...`` (the app's API key) and ``X-User-Id`` naming
+      the user it acts for; only it may mint tokens (``token``);
+    - the app's client: a Firebase ID token obtained with the custom token from ``token``: claims
+      ``tenantId`` (the app) and ``role: "user"``, uid = the user id.
+
+Every operation is ``POST /v1/{name}`` with a JSON body validated by shared/chat/models.py;
+:data:`OPERATIONS` is the single list the function dispatches on and the OpenAPI document is
+generated from. Only members may read a channel's posts or members or post to it.
+
+Unread counts are exact without transactions: a post increments every other member's
+``unreadCount`` in its own batch (store.write_post), and ``setRead`` sets it to an aggregation count
+of later posts by others, under an ``update_time`` precondition on the member document, so a post
+that commits between the count and the write makes the write fail and the count start over.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from shared import auth, ids, store
+from shared.auth import Forbidden, Unauthenticated
+from shared.chat import keys, metering, models, push
+from shared.chat.models import (
+    Channel,
+    ChannelRequest,
+    CreateAppAnswer,
+    CreateAppRequest,
+    CreatePMRequest,
+    CreatePostRequest,
+    CreateSubRequest,
+    LastPost,
+    LeaveAnswer,
+    LikeAnswer,
+    LikePostRequest,
+    Member,
+    MuteAnswer,
+    MySubsAnswer,
+    MySubsRequest,
+    Post,
+    PostInformation,
+    PostsAnswer,
+    PostsRequest,
+    PostUser,
+    ReadAnswer,
+    ServerInfo,
+    ServerInfoRequest,
+    SetReadRequest,
+    SubsAnswer,
+    Subscription,
+    SubsRequest,
+    TokenAnswer,
+    TokenRequest,
+    UpsertSubRequest,
+)
+from shared.config import settings
+from shared.errors import PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+VERSION = "1.0.0"
+APP_CHANNEL = "app"  # the `channel` of every conversation of the chat API (no provider behind it)
+STAFF_ROLES = ("agent", "admin")
+READ_RETRIES = 25  # setRead under a burst of posts: each post changes the member document
+POST_RETRIES = 3  # a member left while a post was being written: read the members again
+LATEST_SCAN = 20  # messages looked at to find the latest post (agents' notes are skipped)
+
+# The embeddable chat component. The web team builds /embed/switchboard-chat.js (served by Firebase
+# Hosting next to the dashboard); the snippet is what a developer pastes into their page. Its
+# `token` is a Firebase custom token their backend obtains from POST /v1/token with the API key.
+EMBED_SNIPPET = """<!-- Switchboard chat: paste where the chat should appear. -->
+<div id="switchboard-chat" style="height: 600px"></div>
+<script src="{origin}/embed/switchboard-chat.js" defer></script>
+<script>
+  window.addEventListener("load", function () {{
+    SwitchboardChat.mount(document.getElementById("switchboard-chat"), {{
+      // A Firebase custom token from YOUR backend: POST {api_url}/v1/token with your API key.
+      token: "<CUSTOM_TOKEN_FROM_YOUR_BACKEND>",
+      config: {{ appId: "{app_id}", projectId: "{project_id}", apiUrl: "{api_url}" }}
+    }});
+  }});
+</script>
+"""
+
+
+class ChatError(PermanentError):
+    """A request the API refuses; ``code`` is machine-readable (functions/http.py answers it)."""
+
+    def __init__(self, code: str, message: str, http_status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status
+
+
+@dataclass(frozen=True)
+class AppCaller:
+    """Who is calling: the app, the user it acts for (None for app-level operations), and how."""
+
+    app_id: str
+    user_id: str | None
+    via: Literal["api_key", "id_token"]
+
+    @property
+    def user(self) -> str:
+        """The acting user (every user-level operation has one)."""
+        if self.user_id is None:  # pragma: no cover - guarded by Operation.needs_user
+            raise ChatError("user_required", "this operation acts for a user: send X-User-Id")
+        return self.user_id
+
+
+# --- authentication ---------------------------------------------------------------------------------
+
+
+def authenticate(
+    authorization: str | None, user_header: str | None, *, api_key_only: bool, needs_user: bool
+) -> AppCaller:
+    """The caller behind the request's headers, or Unauthenticated (401) / Forbidden (403)."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise Unauthenticated(
+            "send Authorization: Bearer <API key> with X-User-Id (app backends), "
+            "or Bearer <Firebase ID token> (app clients)"
+        )
+    credential = authorization.removeprefix("Bearer ").strip()
+    if keys.looks_like_key(credential):
+        app_id = keys.verify(credential)
+        if app_id is None:
+            raise Unauthenticated("invalid API key")
+        user_id = None
+        if needs_user:
+            if not user_header:
+                raise ChatError("user_required", "API key calls act for a user: send X-User-Id: <user id>")
+            if not re.fullmatch(models.USER_ID, user_header):
+                raise ChatError("invalid_user_id", f"X-User-Id must match {models.USER_ID}")
+            user_id = user_header
+        return AppCaller(app_id, user_id, "api_key")
+    caller = auth.verify(authorization, roles=("user",))
+    if api_key_only:
+        raise Forbidden("this operation needs the app's API key (it is for the app's backend)")
+    if user_header and user_header != caller.uid:
+        raise Forbidden("X-User-Id does not match the ID token's user")
+    return AppCaller(caller.tenant_id, caller.uid, "id_token")
+
+
+def _signed_in(authorization: str | None) -> dict[str, Any]:
+    """The claims of any signed-in Firebase user (no tenant or role required)."""
+    from firebase_admin import auth as firebase_auth
+
+    if not authorization or not authorization.startswith("Bearer "):
+        raise Unauthenticated("sign in first: Authorization: Bearer <Firebase ID token>")
+    try:
+        return dict(
+            firebase_auth.verify_id_token(authorization.removeprefix("Bearer ").strip(), app=auth.app())
+        )
+    except (
+        ValueError,
+        firebase_auth.InvalidIdTokenError,
+        firebase_auth.ExpiredIdTokenError,
+        firebase_auth.RevokedIdTokenError,
+    ) as exc:
+        raise Unauthenticated(f"invalid ID token: {type(exc).__name__}") from exc
+
+
+# --- create_app ---------------------------------------------------------------------------------------
+
+
+def embed_snippet(app_id: str) -> str:
+    """The HTML a developer pastes to embed the chat component for ``app_id``."""
+    config = settings()
+    return EMBED_SNIPPET.format(
+        origin=f"https://{config.project_id}.web.app",
+        app_id=app_id,
+        project_id=config.project_id,
+        api_url=f"{config.public_base_url}/chat-api",
+    )
+
+
+def create_app(authorization: str | None, body: bytes) -> dict[str, Any]:
+    """A signed-in developer creates an app: its tenant (kind app, plan free), admin claims for them,
+    and an API key shown this once. The caller must refresh their ID token to get the new claims.
+
+    Custom claims hold one tenant, so an account that already belongs to a tenant (staff of a
+    business, an app's admin or user) is refused rather than silently moved out of it."""
+    from firebase_admin import auth as firebase_auth
+    from firebase_admin.exceptions import FirebaseError
+
+    claims = _signed_in(authorization)
+    request = CreateAppRequest.model_validate_json(body or b"{}")
+    if claims.get("tenantId"):
+        raise ChatError(
+            "already_in_a_tenant",
+            f"this account already belongs to {claims['tenantId']!r} (an account holds one tenant): "
+            "create the app with another account",
+            409,
+        )
+    uid = str(claims["uid"])
+    app_id = f"app{secrets.token_hex(8)}"
+    key = keys.generate(app_id)
+    store.create_app_tenant(
+        app_id,
+        {
+            "kind": "app",
+            "name": request.name,
+            "plan": "free",
+            "createdAt": store.server_time(),
+            "createdBy": uid,
+            "apiKeyPrefix": keys.prefix(key),
+        },
+        keys.digest(key),
+        {
+            "tenantId": app_id,
+            "prefix": keys.prefix(key),
+            "createdAt": store.server_time(),
+            "createdBy": uid,
+        },
+    )
+    store.put_agent(app_id, uid, {"name": claims.get("name"), "email": claims.get("email"), "role": "admin"})
+    try:
+        firebase_auth.set_custom_user_claims(uid, {"tenantId": app_id, "role": "admin"}, app=auth.app())
+    except FirebaseError as exc:  # pragma: no cover - Auth unavailable
+        raise TransientError("could not grant the app's admin claims: retry") from exc
+    log.info("app created", extra={"fields": {"app": app_id}})
+    return CreateAppAnswer(appId=app_id, apiKey=key, embedSnippet=embed_snippet(app_id)).model_dump(
+        mode="json"
+    )
+
+
+# --- shared pieces ----------------------------------------------------------------------------------
+
+
+def _membership(caller: AppCaller, channel_id: str, rate_bucket: str | None = None) -> store.ChatContext:
+    """The channel and the caller's membership, or 404 (no such channel) / 403 (not a member)."""
+    context = store.chat_context(caller.app_id, channel_id, caller.user, rate_bucket)
+    if not context.channel.exists or context.channel.data.get("channel") != APP_CHANNEL:
+        raise ChatError("channel_not_found", f"no channel {channel_id}", 404)
+    if not _is_member(context.member):
+        raise ChatError("not_a_member", "only the channel's members may do this", 403)
+    return context
+
+
+def _is_member(member: store.Versioned) -> bool:
+    return member.exists and bool(member.data.get("role"))
+
+
+def _new_member(role: str, user_id: str) -> dict[str, Any]:
+    return {
+        "userId": user_id,
+        "role": role,
+        "muted": False,
+        "unreadCount": 0,
+        "lastReadAt": None,
+        "lastReadMessageId": None,
+        "pushTokens": [],
+        "settings": {},
+        "joinedAt": store.server_time(),
+    }
+
+
+def _new_channel(app_id: str, kind: str, creator: str, members: list[str], **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "channel": APP_CHANNEL,
+        "channelId": APP_CHANNEL,
+        "tenantId": app_id,
+        "createdBy": creator,
+        "memberIds": members,  # what the Firestore rules test membership on
+        "memberCount": len(members),
+        "messageCount": 0,
+        "createdAt": store.server_time(),
+        "updatedAt": store.server_time(),
+        "lastActivityAtMs": int(time.time() * 1000),
+        **extra,
+    }
+
+
+def _channel(channel_id: str, data: dict[str, Any], me: str, member: dict[str, Any] | None) -> Channel:
+    kind = data.get("kind", "group")
+    name = data.get("name")
+    if kind == "direct" and not name:
+        others = {k: v for k, v in (data.get("memberNames") or {}).items() if k != me}
+        name = next(iter(others.values()), None)
+    last = data.get("lastPost") or None
+    return Channel(
+        id=channel_id,
+        kind=kind,
+        group=kind == "group",
+        name=name,
+        memberCount=int(data.get("memberCount") or 0),
+        lastMessage=LastPost(
+            id=last["id"],
+            type=last.get("type"),
+            text=last.get("text"),
+            userId=last.get("userId"),
+            createdAt=last.get("at"),
+        )
+        if last and last.get("id")
+        else None,
+        lastMessageText=data.get("lastMessageText"),
+        createdAt=data.get("createdAt"),
+        updatedAt=data.get("updatedAt"),
+        unreadCount=int(member.get("unreadCount") or 0) if member is not None else None,
+        muted=bool(member.get("muted")) if member is not None else None,
+    )
+
+
+def _post(post_id: str, data: dict[str, Any], channel_id: str, group: bool, me: str) -> Post:
+    sender = data.get("sender") or {}
+    kind = {"user": "user", "agent": "agent"}.get(str(sender.get("kind")), "system")
+    content = data.get("content") or {}
+    return Post(
+        id=post_id,
+        clientPostId=data.get("clientPostId") or data.get("clientMessageId"),
+        user=PostUser(id=sender.get("id"), name=sender.get("name"), avatar=sender.get("avatar"), kind=kind),
+        channel=channel_id,
+        group=group,
+        information=PostInformation(
+            type=str(data.get("type") or "text"),
+            text=data.get("text"),
+            likes=int(data.get("likes") or 0),
+            mediaUrl=content.get("mediaUrl"),
+        ),
+        likedByMe=me in (data.get("likedBy") or {}),
+        createdAt=data.get("createdAt"),
+        updatedAt=data.get("updatedAt") or data.get("createdAt"),
+    )
+
+
+def _is_post(data: dict[str, Any]) -> bool:
+    """Posts and agents' replies are visible to members; agents' private notes are not."""
+    return data.get("direction") in ("in", "out")
+
+
+def _encode_cursor(created_at: datetime, post_id: str) -> str:
+    raw = json.dumps({"t": created_at.isoformat(), "id": post_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        at = datetime.fromisoformat(data["t"])
+        post_id = str(data["id"])
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise ChatError("invalid_cursor", "cursor is not a nextCursor this API returned") from exc
+    if at.tzinfo is None or not re.fullmatch(models.CHANNEL_ID, post_id):
+        raise ChatError("invalid_cursor", "cursor is not a nextCursor this API returned")
+    return at, post_id
+
+
+def _latest_post(app_id: str, channel_id: str) -> tuple[str | None, datetime | None]:
+    """The id and creation time of a channel's latest post (None, None in an empty channel)."""
+    for post_id, data in store.list_posts(app_id, channel_id, None, LATEST_SCAN):
+        if _is_post(data):
+            return post_id, data.get("createdAt")
+    return None, None
+
+
+# --- the developer's backend ----------------------------------------------------------------------
+
+
+def token(caller: AppCaller, request: TokenRequest) -> TokenAnswer:
+    """A Firebase custom token for one of the app's users (claims tenantId = the app, role user), and
+    their profile upserted.
+
+    Firebase uids are shared by the whole project: a user id that is already a staff account (or an
+    account holding another tenant's claims) is refused, or an app could sign in as that account."""
+    from firebase_admin import auth as firebase_auth
+    from firebase_admin.exceptions import FirebaseError
+
+    try:
+        existing = firebase_auth.get_user(request.userId, app=auth.app())
+    except firebase_auth.UserNotFoundError:
+        existing = None
+    except FirebaseError as exc:  # pragma: no cover - Auth unavailable
+        raise TransientError("could not look the user up in Firebase Auth: retry") from exc
+    held = (existing.custom_claims or {}) if existing is not None else {}
+    if held.get("tenantId") not in (None, caller.app_id) or held.get("role") not in (None, "user"):
+        raise ChatError("user_id_taken", "this user id belongs to another kind of account", 409)
+    profile: dict[str, Any] = {"userId": request.userId, "updatedAt": store.server_time()}
+    if request.name is not None:
+        profile["name"] = request.name
+    if request.avatar is not None:
+        profile["avatar"] = request.avatar
+    store.put_app_user(caller.app_id, request.userId, profile)
+    custom = firebase_auth.create_custom_token(
+        request.userId, {"tenantId": caller.app_id, "role": "user"}, app=auth.app()
+    )
+    text = custom.decode() if isinstance(custom, bytes) else str(custom)
+    return TokenAnswer(customToken=text, userId=request.userId, tenantId=caller.app_id)
+
+
+# --- queries ---------------------------------------------------------------------------------------
+
+
+def server_info(caller: AppCaller, request: ServerInfoRequest) -> ServerInfo:
+    """The API version and the limits it applies."""
+    return ServerInfo(
+        version=VERSION,
+        limits=models.Limits(
+            postsPerSecondPerUser=metering.POSTS_PER_SECOND,
+            freeMessagesPerMonth=metering.PLAN_MONTHLY_MESSAGES["free"],
+            maxPostLength=models.MAX_POST_LENGTH,
+        ),
+    )
+
+
+def posts(caller: AppCaller, request: PostsRequest) -> PostsAnswer:
+    """A page of a channel's posts, newest first (members only). A page may hold fewer than
+    ``limit`` posts when agents' private notes are skipped; ``nextCursor`` is null at the end."""
+    context = _membership(caller, request.channelId)
+    before = _decode_cursor(request.cursor) if request.cursor else None
+    rows = store.list_posts(caller.app_id, request.channelId, before, request.limit + 1)
+    more = len(rows) > request.limit
+    rows = rows[: request.limit]
+    group = context.channel.data.get("kind") == "group"
+    page = [_post(i, d, request.channelId, group, caller.user) for i, d in rows if _is_post(d)]
+    next_cursor = None
+    if more and rows and isinstance(rows[-1][1].get("createdAt"), datetime):
+        next_cursor = _encode_cursor(rows[-1][1]["createdAt"], rows[-1][0])
+    return PostsAnswer(posts=page, nextCursor=next_cursor)
+
+
+def subs(caller: AppCaller, request: SubsRequest) -> SubsAnswer:
+    """A channel's members with their profiles (members only; at most store.CHAT_MEMBER_PAGE)."""
+    _membership(caller, request.channelId)
+    members = store.chat_members(caller.app_id, request.channelId, limit=store.CHAT_MEMBER_PAGE)
+    profiles = store.get_app_users(caller.app_id, [user_id for user_id, _ in members])
+    return SubsAnswer(
+        members=[
+            Member(
+                userId=user_id,
+                name=profiles.get(user_id, {}).get("name"),
+                avatar=profiles.get(user_id, {}).get("avatar"),
+                role="owner" if data.get("role") == "owner" else "member",
+                joinedAt=data.get("joinedAt"),
+            )
+            for user_id, data in members
+        ]
+    )
+
+
+def mysubs(caller: AppCaller, request: MySubsRequest) -> MySubsAnswer:
+    """The caller's channels with their unread count and mute state, latest activity first."""
+    rows = store.chat_channels_of(caller.app_id, caller.user)
+    mine = store.get_chat_members_of(caller.app_id, [channel_id for channel_id, _ in rows], caller.user)
+    rows = [(i, d) for i, d in rows if d.get("channel") == APP_CHANNEL and (mine.get(i) or {}).get("role")]
+    rows.sort(key=lambda row: -int(row[1].get("lastActivityAtMs") or 0))
+    return MySubsAnswer(channels=[_channel(i, d, caller.user, mine[i]) for i, d in rows])
+
+
+# --- mutations ----------------------------------------------------------------------------------------
+
+
+def create_post(caller: AppCaller, request: CreatePostRequest) -> Post:
+    """Post to a channel (members only). Idempotent on clientPostId: the post id derives from
+    (channel, user, clientPostId), so a retry answers the stored post and writes nothing.
+
+    One batch: the message, the channel summary (field transforms), +1 unread for every other
+    member, +1 on a usage shard and on the user's rate bucket. Then push notifications."""
+    bucket = metering.bucket_of(caller.user)
+    context = _membership(caller, request.channelId, rate_bucket=bucket)
+    metering.admit(caller.app_id, caller.user, context.rate_bucket_count)
+    month = metering.month_of()
+    metering.check_quota(caller.app_id, month)
+    channel = context.channel.data
+    kind = channel.get("kind")
+    post_id = ids.doc_id("post", request.channelId, caller.user, request.clientPostId)
+    profile = context.user
+    name = profile.get("name")
+    sender = {"kind": "user", "id": caller.user, "name": name, "avatar": profile.get("avatar")}
+    now_ms = int(time.time() * 1000)
+    message = {
+        "direction": "in",
+        "type": request.type,
+        "text": request.text,
+        "content": {"type": request.type, "text": request.text},
+        "sender": sender,
+        "channel": APP_CHANNEL,
+        "channelId": APP_CHANNEL,
+        "clientPostId": request.clientPostId,
+        "status": "received",
+        "likes": 0,
+        "createdAt": store.server_time(),
+        "sentAt": store.server_time(),
+        "updatedAt": store.server_time(),
+        "receivedAt": store.server_time(),
+    }
+    summary = _summary(post_id, request.type, request.text, "in", caller.user, name, now_ms)
+    if kind == "support":
+        # The agents' side of a support channel: unread for the inbox, reopened, customer activity.
+        summary.update(
+            {
+                "status": "open",
+                "unreadCount": store.increment(1),
+                "lastInboundAt": store.server_time(),
+                "lastInboundAtMs": store.maximum(now_ms),
+                "contactName": name or caller.user,
+            }
+        )
+    written, members = publish(
+        caller.app_id,
+        request.channelId,
+        post_id,
+        message,
+        summary,
+        exclude=caller.user,
+        usage=(month, metering.pick_shard()),
+        rate_bucket=bucket,
+    )
+    if written is None:
+        existing = store.get_post(caller.app_id, request.channelId, post_id)
+        return _post(post_id, existing.data, request.channelId, kind == "group", caller.user)
+    metering.counted(caller.app_id, month)
+    notify(
+        caller.app_id, request.channelId, channel, post_id, caller.user, name, request.text, written, members
+    )
+    stored = {**message, "createdAt": written.created_at, "updatedAt": written.created_at}
+    return _post(post_id, stored, request.channelId, kind == "group", caller.user)
+
+
+def _summary(
+    post_id: str, kind: str, text: str | None, direction: str, user_id: str, name: str | None, now_ms: int
+) -> dict[str, Any]:
+    """A channel's summary after a post: field transforms only, no read of the channel document."""
+    return {
+        "lastMessage": {
+            "id": post_id,
+            "type": kind,
+            "text": text,
+            "direction": direction,
+            "at": store.server_time(),
+            "senderId": user_id,
+            "senderName": name,
+        },
+        "lastPost": {"id": post_id, "type": kind, "text": text, "userId": user_id, "at": store.server_time()},
+        "lastMessageText": text,
+        "lastActivityAt": store.server_time(),
+        "lastActivityAtMs": store.maximum(now_ms),
+        "updatedAt": store.server_time(),
+        "messageCount": store.increment(1),
+    }
+
+
+def publish(
+    app_id: str,
+    channel_id: str,
+    post_id: str,
+    message: dict[str, Any],
+    summary: dict[str, Any],
+    *,
+    exclude: str | None,
+    usage: tuple[str, int] | None,
+    rate_bucket: str | None = None,
+) -> tuple[store.WrittenPost | None, list[tuple[str, dict[str, Any]]]]:
+    """Write a post (or an agent's reply) with its unread fan-out to every member but ``exclude``;
+    return (when it was written, or None for a duplicate; the members it was fanned out to)."""
+    for _ in range(POST_RETRIES):
+        members = store.chat_members(app_id, channel_id)
+        try:
+            written = store.write_post(
+                store.NewPost(
+                    tenant_id=app_id,
+                    channel_id=channel_id,
+                    post_id=post_id,
+                    message=message,
+                    summary=summary,
+                    recipients=tuple(user_id for user_id, _ in members if user_id != exclude),
+                    usage_month=usage[0] if usage else None,
+                    usage_shard=usage[1] if usage else 0,
+                    rate_bucket=rate_bucket,
+                )
+            )
+        except store.MemberGone:
+            continue
+        return written, members
+    raise TransientError("the channel's members kept changing during the post")
+
+
+def notify(
+    app_id: str,
+    channel_id: str,
+    channel: dict[str, Any],
+    post_id: str,
+    sender_id: str,
+    sender_name: str | None,
+    text: str,
+    written: store.WrittenPost,
+    members: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """Push a new post to the members who should hear of it (shared/chat/push.py)."""
+    chosen = push.recipients(members, sender_id, written.created_at)
+    channel_name = channel.get("name") if channel.get("kind") == "group" else None
+    push.send(
+        app_id,
+        push.notifications(
+            chosen,
+            channel_id=channel_id,
+            channel_name=channel_name,
+            post_id=post_id,
+            sender_name=sender_name,
+            text=text,
+        ),
+    )
+
+
+def like_post(caller: AppCaller, request: LikePostRequest) -> LikeAnswer:
+    """Toggle the caller's like of a post (members only); optimistic, no transaction."""
+    _membership(caller, request.channelId)
+    liker = store.field_path("likedBy", caller.user)
+    for _ in range(READ_RETRIES):
+        post = store.get_post(caller.app_id, request.channelId, request.postId)
+        if not post.exists or not _is_post(post.data):
+            raise ChatError("post_not_found", f"no post {request.postId} in this channel", 404)
+        liked = caller.user in (post.data.get("likedBy") or {})
+        likes = int(post.data.get("likes") or 0)
+        change = {
+            liker: store.delete_field() if liked else True,
+            "likes": store.increment(-1 if liked else 1),
+            "updatedAt": store.server_time(),
+        }
+        if store.update_post_if(caller.app_id, request.channelId, request.postId, change, post.update_time):
+            return LikeAnswer(
+                postId=request.postId, likes=max(likes + (-1 if liked else 1), 0), likedByMe=not liked
+            )
+    raise TransientError("the post kept changing: retry")
+
+
+def create_sub(caller: AppCaller, request: CreateSubRequest) -> Channel:
+    """Join a group channel, create one (the creator is its owner), or open the caller's support
+    channel (``support: true``)."""
+    if request.support:
+        return _open_support(caller)
+    channel_id = request.channelId or f"g{uuid.uuid4().hex[:20]}"
+    for _ in range(2):
+        context = store.chat_context(caller.app_id, channel_id, caller.user)
+        if context.channel.exists:
+            return _join(caller, channel_id, context)
+        created = store.create_chat_channel(
+            caller.app_id,
+            channel_id,
+            _new_channel(caller.app_id, "group", caller.user, [caller.user], name=request.name),
+            {caller.user: _new_member("owner", caller.user)},
+        )
+        if created:
+            return _fresh_channel(caller, channel_id)
+        # Created by someone else a moment ago: join it.
+    raise TransientError("the channel was being created concurrently: retry")
+
+
+def _join(caller: AppCaller, channel_id: str, context: store.ChatContext) -> Channel:
+    data = context.channel.data
+    if data.get("channel") != APP_CHANNEL:
+        raise ChatError("channel_not_found", f"no channel {channel_id}", 404)
+    if _is_member(context.member):
+        return _channel(channel_id, data, caller.user, context.member.data)
+    if data.get("kind") != "group":
+        raise ChatError("not_joinable", "only group channels can be joined", 403)
+    store.join_chat_channel(caller.app_id, channel_id, caller.user, _new_member("member", caller.user))
+    return _fresh_channel(caller, channel_id)
+
+
+def _fresh_channel(caller: AppCaller, channel_id: str) -> Channel:
+    context = store.chat_context(caller.app_id, channel_id, caller.user)
+    return _channel(channel_id, context.channel.data, caller.user, context.member.data or None)
+
+
+def _open_support(caller: AppCaller) -> Channel:
+    """The caller's support conversation with the app's agents: one per user (deterministic id), in
+    the agents' inbox (kind support, status open, ordered by lastActivityAtMs), always open for
+    replies (no provider window)."""
+    channel_id = ids.conversation_id(APP_CHANNEL, caller.user)
+    profile = store.get_app_users(caller.app_id, [caller.user]).get(caller.user, {})
+    store.create_chat_channel(
+        caller.app_id,
+        channel_id,
+        _new_channel(
+            caller.app_id,
+            "support",
+            caller.user,
+            [caller.user],
+            name="Support",
+            status="open",
+            contactId=ids.contact_id(APP_CHANNEL, caller.user),
+            contactExternalId=caller.user,
+            contactName=profile.get("name") or caller.user,
+            replyWindow={"needs": None},  # an app has no provider window: replies are always allowed
+            unreadCount=0,
+        ),
+        {caller.user: _new_member("owner", caller.user)},
+    )
+    return _fresh_channel(caller, channel_id)
+
+
+def create_pm(caller: AppCaller, request: CreatePMRequest) -> Channel:
+    """The one direct channel between the caller and ``userId``: its id derives from the sorted pair
+    and it is written with ``create()``, so concurrent calls (from either side) create it once."""
+    me, other = caller.user, request.userId
+    if me == other:
+        raise ChatError("cannot_message_self", "a direct channel needs another user")
+    profiles = store.get_app_users(caller.app_id, [me, other])
+    if other not in profiles:
+        raise ChatError(
+            "user_not_found", f"no user {other} in this app (the backend creates users with token)", 404
+        )
+    pair = sorted((me, other))
+    channel_id = ids.doc_id("pm", *pair)
+    store.create_chat_channel(
+        caller.app_id,
+        channel_id,
+        _new_channel(
+            caller.app_id,
+            "direct",
+            me,
+            pair,
+            memberNames={user_id: profiles.get(user_id, {}).get("name") or user_id for user_id in pair},
+        ),
+        {user_id: _new_member("member", user_id) for user_id in pair},
+    )
+    return _fresh_channel(caller, channel_id)
+
+
+def delete_sub(caller: AppCaller, request: ChannelRequest) -> LeaveAnswer:
+    """Leave a group channel (direct and support channels cannot be left; mute them instead)."""
+    context = _membership(caller, request.channelId)
+    if context.channel.data.get("kind") != "group":
+        raise ChatError("cannot_leave", "only group channels can be left; mute this one instead (toggleSub)")
+    left = store.leave_chat_channel(caller.app_id, request.channelId, caller.user)
+    if not left:
+        raise ChatError("not_a_member", "only the channel's members may do this", 403)
+    return LeaveAnswer(channelId=request.channelId, left=True)
+
+
+def toggle_sub(caller: AppCaller, request: ChannelRequest) -> MuteAnswer:
+    """Mute or unmute a channel for the caller (muted: no push notifications)."""
+    member = _membership(caller, request.channelId).member
+    for _ in range(READ_RETRIES):
+        muted = not member.data.get("muted")
+        if store.update_chat_member(
+            caller.app_id, request.channelId, caller.user, {"muted": muted}, if_version=member.update_time
+        ):
+            return MuteAnswer(channelId=request.channelId, muted=muted)
+        member = store.get_chat_member(caller.app_id, request.channelId, caller.user)
+        if not _is_member(member):
+            raise ChatError("not_a_member", "only the channel's members may do this", 403)
+    raise TransientError("the membership kept changing: retry")
+
+
+def set_read(caller: AppCaller, request: SetReadRequest) -> ReadAnswer:
+    """Move the caller's read pointer to a post (default: the latest) and set their unread count to
+    the exact number of posts by others they have not read.
+
+    Unread after the call = posts by others created after the pointer among those the count could
+    see, plus every post by others committed after the write (each increments the member document
+    in its own batch). The write carries an update_time precondition on the member document, read
+    before the count: a post by someone else committing in between changes that document, fails the
+    write, and the count starts over, so no post is counted twice or missed. (Server timestamps are
+    taken when a request starts, so under contention a post stamped before the pointer can commit
+    after the read: it was not readable then, and it is unread. ``readAt`` is the write's commit
+    time: posts committed after it are unread whatever their ``createdAt``.) No transaction."""
+    context = _membership(caller, request.channelId)
+    fixed: tuple[str | None, datetime | None] | None = None
+    if request.postId is not None:
+        post = store.get_post(caller.app_id, request.channelId, request.postId)
+        if not post.exists or not _is_post(post.data):
+            raise ChatError("post_not_found", f"no post {request.postId} in this channel", 404)
+        fixed = (request.postId, post.data.get("createdAt"))
+    member = context.member
+    for attempt in range(READ_RETRIES):
+        if attempt:
+            time.sleep(min(0.005 * attempt, 0.05))
+            member = store.get_chat_member(caller.app_id, request.channelId, caller.user)
+            if not _is_member(member):
+                raise ChatError("not_a_member", "only the channel's members may do this", 403)
+        post_id, at = fixed if fixed is not None else _latest_post(caller.app_id, request.channelId)
+        unread = store.count_unread(caller.app_id, request.channelId, caller.user, at)
+        read_at = store.update_chat_member(
+            caller.app_id,
+            request.channelId,
+            caller.user,
+            {
+                "unreadCount": unread,
+                "lastReadAt": at,
+                "lastReadMessageId": post_id,
+                "readUpdatedAt": store.server_time(),
+            },
+            if_version=member.update_time,
+        )
+        if read_at is not None:
+            return ReadAnswer(
+                channelId=request.channelId,
+                lastReadPostId=post_id,
+                lastReadAt=at,
+                readAt=read_at,
+                unreadCount=unread,
+            )
+    raise TransientError("posts kept arriving while counting: retry")
+
+
+def upsert_sub(caller: AppCaller, request: UpsertSubRequest) -> Subscription:
+    """Register a device push token and/or merge settings into the caller's membership."""
+    _membership(caller, request.channelId)
+    change: dict[str, Any] = {}
+    if request.pushToken:
+        change["pushTokens"] = store.array_union([request.pushToken])
+    for name, value in (request.settings or {}).items():
+        change[store.field_path("settings", name)] = value
+    if change and not store.update_chat_member(caller.app_id, request.channelId, caller.user, change):
+        raise ChatError("not_a_member", "only the channel's members may do this", 403)
+    member = store.get_chat_member(caller.app_id, request.channelId, caller.user).data
+    return Subscription(
+        channelId=request.channelId,
+        role="owner" if member.get("role") == "owner" else "member",
+        muted=bool(member.get("muted")),
+        unreadCount=int(member.get("unreadCount") or 0),
+        lastReadPostId=member.get("lastReadMessageId"),
+        pushTokenCount=len(member.get("pushTokens") or []),
+        settings=member.get("settings") or {},
+    )
+
+
+# --- the operation table ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One API operation: its models, its handler and who may call it."""
+
+    name: str
+    kind: Literal["query", "mutation", "app"]
+    request: type[BaseModel]
+    answer: type[BaseModel]
+    run: Callable[[AppCaller, Any], BaseModel]
+    summary: str
+    errors: tuple[int, ...] = (400, 401, 403, 404)
+    api_key_only: bool = False
+    needs_user: bool = True
+
+
+OPERATIONS: dict[str, Operation] = {
+    op.name: op
+    for op in (
+        Operation(
+            "token",
+            "app",
+            TokenRequest,
+            TokenAnswer,
+            token,
+            "Mint a Firebase custom token for a user (the app's backend, API key only)",
+            errors=(400, 401, 403, 409),
+            api_key_only=True,
+            needs_user=False,
+        ),
+        Operation(
+            "serverInfo",
+            "query",
+            ServerInfoRequest,
+            ServerInfo,
+            server_info,
+            "The API version and limits",
+            errors=(400, 401, 403),
+            needs_user=False,
+        ),
+        Operation("posts", "query", PostsRequest, PostsAnswer, posts, "A page of a channel's posts"),
+        Operation("subs", "query", SubsRequest, SubsAnswer, subs, "A channel's members"),
+        Operation(
+            "mysubs", "query", MySubsRequest, MySubsAnswer, mysubs, "My channels", errors=(400, 401, 403)
+        ),
+        Operation(
+            "createPost",
+            "mutation",
+            CreatePostRequest,
+            Post,
+            create_post,
+            "Post to a channel (idempotent on clientPostId)",
+            errors=(400, 401, 403, 404, 429),
+        ),
+        Operation("likePost", "mutation", LikePostRequest, LikeAnswer, like_post, "Toggle my like of a post"),
+        Operation("createSub", "mutation", CreateSubRequest, Channel, create_sub, "Join or create a channel"),
+        Operation(
+            "createPM", "mutation", CreatePMRequest, Channel, create_pm, "The direct channel with a user"
+        ),
+        Operation("deleteSub", "mutation", ChannelRequest, LeaveAnswer, delete_sub, "Leave a group channel"),
+        Operation(
+            "toggleSub", "mutation", ChannelRequest, MuteAnswer, toggle_sub, "Mute or unmute a channel"
+        ),
+        Operation("setRead", "mutation", SetReadRequest, ReadAnswer, set_read, "Move my read pointer"),
+        Operation(
+            "upsertSub",
+            "mutation",
+            UpsertSubRequest,
+            Subscription,
+            upsert_sub,
+            "My channel settings and device push token",
+        ),
+    )
+}
+
+
+def call(name: str, body: bytes, authorization: str | None, user_header: str | None) -> dict[str, Any]:
+    """Run one operation: authenticate, validate the body, run, and return the answer as JSON data."""
+    operation = OPERATIONS.get(name)
+    if operation is None:
+        raise ChatError("unknown_operation", f"no operation {name!r}: see GET /openapi.json", 404)
+    caller = authenticate(
+        authorization, user_header, api_key_only=operation.api_key_only, needs_user=operation.needs_user
+    )
+    request = operation.request.model_validate_json(body.strip() or b"{}")
+    return operation.run(caller, request).model_dump(mode="json")

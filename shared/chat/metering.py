@@ -1,0 +1,186 @@
+"""Usage, quotas and rate limits of chat apps, without a hot document.
+
+Monthly messages
+    ``tenants/{app}/usage/{YYYY-MM}/shards/{0..N-1}``: every post increments ONE random shard in
+    its own batch (so a post that failed or was a duplicate is never counted). Firestore sustains
+    about one write per second per document; N shards sustain about N per second per app, and any
+    burst spreads across them. Reading sums the N shards (one query), cached in-process for
+    :data:`USAGE_CACHE_SECONDS`; the posts this instance wrote since are added on top, so one instance
+    counts its own posts exactly and other instances' posts show up within the cache time.
+
+Quota
+    The free plan allows :data:`PLAN_MONTHLY_MESSAGES` ["free"] messages a month; a tenant document
+    may set ``limits.monthlyMessages`` to override it (tests set a small one). A post is refused
+    (429 ``quota_exceeded``) when the count has reached the limit. Checked before writing, so
+    concurrent posts on several instances may overshoot by a few: the cache time times the app's
+    post rate, at worst.
+
+Rate limit: :data:`POSTS_PER_SECOND` posts per user per second, answered 429 ``rate_limited``.
+    - In-process: a sliding one-second window per (app, user), under a lock. Exact for the posts one
+      instance serves.
+    - Across instances: a Firestore document per user per second (``rateBuckets/{user}-{epoch s}``),
+      read in the same round trip as the channel and incremented in the post's batch. A fixed window,
+      read before written: instances racing within the same second can each admit a post the other
+      has not counted yet, and a burst straddling a second boundary can reach twice the limit. It
+      bounds a user spread over many instances; it is not an exact global limiter (that would need a
+      transaction on a hot document, which the design avoids).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import store
+from shared.errors import PermanentError
+
+POSTS_PER_SECOND = 5
+WINDOW_SECONDS = 1.0
+PLAN_MONTHLY_MESSAGES: dict[str, int] = {"free": 1_000_000}
+DEFAULT_MONTHLY_MESSAGES = PLAN_MONTHLY_MESSAGES["free"]
+USAGE_CACHE_SECONDS = 5.0
+TENANT_CACHE_SECONDS = 5.0
+WINDOWS_KEPT = 10_000  # in-process windows kept before the idle ones are dropped
+
+
+class Throttled(PermanentError):
+    """A post refused by a limit (429). Retrying helps later, after ``retry_after`` seconds; it is a
+    PermanentError for this request (functions/http.py answers its code and message as they are)."""
+
+    http_status = 429
+
+    def __init__(self, code: str, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+
+
+# --- monthly usage -----------------------------------------------------------------------------------
+
+
+def month_of(when: datetime | None = None) -> str:
+    """The usage period of a moment: ``YYYY-MM`` in UTC."""
+    return (when or datetime.now(UTC)).strftime("%Y-%m")
+
+
+def pick_shard() -> int:
+    """The shard a new post increments."""
+    return random.randrange(store.USAGE_SHARDS)
+
+
+_usage: dict[tuple[str, str], tuple[float, int]] = {}  # (app, month) -> (fetched at, sum)
+_local_since: dict[tuple[str, str], int] = {}  # posts this instance wrote since the sum was fetched
+_tenants: dict[str, tuple[float, dict[str, Any]]] = {}
+_usage_lock = threading.Lock()
+
+
+def usage(app_id: str, month: str | None = None) -> int:
+    """Messages counted for ``app_id`` this month (cached sum of the shards + this instance's own)."""
+    key = (app_id, month or month_of())
+    now = time.monotonic()
+    with _usage_lock:
+        cached = _usage.get(key)
+        if cached and now - cached[0] < USAGE_CACHE_SECONDS:
+            return cached[1] + _local_since.get(key, 0)
+    total = store.usage_total(*key)
+    with _usage_lock:
+        _usage[key] = (now, total)
+        _local_since[key] = 0
+    return total
+
+
+def counted(app_id: str, month: str) -> None:
+    """This instance wrote one post for ``app_id`` in ``month`` (its shard increment committed)."""
+    with _usage_lock:
+        key = (app_id, month)
+        if key in _usage:
+            _local_since[key] = _local_since.get(key, 0) + 1
+
+
+def monthly_limit(app_id: str) -> int:
+    """The app's monthly message allowance: ``limits.monthlyMessages`` or its plan's default."""
+    now = time.monotonic()
+    with _usage_lock:
+        cached = _tenants.get(app_id)
+    if cached and now - cached[0] < TENANT_CACHE_SECONDS:
+        tenant = cached[1]
+    else:
+        tenant = store.get_tenant(app_id) or {}
+        with _usage_lock:
+            _tenants[app_id] = (now, tenant)
+    configured = (tenant.get("limits") or {}).get("monthlyMessages")
+    if isinstance(configured, int) and configured >= 0:
+        return configured
+    return PLAN_MONTHLY_MESSAGES.get(str(tenant.get("plan", "free")), DEFAULT_MONTHLY_MESSAGES)
+
+
+def check_quota(app_id: str, month: str) -> None:
+    """Raise Throttled(quota_exceeded) when the app has used its monthly messages."""
+    limit = monthly_limit(app_id)
+    used = usage(app_id, month)
+    if used >= limit:
+        now = datetime.now(UTC)
+        next_month = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+        raise Throttled(
+            "quota_exceeded",
+            f"This app has used its {limit:,} messages for {month}; posting resumes on "
+            f"{next_month:%Y-%m-%d} (UTC) or when the plan's limit is raised.",
+            retry_after=(next_month - now).total_seconds(),
+        )
+
+
+# --- per-user rate limit ------------------------------------------------------------------------------
+
+
+_windows: dict[tuple[str, str], deque[float]] = {}
+_windows_lock = threading.Lock()
+
+
+def bucket_of(user_id: str, when: float | None = None) -> str:
+    """The Firestore rate bucket (one per user per second) a post at ``when`` counts in."""
+    return f"{user_id}-{int(when if when is not None else time.time())}"
+
+
+def admit(app_id: str, user_id: str, bucket_count: int = 0) -> None:
+    """Admit one post by ``user_id`` or raise Throttled(rate_limited).
+
+    ``bucket_count`` is what the user's Firestore bucket for this second already holds (posts other
+    instances served). An admitted post is recorded in this instance's window at once."""
+    now = time.monotonic()
+    key = (app_id, user_id)
+    with _windows_lock:
+        window = _windows.get(key)
+        if window is None:
+            if len(_windows) >= WINDOWS_KEPT:
+                _drop_idle(now)
+            window = _windows[key] = deque()
+        while window and now - window[0] >= WINDOW_SECONDS:
+            window.popleft()
+        if len(window) >= POSTS_PER_SECOND or bucket_count >= POSTS_PER_SECOND:
+            retry_after = WINDOW_SECONDS - (now - window[0]) if window else WINDOW_SECONDS
+            raise Throttled(
+                "rate_limited",
+                f"At most {POSTS_PER_SECOND} posts per second per user: retry after "
+                f"{max(retry_after, 0.05):.2f} s.",
+                retry_after=max(retry_after, 0.05),
+            )
+        window.append(now)
+
+
+def _drop_idle(now: float) -> None:
+    for key in [k for k, w in _windows.items() if not w or now - w[-1] >= WINDOW_SECONDS]:
+        del _windows[key]
+
+
+def reset() -> None:
+    """Forget every cache and window (tests)."""
+    with _usage_lock:
+        _usage.clear()
+        _local_since.clear()
+        _tenants.clear()
+    with _windows_lock:
+        _windows.clear()

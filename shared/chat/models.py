@@ -1,0 +1,348 @@
+"""The chat API's requests and answers: frozen pydantic v2 models, one pair per operation.
+
+They are the contract: the function validates every body with them, answers are built from them,
+and ``GET /openapi.json`` is generated from their JSON schemas (shared/chat/openapi.py). Field names
+are camelCase, as clients see them. Ids that become Firestore document ids are restricted to
+characters that are always valid there (no ``/``, no leading ``.`` or ``_``: ``__x__`` ids are
+reserved by Firestore).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+MAX_POST_LENGTH = 4000
+
+CHANNEL_ID = r"^[A-Za-z0-9-][A-Za-z0-9_-]{0,63}$"
+USER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$"
+CLIENT_POST_ID = r"^[A-Za-z0-9_.:-]{1,128}$"
+HTTP_URL = r"^https?://\S+$"
+
+
+class Request(BaseModel):
+    """Base of every request body: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Answer(BaseModel):
+    """Base of every answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+ChannelId = Annotated[
+    str, Field(pattern=CHANNEL_ID, description="A channel (conversation) id.", examples=["general"])
+]
+PostId = Annotated[str, Field(pattern=CHANNEL_ID, description="A post id.")]
+SettingName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
+SettingValue = str | int | bool | None
+
+
+def _json_integer(value: object) -> object:
+    """What JSON Schema calls an integer: a number with no fractional part (``80`` or ``80.0``), never
+    a string or a boolean (pydantic's lax mode would take ``"80"``; its strict mode refuses ``80.0``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be an integer")
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+
+
+# --- the developer's backend ---------------------------------------------------------------------
+
+
+class TokenRequest(Request):
+    """Mint a Firebase custom token for one of the app's users (API key only)."""
+
+    userId: str = Field(
+        pattern=USER_ID, description="The app's own id for the user (the Firebase uid).", examples=["alice"]
+    )
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    avatar: str | None = Field(default=None, max_length=2048, pattern=HTTP_URL)
+
+
+class TokenAnswer(Answer):
+    """A custom token the user's client exchanges for a Firebase ID token (signInWithCustomToken)."""
+
+    customToken: str
+    userId: str
+    tenantId: str
+
+
+class CreateAppRequest(Request):
+    """``create_app``: a signed-in developer names a new app."""
+
+    name: str = Field(min_length=1, max_length=120, pattern=r"\S")
+
+
+class CreateAppAnswer(Answer):
+    """The new app; ``apiKey`` is shown this once and stored only as a hash."""
+
+    appId: str
+    apiKey: str
+    embedSnippet: str
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+class ServerInfoRequest(Request):
+    """No parameters."""
+
+
+class Limits(Answer):
+    """The limits every app runs under."""
+
+    postsPerSecondPerUser: int
+    freeMessagesPerMonth: int
+    maxPostLength: int
+
+
+class ServerInfo(Answer):
+    """What this server is and the limits it applies."""
+
+    version: str
+    limits: Limits
+
+
+class PostsRequest(Request):
+    """A page of a channel's posts, newest first."""
+
+    channelId: ChannelId
+    cursor: str | None = Field(
+        default=None, max_length=512, description="nextCursor of the previous page; omit for the newest."
+    )
+    limit: JsonInt = Field(default=50, ge=1, le=100)
+
+
+class PostUser(Answer):
+    """Who wrote a post: an app user, or an agent answering in a support channel."""
+
+    id: str | None
+    name: str | None = None
+    avatar: str | None = None
+    kind: Literal["user", "agent", "system"] = "user"
+
+
+class PostInformation(Answer):
+    """What a post says."""
+
+    type: str = Field(description="text for posts; an agent's reply may also be image, audio, video...")
+    text: str | None
+    likes: int = 0
+    mediaUrl: str | None = None
+
+
+class Post(Answer):
+    """One post of a channel."""
+
+    id: str
+    clientPostId: str | None = None
+    user: PostUser
+    channel: str = Field(description="The channel id.")
+    group: bool = Field(description="True in a group channel.")
+    information: PostInformation
+    likedByMe: bool = False
+    createdAt: datetime | None
+    updatedAt: datetime | None
+
+
+class PostsAnswer(Answer):
+    """A page of posts, newest first; pass ``nextCursor`` back for older ones (null: no more)."""
+
+    posts: list[Post]
+    nextCursor: str | None
+
+
+class SubsRequest(Request):
+    """A channel's members."""
+
+    channelId: ChannelId
+
+
+class Member(Answer):
+    """One member of a channel."""
+
+    userId: str
+    name: str | None = None
+    avatar: str | None = None
+    role: Literal["owner", "member"]
+    joinedAt: datetime | None = None
+
+
+class SubsAnswer(Answer):
+    """A channel's members (at most 1,000)."""
+
+    members: list[Member]
+
+
+class MySubsRequest(Request):
+    """No parameters: the caller's channels."""
+
+
+class LastPost(Answer):
+    """The latest post of a channel, as its summary keeps it."""
+
+    id: str
+    type: str | None = None
+    text: str | None = None
+    userId: str | None = None
+    createdAt: datetime | None = None
+
+
+class Channel(Answer):
+    """A channel: a group, a direct conversation between two users, or a support conversation with
+    the app's agents. ``unreadCount`` and ``muted`` are the caller's."""
+
+    id: str
+    kind: Literal["group", "direct", "support"]
+    group: bool
+    name: str | None = None
+    memberCount: int = 0
+    lastMessage: LastPost | None = None
+    lastMessageText: str | None = None
+    createdAt: datetime | None = None
+    updatedAt: datetime | None = None
+    unreadCount: int | None = None
+    muted: bool | None = None
+
+
+class MySubsAnswer(Answer):
+    """The caller's channels, latest activity first (at most 500)."""
+
+    channels: list[Channel]
+
+
+# --- mutations -----------------------------------------------------------------------------------
+
+
+class CreatePostRequest(Request):
+    """Post to a channel. Idempotent on ``clientPostId``: the same id posts once."""
+
+    channelId: ChannelId
+    text: str = Field(min_length=1, max_length=MAX_POST_LENGTH, pattern=r"\S", examples=["Hello!"])
+    type: Literal["text"] = "text"
+    clientPostId: str = Field(
+        pattern=CLIENT_POST_ID, description="The client's idempotency key.", examples=["c-1"]
+    )
+
+
+class LikePostRequest(Request):
+    """Toggle the caller's like of a post."""
+
+    channelId: ChannelId
+    postId: PostId
+
+
+class LikeAnswer(Answer):
+    """A post's likes after the toggle."""
+
+    postId: str
+    likes: int
+    likedByMe: bool
+
+
+class CreateSubRequest(Request):
+    """Join a group channel, create one, or open the caller's support channel.
+
+    - ``support: true``: the caller's support conversation with the app's agents (one per user).
+    - ``channelId`` of an existing group: join it. Of no channel yet: create it with that id.
+    - neither: create a new group with a generated id. The creator becomes its owner."""
+
+    channelId: ChannelId | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    support: bool = Field(default=False, strict=True)
+
+
+class CreatePMRequest(Request):
+    """The one direct channel between the caller and another user."""
+
+    userId: str = Field(pattern=USER_ID, examples=["bob"])
+
+
+class ChannelRequest(Request):
+    """An operation on one of the caller's channels."""
+
+    channelId: ChannelId
+
+
+class LeaveAnswer(Answer):
+    """The caller left the channel."""
+
+    channelId: str
+    left: bool
+
+
+class MuteAnswer(Answer):
+    """The caller's mute state after the toggle (muted: no push notifications)."""
+
+    channelId: str
+    muted: bool
+
+
+class SetReadRequest(Request):
+    """Move the caller's read pointer to a post (default: the latest)."""
+
+    channelId: ChannelId
+    postId: PostId | None = None
+
+
+class ReadAnswer(Answer):
+    """The caller's read state: ``unreadCount`` is the exact number of later posts by others."""
+
+    channelId: str
+    lastReadPostId: str | None
+    lastReadAt: datetime | None = Field(description="createdAt of the post read up to.")
+    readAt: datetime = Field(description="When the pointer was set: posts committed later are unread.")
+    unreadCount: int
+
+
+class UpsertSubRequest(Request):
+    """The caller's settings in a channel and a device token for push notifications."""
+
+    channelId: ChannelId
+    pushToken: str | None = Field(default=None, min_length=1, max_length=4096, pattern=r"^\S+$")
+    settings: dict[SettingName, SettingValue] | None = Field(
+        default=None, max_length=20, description="Small client-defined settings, merged into the stored ones."
+    )
+
+
+class Subscription(Answer):
+    """The caller's membership of a channel."""
+
+    channelId: str
+    role: Literal["owner", "member"]
+    muted: bool
+    unreadCount: int
+    lastReadPostId: str | None = None
+    pushTokenCount: int = 0
+    settings: dict[SettingName, SettingValue] = Field(default_factory=dict)
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+class ErrorBody(Answer):
+    """What went wrong: a machine-readable code and a readable message."""
+
+    code: str = Field(
+        description="e.g. invalid_request, unauthenticated, forbidden, not_a_member, "
+        "channel_not_found, quota_exceeded, rate_limited, unknown_operation"
+    )
+    message: str
+    details: list[dict[str, object]] | dict[str, object] | str | None = None
+
+
+class ErrorAnswer(Answer):
+    """Every 4xx/5xx answer."""
+
+    error: ErrorBody

@@ -1,0 +1,78 @@
+"""Agents' replies in support channels opened from an app (conversation channel ``app``).
+
+The chat API's channel has no provider: an agent's reply (send_message -> shared/outbox.compose) is
+delivered by being written. compose hands channel ``app`` here instead of queueing a Cloud Task:
+the message is stored with status ``sent`` at once, counted unread for the app user in the same
+batch (so setRead's exact count holds for replies too), counted in the app's monthly usage (never
+refused: support must always be able to answer), and pushed to the user's devices. The app user
+reads it through ``posts`` and through their Firestore listener on the channel's messages.
+
+Agents' private notes are written as compose writes them elsewhere: no unread, no push, no usage;
+the chat API and the rules never show them to app users.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import store
+from shared.chat import api, metering
+from shared.models.status import STATUS_RANK
+
+
+def write_agent_reply(
+    tenant_id: str, conversation_id: str, message_id: str, document: dict[str, Any], summary: dict[str, Any]
+) -> dict[str, Any]:
+    """Write an agent's message in an app's support channel; return compose's answer
+    {messageId, status, created}. Idempotent: the same client message id writes once."""
+    if document.get("direction") == "note":
+        created = store.create_outbound(tenant_id, conversation_id, message_id, document, summary)
+        return {"messageId": message_id, "status": document.get("status"), "created": created}
+    sender = document.get("sender") or {}
+    document = {
+        **document,
+        "status": "sent",
+        "statusRank": STATUS_RANK["sent"],
+        "statusHistory": {"sent": datetime.now(UTC)},
+        "sentAt": store.server_time(),
+        "updatedAt": store.server_time(),
+        "likes": 0,
+    }
+    summary = {
+        **summary,
+        "lastPost": {
+            "id": message_id,
+            "type": document.get("type"),
+            "text": document.get("text"),
+            "userId": sender.get("id"),
+            "at": store.server_time(),
+        },
+        "lastMessageText": document.get("text"),
+        "lastActivityAtMs": store.maximum(int(time.time() * 1000)),
+    }
+    month = metering.month_of()
+    written, members = api.publish(
+        tenant_id,
+        conversation_id,
+        message_id,
+        document,
+        summary,
+        exclude=None,  # agents are not members: every member (the app user) gets it unread
+        usage=(month, metering.pick_shard()),
+    )
+    if written is not None:
+        metering.counted(tenant_id, month)
+        api.notify(
+            tenant_id,
+            conversation_id,
+            {"kind": "support"},
+            message_id,
+            str(sender.get("id")),
+            sender.get("name") or "Support",
+            str(document.get("text") or ""),
+            written,
+            members,
+        )
+    return {"messageId": message_id, "status": "sent", "created": written is not None}

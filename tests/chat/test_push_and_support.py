@@ -1,0 +1,178 @@
+"""Push notifications (the local outbox that stands in for FCM) and support channels opened from an
+app: in the agents' inbox, answered through send_message, read back by the app user."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+import requests
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from infra.local.stack import LocalStack
+from shared import ids, store
+from tests.chat.client import App
+from tests.support import agent_token, eventually
+
+pytestmark = pytest.mark.integration
+
+
+def outbox(app: App) -> list[dict[str, Any]]:
+    return sorted(store.push_outbox(app.app_id), key=lambda n: (str(n["createdAt"]), n["userId"]))
+
+
+def test_new_posts_notify_members_with_devices_who_have_not_muted(app: App) -> None:
+    for user in ("alice", "bob", "carol", "dave"):
+        app.ok("token", {"userId": user, "name": user.title()})
+    channel = app.ok("createSub", {"name": "Club"}, user="alice")["id"]
+    for user in ("bob", "carol", "dave"):
+        app.ok("createSub", {"channelId": channel}, user=user)
+    app.ok("upsertSub", {"channelId": channel, "pushToken": "bob-phone"}, user="bob")
+    app.ok("upsertSub", {"channelId": channel, "pushToken": "bob-tablet"}, user="bob")
+    app.ok("upsertSub", {"channelId": channel, "pushToken": "carol-phone"}, user="carol")
+    app.ok("upsertSub", {"channelId": channel, "pushToken": "alice-phone"}, user="alice")
+    assert app.ok("toggleSub", {"channelId": channel}, user="carol")["muted"] is True
+    # dave has no device: nothing to send him.
+
+    first = app.ok(
+        "createPost", {"channelId": channel, "text": "Meeting at 6", "clientPostId": "p1"}, user="alice"
+    )
+    notes = outbox(app)
+    assert len(notes) == 1
+    note = notes[0]
+    assert note["userId"] == "bob"
+    assert sorted(note["tokens"]) == ["bob-phone", "bob-tablet"]
+    assert (note["title"], note["body"]) == ("Alice in Club", "Meeting at 6")
+    assert (note["channelId"], note["postId"]) == (channel, first["id"])
+    assert note["createdAt"] is not None
+
+    # A retried post (same clientPostId) notifies nobody twice.
+    app.ok("createPost", {"channelId": channel, "text": "Meeting at 6", "clientPostId": "p1"}, user="alice")
+    assert len(outbox(app)) == 1
+
+    # Unmuted, carol hears of the next post; the sender never hears of their own.
+    assert app.ok("toggleSub", {"channelId": channel}, user="carol")["muted"] is False
+    second = app.ok(
+        "createPost", {"channelId": channel, "text": "Bring snacks", "clientPostId": "p2"}, user="bob"
+    )
+    latest = [n for n in outbox(app) if n["postId"] == second["id"]]
+    assert sorted(n["userId"] for n in latest) == ["alice", "carol"]
+    assert {n["title"] for n in latest} == {"Bob in Club"}
+
+
+def test_a_support_channel_reaches_the_agents_inbox_and_their_reply_reaches_the_app_user(
+    app: App, clean_stack: LocalStack
+) -> None:
+    alice = app.user("alice", "Alice Appuser")
+    support = app.ok("createSub", {"support": True}, id_token=alice)
+    assert (support["kind"], support["group"]) == ("support", False)
+    assert app.ok("createSub", {"support": True}, user="alice")["id"] == support["id"]  # one per user
+    conversation_id = support["id"]
+    assert conversation_id == ids.conversation_id("app", "alice")
+    app.ok("upsertSub", {"channelId": conversation_id, "pushToken": "alice-phone"}, id_token=alice)
+    asked = app.ok(
+        "createPost",
+        {"channelId": conversation_id, "text": "My order is late", "clientPostId": "h1"},
+        id_token=alice,
+    )
+
+    # The agents' inbox: the tenant's open conversations, latest activity first.
+    inbox = (
+        store.client()
+        .collection("tenants")
+        .document(app.app_id)
+        .collection("conversations")
+        .where(filter=FieldFilter("status", "==", "open"))
+        .order_by("lastActivityAtMs", direction="DESCENDING")
+        .limit(30)
+    )
+    rows = {s.id: s.to_dict() or {} for s in inbox.stream()}
+    assert conversation_id in rows
+    row = rows[conversation_id]
+    assert (row["kind"], row["channel"], row["contactExternalId"], row["contactName"]) == (
+        "support",
+        "app",
+        "alice",
+        "Alice Appuser",
+    )
+    assert row["unreadCount"] == 1
+    assert row["lastMessage"]["text"] == "My order is late"
+
+    # An agent of the app's tenant answers through send_message; no provider, no task: sent at once.
+    token = agent_token(
+        clean_stack, app.app_id, f"agent-{uuid.uuid4().hex[:6]}@apps.test", name="Sam Support"
+    )
+
+    def send(message: dict[str, Any], client_id: str) -> requests.Response:
+        return requests.post(
+            clean_stack.function_urls["send_message"],
+            headers={"Authorization": f"Bearer {token}"},
+            json={"conversationId": conversation_id, "clientMessageId": client_id, "message": message},
+            timeout=30,
+        )
+
+    reply = send({"type": "text", "text": "Sorry! It ships today."}, "r1")
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["status"], reply.json()["created"]) == ("sent", True)
+    assert send({"type": "text", "text": "Sorry! It ships today."}, "r1").json()["created"] is False
+    note = send({"type": "note", "text": "VIP customer, refund if needed"}, "n1")
+    assert note.status_code == 200, note.text
+    message = store.get_message(app.app_id, conversation_id, reply.json()["messageId"])
+    assert message is not None
+    assert (message.data["status"], message.data["direction"]) == ("sent", "out")
+
+    # The app user reads the reply through the API, never the note.
+    posts = app.ok("posts", {"channelId": conversation_id}, id_token=alice)["posts"]
+    assert [(p["user"]["kind"], p["information"]["text"]) for p in posts] == [
+        ("agent", "Sorry! It ships today."),
+        ("user", "My order is late"),
+    ]
+    assert posts[0]["user"]["name"] == "Sam Support"
+    assert posts[1]["id"] == asked["id"]
+    mine = app.ok("mysubs", id_token=alice)["channels"]
+    assert [(c["id"], c["unreadCount"], c["lastMessageText"]) for c in mine] == [
+        (conversation_id, 1, "Sorry! It ships today.")
+    ]
+    assert app.ok("setRead", {"channelId": conversation_id}, id_token=alice)["unreadCount"] == 0
+    pushed = eventually(
+        lambda: [n for n in store.push_outbox(app.app_id) if n["postId"] == reply.json()["messageId"]],
+        what="the reply's push notification",
+    )
+    assert (pushed[0]["userId"], pushed[0]["tokens"], pushed[0]["title"]) == (
+        "alice",
+        ["alice-phone"],
+        "Sam Support",
+    )
+
+    # ...and through their Firestore listener: replies yes, notes never (the rules refuse a query
+    # that could return one).
+    base = (
+        f"http://{clean_stack.firestore_host}/v1/projects/{clean_stack.project}/databases/(default)/documents/"
+        f"tenants/{app.app_id}/conversations/{conversation_id}"
+    )
+
+    def query(where: dict[str, Any] | None) -> requests.Response:
+        structured: dict[str, Any] = {"from": [{"collectionId": "messages"}], "limit": 50}
+        if where:
+            structured["where"] = where
+        return requests.post(
+            f"{base}:runQuery",
+            headers={"Authorization": f"Bearer {alice}"},
+            json={"structuredQuery": structured},
+            timeout=10,
+        )
+
+    visible = query(
+        {
+            "fieldFilter": {
+                "field": {"fieldPath": "direction"},
+                "op": "IN",
+                "value": {"arrayValue": {"values": [{"stringValue": "in"}, {"stringValue": "out"}]}},
+            }
+        }
+    )
+    assert visible.status_code == 200, visible.text
+    texts = sorted(r["document"]["fields"]["text"]["stringValue"] for r in visible.json() if "document" in r)
+    assert texts == ["My order is late", "Sorry! It ships today."]
+    assert query(None).status_code == 403
