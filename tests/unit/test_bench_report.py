@@ -1,0 +1,34 @@
+"""bench/report.py: the report folder (markdown, PNG charts, cost) from benchmark figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import report
+
+
+def test_the_cost_per_million_messages_follows_the_counted_operations() -> None:
+    cost = report.cost_per_million()
+    firestore = (3 * 0.09 + 1 * 0.03) * 10  # 3 writes + 1 read per message, per 100k, times 10
+    assert cost["firestore"] == round(firestore, 2)
+    assert cost["total"] == round(cost["firestore"] + cost["functions"] + cost["pubsub"], 2)
+    doubled = report.cost_per_million(usage={**report.PER_MESSAGE, "firestore_writes": 6})
+    assert doubled["firestore"] > cost["firestore"]
+
+
+def test_the_report_writes_markdown_and_charts(tmp_path: Path) -> None:
+    results = {
+        "e2e_latency": {"p50_ms": 110.0, "_samples_ms": [100.0, 110.0, 180.0]},
+        "outbound": {"deliver_messages_per_second": 25.0, "_samples_ms": [150.0, 190.0]},
+        "cold_start": {
+            "rounds": 5,
+            "baseline_pubsub_only": {"median_ms": 600, "ratio_to_baseline": 1.0},
+            "webhook_whatsapp": {"median_ms": 400, "ratio_to_baseline": 0.67},
+        },
+        "webhook_throughput": {"events_per_second": 5900},
+    }
+    images = report.charts(results, tmp_path)
+    assert set(images) == {"e2e_latency.png", "outbound.png", "cold_start.png", "throughput.png"}
+    assert all((tmp_path / image).read_bytes().startswith(b"\x89PNG") for image in images)
+    text = report.markdown(results, images, report.cost_per_million())
+    assert "## Cost per 1 million inbound messages" in text and "_samples_ms" not in text
