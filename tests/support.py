@@ -134,3 +134,35 @@ def post_signed(
             if name in headers:
                 headers[name] = headers[name][:-4] + "AAAA"
     return requests.post(url, data=raw, headers=headers, timeout=timeout)
+
+
+def whatsapp_status_webhook(phone_number_id: str, wa_id: str, wamid: str, status: str) -> dict[str, Any]:
+    """A documented WhatsApp Cloud API `statuses` webhook for one message the business sent."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "WABA",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550100",
+                                "phone_number_id": phone_number_id,
+                            },
+                            "statuses": [
+                                {
+                                    "id": wamid,
+                                    "status": status,
+                                    "timestamp": str(int(time.time())),
+                                    "recipient_id": wa_id,
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }

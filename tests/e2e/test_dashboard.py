@@ -16,7 +16,7 @@ from infra.local import demo
 from infra.local.stack import LocalStack
 from shared import ids, store
 from tests.e2e.conftest import DANA, EVE, PHONE, SAM
-from tests.support import eventually, post_webhook, whatsapp_text_webhook
+from tests.support import eventually, post_webhook, whatsapp_status_webhook, whatsapp_text_webhook
 
 pytestmark = pytest.mark.integration
 
@@ -67,34 +67,7 @@ def messenger_customer(stack: LocalStack, psid: str, text: str, *, age_seconds: 
 
 def whatsapp_receipt(wa_id: str, wamid: str, status: str) -> dict[str, Any]:
     """A documented WhatsApp `statuses` webhook for one of our messages."""
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "WABA",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "15550100",
-                                "phone_number_id": WA.external_id,
-                            },
-                            "statuses": [
-                                {
-                                    "id": wamid,
-                                    "status": status,
-                                    "timestamp": str(int(time.time())),
-                                    "recipient_id": wa_id,
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    return whatsapp_status_webhook(WA.external_id, wa_id, wamid, status)
 
 
 def sends(stack: LocalStack, channel: str | None = None) -> list[Any]:

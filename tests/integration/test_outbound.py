@@ -15,7 +15,13 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from infra.local import demo
 from infra.local.stack import LocalStack
 from shared import ids, outbox, store
-from tests.support import agent_token, eventually, post_webhook, whatsapp_text_webhook
+from tests.support import (
+    agent_token,
+    eventually,
+    post_webhook,
+    whatsapp_status_webhook,
+    whatsapp_text_webhook,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -96,34 +102,8 @@ def status_of(conversation_id: str, message_id: str, wanted: str) -> dict[str, A
 
 
 def whatsapp_status(wa_id: str, wamid: str, status: str) -> dict[str, Any]:
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "WABA",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "15550100",
-                                "phone_number_id": WA.external_id,
-                            },
-                            "statuses": [
-                                {
-                                    "id": wamid,
-                                    "status": status,
-                                    "timestamp": str(int(time.time())),
-                                    "recipient_id": wa_id,
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    """A documented WhatsApp `statuses` webhook for one of our messages."""
+    return whatsapp_status_webhook(WA.external_id, wa_id, wamid, status)
 
 
 def test_a_reply_reaches_the_provider_as_documented_and_its_ticks_advance_to_read(
