@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import hmac
 import json
@@ -274,7 +275,7 @@ def fingerprint(value: object) -> str:
 # --- adapters ------------------------------------------------------------------------------------
 
 
-class MetaAdapter:
+class MetaAdapter(abc.ABC):
     """Handshake and signature verification for every Meta channel, configured from
     :func:`shared.config.settings` (``META_APP_SECRET``, ``META_VERIFY_TOKEN``) unless given
     explicitly (tests, the admin CLI)."""
@@ -307,11 +308,13 @@ class MetaAdapter:
             return graph.cloud_api(account, recipient, message, timeout)
         return graph.send_api(account, recipient, message, timeout)
 
-    def split(self, body: bytes) -> list[dict[str, Any]]:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def split(self, body: bytes) -> list[dict[str, Any]]:
+        """Cut a body into self-contained raw items (each Meta product has its own layout)."""
 
-    def parse_item(self, item: dict[str, Any]) -> list[InboundEvent]:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def parse_item(self, item: dict[str, Any]) -> list[InboundEvent]:
+        """Normalize one raw item into events."""
 
 
 @dataclass(slots=True)
