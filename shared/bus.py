@@ -63,42 +63,12 @@ def publish(events: Iterable[InboundEvent], quarantined: Iterable[QuarantinedIte
     """Publish events and quarantine records; return how many were confirmed.
 
     Raises PublishError unless every message was confirmed within the configured timeout."""
-    messages = [_encode_event(e) for e in events] + [_encode_quarantine(q) for q in quarantined]
+    # Every event here already serialized once in shared.inbound.parse_into (unserializable items
+    # are quarantined there, with publishable raw), so encoding cannot fail.
+    messages = [event_message(e) for e in events] + [quarantine_message(q) for q in quarantined]
     if not messages:
         return 0
     return publish_raw(messages)
-
-
-def _encode_event(event: InboundEvent) -> Message:
-    try:
-        return event_message(event)
-    except (ValueError, RecursionError) as exc:
-        # Text pydantic cannot serialize (a lone surrogate: half an emoji; absurd nesting) must not
-        # fail the batch with a 500 that the provider would retry for days: keep it in quarantine.
-        item = QuarantinedItem(
-            channel=event.channel,
-            reason="invalid_event",
-            route_key=event.route_key,
-            error=f"{type(exc).__name__}: not serializable",
-            raw=_safe_json(event.raw),
-        )
-        return quarantine_message(item)
-
-
-def _encode_quarantine(item: QuarantinedItem) -> Message:
-    try:
-        return quarantine_message(item)
-    except (ValueError, RecursionError):
-        safe = item.model_copy(update={"raw": _safe_json(item.raw)})
-        return quarantine_message(safe)
-
-
-def _safe_json(raw: object) -> str:
-    """The raw item as ASCII JSON text (lone surrogates escaped), or its repr when even that fails."""
-    try:
-        return json.dumps(raw, ensure_ascii=True, default=str)
-    except (ValueError, RecursionError):
-        return repr(raw)[:100_000]
 
 
 def publish_raw(messages: list[Message]) -> int:

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
+from pydantic_core import to_json
 
 from shared.channels.base import ChannelAdapter
 from shared.errors import ParseError
@@ -83,7 +84,9 @@ def parse_into(adapter: ChannelAdapter, item: dict, result: Normalized) -> None:
 def publishable_raw(raw: object) -> object:
     """``raw`` itself when it encodes as strict JSON, else its ASCII-escaped JSON text (or repr)."""
     try:
-        json.dumps(raw, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        # pydantic's encoder is what publishes it: it refuses lone surrogates and deep nesting.
+        to_json(raw)
+        json.dumps(raw, allow_nan=False)
         return raw
     except (ValueError, RecursionError, TypeError):
         pass
