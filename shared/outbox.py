@@ -279,11 +279,14 @@ def mark_read(caller: Caller, conversation_id: str) -> dict[str, Any]:
     conversation = store.get_conversation(caller.tenant_id, conversation_id)
     if conversation is None:
         raise RequestError("conversation_not_found", "no such conversation", http_status=404)
-    store.update_conversation(
-        caller.tenant_id,
-        conversation_id,
-        {"unreadCount": 0, "lastReadAt": store.server_time(), "lastReadBy": caller.uid},
-    )
+    if conversation.get("unreadCount"):
+        # Only when there is something to clear: the conversation is a hot document while a customer
+        # types, and the dashboard calls this repeatedly on an open conversation.
+        store.update_conversation(
+            caller.tenant_id,
+            conversation_id,
+            {"unreadCount": 0, "lastReadAt": store.server_time(), "lastReadBy": caller.uid},
+        )
     last = conversation.get("lastInbound") or {}
     queued = False
     if conversation.get("channel") == "whatsapp" and last.get("providerMessageId"):
