@@ -144,8 +144,12 @@ def test_restarting_the_webhook_while_the_provider_keeps_posting_loses_nothing(s
 def test_when_firestore_is_down_nothing_is_lost_retries_and_dead_letter_replay_restore_it(
     stack: LocalStack,
 ) -> None:
+    from google.protobuf import timestamp_pb2
+
     from shared import bus, cli
 
+    before = timestamp_pb2.Timestamp()
+    before.GetCurrentTime()
     stack.crash("firestore-emulator")
     try:
         # Webhooks do not need Firestore: they still accept and publish.
@@ -159,6 +163,9 @@ def test_when_firestore_is_down_nothing_is_lost_retries_and_dead_letter_replay_r
         eventually(lambda: failures() >= 8, timeout=120, interval=0.5, what="ingest failing transiently")
     finally:
         stack.revive("firestore-emulator")
+        # A fresh ingest instance, as the platform would start: the old one's gRPC channel may sit in
+        # reconnect backoff (up to two minutes) after the emulator vanished under it.
+        stack.restart_function("ingest")
     # Firestore is back (empty: the emulator keeps no data across restarts): connect the channels
     # again. Pub/Sub keeps redelivering; what exhausted its attempts meanwhile sits in the dead-letter
     # topic, and the operator's replay republishes it. Every message ends up there exactly once.
@@ -167,6 +174,11 @@ def test_when_firestore_is_down_nothing_is_lost_retries_and_dead_letter_replay_r
     subscriber = pubsub_v1.SubscriberClient()
     path = subscriber.subscription_path(stack.project, "inbound-events-dead-review")
     replayed = 0
+    # Pub/Sub keeps redelivering what was not acknowledged; to not wait on the emulator's backoff,
+    # seek the ingest subscription back to before the outage (the operator's replay-by-time): every
+    # event is pushed again, and duplicates are recognized by their deterministic ids.
+    ingest_path = subscriber.subscription_path(stack.project, "inbound-events-ingest")
+    subscriber.seek(request={"subscription": ingest_path, "time": before})
 
     def restored() -> bool:
         nonlocal replayed
@@ -184,7 +196,7 @@ def test_when_firestore_is_down_nothing_is_lost_retries_and_dead_letter_replay_r
         return len(message_texts()) >= 8
 
     try:
-        eventually(restored, timeout=240, interval=1, what="every message restored")
+        eventually(restored, timeout=300, interval=1, what="every message restored")
     finally:
         subscriber.close()
     assert sorted(message_texts()) == sorted(texts)
