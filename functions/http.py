@@ -21,7 +21,7 @@ Response = tuple[str, int, dict[str, str]]
 CORS = {
     "Access-Control-Allow-Origin": "*",  # bearer tokens, no cookies: any origin may call with a token
     "Access-Control-Allow-Methods": "POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, X-User-Id",
     "Access-Control-Max-Age": "3600",
 }
 

@@ -49,6 +49,7 @@ locals {
     TELEGRAM_API_BASE_URL                = "https://api.telegram.org"
     TWILIO_API_BASE_URL                  = "https://api.twilio.com"
     SWITCHBOARD_PUBLIC_BASE_URL          = "https://${var.region}-${var.project_id}.cloudfunctions.net"
+    SWITCHBOARD_DASHBOARD_URL            = "https://${var.hosting_site_id}.web.app"
     SWITCHBOARD_PROVIDER_TIMEOUT_SECONDS = "10"
     SWITCHBOARD_DELIVER_URL              = "https://deliver-${data.google_project.this.number}.${var.region}.run.app"
     SWITCHBOARD_TASKS_LOCATION           = var.region

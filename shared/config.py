@@ -70,6 +70,12 @@ ENVIRONMENT: tuple[Variable, ...] = (
         "",
         doc="Public URL prefix of the webhook functions (Twilio signs the public URL; status callbacks).",
     ),
+    Variable(
+        "SWITCHBOARD_DASHBOARD_URL",
+        "",
+        doc="Public URL of the dashboard (Firebase Hosting), which also serves the embeddable chat "
+        "bundle the embed snippet loads; empty: https://<project>.web.app.",
+    ),
     Variable("SWITCHBOARD_PROVIDER_TIMEOUT_SECONDS", "10", doc="Timeout of one provider API call."),
     Variable(
         "SWITCHBOARD_LOCAL_SECRETS",
@@ -136,6 +142,7 @@ class Settings:
     telegram_webhook_secret: str | None
     twilio_api_base_url: str
     public_base_url: str
+    dashboard_url: str
     provider_timeout_seconds: float
     local_secrets: dict[str, str]
     local_secrets_file: str
@@ -183,6 +190,7 @@ def settings() -> Settings:
         telegram_webhook_secret=_read("TELEGRAM_WEBHOOK_SECRET"),
         twilio_api_base_url=(_read("TWILIO_API_BASE_URL") or "").rstrip("/"),
         public_base_url=(_read("SWITCHBOARD_PUBLIC_BASE_URL") or "").rstrip("/"),
+        dashboard_url=(_read("SWITCHBOARD_DASHBOARD_URL") or "").rstrip("/"),
         provider_timeout_seconds=float(_read("SWITCHBOARD_PROVIDER_TIMEOUT_SECONDS") or 10),
         local_secrets=json.loads(_read("SWITCHBOARD_LOCAL_SECRETS") or "{}"),
         local_secrets_file=_read("SWITCHBOARD_LOCAL_SECRETS_FILE") or "",

@@ -32,7 +32,12 @@ function localStackConfig(): Plugin {
             apiKey: "fake-api-key",
             authHost: state.env.FIREBASE_AUTH_EMULATOR_HOST,
             firestoreHost: state.env.FIRESTORE_EMULATOR_HOST,
-            functions: { send_message: state.functions.send_message, agent_api: state.functions.agent_api },
+            functions: {
+              send_message: state.functions.send_message,
+              agent_api: state.functions.agent_api,
+              create_app: state.functions.create_app,
+              chat_api: state.functions.chat_api,
+            },
           }),
         );
       });

@@ -45,6 +45,7 @@ BUILD_INPUTS = (
     "package.json",
     "package-lock.json",
     "vite.config.ts",
+    "vite.embed.config.ts",
     "tsconfig.json",
     "src",
     "public",
@@ -52,6 +53,12 @@ BUILD_INPUTS = (
 BUILD_STAMP = DIST / ".build-inputs.sha256"
 DEPS_STAMP = NODE_MODULES / ".switchboard-lock.sha256"
 LOCK_PATH = REPO / ".local" / "web-build.lock"
+# The HTTPS functions browsers call: the dashboard (send_message, agent_api), the developer
+# onboarding (create_app) and the embeddable chat (chat_api).
+BROWSER_FUNCTIONS = ("send_message", "agent_api", "create_app", "chat_api")
+# Served to any origin: the embeddable chat runs on developers' own sites and reads /config.json
+# (public settings: project id, web API key, function URLs) from the origin it was loaded from.
+PUBLIC_PREFIXES = ("/config.json", "/embed/")
 FAKE_API_KEY = "fake-api-key"  # the Auth emulator accepts any key; production's comes from its config
 
 
@@ -158,10 +165,7 @@ def stack_config(stack: LocalStack) -> dict[str, Any]:
         "apiKey": FAKE_API_KEY,
         "authHost": stack.auth_host,
         "firestoreHost": stack.firestore_host,
-        "functions": {
-            "send_message": stack.function_urls["send_message"],
-            "agent_api": stack.function_urls["agent_api"],
-        },
+        "functions": {name: stack.function_urls[name] for name in BROWSER_FUNCTIONS},
     }
 
 
@@ -228,6 +232,8 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", cache)
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
+        if urlsplit(self.path).path.startswith(PUBLIC_PREFIXES):
+            self.send_header("Access-Control-Allow-Origin", "*")
         if content_type.startswith("text/html"):
             self.send_header("Content-Security-Policy", self.server.csp)
         self.end_headers()
@@ -260,7 +266,8 @@ class DashboardServer:
                 raise ValueError("DashboardServer needs a stack or a config")
             config = stack_config(stack)
         self.config = config
-        self.port = port
+        # The port the stack told its functions (the embed snippet's origin), unless one is given.
+        self.port = port or (stack.dashboard_port if stack is not None else 0)
         self.build_first = build_first
         self._server: _DashboardHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -278,7 +285,14 @@ class DashboardServer:
             build()
         if not (DIST / "index.html").exists():
             raise BuildError("web/dist/index.html is missing: build the dashboard first (npm run build)")
-        server = _DashboardHTTPServer(("127.0.0.1", self.port), _Handler)
+        try:
+            server = _DashboardHTTPServer(("127.0.0.1", self.port), _Handler)
+        except OSError:
+            if not self.port:
+                raise
+            # The stack's port was taken meanwhile (or a second server for one stack): any free port.
+            # Only the embed snippet that create_app returns names the other one.
+            server = _DashboardHTTPServer(("127.0.0.1", 0), _Handler)
         server.config_bytes = json.dumps(self.config).encode()
         server.csp = content_security_policy(self.config)
         self._server = server
@@ -311,7 +325,7 @@ def _config_from_state(state_path: Path) -> dict[str, Any]:
         "apiKey": FAKE_API_KEY,
         "authHost": env.get("FIREBASE_AUTH_EMULATOR_HOST", ""),
         "firestoreHost": env["FIRESTORE_EMULATOR_HOST"],
-        "functions": {name: state["functions"][name] for name in ("send_message", "agent_api")},
+        "functions": {name: state["functions"][name] for name in BROWSER_FUNCTIONS},
     }
 
 

@@ -71,6 +71,7 @@ def main() -> int:
         print(f"  Provider sandbox     {stack.sandbox.base_url}  (receipts on)")
         print(f"  Auth emulator        {stack.auth_host}")
         print(f"  Dashboard            {dashboard.url}")
+        print(f"  App developers       {dashboard.url}/developers  (create an app, live demo chat)")
         print(f"\n  Agent login          {login.email} / {login.password}  (tenant '{demo.DEMO_TENANT}')")
         print("\n  Send a signed test webhook:  make simulate CHANNEL=whatsapp TEXT='hello'")
         print(f"  Logs: {stack.log_dir}    Stop: Ctrl-C\n", flush=True)

@@ -65,6 +65,9 @@ class LocalStack:
     tasks_host: str = ""
     sandbox: Any = None  # infra.local.provider_sandbox.ProviderSandbox while running
     extra_env: dict[str, str] = field(default_factory=dict)  # settings a test wants for every function
+    # Where infra.local.dashboard serves this stack's dashboard (and the embed bundle): chosen before
+    # the functions start, so create_app's embed snippet points at it.
+    dashboard_port: int = 0
     log_dir: Path = field(default_factory=lambda: LOG_DIR / f"stack-{os.getpid()}-{next(_STACK_NUMBERS)}")
 
     # --- environment ------------------------------------------------------------------------
@@ -119,6 +122,8 @@ class LocalStack:
             env["FIREBASE_AUTH_EMULATOR_HOST"] = self.auth_host
         if self.tasks_host:
             env["SWITCHBOARD_TASKS_EMULATOR_HOST"] = self.tasks_host
+        if self.dashboard_port:
+            env["SWITCHBOARD_DASHBOARD_URL"] = f"http://127.0.0.1:{self.dashboard_port}"
         if "deliver" in self.function_urls:
             env["SWITCHBOARD_DELIVER_URL"] = self.function_urls["deliver"]
         if self.sandbox is not None:
@@ -143,6 +148,8 @@ class LocalStack:
         """Start emulators, the sandbox and functions, then wire Pub/Sub and the queues; stop
         everything if any step fails."""
         try:
+            if not self.dashboard_port:
+                self.dashboard_port = free_port()
             self.start_emulators()
             if self.with_sandbox:
                 self.start_sandbox()

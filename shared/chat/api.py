@@ -85,9 +85,11 @@ READ_RETRIES = 25  # setRead under a burst of posts: each post changes the membe
 POST_RETRIES = 3  # a member left while a post was being written: read the members again
 LATEST_SCAN = 20  # messages looked at to find the latest post (agents' notes are skipped)
 
-# The embeddable chat component. The web team builds /embed/switchboard-chat.js (served by Firebase
-# Hosting next to the dashboard); the snippet is what a developer pastes into their page. Its
-# `token` is a Firebase custom token their backend obtains from POST /v1/token with the API key.
+# The embeddable chat component: web/src/embed/, built to /embed/switchboard-chat.js and served with
+# the dashboard (Firebase Hosting). The snippet is what a developer pastes into their page: the bundle
+# reads the project's public settings (project id, web API key, chat API URL) from /config.json at its
+# own origin, so the page names only the app. `token` is a Firebase custom token the developer's
+# backend obtains from POST /v1/token with the API key.
 EMBED_SNIPPET = """<!-- Switchboard chat: paste where the chat should appear. -->
 <div id="switchboard-chat" style="height: 600px"></div>
 <script src="{origin}/embed/switchboard-chat.js" defer></script>
@@ -96,7 +98,7 @@ EMBED_SNIPPET = """<!-- Switchboard chat: paste where the chat should appear. --
     SwitchboardChat.mount(document.getElementById("switchboard-chat"), {{
       // A Firebase custom token from YOUR backend: POST {api_url}/v1/token with your API key.
       token: "<CUSTOM_TOKEN_FROM_YOUR_BACKEND>",
-      config: {{ appId: "{app_id}", projectId: "{project_id}", apiUrl: "{api_url}" }}
+      config: {{ appId: "{app_id}" }}
     }});
   }});
 </script>
@@ -187,10 +189,9 @@ def embed_snippet(app_id: str) -> str:
     """The HTML a developer pastes to embed the chat component for ``app_id``."""
     config = settings()
     return EMBED_SNIPPET.format(
-        origin=f"https://{config.project_id}.web.app",
+        origin=config.dashboard_url or f"https://{config.project_id}.web.app",
         app_id=app_id,
-        project_id=config.project_id,
-        api_url=f"{config.public_base_url}/chat-api",
+        api_url=f"{config.public_base_url}/chat-api" if config.public_base_url else "<chat API URL>",
     )
 
 

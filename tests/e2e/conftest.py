@@ -129,20 +129,18 @@ EXPECTED_CONSOLE = (re.compile(r"Failed to load resource: the server responded w
 
 
 @pytest.fixture
-def open_dashboard(
-    browser: Any, dashboard: DashboardServer, agents: dict[str, Agent], request: pytest.FixtureRequest
-) -> Iterator[Callable[..., Any]]:
-    """``open_dashboard(agent, viewport=DESKTOP)`` -> a signed-in page showing the inbox."""
-    from playwright.sync_api import expect
-
+def open_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """``open_page(url, label, viewport=DESKTOP)`` -> a page in a browser context of its own, watched:
+    a console error, an uncaught exception or a request to anywhere but this machine fails the test;
+    a failing test leaves a screenshot of every page it opened."""
     contexts: list[Any] = []
     watched: list[Watched] = []
 
-    def open_as(agent: Agent, viewport: dict[str, int] | None = None, sign_in: bool = True) -> Any:
+    def open_at(url: str, label: str, viewport: dict[str, int] | None = None) -> Any:
         context = browser.new_context(viewport=viewport or DESKTOP, service_workers="block")
         contexts.append(context)
         page = context.new_page()
-        watch = Watched(f"{len(watched) + 1}-{agent.email.split('@')[0]}", page)
+        watch = Watched(f"{len(watched) + 1}-{label}", page)
         watched.append(watch)
 
         def on_console(message: Any) -> None:
@@ -161,15 +159,10 @@ def open_dashboard(
                 route.abort()
 
         context.route("**/*", guard)
-        page.goto(dashboard.url)
-        if sign_in:
-            page.get_by_label("Email").fill(agent.email)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_test_id("agent-name")).to_contain_text(agent.name)
+        page.goto(url)
         return page
 
-    yield open_as
+    yield open_at
 
     failed = any(
         getattr(request.node, f"rep_{phase}", None) and getattr(request.node, f"rep_{phase}").failed
@@ -192,4 +185,23 @@ def open_dashboard(
     if not failed:
         problems = [f"{w.label}: {e}" for w in watched for e in w.errors]
         problems += [f"{w.label}: request outside this machine: {u}" for w in watched for u in w.outside]
-        assert not problems, "the dashboard misbehaved:\n" + "\n".join(problems)
+        assert not problems, "the page misbehaved:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def open_dashboard(
+    open_page: Callable[..., Any], dashboard: DashboardServer, agents: dict[str, Agent]
+) -> Callable[..., Any]:
+    """``open_dashboard(agent, viewport=DESKTOP)`` -> a signed-in page showing the inbox."""
+    from playwright.sync_api import expect
+
+    def open_as(agent: Agent, viewport: dict[str, int] | None = None, sign_in: bool = True) -> Any:
+        page = open_page(dashboard.url, agent.email.split("@")[0], viewport)
+        if sign_in:
+            page.get_by_label("Email").fill(agent.email)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_test_id("agent-name")).to_contain_text(agent.name)
+        return page
+
+    return open_as

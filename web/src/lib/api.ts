@@ -22,15 +22,19 @@ export function isRefusal(exc: unknown): exc is ApiError {
   return exc instanceof ApiError && exc.httpStatus >= 400 && exc.httpStatus < 500 && ![401, 408, 429].includes(exc.httpStatus);
 }
 
-async function post<T>(url: string, body: unknown): Promise<T> {
-  const user = auth().currentUser;
-  if (!user) throw new ApiError("unauthenticated", "You are signed out.", 401);
-  const token = await user.getIdToken();
+/** POST JSON to one of Switchboard's HTTPS functions with the given credential (`Bearer ...`): the
+ * answer, or an ApiError carrying the server's machine-readable code. */
+export async function callFunction<T>(
+  url: string,
+  body: unknown,
+  authorization: string,
+  headers: Record<string, string> = {},
+): Promise<T> {
   let response: Response;
   try {
     response = await fetch(url, {
       method: "POST",
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      headers: { ...headers, Authorization: authorization, "Content-Type": "application/json" },
       body: JSON.stringify(body),
     });
   } catch {
@@ -47,6 +51,17 @@ async function post<T>(url: string, body: unknown): Promise<T> {
     );
   }
   return payload as T;
+}
+
+/** The signed-in user's ID token as a credential (`forceRefresh` after their claims changed). */
+export async function idTokenCredential(forceRefresh = false): Promise<string> {
+  const user = auth().currentUser;
+  if (!user) throw new ApiError("unauthenticated", "You are signed out.", 401);
+  return `Bearer ${await user.getIdToken(forceRefresh)}`;
+}
+
+async function post<T>(url: string, body: unknown): Promise<T> {
+  return callFunction<T>(url, body, await idTokenCredential());
 }
 
 export interface SendRequest {

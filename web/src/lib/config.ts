@@ -10,6 +10,10 @@ export interface RuntimeConfig {
   functions: {
     send_message: string;
     agent_api: string;
+    /** Developer onboarding: a signed-in developer creates an app. */
+    create_app: string;
+    /** The chat API (the demo page mints its users' tokens with it). */
+    chat_api: string;
   };
 }
 

@@ -1,0 +1,104 @@
+"""Developer onboarding in Chromium: sign up on /developers, create an app, see its API key exactly
+once (stored only hashed) with the embed snippet and the request for users' tokens; then the app's
+inbox. The live demo chat page is tested in test_demo_chat.py."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect
+
+from infra.local.dashboard import DashboardServer
+from infra.local.stack import LocalStack
+from shared import store
+from shared.chat import keys
+from tests.e2e.conftest import DANA, PASSWORD, Agent
+
+pytestmark = pytest.mark.integration
+
+KEY = re.compile(r"^sb_(app[0-9a-f]{16})_[A-Za-z0-9_-]{43}$")
+
+
+def sign_up_and_create_app(page: Page, app_name: str) -> tuple[str, str]:
+    """A new developer signs up and creates an app: (app id, API key) as the page shows them."""
+    page.get_by_label("Your name").fill("Devi Developer")
+    page.get_by_label("Email").fill(f"devi-{uuid.uuid4().hex[:8]}@apps.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_label("App name").fill(app_name)
+    page.get_by_role("button", name="Create app").click()
+    expect(page.get_by_test_id("app-created")).to_be_visible()
+    app_id = page.get_by_test_id("app-id").inner_text().strip()
+    api_key = page.get_by_test_id("api-key").input_value()
+    return app_id, api_key
+
+
+def test_a_developer_signs_up_creates_an_app_and_sees_its_key_only_once(
+    clean_stack: LocalStack, dashboard: DashboardServer, open_page: Callable[..., Any]
+) -> None:
+    page = open_page(f"{dashboard.url}/developers", "developer")
+    expect(page.get_by_role("heading", name="Create your developer account")).to_be_visible()
+
+    app_id, api_key = sign_up_and_create_app(page, "Acme Chat")
+
+    match = KEY.match(api_key)
+    assert match is not None and match[1] == app_id, api_key
+    expect(page.get_by_role("note")).to_contain_text("only time the key is shown")
+    # Stored only as a hash: the tenant names the app and a short prefix; the key document is its digest.
+    tenant = store.get_tenant(app_id)
+    assert tenant is not None
+    assert tenant["kind"] == "app" and tenant["name"] == "Acme Chat" and tenant["plan"] == "free"
+    assert api_key not in repr(tenant) and tenant["apiKeyPrefix"] == keys.prefix(api_key)
+    assert keys.verify(api_key) == app_id
+    # The snippet loads the bundle from this dashboard and names the app.
+    snippet = page.get_by_test_id("embed-snippet").input_value()
+    assert f'src="{dashboard.url}/embed/switchboard-chat.js"' in snippet
+    assert f'appId: "{app_id}"' in snippet and "SwitchboardChat.mount(" in snippet
+    backend = page.get_by_test_id("backend-snippet").input_value()
+    assert f"{clean_stack.function_urls['chat_api']}/v1/token" in backend and api_key in backend
+    # The key works at once: the developer's backend mints a user's token with it.
+    minted = requests.post(
+        f"{clean_stack.function_urls['chat_api']}/v1/token",
+        json={"userId": "alice", "name": "Alice"},
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=15,
+    )
+    assert minted.status_code == 200, minted.text
+    assert minted.json()["tenantId"] == app_id
+
+    # Shown once: after a reload the page knows the app and the key's prefix, never the key again.
+    page.reload()
+    membership = page.get_by_test_id("existing-membership")
+    expect(membership).to_contain_text(app_id)
+    expect(membership).to_contain_text(keys.prefix(api_key))
+    expect(page.get_by_test_id("api-key")).to_have_count(0)
+    assert api_key not in page.content()
+
+
+def test_the_new_app_admin_opens_the_apps_support_inbox(
+    clean_stack: LocalStack, dashboard: DashboardServer, open_page: Callable[..., Any]
+) -> None:
+    page = open_page(f"{dashboard.url}/developers", "developer")
+    sign_up_and_create_app(page, "Inbox App")
+    page.get_by_role("link", name="Open the support inbox").click()
+    # Same account, fresh claims: the app's admin, in the app's (empty) inbox.
+    expect(page.get_by_test_id("agent-name")).to_contain_text("Devi Developer")
+
+
+def test_an_account_of_a_business_is_told_it_cannot_create_an_app(
+    dashboard: DashboardServer, agents: dict[str, Agent], open_page: Callable[..., Any]
+) -> None:
+    page = open_page(f"{dashboard.url}/developers", "dana")
+    page.get_by_role("button", name="I already have an account").click()
+    page.get_by_label("Email").fill(DANA.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    existing = page.get_by_test_id("existing-membership")
+    expect(existing).to_contain_text("already belongs to a workspace")
+    expect(existing).to_contain_text(DANA.tenant_id)
+    expect(page.get_by_label("App name")).to_have_count(0)

@@ -1,0 +1,179 @@
+/** The developer side (`/developers`): a Firebase account of its own (signed up here, no claims yet),
+ * the app it creates through `create_app`, and the API key, which the server shows once: it lives in
+ * this store's memory only (never in storage), so the demo page can use it until the tab closes. */
+import { defineStore } from "pinia";
+import { computed, ref } from "vue";
+import {
+  createUserWithEmailAndPassword,
+  onAuthStateChanged,
+  signInWithEmailAndPassword,
+  signOut as firebaseSignOut,
+  updateProfile,
+  type User,
+} from "firebase/auth";
+import { doc, getDoc } from "firebase/firestore";
+
+import { ApiError, callFunction, idTokenCredential } from "../lib/api";
+import { auth, db, runtimeConfig } from "../lib/firebase";
+
+type Phase = "starting" | "signedOut" | "signedIn";
+
+/** What create_app answers (shared/chat/models.py CreateAppAnswer). */
+export interface CreatedApp {
+  appId: string;
+  apiKey: string;
+  embedSnippet: string;
+}
+
+/** The tenant an account already holds (custom claims), if any. */
+export interface Membership {
+  tenantId: string;
+  role: string;
+  kind: string | null;
+  name: string | null;
+  apiKeyPrefix: string | null;
+}
+
+/** `sb_<appId>_<secret>` (shared/chat/keys.py): the app a key belongs to, or null. */
+export function appOfKey(key: string): string | null {
+  const match = /^sb_([A-Za-z0-9-]{1,64})_[A-Za-z0-9_-]{43}$/.exec(key.trim());
+  return match ? match[1] : null;
+}
+
+function authMessage(exc: unknown): string {
+  const code = (exc as { code?: string }).code ?? "";
+  switch (code) {
+    case "auth/email-already-in-use":
+      return "An account with this email exists: sign in instead.";
+    case "auth/weak-password":
+      return "Choose a password of at least 6 characters.";
+    case "auth/invalid-email":
+      return "That email address is not valid.";
+    case "auth/invalid-credential":
+    case "auth/wrong-password":
+    case "auth/user-not-found":
+      return "Wrong email or password.";
+    case "auth/too-many-requests":
+      return "Too many attempts. Wait a moment and try again.";
+    case "auth/network-request-failed":
+      return "Could not reach the sign-in service.";
+    default:
+      return "That did not work. Try again.";
+  }
+}
+
+export const useDeveloper = defineStore("developer", () => {
+  const phase = ref<Phase>("starting");
+  const user = ref<User | null>(null);
+  const membership = ref<Membership | null>(null);
+  const created = ref<CreatedApp | null>(null);
+  const error = ref<string | null>(null);
+  const busy = ref(false);
+
+  const email = computed(() => user.value?.email ?? "");
+
+  let started = false;
+  function start(): void {
+    if (started) return;
+    started = true;
+    onAuthStateChanged(auth(), async (next) => {
+      user.value = next;
+      membership.value = next ? await membershipOf(next, false) : null;
+      phase.value = next ? "signedIn" : "signedOut";
+    });
+  }
+
+  async function membershipOf(account: User, refresh: boolean): Promise<Membership | null> {
+    const token = await account.getIdTokenResult(refresh);
+    const tenantId = token.claims.tenantId;
+    if (typeof tenantId !== "string") return null;
+    const role = String(token.claims.role ?? "");
+    // Staff (admins of an app included) may read their tenant's document; an app user may not.
+    const tenant = ["agent", "admin"].includes(role)
+      ? await getDoc(doc(db(), "tenants", tenantId)).catch(() => null)
+      : null;
+    const data = tenant?.data() ?? {};
+    return {
+      tenantId,
+      role,
+      kind: typeof data.kind === "string" ? data.kind : null,
+      name: typeof data.name === "string" ? data.name : null,
+      apiKeyPrefix: typeof data.apiKeyPrefix === "string" ? data.apiKeyPrefix : null,
+    };
+  }
+
+  async function guarded(work: () => Promise<void>): Promise<void> {
+    if (busy.value) return;
+    busy.value = true;
+    error.value = null;
+    try {
+      await work();
+    } finally {
+      busy.value = false;
+    }
+  }
+
+  async function signUp(name: string, address: string, password: string): Promise<void> {
+    await guarded(async () => {
+      try {
+        const credential = await createUserWithEmailAndPassword(auth(), address.trim(), password);
+        if (name.trim()) await updateProfile(credential.user, { displayName: name.trim() });
+      } catch (exc) {
+        error.value = authMessage(exc);
+      }
+    });
+  }
+
+  async function signIn(address: string, password: string): Promise<void> {
+    await guarded(async () => {
+      try {
+        await signInWithEmailAndPassword(auth(), address.trim(), password);
+      } catch (exc) {
+        error.value = authMessage(exc);
+      }
+    });
+  }
+
+  async function signOut(): Promise<void> {
+    created.value = null;
+    await firebaseSignOut(auth());
+  }
+
+  /** create_app, then a fresh ID token: the account now administers the app (its inbox included). */
+  async function createApp(name: string): Promise<void> {
+    await guarded(async () => {
+      try {
+        const answer = await callFunction<CreatedApp>(
+          runtimeConfig().functions.create_app,
+          { name: name.trim() },
+          await idTokenCredential(),
+        );
+        created.value = answer;
+        if (user.value) membership.value = await membershipOf(user.value, true);
+      } catch (exc) {
+        error.value = exc instanceof ApiError ? exc.message : "Could not create the app. Try again.";
+      }
+    });
+  }
+
+  /** The API key for `appId` while this tab remembers it (the one shown at creation). */
+  function keyFor(appId: string): string | null {
+    return created.value?.appId === appId ? created.value.apiKey : null;
+  }
+
+  return {
+    phase,
+    user,
+    email,
+    membership,
+    created,
+    error,
+    busy,
+    start,
+    signUp,
+    signIn,
+    signOut,
+    createApp,
+    keyFor,
+  };
+});
