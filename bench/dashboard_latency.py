@@ -213,6 +213,7 @@ def run(count: int = 200, warmup: int = 10, pace_seconds: float = 0.1) -> dict[s
                     time.sleep(pace_seconds)
                 inbox = _latencies(page, customers.sent)
                 figures["inbox"] = {**summary(inbox), "lost": len(customers.sent) - len(inbox)}
+                figures["_samples_ms"] = inbox  # the report's histogram
                 report("dashboard_webhook_to_dom_inbox", figures["inbox"])  # type: ignore[arg-type]
 
                 # The open conversation: one customer keeps writing, the agent watches the thread.

@@ -46,3 +46,19 @@ def test_an_inbound_message_costs_at_most_three_document_writes(
         assert inbox.apply(text_event(n)).result == "created"
     assert sum(writes) <= 3 * 10, writes
     assert inbox.apply(text_event(5)).result == "duplicate"
+
+
+def test_the_cost_benchmarks_meter_counts_three_writes_and_one_read_per_message(
+    clean_stack: LocalStack,
+) -> None:
+    from bench.cost import FirestoreMeter
+
+    inbox.apply(text_event(100))  # the conversation exists: the common path follows
+    meter = FirestoreMeter()
+    with meter.installed():
+        for n in range(101, 111):
+            assert inbox.apply(text_event(n)).result == "created"
+    assert meter.counts == {"writes": 30, "reads": 10}
+    # Uninstalled: nothing more is counted.
+    inbox.apply(text_event(111))
+    assert meter.counts == {"writes": 30, "reads": 10}

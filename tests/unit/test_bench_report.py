@@ -32,3 +32,18 @@ def test_the_report_writes_markdown_and_charts(tmp_path: Path) -> None:
     assert all((tmp_path / image).read_bytes().startswith(b"\x89PNG") for image in images)
     text = report.markdown(results, images, report.cost_per_million())
     assert "## Cost per 1 million inbound messages" in text and "_samples_ms" not in text
+
+
+def test_the_report_prices_the_counted_figures_when_the_cost_benchmark_ran(tmp_path: Path) -> None:
+    counted = {"firestore": 3.0, "functions": 1.71, "pubsub": 0.1, "total": 4.81}
+    results = {
+        "cost": {
+            "per_message": {"firestore_writes": 3.0, "firestore_reads": 1.0},
+            "cost_per_million_usd": counted,
+        }
+    }
+    text = report.markdown(results, [], counted)
+    assert "| total | 4.81 |" in text
+    assert "Counted per message by `bench/cost.py`" in text and "firestore_writes 3.0" in text
+    fallback = report.markdown({}, [], report.cost_per_million(), counted=False)
+    assert "By design (the count failed)" in fallback

@@ -1,0 +1,238 @@
+"""What one inbound message costs, counted rather than assumed.
+
+Runs the real ``webhook_whatsapp`` target and the real ``ingest`` handler in this process against
+the Firestore and Pub/Sub emulators and counts, for every message:
+
+- Firestore document reads and writes, at the client library's RPC layer (``FirestoreClient``:
+  ``commit`` writes, documents returned by ``batch_get_documents`` / ``run_query``, where a query
+  that returns nothing is billed one read, and aggregation queries);
+- function invocations (one webhook POST per message: the worst case, Meta batches under load);
+- Pub/Sub bytes as billed: each publish request at least 1,000 bytes, and each push delivery (one
+  message per request) at least 1,000 bytes;
+- the handlers' wall time, for the compute part of the price.
+
+:func:`bench.report.cost_per_million` turns these into USD per 1 million inbound messages.
+
+    python -m bench.cost [--messages 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bench.stats import report
+from infra.local import demo
+from infra.local.simulate import meta_signature
+from infra.local.stack import LocalStack
+
+CONTACTS = 30  # customers writing: most messages take the common path (the conversation exists)
+PUBSUB_MIN_BILLABLE = 1000  # bytes, per publish request and per push request
+# The field of a streamed response that carries a billed document (or aggregation result).
+BILLED_FIELD = {"batch_get_documents": "found", "run_query": "document", "run_aggregation_query": "result"}
+
+
+class FirestoreMeter:
+    """Counts billed document reads and writes by wrapping the Firestore client's RPC methods."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    @contextmanager
+    def installed(self) -> Iterator[FirestoreMeter]:
+        from google.cloud.firestore_v1.services.firestore.client import FirestoreClient
+
+        originals: dict[str, Callable[..., Any]] = {}
+
+        def wrap(name: str, count: Callable[[Any, Any], None], streaming: bool) -> None:
+            original = getattr(FirestoreClient, name)
+            originals[name] = original
+
+            def counted(client: Any, *args: Any, **kwargs: Any) -> Any:
+                request = kwargs.get("request", args[0] if args else None)
+                answer = original(client, *args, **kwargs)
+                if not streaming:
+                    count(request, answer)
+                    return answer
+                return self._counting_stream(name, answer, count, request)
+
+            setattr(FirestoreClient, name, counted)
+
+        wrap("commit", lambda request, answer: self._add("writes", _write_count(request)), False)
+        wrap("batch_write", lambda request, answer: self._add("writes", _write_count(request)), False)
+        wrap("get_document", lambda request, answer: self._add("reads", 1), False)
+        wrap("batch_get_documents", lambda request, response: None, True)
+        wrap("run_query", lambda request, response: None, True)
+        wrap("run_aggregation_query", lambda request, response: None, True)
+        try:
+            yield self
+        finally:
+            for name, original in originals.items():
+                setattr(FirestoreClient, name, original)
+
+    def _add(self, kind: str, amount: int) -> None:
+        self.counts[kind] += amount
+
+    def _counting_stream(self, name: str, stream: Any, count: Any, request: Any) -> Iterator[Any]:
+        documents = 0
+        for response in stream:
+            # An aggregation is billed one read per batch of up to 1,000 index entries.
+            if response._pb.HasField(BILLED_FIELD[name]):
+                documents += 1
+            yield response
+        if name == "batch_get_documents":
+            self._add("reads", documents)  # a missing document is not billed
+        else:
+            self._add("reads", max(documents, 1))  # a query answering nothing is billed one read
+
+
+def _write_count(request: Any) -> int:
+    """Writes in a commit request (the library passes a dict or a CommitRequest)."""
+    writes = request.get("writes") if isinstance(request, dict) else request.writes
+    return len(writes or [])
+
+
+def _whatsapp_message(i: int) -> dict[str, Any]:
+    from bench.payloads import whatsapp_batch
+
+    body = whatsapp_batch(1, contacts=1, text=f"Hi, where is my order #{10_000 + i}? It was due on Monday.")
+    value = body["entry"][0]["changes"][0]["value"]
+    wa_id = f"1555444{i % CONTACTS:04d}"
+    value["contacts"] = [{"profile": {"name": f"Customer {i % CONTACTS}"}, "wa_id": wa_id}]
+    value["messages"][0]["from"] = wa_id
+    return body
+
+
+def run(messages: int = 300) -> dict[str, Any]:
+    """Count what ``messages`` single-message WhatsApp webhooks cost end to end; return the figures
+    (per message) and the resulting cost per 1 million inbound messages."""
+    from bench.report import PER_MESSAGE, cost_per_million
+
+    quiet = {"SWITCHBOARD_LOG_LEVEL": "WARNING"}  # one INFO line per ingested event otherwise
+    with LocalStack(
+        functions=(), with_auth=False, with_tasks=False, with_sandbox=False, extra_env=quiet
+    ) as stack:
+        stack.apply_env()
+        demo.seed()
+        import functions_framework
+        from cloudevents.http import CloudEvent
+
+        from functions import ingest
+        from shared import bus
+
+        published: list[tuple[bytes, dict[str, str], str]] = []
+        publish_requests: list[int] = []
+        real_chunk = bus._publish_chunk
+
+        def recording_chunk(chunk: list[Any], deadline: float) -> int:
+            published.extend(chunk)
+            body = json.dumps({"messages": [bus._wire(m) for m in chunk]}).encode()
+            publish_requests.append(len(body))
+            return real_chunk(chunk, deadline)
+
+        bus._publish_chunk = recording_chunk  # type: ignore[assignment]
+        app = functions_framework.create_app(target="webhook_whatsapp", source="main.py").test_client()
+        secret = os.environ["META_APP_SECRET"]
+
+        def deliver(body: bytes) -> None:
+            response = app.post(
+                "/",
+                data=body,
+                headers={
+                    "X-Hub-Signature-256": meta_signature(body, secret),
+                    "Content-Type": "application/json",
+                },
+            )
+            assert response.status_code == 200, response.data
+
+        def push(message: tuple[bytes, dict[str, str], str]) -> None:
+            data, attributes, _ = message
+            ingest.handle(
+                CloudEvent(
+                    {"type": "google.cloud.pubsub.topic.v1.messagePublished", "source": "//pubsub/bench"},
+                    {"message": {"data": base64.b64encode(data).decode(), "attributes": attributes}},
+                )
+            )
+
+        try:
+            # Warm up (imports, clients, routes cache) and create every customer's conversation, so
+            # the counted messages are the common case: a known customer writing again.
+            for i in range(CONTACTS):
+                deliver(json.dumps(_whatsapp_message(i)).encode())
+            for message in published:
+                push(message)
+            published.clear()
+            publish_requests.clear()
+
+            meter = FirestoreMeter()
+            webhook_ms: list[float] = []
+            ingest_ms: list[float] = []
+            with meter.installed():
+                bodies = [json.dumps(_whatsapp_message(CONTACTS + i)).encode() for i in range(messages)]
+                for body in bodies:
+                    started = time.perf_counter()
+                    deliver(body)
+                    webhook_ms.append((time.perf_counter() - started) * 1000)
+                webhook_counts = dict(meter.counts)
+                meter.counts.clear()
+                for message in published:
+                    started = time.perf_counter()
+                    push(message)
+                    ingest_ms.append((time.perf_counter() - started) * 1000)
+        finally:
+            bus._publish_chunk = real_chunk  # type: ignore[assignment]
+
+    events = len(published)
+    # A push request carries one message: its data (base64 on the wire) and attributes.
+    sizes = [len(base64.b64encode(d)) + sum(map(len, [*a, *a.values()])) for d, a, _ in published]
+    push_bytes = [max(size, PUBSUB_MIN_BILLABLE) for size in sizes]
+    publish_bytes = sum(max(size, PUBSUB_MIN_BILLABLE) for size in publish_requests)
+    per_message = {
+        "firestore_writes": round((meter.counts["writes"] + webhook_counts.get("writes", 0)) / messages, 2),
+        "firestore_reads": round((meter.counts["reads"] + webhook_counts.get("reads", 0)) / messages, 2),
+        "webhook_firestore_operations": sum(webhook_counts.values()),
+        "webhook_invocations": 1.0,
+        "ingest_invocations": round(events / messages, 2),
+        "webhook_ms_median": round(statistics.median(webhook_ms), 2),
+        "ingest_ms_median": round(statistics.median(ingest_ms), 2),
+        "pubsub_billable_bytes": round((publish_bytes + sum(push_bytes)) / messages),
+    }
+    usage = {
+        **PER_MESSAGE,
+        "firestore_writes": per_message["firestore_writes"],
+        "firestore_reads": per_message["firestore_reads"],
+        "webhook_invocations": per_message["webhook_invocations"],
+        "ingest_invocations": per_message["ingest_invocations"],
+        "ingest_seconds": per_message["ingest_ms_median"] / 1000,
+        "webhook_seconds": per_message["webhook_ms_median"] / 1000,
+        # cost_per_million bills publish + push at max(bytes, 1,000) each; give it the measured half.
+        "pubsub_message_bytes": per_message["pubsub_billable_bytes"] / 2,
+    }
+    figures = {
+        "messages": messages,
+        "events_published": events,
+        "per_message": per_message,
+        "cost_per_million_usd": cost_per_million(usage=usage),
+    }
+    report("cost_per_inbound_message", figures)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=300)
+    run(parser.parse_args(argv).messages)
+
+
+if __name__ == "__main__":
+    main()
