@@ -30,11 +30,20 @@ def handle(cloud_event: CloudEvent) -> None:
     attributes = message.get("attributes") or {}
     data = base64.b64decode(message.get("data") or b"")
     channel = attributes.get("channel", "unknown")
+    answer_queued: bool | None = None
     try:
         if attributes.get("event_type") == bus.QUARANTINE_EVENT_TYPE:
             outcome = inbox.quarantine(QuarantinedItem.model_validate_json(data))
         else:
-            outcome = inbox.apply(inbox.decode_event(data))
+            event = inbox.decode_event(data)
+            outcome = inbox.apply(event)
+            if event.channel == "telegram" and outcome.result in ("created", "duplicate"):
+                # A button press waits for the bot's answer (its spinner). If queueing it fails, the
+                # error makes Pub/Sub redeliver: the press is then a duplicate, queued again under
+                # the same task name, so it is answered once.
+                from shared import outbox
+
+                answer_queued = outbox.answer_callback(event, outcome)
     except ValidationError as exc:
         outcome = inbox.quarantine(
             QuarantinedItem(
@@ -54,6 +63,7 @@ def handle(cloud_event: CloudEvent) -> None:
                 "result": outcome.result,
                 "message_id": outcome.message_id,
                 "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
+                **({"callback_answer_queued": answer_queued} if answer_queued is not None else {}),
             }
         },
     )

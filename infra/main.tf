@@ -338,7 +338,7 @@ module "queues" {
 }
 
 # send_message enqueues onto every outbound queue and names the tasks invoker as the tasks' OIDC
-# identity (actAs); nothing else may.
+# identity (actAs); besides it, only ingest may (below, the Telegram queue).
 resource "google_cloud_tasks_queue_iam_member" "send_message_enqueuer" {
   for_each = {
     for key, queue in local.topology.queues : key => queue.name
@@ -354,6 +354,29 @@ resource "google_cloud_tasks_queue_iam_member" "send_message_enqueuer" {
 
 resource "google_service_account_iam_member" "send_message_acts_as_tasks_invoker" {
   for_each = contains(keys(local.topology.functions), "send_message") ? toset(["send_message"]) : toset([])
+
+  service_account_id = google_service_account.tasks_invoker.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = module.functions[each.key].service_account_member
+}
+
+# ingest queues the answer to a Telegram button press (shared/outbox.py answer_callback) for deliver,
+# which alone holds bot tokens: the Telegram queue only.
+resource "google_cloud_tasks_queue_iam_member" "ingest_enqueuer" {
+  for_each = {
+    for key, queue in local.topology.queues : key => queue.name
+    if key == "telegram" && contains(keys(local.topology.functions), "ingest")
+  }
+
+  project  = var.project_id
+  location = module.queues[each.key].location
+  name     = module.queues[each.key].name
+  role     = "roles/cloudtasks.enqueuer"
+  member   = module.functions["ingest"].service_account_member
+}
+
+resource "google_service_account_iam_member" "ingest_acts_as_tasks_invoker" {
+  for_each = contains(keys(local.topology.functions), "ingest") ? toset(["ingest"]) : toset([])
 
   service_account_id = google_service_account.tasks_invoker.name
   role               = "roles/iam.serviceAccountUser"

@@ -66,6 +66,8 @@ class Outcome:
 
     result: str  # created | duplicate | applied | parked | ignored | quarantined
     message_id: str | None = None
+    tenant_id: str | None = None  # set for inbound messages (created or duplicate)
+    conversation_id: str | None = None
 
 
 def apply(event: InboundEvent) -> Outcome:
@@ -236,9 +238,9 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
         )
     )
     if not created:
-        return Outcome("duplicate", message_id)
+        return Outcome("duplicate", message_id, route.tenant_id, conversation_id)
     message_landed(route.tenant_id, conversation_id, event.message_id)
-    return Outcome("created", message_id)
+    return Outcome("created", message_id, route.tenant_id, conversation_id)
 
 
 def _echo(event: MessageEvent, route: store.Route) -> Outcome:

@@ -25,6 +25,7 @@ from shared import channels, ids, inbox, secrets, store, tasks
 from shared.auth import Caller, Forbidden
 from shared.config import settings
 from shared.errors import PermanentError, ProviderError, TransientError
+from shared.models import InboundEvent, MessageEvent
 from shared.models.outbound import ChannelAccount, OutboundMessage, TemplateParameter
 
 log = logging.getLogger(__name__)
@@ -302,6 +303,40 @@ def mark_read(caller: Caller, conversation_id: str) -> dict[str, Any]:
     return {"conversationId": conversation_id, "unreadCount": 0, "readReceiptQueued": queued}
 
 
+def answer_callback(event: InboundEvent, outcome: inbox.Outcome) -> bool:
+    """A Telegram button press (callback query) shows a spinner on the customer's button until the
+    bot answers it (answerCallbackQuery; Telegram refuses answers after a few minutes). Once ingest
+    has stored the press, queue the answer for deliver, which alone holds bot tokens. Named after
+    the query, so a redelivered press queues it once. True if queued now."""
+    content = getattr(event, "content", None)
+    if (
+        event.channel != "telegram"
+        or not isinstance(event, MessageEvent)
+        or getattr(content, "choice", None) != "callback"
+        or outcome.tenant_id is None
+        or outcome.conversation_id is None
+        or outcome.message_id is None
+    ):
+        return False
+    from shared.channels.telegram import CALLBACK_PREFIX, KIND
+
+    query_id = event.message_id.removeprefix(CALLBACK_PREFIX)
+    if not settings().deliver_url:
+        # A stack without deliver (some local benchmarks) cannot answer; production always has it.
+        log.warning(
+            "no deliver URL: a callback query is left unanswered", extra={"fields": {"channel": KIND}}
+        )
+        return False
+    return _enqueue(
+        "telegram",
+        outcome.tenant_id,
+        outcome.conversation_id,
+        outcome.message_id,
+        task_id=ids.doc_id("callback", event.account_id, query_id),
+        extra={"action": "answer_callback", "callbackQueryId": query_id},
+    )
+
+
 # --- deliver ---------------------------------------------------------------------------------------
 
 
@@ -376,6 +411,8 @@ def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:
         return "no-conversation"
     if payload.get("action") == "mark_read":
         return _deliver_read_receipt(tenant_id, conversation, payload["providerMessageId"])
+    if payload.get("action") == "answer_callback":
+        return _deliver_callback_answer(tenant_id, conversation, payload["callbackQueryId"])
     # Each delivery attempt claims under its own id: two attempts in one process are still two.
     claim, data = store.claim_delivery(
         tenant_id, conversation_id, message_id, uuid.uuid4().hex, CLAIM_SECONDS
@@ -505,6 +542,23 @@ def _deliver_read_receipt(tenant_id: str, conversation: dict[str, Any], provider
             raise TransientError(f"read receipt: {exc.code}") from exc
         return "read-receipt-refused"
     return "read-receipt-sent"
+
+
+def _deliver_callback_answer(tenant_id: str, conversation: dict[str, Any], query_id: str) -> str:
+    account = account_for(tenant_id, str(conversation["channelId"]))
+    try:
+        channels.adapter("telegram").send(
+            account,
+            str(conversation["contactExternalId"]),
+            OutboundMessage(type="answer_callback", reply_to=query_id),
+            timeout=settings().provider_timeout_seconds,
+        )
+    except ProviderError as exc:
+        if exc.transient:
+            raise TransientError(f"callback answer: {exc.code}") from exc
+        # Too old, or unknown: Telegram has stopped the spinner itself; nothing left to do.
+        return "callback-answer-refused"
+    return "callback-answered"
 
 
 def check_caller_tenant(caller: Caller, tenant_id: str) -> None:

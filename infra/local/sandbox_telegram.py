@@ -1,6 +1,6 @@
 """Telegram's Bot API in the provider sandbox: ``POST /bot<token>/<method>``.
 
-Served methods: getMe, sendMessage, sendPhoto, sendDocument, sendAudio, sendVideo,
+Served methods: getMe, sendMessage, sendPhoto, sendDocument, sendAudio, sendVideo, answerCallbackQuery,
 setMessageReaction, setWebhook and getWebhookInfo (method names are case-insensitive, as in the Bot
 API). Parameters come as JSON, as a form (arrays and objects JSON-encoded in a field) or in the
 query string. Sources for the shapes below (Bot API reference, core.telegram.org/bots/api):
@@ -158,6 +158,7 @@ class TelegramBotApi:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last_ids: dict[tuple[str, int | str], int] = {}
+        self._answered: set[tuple[str, str]] = set()  # (bot id, callback query id)
         self._webhooks: dict[str, dict[str, Any]] = {}
 
     def webhook(self, bot_id: str) -> dict[str, Any] | None:
@@ -194,6 +195,8 @@ class TelegramBotApi:
                 return self._send(account, params, method)
             if method == "setmessagereaction":
                 return self._set_reaction(params)
+            if method == "answercallbackquery":
+                return self._answer_callback(account, params)
             if method == "setwebhook":
                 return self._set_webhook(account, params)
             if method == "getwebhookinfo":
@@ -201,6 +204,22 @@ class TelegramBotApi:
         except BotApiError as error:
             return error.reply()
         return BotApiError(404, "Not Found").reply()
+
+    def _answer_callback(self, account: Account, params: Mapping[str, Any]) -> Reply:
+        """answerCallbackQuery: ``callback_query_id`` (String) required; ``text`` up to 200 characters;
+        a query answered already (or never issued: ids are opaque here) is "too old"."""
+        query_id = params.get("callback_query_id")
+        if not isinstance(query_id, str | int) or isinstance(query_id, bool) or str(query_id).strip() == "":
+            raise _bad("query is too old and response timeout expired or query ID is invalid")
+        text = params.get("text")
+        if text is not None and (not isinstance(text, str) or len(text) > 200):
+            raise _bad("MESSAGE_TOO_LONG")
+        key = (account.account_id, str(query_id))
+        with self._lock:
+            if key in self._answered:
+                raise _bad("query is too old and response timeout expired or query ID is invalid")
+            self._answered.add(key)
+        return Reply(200, {"ok": True, "result": True})
 
     @staticmethod
     def _bot_user(account: Account, *, full: bool = False) -> dict[str, Any]:

@@ -96,6 +96,7 @@ __all__ = [
 KIND = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 BOT_PARAM = "bot"
+CALLBACK_PREFIX = "callback_query:"  # a button press's provider message id: the prefix, then the query id
 # What we ask Telegram to deliver (setWebhook ``allowed_updates``). message_reaction is never sent
 # unless it is listed explicitly (Bot API, Update: "message_reaction ... must be explicitly specified").
 ALLOWED_UPDATES: tuple[str, ...] = (
@@ -243,8 +244,8 @@ class TelegramAdapter:
         self, account: ChannelAccount, recipient: str, message: OutboundMessage, *, timeout: float
     ) -> SendResult:
         """Send through the Bot API (sendMessage, sendPhoto, sendDocument, sendAudio, sendVideo,
-        setMessageReaction); mark_read is a no-op (bots send no read receipts), templates are
-        refused (WhatsApp only)."""
+        setMessageReaction, answerCallbackQuery); mark_read is a no-op (bots send no read
+        receipts), templates are refused (WhatsApp only)."""
         return send_message(account, recipient, message, timeout)
 
     # -- update kinds --
@@ -311,7 +312,7 @@ class TelegramAdapter:
         data = as_text(query.get("data"))
         game = as_text(query.get("game_short_name"))
         reply_to = _message_id(chat, message) if as_id(message.get("message_id")) is not None else None
-        provider_id = f"callback_query:{query_id}"
+        provider_id = f"{CALLBACK_PREFIX}{query_id}"
         return [
             MessageEvent(
                 **ctx.envelope(contact.id, provider_id, None),
@@ -865,6 +866,10 @@ def request_for(recipient: str, message: OutboundMessage) -> tuple[str, dict[str
     chat_id = _chat_id(recipient)
     if message.type == "mark_read":
         return None  # bots cannot send read receipts on Telegram
+    if message.type == "answer_callback":
+        if not message.reply_to:
+            raise _permanent("answering a button press needs its callback query id", code="invalid_request")
+        return "answerCallbackQuery", {"callback_query_id": message.reply_to}
     if message.type == "template":
         raise _permanent("templates are WhatsApp only")
     if message.type == "reaction":

@@ -33,13 +33,16 @@ class OutboundMessage(OutboundFrozen):
       template  ``template_name``, ``template_language`` (e.g. en_US), ``template_parameters``
       reaction  ``emoji`` (empty string removes), ``reply_to`` = the provider id reacted to
       mark_read ``reply_to`` = the provider id of the customer's message read by the agent
+      answer_callback  ``reply_to`` = a Telegram callback query id: stops the pressed button's spinner
     ``reply_to`` on a text/media message quotes that provider message (WhatsApp context, Telegram
     reply_to_message_id). ``tag`` = HUMAN_AGENT sends a Messenger/Instagram message outside the 24 h
     window (up to 7 days). ``metadata`` travels to Meta and comes back on the echo: ``sb:<message id>``
     lets ingest match the echo to our own message without a query.
     """
 
-    type: Literal["text", "image", "audio", "video", "document", "template", "reaction", "mark_read"]
+    type: Literal[
+        "text", "image", "audio", "video", "document", "template", "reaction", "mark_read", "answer_callback"
+    ]
     text: str | None = None
     media_url: str | None = None
     caption: str | None = None

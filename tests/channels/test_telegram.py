@@ -589,3 +589,17 @@ def test_set_webhook_registers_url_secret_and_updates(sandbox: ProviderSandbox) 
     with pytest.raises(ValueError, match="secret_token"):
         set_webhook(account(sandbox), url, "not allowed!", 5)
     assert webhook_url("https://h/w?bot=1&x=2", BOT_ID) == f"https://h/w?x=2&bot={BOT_ID}"
+
+
+def test_answering_a_button_press_calls_answer_callback_query_with_its_id() -> None:
+    from shared.channels.telegram import request_for
+    from shared.models.outbound import OutboundMessage
+
+    assert request_for(
+        "7123456789012", OutboundMessage(type="answer_callback", reply_to="4382bfdwdsb323b2d9")
+    ) == (
+        "answerCallbackQuery",
+        {"callback_query_id": "4382bfdwdsb323b2d9"},
+    )
+    with pytest.raises(ProviderError):
+        request_for("7123456789012", OutboundMessage(type="answer_callback"))

@@ -112,6 +112,59 @@ def test_a_telegram_update_becomes_a_message_once_and_a_reply_reaches_the_bot_ap
     assert str(call.json["chat_id"]) == str(BIG_CHAT) and call.json["text"] == "Yes, 10 to 4."
 
 
+def test_a_telegram_button_press_is_stored_once_and_its_callback_query_answered_once(
+    clean_stack: LocalStack, token: str
+) -> None:
+    press = {
+        "update_id": 900000101,
+        "callback_query": {
+            "id": "4382bfdwdsb323b2d9",
+            "from": {"id": BIG_CHAT, "is_bot": False, "first_name": "Grace", "username": "grace_h"},
+            "message": {
+                "message_id": 77,
+                "date": int(time.time()) - 30,
+                "chat": {"id": BIG_CHAT, "type": "private", "first_name": "Grace"},
+                "text": "Which size?",
+                "reply_markup": {"inline_keyboard": [[{"text": "Large", "callback_data": "size:L"}]]},
+            },
+            "chat_instance": "-1234567890",
+            "data": "size:L",
+        },
+    }
+    for _ in range(3):  # Telegram retries a webhook it thinks failed
+        assert post_signed(clean_stack, "telegram", press).status_code == 200
+
+    def answers() -> list[Any]:
+        calls = clean_stack.sandbox.requests("telegram")
+        return [c for c in calls if c.path.endswith("/answerCallbackQuery")]
+
+    eventually(answers, what="the callback query answered")
+    conversation_id = ids.conversation_id(TELEGRAM.channel_id, str(BIG_CHAT))
+    stored = [m for m in messages() if m.get("type") == "choice"]
+    assert len(stored) == 1 and stored[0]["content"]["payload"] == "size:L"
+
+    def ingested() -> list[dict[str, Any]]:
+        records = clean_stack.log_records("ingest")
+        found = [r for r in records if r.get("event_id") == "callback_query:4382bfdwdsb323b2d9"]
+        return found if len(found) >= 3 else []
+
+    # Three deliveries of the press: one message, and one answer queued (the task is named after the
+    # query), so once all three are ingested no second answer can come.
+    records = eventually(ingested, what="three deliveries ingested")
+    assert sorted(r["result"] for r in records) == ["created", "duplicate", "duplicate"]
+    assert sorted(r["callback_answer_queued"] for r in records) == [False, False, True]
+    assert store.get_conversation(demo.DEMO_TENANT, conversation_id) is not None
+    done = eventually(
+        lambda: [r for r in clean_stack.log_records("deliver") if r.get("outcome") == "callback-answered"],
+        what="deliver answered the query",
+    )
+    assert len(done) == 1
+    calls = answers()
+    assert len(calls) == 1, calls
+    assert calls[0].path == f"/bot{TELEGRAM.token}/answerCallbackQuery"
+    assert calls[0].json == {"callback_query_id": "4382bfdwdsb323b2d9"}
+
+
 def test_a_forged_telegram_secret_token_is_refused_and_writes_nothing(clean_stack: LocalStack) -> None:
     assert (
         post_signed(clean_stack, "telegram", telegram_update(900000002, "forged"), tamper=True).status_code

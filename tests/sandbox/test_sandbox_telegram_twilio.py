@@ -185,6 +185,16 @@ def test_send_message_answers_a_message_with_ids_counting_up_per_chat(
         ),
         ("setMessageReaction", {"chat_id": 1}, "Bad Request: message identifier is not specified"),
         (
+            "answerCallbackQuery",
+            {"text": "done"},
+            "Bad Request: query is too old and response timeout expired or query ID is invalid",
+        ),
+        (
+            "answerCallbackQuery",
+            {"callback_query_id": "q1", "text": "t" * 201},
+            "Bad Request: MESSAGE_TOO_LONG",
+        ),
+        (
             "setMessageReaction",
             {"chat_id": 1, "message_id": 2, "reaction": [{"type": "emoji"}]},
             "Bad Request: REACTION_INVALID",
@@ -243,6 +253,16 @@ def test_media_answers(sandbox: ProviderSandbox, http: requests.Session) -> None
     assert audio["result"]["audio"]["file_id"]
     video = bot(http, sandbox, "sendVideo", json={"chat_id": 1, "video": "https://x.example/v.mp4"}).json()
     assert video["result"]["video"]["mime_type"] == "video/mp4"
+
+
+def test_a_callback_query_is_answered_once(sandbox: ProviderSandbox, http: requests.Session) -> None:
+    answered = bot(http, sandbox, "answerCallbackQuery", json={"callback_query_id": "4382bfdwdsb323b2d9"})
+    assert answered.status_code == 200 and answered.json() == {"ok": True, "result": True}
+    again = bot(http, sandbox, "answerCallbackQuery", json={"callback_query_id": "4382bfdwdsb323b2d9"})
+    assert again.status_code == 400
+    assert again.json()["description"] == (
+        "Bad Request: query is too old and response timeout expired or query ID is invalid"
+    )
 
 
 def test_reactions_and_webhooks(sandbox: ProviderSandbox, http: requests.Session) -> None:
