@@ -1,0 +1,536 @@
+"""infra/firestore.rules as a matrix: every kind of caller x every kind of document the server writes
+x every operation, each cell asserting exactly "allowed" (200) or "denied" (403).
+
+Tenant A is both a support tenant (a WhatsApp conversation in the agents' inbox) and an app of the
+chat API (group, direct and support channels), as ``createApp`` makes it: one tree per tenant.
+Tenant B (app Y) holds the same documents, so that every refusal of B's callers on A is shown to be
+about the tenant, not the token (``test_tenant_b_reads_its_own_tree_as_a_reads_a``).
+
+Expected outcomes come from the rules' stated intent, not from running them:
+- staff (role ``agent`` or ``admin``: the rules make no difference between the two) read their own
+  tenant's whole tree (the inbox lists every conversation, of any kind), but never server-only
+  documents: routes/, quarantine/, apiKeys/, parked events, app users' profiles, usage counters,
+  rate buckets, the push outbox;
+- an app user (role ``user``) reads the group/direct conversations whose ``memberIds`` hold them,
+  their messages, and their own member document; in a support channel they opened from the app
+  they read the messages with direction in/out (never an agent's note, so a query must ask for
+  in/out) and their member document, not the conversation (its summary may quote a note);
+- a member document left behind without a role (a member who left during a large channel's
+  follow-up fan-out, ``shared/store.write_post``) is not a membership;
+- anonymous callers and signed-in users without claims read nothing;
+- no client ever writes (create, update or delete), whoever it is.
+
+The module runs its own Firestore emulator with the rules (it needs nothing else of the stack) and
+seeds it once; every caller keeps one HTTP session, and the callers ask their questions side by side
+(``answers``), so the file runs in well under a minute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import pytest
+import requests
+
+from infra.local.stack import LocalStack
+from tests.rules.test_firestore_rules import id_token
+
+pytestmark = pytest.mark.integration
+
+A, B = "rules-matrix-a", "rules-matrix-b"  # tenant A is app X, tenant B is app Y
+ROUTE, QUARANTINE, API_KEY = "matrix:109000000000777", "matrix-q1", "matrix-key-sha256"
+MONTH = "2026-01"
+
+ALLOWED, DENIED = 200, 403
+
+
+# --- who calls --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A caller: no token at all (``uid`` None), or an ID token with these custom claims."""
+
+    name: str
+    uid: str | None
+    claims: dict[str, str] = field(default_factory=dict)
+
+
+PRINCIPALS = (
+    Principal("anonymous", None),
+    Principal("signed-in-no-claims", "u-nobody"),
+    Principal("agent-A", "staff-agent", {"tenantId": A, "role": "agent"}),
+    Principal("admin-A", "staff-admin", {"tenantId": A, "role": "admin"}),
+    Principal("agent-B", "staff-agent", {"tenantId": B, "role": "agent"}),
+    Principal("admin-B", "staff-admin", {"tenantId": B, "role": "admin"}),
+    # App users of app X (= tenant A): a member of its group, direct and support channels; one who
+    # is a member of nothing; one who left the group but whose member document was left behind.
+    Principal("user-X-member", "u-member", {"tenantId": A, "role": "user"}),
+    Principal("user-X-outsider", "u-outsider", {"tenantId": A, "role": "user"}),
+    Principal("user-X-left", "u-left", {"tenantId": A, "role": "user"}),
+    # The same user id in another app: a member of app Y's channels, of none of app X's.
+    Principal("user-Y-member", "u-member", {"tenantId": B, "role": "user"}),
+)
+BY_NAME = {p.name: p for p in PRINCIPALS}
+
+STAFF = frozenset({"agent-A", "admin-A"})
+MEMBER = frozenset({"user-X-member"})
+LEFT = frozenset({"user-X-left"})
+APP_USERS = frozenset({"user-X-member", "user-X-outsider", "user-X-left"})
+NOBODY: frozenset[str] = frozenset()
+# B's callers on B's tree behave as A's callers on A's.
+COUNTERPART = {"agent-B": "agent-A", "admin-B": "admin-A", "user-Y-member": "user-X-member"}
+
+
+# --- what is read -----------------------------------------------------------------------------------
+
+SUPPORT = "conversations/co-whatsapp"  # a WhatsApp customer's support conversation
+GROUP = "conversations/co-group"
+DIRECT = "conversations/co-direct"
+APP_SUPPORT = "conversations/co-app-support"  # the support channel u-member opened from app X
+
+
+@dataclass(frozen=True)
+class Doc:
+    """A document, by its path under ``tenants/{tenant}`` (or from the root when ``root``), and who
+    may get it."""
+
+    name: str
+    path: str
+    readers: frozenset[str]
+    root: bool = False
+
+    def at(self, tenant: str) -> str:
+        if self.root:
+            return self.path
+        return f"tenants/{tenant}/{self.path}" if self.path else f"tenants/{tenant}"
+
+
+DOCS = (
+    Doc("tenant", "", STAFF),
+    Doc("channel", "channels/whatsapp-main", STAFF),
+    Doc("agent", "agents/staff-agent", STAFF),
+    Doc("contact", "contacts/contact-1", STAFF),
+    Doc("support-conversation", SUPPORT, STAFF),
+    Doc("support-message-in", f"{SUPPORT}/messages/in-1", STAFF),
+    Doc("support-message-out", f"{SUPPORT}/messages/out-1", STAFF),
+    Doc("support-note", f"{SUPPORT}/messages/note-1", STAFF),
+    Doc("parked-event", f"{SUPPORT}/parked/p-1", NOBODY),
+    Doc("group", GROUP, STAFF | MEMBER),
+    Doc("group-post", f"{GROUP}/messages/post-1", STAFF | MEMBER),
+    Doc("group-member-self", f"{GROUP}/members/u-member", STAFF | MEMBER),
+    Doc("group-member-other", f"{GROUP}/members/u-other", STAFF),
+    # Its own left-behind document (an unread count) stays readable to the user it names.
+    Doc("group-member-left-behind", f"{GROUP}/members/u-left", STAFF | LEFT),
+    Doc("direct", DIRECT, STAFF | MEMBER),
+    Doc("direct-post", f"{DIRECT}/messages/post-1", STAFF | MEMBER),
+    Doc("direct-member-self", f"{DIRECT}/members/u-member", STAFF | MEMBER),
+    Doc("direct-member-other", f"{DIRECT}/members/u-other", STAFF),
+    Doc("app-support-conversation", APP_SUPPORT, STAFF),
+    Doc("app-support-message-in", f"{APP_SUPPORT}/messages/in-1", STAFF | MEMBER),
+    Doc("app-support-message-out", f"{APP_SUPPORT}/messages/out-1", STAFF | MEMBER),
+    Doc("app-support-note", f"{APP_SUPPORT}/messages/note-1", STAFF),
+    Doc("app-support-member-self", f"{APP_SUPPORT}/members/u-member", STAFF | MEMBER),
+    Doc("app-user-profile", "users/u-member", NOBODY),
+    Doc("usage-shard", f"usage/{MONTH}/shards/0", NOBODY),
+    Doc("rate-bucket", "rateBuckets/u-member-1700000000", NOBODY),
+    Doc("push-outbox", "pushOutbox/push-1", NOBODY),
+    Doc("route", f"routes/{ROUTE}", NOBODY, root=True),
+    Doc("quarantine", f"quarantine/{QUARANTINE}", NOBODY, root=True),
+    Doc("api-key", f"apiKeys/{API_KEY}", NOBODY, root=True),
+)
+
+
+def _eq(path: str, value: str) -> dict[str, Any]:
+    return {"fieldFilter": {"field": {"fieldPath": path}, "op": "EQUAL", "value": {"stringValue": value}}}
+
+
+def _in(path: str, *values: str) -> dict[str, Any]:
+    array = {"arrayValue": {"values": [{"stringValue": v} for v in values]}}
+    return {"fieldFilter": {"field": {"fieldPath": path}, "op": "IN", "value": array}}
+
+
+def _contains(path: str, value: str) -> dict[str, Any]:
+    return {
+        "fieldFilter": {"field": {"fieldPath": path}, "op": "ARRAY_CONTAINS", "value": {"stringValue": value}}
+    }
+
+
+def _and(*filters: dict[str, Any]) -> dict[str, Any]:
+    return {"compositeFilter": {"op": "AND", "filters": list(filters)}}
+
+
+ME = "{uid}"  # replaced by the caller's uid in a query's filters
+IN_OR_OUT = _in("direction", "in", "out")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query (what a client's listener or ``list`` asks), under ``tenants/{tenant}/{parent}`` (the
+    root when ``root``); ``where`` may name the caller as ``{uid}``."""
+
+    name: str
+    parent: str
+    collection: str
+    readers: frozenset[str]
+    where: dict[str, Any] | None = None
+    order_by: str | None = None
+    all_descendants: bool = False
+    root: bool = False
+
+    def parent_at(self, tenant: str) -> str:
+        if self.root:
+            return self.parent
+        return f"tenants/{tenant}/{self.parent}".rstrip("/")
+
+    def structured(self, uid: str) -> dict[str, Any]:
+        query: dict[str, Any] = {
+            "from": [{"collectionId": self.collection, "allDescendants": self.all_descendants}],
+            "limit": 50,
+        }
+        if self.where is not None:
+            query["where"] = _with_uid(self.where, uid)
+        if self.order_by:
+            query["orderBy"] = [{"field": {"fieldPath": self.order_by}, "direction": "DESCENDING"}]
+        return query
+
+
+def _with_uid(value: Any, uid: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _with_uid(v, uid) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_uid(v, uid) for v in value]
+    return uid if value == ME else value
+
+
+QUERIES = (
+    Query("tenants", "", "tenants", NOBODY, root=True),
+    Query("channels", "", "channels", STAFF),
+    Query("agents", "", "agents", STAFF),
+    Query("contacts", "", "contacts", STAFF),
+    Query("conversations", "", "conversations", STAFF),
+    Query(
+        "inbox-open-latest-first",
+        "",
+        "conversations",
+        STAFF,
+        where=_eq("status", "open"),
+        order_by="lastActivityAtMs",
+    ),
+    # The embedded chat's channel list (web/src/embed/channels.ts): every app user of app X may ask
+    # for their own direct and group chats.
+    Query(
+        "my-group-and-direct-chats",
+        "",
+        "conversations",
+        STAFF | APP_USERS,
+        where=_and(_contains("memberIds", ME), _in("kind", "direct", "group")),
+        order_by="lastActivityAtMs",
+    ),
+    # Without the kind filter the query could return the user's app support conversation.
+    Query("my-chats-any-kind", "", "conversations", STAFF, where=_contains("memberIds", ME)),
+    # The dashboard's thread: a conversation's messages, latest first.
+    Query("support-messages", SUPPORT, "messages", STAFF, order_by="sentAt"),
+    Query("support-messages-in-out", SUPPORT, "messages", STAFF, where=IN_OR_OUT),
+    Query("parked-events", SUPPORT, "parked", NOBODY),
+    # The embedded chat's thread (web/src/embed/thread.ts): posts by createdAt; in a support
+    # channel only with the in/out filter.
+    Query("group-posts", GROUP, "messages", STAFF | MEMBER, order_by="createdAt"),
+    # ...the filter a left-behind member document must not open (it did before the fix).
+    Query("group-posts-in-out", GROUP, "messages", STAFF | MEMBER, where=IN_OR_OUT),
+    Query("group-members", GROUP, "members", STAFF),
+    Query("direct-posts", DIRECT, "messages", STAFF | MEMBER, order_by="createdAt"),
+    Query("direct-posts-in-out", DIRECT, "messages", STAFF | MEMBER, where=IN_OR_OUT),
+    Query("direct-members", DIRECT, "members", STAFF),
+    Query("app-support-messages", APP_SUPPORT, "messages", STAFF, order_by="createdAt"),
+    Query(
+        "app-support-messages-in-out",
+        APP_SUPPORT,
+        "messages",
+        STAFF | MEMBER,
+        where=IN_OR_OUT,
+        order_by="createdAt",
+    ),
+    Query("app-support-notes", APP_SUPPORT, "messages", STAFF, where=_eq("direction", "note")),
+    Query("app-support-members", APP_SUPPORT, "members", STAFF),
+    Query("app-users", "", "users", NOBODY),
+    Query("usage-shards", f"usage/{MONTH}", "shards", NOBODY),
+    Query("rate-buckets", "", "rateBuckets", NOBODY),
+    Query("push-outbox", "", "pushOutbox", NOBODY),
+    Query("routes", "", "routes", NOBODY, root=True),
+    Query("quarantine", "", "quarantine", NOBODY, root=True),
+    Query("api-keys", "", "apiKeys", NOBODY, root=True),
+    # Collection-group queries reach across tenants: no rule grants one.
+    Query("every-tenants-messages", "", "messages", NOBODY, all_descendants=True, root=True),
+    Query("tenant-messages-all-conversations", "", "messages", NOBODY, all_descendants=True),
+)
+
+WRITES = ("create", "update", "delete")
+
+
+# --- the documents ----------------------------------------------------------------------------------
+
+
+def _value(value: Any) -> dict[str, Any]:
+    """A Python value as a Firestore REST ``Value``."""
+    if isinstance(value, bool):
+        return {"booleanValue": value}
+    if isinstance(value, int):
+        return {"integerValue": str(value)}
+    if isinstance(value, str):
+        return {"stringValue": value}
+    if isinstance(value, datetime):
+        return {"timestampValue": value.isoformat().replace("+00:00", "Z")}
+    if isinstance(value, list):
+        return {"arrayValue": {"values": [_value(v) for v in value]}}
+    return {"mapValue": {"fields": {k: _value(v) for k, v in value.items()}}}
+
+
+def tree(tenant: str) -> dict[str, dict[str, Any]]:
+    """Every document of DOCS under ``tenants/{tenant}`` (by path), shaped as the server writes them."""
+    now = datetime.now(UTC)
+    docs: dict[str, dict[str, Any]] = {
+        "": {"name": f"Tenant {tenant}", "kind": "app", "plan": "free"},
+        "channels/whatsapp-main": {"kind": "whatsapp", "externalId": "109000000000777", "name": "WA"},
+        "agents/staff-agent": {"name": "Sam", "email": "sam@matrix.test", "role": "agent"},
+        "contacts/contact-1": {"name": "Kerry", "channel": "whatsapp"},
+        SUPPORT: {
+            "kind": "support",
+            "channel": "whatsapp",
+            "status": "open",
+            "lastActivityAtMs": 3,
+            "contactName": "Kerry",
+            "lastMessageText": "VIP",
+        },
+        f"{SUPPORT}/parked/p-1": {"event": "{}"},
+    }
+    for message_id, direction in (("in-1", "in"), ("out-1", "out"), ("note-1", "note")):
+        docs[f"{SUPPORT}/messages/{message_id}"] = {"direction": direction, "text": message_id, "sentAt": now}
+        docs[f"{APP_SUPPORT}/messages/{message_id}"] = {
+            "direction": direction,
+            "text": message_id,
+            "createdAt": now,
+        }
+    app = {"channel": "app", "channelId": "app", "tenantId": tenant, "status": "open"}
+    docs[GROUP] = {**app, "kind": "group", "memberIds": ["u-member", "u-other"], "lastActivityAtMs": 2}
+    docs[DIRECT] = {**app, "kind": "direct", "memberIds": ["u-member", "u-other"], "lastActivityAtMs": 1}
+    for channel in (GROUP, DIRECT):
+        docs[f"{channel}/messages/post-1"] = {"direction": "in", "text": "hey", "createdAt": now}
+        docs[f"{channel}/members/u-member"] = {"role": "owner", "unreadCount": 0, "pushTokens": ["p1"]}
+        docs[f"{channel}/members/u-other"] = {"role": "member", "unreadCount": 1, "pushTokens": ["p2"]}
+    # u-left left the group while a large post's follow-up fan-out was merging unread counts: the
+    # merge recreated its member document without a role, which is not a membership (store.write_post).
+    docs[f"{GROUP}/members/u-left"] = {"unreadCount": 4}
+    docs[APP_SUPPORT] = {**app, "kind": "support", "memberIds": ["u-member"], "lastActivityAtMs": 4}
+    docs[f"{APP_SUPPORT}/members/u-member"] = {"role": "owner", "unreadCount": 1, "pushTokens": ["p1"]}
+    docs["users/u-member"] = {"name": "Mia"}
+    docs[f"usage/{MONTH}/shards/0"] = {"count": 7}
+    docs["rateBuckets/u-member-1700000000"] = {"count": 1, "expireAt": now}
+    docs["pushOutbox/push-1"] = {"userId": "u-member", "tokens": ["p1"], "title": "Sam"}
+    return {f"tenants/{tenant}/{path}".rstrip("/"): data for path, data in docs.items()}
+
+
+def seed(stack: LocalStack) -> None:
+    """Write both tenants' trees and the root documents in one commit, as the emulator's owner
+    (which, like the server SDK, is not subject to the rules)."""
+    documents = {
+        **tree(A),
+        **tree(B),
+        f"routes/{ROUTE}": {"tenantId": A, "channelId": "whatsapp-main"},
+        f"quarantine/{QUARANTINE}": {"reason": "unparseable", "raw": "{}"},
+        f"apiKeys/{API_KEY}": {"tenantId": A, "prefix": "sk_matrix"},
+    }
+    assert {doc.at(t) for doc in DOCS for t in (A, B)} <= documents.keys()
+    name = f"projects/{stack.project}/databases/(default)/documents"
+    writes = [
+        {"update": {"name": f"{name}/{path}", "fields": {k: _value(v) for k, v in data.items()}}}
+        for path, data in documents.items()
+    ]
+    response = requests.post(
+        f"http://{stack.firestore_host}/v1/{name}:commit",
+        headers={"Authorization": "Bearer owner"},
+        json={"writes": writes},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[LocalStack]:
+    """A Firestore emulator of this module's own, loaded with infra/firestore.rules like the
+    session's, seeded once: the matrix needs no functions, Auth or Cloud Tasks (the session's full
+    stack takes far longer to start than the whole matrix takes to run) and reads no other test's
+    documents."""
+    with LocalStack(functions=(), with_auth=False, with_tasks=False, with_sandbox=False) as local:
+        seed(local)
+        yield local
+
+
+# --- the callers' clients ---------------------------------------------------------------------------
+
+
+class Client:
+    """Firestore's REST API on the emulator as one caller, over one kept-alive HTTP session (used by
+    one thread at a time)."""
+
+    def __init__(self, stack: LocalStack, token: str | None) -> None:
+        self.base = f"http://{stack.firestore_host}/v1/projects/{stack.project}/databases/(default)/documents"
+        self.http = requests.Session()
+        if token:
+            self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def get(self, path: str) -> int:
+        return self.http.get(f"{self.base}/{path}", timeout=30).status_code
+
+    def query(self, parent: str, structured: dict[str, Any]) -> int:
+        url = f"{self.base}/{parent}:runQuery" if parent else f"{self.base}:runQuery"
+        return self.http.post(url, json={"structuredQuery": structured}, timeout=30).status_code
+
+    def write(self, operation: str, path: str, forged_id: str) -> int:
+        """``create`` a new document beside ``path`` (id ``forged_id``), ``update`` or ``delete`` it."""
+        body = {"fields": {"forged": {"booleanValue": True}}}
+        if operation == "create":
+            collection_path, _, _ = path.rpartition("/")
+            url = f"{self.base}/{collection_path}?documentId={forged_id}"
+            return self.http.post(url, json=body, timeout=30).status_code
+        if operation == "update":
+            url = f"{self.base}/{path}?updateMask.fieldPaths=forged&currentDocument.exists=true"
+            return self.http.patch(url, json=body, timeout=30).status_code
+        return self.http.delete(f"{self.base}/{path}", timeout=30).status_code
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@pytest.fixture(scope="module")
+def clients(emulator: LocalStack) -> Iterator[dict[str, Client]]:
+    made = {
+        p.name: Client(emulator, id_token(emulator.project, p.uid, **p.claims) if p.uid else None)
+        for p in PRINCIPALS
+    }
+    made["owner"] = Client(emulator, "owner")  # the emulator's admin: bypasses the rules
+    yield made
+    for client in made.values():
+        client.close()
+
+
+# --- every cell's answer ----------------------------------------------------------------------------
+
+Cell = tuple[str, str, str, str]  # (principal, operation, document or query, tenant)
+
+
+def _answers(calls: dict[Cell, Callable[[], int]]) -> dict[Cell, int]:
+    """Run the calls, each caller's in order on a thread of its own (so each HTTP session stays on
+    one thread): the emulator answers the callers side by side."""
+    by_caller: dict[str, list[Cell]] = {}
+    for cell in calls:
+        by_caller.setdefault(cell[0], []).append(cell)
+
+    def run(cells: list[Cell]) -> list[tuple[Cell, int]]:
+        return [(cell, calls[cell]()) for cell in cells]
+
+    with ThreadPoolExecutor(max_workers=len(by_caller)) as pool:
+        return dict(pair for answered in pool.map(run, by_caller.values()) for pair in answered)
+
+
+def _uid(principal: Principal) -> str:
+    return principal.uid or "u-nobody"
+
+
+@pytest.fixture(scope="module")
+def answers(clients: dict[str, Client]) -> dict[Cell, int]:
+    """The status code of every cell of the matrix: all the reads (on A, and B's callers on B), then
+    all the writes, so that a write the rules wrongly allowed could not change what a read saw. The
+    tests below only compare; asking ~1,800 questions one by one would take half a minute."""
+    reads: dict[Cell, Callable[[], int]] = {}
+    for principal in PRINCIPALS:
+        client = clients[principal.name]
+        tenants = (A, B) if principal.name in COUNTERPART else (A,)
+        for tenant in tenants:
+            for doc in DOCS:
+                if tenant == A or not doc.root:
+                    reads[(principal.name, "get", doc.name, tenant)] = partial(client.get, doc.at(tenant))
+            for query in QUERIES:
+                if tenant == A or not query.root:
+                    structured = query.structured(_uid(principal))
+                    call = partial(client.query, query.parent_at(tenant), structured)
+                    reads[(principal.name, "query", query.name, tenant)] = call
+    writes: dict[Cell, Callable[[], int]] = {
+        (principal.name, operation, doc.name, A): partial(
+            clients[principal.name].write, operation, doc.at(A), f"forged-{principal.name}"
+        )
+        for principal in PRINCIPALS
+        for doc in DOCS
+        for operation in WRITES
+    }
+    return {**_answers(reads), **_answers(writes)}
+
+
+def _outcome(allowed: bool) -> int:
+    return ALLOWED if allowed else DENIED
+
+
+# --- the matrix -------------------------------------------------------------------------------------
+
+
+def test_every_document_exists_for_the_server(clients: dict[str, Client]) -> None:
+    """A refusal below is the rules' doing, never a missing document."""
+    for tenant in (A, B):
+        for doc in DOCS:
+            assert clients["owner"].get(doc.at(tenant)) == ALLOWED, doc.at(tenant)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.name)
+@pytest.mark.parametrize("principal", PRINCIPALS, ids=lambda p: p.name)
+def test_get(answers: dict[Cell, int], principal: Principal, doc: Doc) -> None:
+    expected = _outcome(principal.name in doc.readers)
+    assert answers[(principal.name, "get", doc.name, A)] == expected, f"get {doc.at(A)}"
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=lambda q: q.name)
+@pytest.mark.parametrize("principal", PRINCIPALS, ids=lambda p: p.name)
+def test_query(answers: dict[Cell, int], principal: Principal, query: Query) -> None:
+    expected = _outcome(principal.name in query.readers)
+    structured = query.structured(_uid(principal))
+    assert answers[(principal.name, "query", query.name, A)] == expected, (query.parent_at(A), structured)
+
+
+@pytest.mark.parametrize("operation", WRITES)
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.name)
+@pytest.mark.parametrize("principal", PRINCIPALS, ids=lambda p: p.name)
+def test_write_is_denied(answers: dict[Cell, int], principal: Principal, doc: Doc, operation: str) -> None:
+    assert answers[(principal.name, operation, doc.name, A)] == DENIED, f"{operation} {doc.at(A)}"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [*(d for d in DOCS if not d.root), *(q for q in QUERIES if not q.root)],
+    ids=lambda s: f"{'get' if isinstance(s, Doc) else 'query'}-{s.name}",
+)
+@pytest.mark.parametrize("principal", [BY_NAME[n] for n in COUNTERPART], ids=lambda p: p.name)
+def test_tenant_b_reads_its_own_tree_as_a_reads_a(
+    answers: dict[Cell, int], principal: Principal, subject: Doc | Query
+) -> None:
+    """B's callers are refused on A's tree because it is A's: on B's own, they get exactly what
+    A's corresponding callers get on A's."""
+    expected = _outcome(COUNTERPART[principal.name] in subject.readers)
+    operation = "get" if isinstance(subject, Doc) else "query"
+    assert answers[(principal.name, operation, subject.name, B)] == expected
+
+
+def test_no_write_went_through(answers: dict[Cell, int], clients: dict[str, Client]) -> None:
+    """Whatever the status codes said, the server's documents are as seeded."""
+    owner = clients["owner"]
+    for doc in DOCS:
+        path = doc.at(A)
+        response = owner.http.get(f"{owner.base}/{path}", timeout=30)
+        assert response.status_code == ALLOWED, path
+        assert "forged" not in response.json().get("fields", {}), path
+        collection_path, _, _ = path.rpartition("/")
+        for principal in PRINCIPALS:
+            assert owner.get(f"{collection_path}/forged-{principal.name}") == 404
