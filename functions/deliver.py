@@ -63,5 +63,11 @@ def handle(request: flask.Request) -> Response:
     except SwitchboardError as exc:
         log.error("delivery failed", extra={"fields": {"error": type(exc).__name__}})
         return error("failed", str(exc), 200)
-    log.info("delivery done", extra={"fields": {"message_id": payload.get("messageId"), "outcome": outcome}})
+    fields = {
+        "message_id": payload.get("messageId"),
+        "conversation_id": payload.get("conversationId"),
+        "action": payload.get("action", "send"),
+        "outcome": outcome,
+    }
+    log.info("delivery done", extra={"fields": fields})
     return answer({"outcome": outcome})

@@ -92,6 +92,16 @@ locals {
     create_app = ["roles/datastore.user", "roles/firebaseauth.admin"]
   }
 
+  # Functions that create Cloud Tasks -> the queues they enqueue onto (see the enqueuer resources).
+  task_enqueuers = {
+    send_message = keys(local.topology.queues)
+    agent_api    = ["whatsapp", "timers"]
+    ingest       = ["telegram"]
+  }
+  task_enqueuer_pairs = flatten([
+    for function, queues in local.task_enqueuers : [for queue in queues : { function = function, queue = queue }]
+  ])
+
   # Who may invoke a private function, by its trigger in topology.json (label -> member; the labels
   # are static so that for_each keys are known before the accounts exist).
   trigger_invokers = {
@@ -337,46 +347,26 @@ module "queues" {
   depends_on = [google_project_service.required]
 }
 
-# send_message enqueues onto every outbound queue and names the tasks invoker as the tasks' OIDC
-# identity (actAs); besides it, only ingest may (below, the Telegram queue).
-resource "google_cloud_tasks_queue_iam_member" "send_message_enqueuer" {
+# Who may create Cloud Tasks, on which queues (keys of topology.json "queues"), naming the tasks
+# invoker as the tasks' OIDC identity (actAs); nobody else may:
+#   send_message  replies, on every channel's queue;
+#   agent_api     WhatsApp read receipts (mark_read) and snooze wake-ups (the timers queue);
+#   ingest        answers to Telegram button presses (shared/outbox.py answer_callback).
+resource "google_cloud_tasks_queue_iam_member" "enqueuer" {
   for_each = {
-    for key, queue in local.topology.queues : key => queue.name
-    if contains(keys(local.topology.functions), "send_message")
+    for pair in local.task_enqueuer_pairs : "${pair.function}/${pair.queue}" => pair
+    if contains(keys(local.topology.functions), pair.function)
   }
 
   project  = var.project_id
-  location = module.queues[each.key].location
-  name     = module.queues[each.key].name
+  location = module.queues[each.value.queue].location
+  name     = module.queues[each.value.queue].name
   role     = "roles/cloudtasks.enqueuer"
-  member   = module.functions["send_message"].service_account_member
+  member   = module.functions[each.value.function].service_account_member
 }
 
-resource "google_service_account_iam_member" "send_message_acts_as_tasks_invoker" {
-  for_each = contains(keys(local.topology.functions), "send_message") ? toset(["send_message"]) : toset([])
-
-  service_account_id = google_service_account.tasks_invoker.name
-  role               = "roles/iam.serviceAccountUser"
-  member             = module.functions[each.key].service_account_member
-}
-
-# ingest queues the answer to a Telegram button press (shared/outbox.py answer_callback) for deliver,
-# which alone holds bot tokens: the Telegram queue only.
-resource "google_cloud_tasks_queue_iam_member" "ingest_enqueuer" {
-  for_each = {
-    for key, queue in local.topology.queues : key => queue.name
-    if key == "telegram" && contains(keys(local.topology.functions), "ingest")
-  }
-
-  project  = var.project_id
-  location = module.queues[each.key].location
-  name     = module.queues[each.key].name
-  role     = "roles/cloudtasks.enqueuer"
-  member   = module.functions["ingest"].service_account_member
-}
-
-resource "google_service_account_iam_member" "ingest_acts_as_tasks_invoker" {
-  for_each = contains(keys(local.topology.functions), "ingest") ? toset(["ingest"]) : toset([])
+resource "google_service_account_iam_member" "enqueuer_acts_as_tasks_invoker" {
+  for_each = toset([for name in keys(local.task_enqueuers) : name if contains(keys(local.topology.functions), name)])
 
   service_account_id = google_service_account.tasks_invoker.name
   role               = "roles/iam.serviceAccountUser"

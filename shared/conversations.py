@@ -1,12 +1,26 @@
-"""Agents acting on conversations: assignment and status (open, pending, snoozed, resolved)."""
+"""Agents acting on conversations: assignment and status (open, pending, snoozed, resolved), and
+snoozed conversations waking up by themselves.
+
+Snoozing queues a Cloud Task on the timers queue for the wake-up time; ``deliver`` runs it
+(:func:`wake`): the conversation reopens and comes back to the top of the inbox, unless something
+changed it meanwhile (a customer wrote, which reopens it anyway; an agent resolved it or snoozed it
+again, for another time). Cloud Tasks schedules at most 30 days ahead, so a longer snooze hops.
+"""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
-from shared import store
+from shared import ids, store
 from shared.auth import Caller
-from shared.errors import PermanentError
+from shared.config import settings
+from shared.errors import PermanentError, TransientError
+
+TIMERS_QUEUE = "timers"  # topology.json queues.timers
+MAX_SCHEDULE_MS = 29 * 24 * 3600 * 1000  # Cloud Tasks refuses schedule times beyond 30 days
+WAKE_RETRIES = 10  # ingest writes the conversation on every customer message: re-read and retry
 
 
 class ConversationError(PermanentError):
@@ -58,4 +72,54 @@ def set_status(caller: Caller, conversation_id: str, status: str | None, snooze_
         "snoozeUntilMs": snooze_until_ms if status == "snoozed" else None,
     }
     store.update_conversation(caller.tenant_id, conversation_id, update)
+    if status == "snoozed" and snooze_until_ms:
+        schedule_wake(caller.tenant_id, conversation_id, snooze_until_ms)
     return {"conversationId": conversation_id, "status": status}
+
+
+def schedule_wake(tenant_id: str, conversation_id: str, until_ms: int, now_ms: int | None = None) -> bool:
+    """Queue the wake-up of a conversation snoozed until ``until_ms`` (or a hop towards it)."""
+    from shared import tasks
+
+    deliver_url = settings().deliver_url
+    if not deliver_url:
+        raise TransientError("SWITCHBOARD_DELIVER_URL is not configured")
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    at_ms = min(until_ms, now_ms + MAX_SCHEDULE_MS)
+    return tasks.enqueue(
+        tasks.queue_name(TIMERS_QUEUE),
+        ids.doc_id("wake", tenant_id, conversation_id, str(until_ms), str(at_ms)),
+        deliver_url,
+        {
+            "action": "wake",
+            "tenantId": tenant_id,
+            "conversationId": conversation_id,
+            "snoozeUntilMs": until_ms,
+        },
+        datetime.fromtimestamp(at_ms / 1000, UTC),
+    )
+
+
+def wake(tenant_id: str, conversation_id: str, until_ms: int) -> str:
+    """Reopen a conversation whose snooze ended; what happened, for deliver's log."""
+    now_ms = int(time.time() * 1000)
+    if until_ms > now_ms + 1000:
+        schedule_wake(tenant_id, conversation_id, until_ms, now_ms)  # a long snooze: the next hop
+        return "wake-rescheduled"
+    for _ in range(WAKE_RETRIES):
+        current = store.get_conversation_versioned(tenant_id, conversation_id)
+        if not current.exists:
+            return "no-conversation"
+        if current.data.get("status") != "snoozed" or current.data.get("snoozeUntilMs") != until_ms:
+            return "wake-not-needed"  # reopened, resolved or snoozed again meanwhile
+        change = {
+            "status": "open",
+            "snoozeUntilMs": None,
+            "statusChangedBy": "snooze",
+            "statusChangedAt": store.server_time(),
+            "updatedAt": store.server_time(),
+            "lastActivityAtMs": store.maximum(now_ms),  # back on top of the inbox
+        }
+        if store.update_conversation_if(tenant_id, conversation_id, change, current.update_time):
+            return "woke"
+    raise TransientError("the conversation kept changing while waking it: retry")

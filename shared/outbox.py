@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared import channels, ids, inbox, secrets, store, tasks
+from shared import channels, conversations, ids, inbox, secrets, store, tasks
 from shared.auth import Caller, Forbidden
 from shared.config import settings
 from shared.errors import PermanentError, ProviderError, TransientError
@@ -405,6 +405,8 @@ def account_for(tenant_id: str, channel_id: str) -> ChannelAccount:
 def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:
     """Run one delivery task; return what happened. Raises TransientError to make Cloud Tasks retry."""
     tenant_id, conversation_id = payload["tenantId"], payload["conversationId"]
+    if payload.get("action") == "wake":
+        return conversations.wake(tenant_id, conversation_id, int(payload["snoozeUntilMs"]))
     message_id = payload["messageId"]
     conversation = store.get_conversation(tenant_id, conversation_id)
     if conversation is None:

@@ -366,6 +366,24 @@ def update_conversation(tenant_id: str, conversation_id: str, data: dict[str, An
     conversation_ref(tenant_id, conversation_id).set(data, merge=True, **_rpc())
 
 
+def get_conversation_versioned(tenant_id: str, conversation_id: str) -> Versioned:
+    """A conversation's document with the version update_conversation_if tests."""
+    return _versioned(conversation_ref(tenant_id, conversation_id).get(**_rpc()))
+
+
+def update_conversation_if(tenant_id: str, conversation_id: str, data: dict[str, Any], version: Any) -> bool:
+    """Update a conversation only if it has not changed since it was read; False if it has."""
+    from google.api_core.exceptions import FailedPrecondition, NotFound
+
+    try:
+        conversation_ref(tenant_id, conversation_id).update(
+            data, option=client().write_option(last_update_time=version), **_rpc()
+        )
+    except (FailedPrecondition, NotFound):
+        return False
+    return True
+
+
 def get_conversation(tenant_id: str, conversation_id: str) -> dict[str, Any] | None:
     """A conversation's document, or None."""
     snapshot = conversation_ref(tenant_id, conversation_id).get(**_rpc())

@@ -694,3 +694,20 @@ def test_checkov_suppressions_are_justified() -> None:
                 assert re.search(r"#checkov:skip=CKV2?_[A-Z]+_\d+:\S.{20,}", line), (
                     f"{path.relative_to(REPO)}: a checkov suppression needs a justification: {line.strip()}"
                 )
+
+
+def test_every_function_that_creates_cloud_tasks_may_and_no_other() -> None:
+    """send_message queues replies; agent_api read receipts and snooze wake-ups; ingest answers to
+    Telegram button presses. Each needs enqueuer on those queues and actAs on the tasks invoker."""
+    enqueuers = root().locals["task_enqueuers"]
+    assert set(enqueuers) == {"send_message", "agent_api", "ingest"}
+    assert expression(enqueuers["send_message"]) == "keys(local.topology.queues)"
+    assert enqueuers["agent_api"] == ["whatsapp", "timers"]
+    assert enqueuers["ingest"] == ["telegram"]
+    assert set(enqueuers["agent_api"] + enqueuers["ingest"]) <= set(topology()["queues"])
+    grant = root().resource("google_cloud_tasks_queue_iam_member", "enqueuer")
+    assert grant["role"] == "roles/cloudtasks.enqueuer"
+    assert expression(grant["member"]) == "module.functions[each.value.function].service_account_member"
+    acts_as = root().resource("google_service_account_iam_member", "enqueuer_acts_as_tasks_invoker")
+    assert acts_as["role"] == "roles/iam.serviceAccountUser"
+    assert "local.task_enqueuers" in expression(acts_as["for_each"])
