@@ -580,3 +580,41 @@ def test_the_inbox_loads_30_at_a_time_and_filters_by_channel(
     expect(
         page.get_by_test_id("conversation-row").filter(has_text="Not an Instagram message")
     ).to_be_visible()
+
+
+def test_a_long_conversation_shows_its_last_100_messages_and_loads_earlier_ones(
+    clean_stack: LocalStack, open_dashboard: Any
+) -> None:
+    wa_id, start = "15550009001", int(time.time()) - 3600
+    history = whatsapp_text_webhook(WA.external_id, wa_id, "history 000", timestamp=start)
+    value = history["entry"][0]["changes"][0]["value"]
+    template = value["messages"][0]
+    value["messages"] = [
+        {
+            **template,
+            "id": f"wamid.HISTORY{n:03d}",
+            "timestamp": str(start + n),
+            "text": {"body": f"history {n:03d}"},
+        }
+        for n in range(130)
+    ]
+    assert post_webhook(clean_stack, "whatsapp", history).status_code == 200
+    conversation_id = ids.conversation_id(WA.channel_id, wa_id)
+    eventually(
+        lambda: (store.get_conversation(demo.DEMO_TENANT, conversation_id) or {}).get("messageCount") == 130,
+        what="130 messages ingested",
+    )
+    page = open_dashboard(DANA)
+    row(page, conversation_id).click()
+    bubbles = page.get_by_test_id("message")
+    expect(bubbles).to_have_count(100)
+    expect(bubbles.first).to_contain_text("history 030")
+    expect(bubbles.last).to_contain_text("history 129")
+    page.get_by_role("button", name="Load earlier messages").click()
+    expect(bubbles).to_have_count(130)
+    expect(bubbles.first).to_contain_text("history 000")
+    expect(page.get_by_role("button", name="Load earlier messages")).to_have_count(0)
+    # Still live with the larger window: a new message lands at the bottom.
+    whatsapp_customer(clean_stack, wa_id, "and one more")
+    expect(bubbles.last).to_contain_text("and one more")
+    expect(bubbles).to_have_count(131)

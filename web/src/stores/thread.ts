@@ -1,4 +1,5 @@
-/** The open conversation: its document and its last 100 messages, both live; the agent's messages
+/** The open conversation: its document and its latest messages (100, and 100 more per "Load earlier
+ * messages"), both live; the agent's messages
  * that are still on their way (optimistic bubbles); and the actions on it (send, assign, status,
  * mark read), all through the HTTPS functions. */
 import { defineStore } from "pinia";
@@ -26,7 +27,7 @@ import {
 } from "../lib/types";
 import { useNotices } from "./notices";
 
-export const MESSAGE_LIMIT = 100;
+export const MESSAGE_PAGE = 100;
 // While a conversation is open, new customer messages are marked read at most this often: each
 // mark_read writes the conversation document, which ingest is writing too (Firestore sustains
 // about one write per second per document; measured here, marking every 0.6 s while a customer
@@ -40,6 +41,8 @@ export const useThread = defineStore("thread", () => {
   const messages = ref<Message[]>([]);
   const messagesLoaded = ref(false);
   const truncated = ref(false);
+  const messageLimit = ref(MESSAGE_PAGE);
+  const loadingEarlier = ref(false);
   const pending = ref<PendingMessage[]>([]);
   /** Unsent text per conversation: switching conversations keeps each one's draft. */
   const drafts = new Map<string, string>();
@@ -47,6 +50,8 @@ export const useThread = defineStore("thread", () => {
 
   let tenantId = "";
   let stops: Unsubscribe[] = [];
+  let stopMessages: Unsubscribe | null = null;
+  let cache = new Map<string, Message>();
   let markReadTimer: number | undefined;
   let lastMarkedAt = 0;
 
@@ -72,7 +77,8 @@ export const useThread = defineStore("thread", () => {
     // Opening marks the conversation read as soon as its document shows unread messages (at once:
     // the throttle restarts with each conversation); nothing is written when there are none.
     lastMarkedAt = 0;
-    const cache = new Map<string, Message>();
+    cache = new Map<string, Message>();
+    messageLimit.value = MESSAGE_PAGE;
     const conversationRef = doc(db(), "tenants", tenantId, "conversations", id);
     stops.push(
       onSnapshot(
@@ -92,32 +98,57 @@ export const useThread = defineStore("thread", () => {
         },
         (exc) => notices.error(`This conversation could not be loaded (${exc.code}).`),
       ),
-      onSnapshot(
-        query(collection(conversationRef, "messages"), orderBy("sentAt", "desc"), limit(MESSAGE_LIMIT)),
-        (snapshot) => {
-          // Only added or changed documents are converted again; the others keep their object, so
-          // Vue re-renders only the bubbles that changed (a busy thread changes one at a time).
-          for (const change of snapshot.docChanges()) {
-            if (change.type === "removed") cache.delete(change.doc.id);
-            else cache.set(change.doc.id, toMessage(change.doc));
-          }
-          const list = snapshot.docs.map((d) => cache.get(d.id) ?? toMessage(d)).reverse();
-          messages.value = list;
-          messagesLoaded.value = true;
-          truncated.value = snapshot.size >= MESSAGE_LIMIT;
-          const landed = new Set(list.map((m) => m.clientMessageId).filter(Boolean));
-          if (pending.value.some((p) => landed.has(p.clientMessageId))) {
-            pending.value = pending.value.filter((p) => !landed.has(p.clientMessageId));
-          }
-        },
-        (exc) => notices.error(`Messages could not be loaded (${exc.code}).`),
-      ),
     );
+    listenToMessages(id);
+  }
+
+  /** The messages listener for the current limit; replacing it re-sends only what changed (the
+   * SDK's cache holds the documents already seen). */
+  function listenToMessages(id: string): void {
+    stopMessages?.();
+    const wanted = messageLimit.value;
+    const messagesRef = collection(db(), "tenants", tenantId, "conversations", id, "messages");
+    stopMessages = onSnapshot(
+      query(messagesRef, orderBy("sentAt", "desc"), limit(wanted)),
+      (snapshot) => {
+        // Only added or changed documents are converted again; the others keep their object, so
+        // Vue re-renders only the bubbles that changed (a busy thread changes one at a time).
+        for (const change of snapshot.docChanges()) {
+          if (change.type === "removed") cache.delete(change.doc.id);
+          else cache.set(change.doc.id, toMessage(change.doc));
+        }
+        const list = snapshot.docs.map((d) => cache.get(d.id) ?? toMessage(d)).reverse();
+        messages.value = list;
+        messagesLoaded.value = true;
+        truncated.value = snapshot.size >= wanted;
+        loadingEarlier.value = false;
+        const landed = new Set(list.map((m) => m.clientMessageId).filter(Boolean));
+        if (pending.value.some((p) => landed.has(p.clientMessageId))) {
+          pending.value = pending.value.filter((p) => !landed.has(p.clientMessageId));
+        }
+      },
+      (exc) => {
+        loadingEarlier.value = false;
+        notices.error(`Messages could not be loaded (${exc.code}).`);
+      },
+    );
+  }
+
+  /** 100 more of the conversation's history, above what is shown. */
+  function loadEarlier(): void {
+    const id = conversationId.value;
+    if (!id || !truncated.value || loadingEarlier.value) return;
+    loadingEarlier.value = true;
+    messageLimit.value += MESSAGE_PAGE;
+    listenToMessages(id);
   }
 
   function close(): void {
     stops.forEach((unsubscribe) => unsubscribe());
     stops = [];
+    stopMessages?.();
+    stopMessages = null;
+    loadingEarlier.value = false;
     window.clearTimeout(markReadTimer);
     markReadTimer = undefined;
     conversationId.value = null;
@@ -239,6 +270,8 @@ export const useThread = defineStore("thread", () => {
     missing,
     messages,
     messagesLoaded,
+    loadingEarlier,
+    loadEarlier,
     truncated,
     pending,
     pendingHere,
