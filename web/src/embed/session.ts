@@ -1,0 +1,170 @@
+/** One mounted widget's connection: its own named Firebase app (so two widgets for two users can
+ * share a page, and none touches the host page's own Firebase apps), signed in with the custom
+ * token, kept in memory only; Firestore for reading; the chat API for every change. */
+import { deleteApp, initializeApp, type FirebaseApp } from "firebase/app";
+import {
+  connectAuthEmulator,
+  inMemoryPersistence,
+  initializeAuth,
+  signInWithCustomToken,
+  signOut,
+  type Auth,
+  type User,
+} from "firebase/auth";
+import { connectFirestoreEmulator, initializeFirestore, type Firestore, type Unsubscribe } from "firebase/firestore";
+
+import type { ResolvedConfig } from "./config";
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly httpStatus: number,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** A refusal that resending the same request cannot change (retrying a network error or a 5xx can). */
+export function isRefusal(exc: unknown): boolean {
+  return exc instanceof ApiError && exc.httpStatus >= 400 && exc.httpStatus < 500 && ![408, 429].includes(exc.httpStatus);
+}
+
+export function describe(exc: unknown): string {
+  return exc instanceof Error ? exc.message : String(exc);
+}
+
+let mounts = 0;
+
+function emulatorUrl(host: string): string {
+  return /^https?:\/\//.test(host) ? host : `http://${host}`;
+}
+
+function splitHost(hostPort: string): [string, number] {
+  const bare = hostPort.replace(/^https?:\/\//, "");
+  const index = bare.lastIndexOf(":");
+  return [bare.slice(0, index), Number(bare.slice(index + 1))];
+}
+
+/** Firebase Auth's refusal of a custom token, in words a developer can act on. */
+function signInError(exc: unknown): Error {
+  const code = (exc as { code?: string } | null)?.code ?? "";
+  if (code === "auth/invalid-custom-token" || code === "auth/argument-error") {
+    return new Error("the token is not a valid Firebase custom token (get one from POST /v1/token)");
+  }
+  if (code === "auth/custom-token-mismatch") {
+    return new Error("the token was made for another Firebase project");
+  }
+  if (code === "auth/network-request-failed") {
+    return new Error("could not reach Firebase Auth to sign in");
+  }
+  return new Error(`sign-in failed: ${code || describe(exc)}`);
+}
+
+export class ChatSession {
+  private readonly listeners = new Set<Unsubscribe>();
+  private closed = false;
+
+  private constructor(
+    readonly app: FirebaseApp,
+    readonly auth: Auth,
+    readonly db: Firestore,
+    readonly config: ResolvedConfig,
+    readonly user: User,
+    /** The app (tenant) the user belongs to: the token's tenantId claim. */
+    readonly appId: string,
+  ) {}
+
+  get userId(): string {
+    return this.user.uid;
+  }
+
+  /** Sign in with the custom token and check it belongs to `config.appId` (when given). */
+  static async open(token: string, config: ResolvedConfig): Promise<ChatSession> {
+    if (typeof token !== "string" || !token.trim()) throw new Error("options.token is required");
+    mounts += 1;
+    const name = `switchboard-chat-${mounts}-${Math.random().toString(36).slice(2, 8)}`;
+    const app = initializeApp(
+      { apiKey: config.apiKey, projectId: config.projectId, authDomain: `${config.projectId}.firebaseapp.com` },
+      name,
+    );
+    try {
+      // initializeAuth, not getAuth: no popup/redirect resolver (and none of its iframe code) is
+      // bundled, and the session lives in memory only: nothing is written to the host page's storage.
+      const auth = initializeAuth(app, { persistence: inMemoryPersistence });
+      if (config.authHost) connectAuthEmulator(auth, emulatorUrl(config.authHost), { disableWarnings: true });
+      const db = initializeFirestore(app, {});
+      if (config.firestoreHost) connectFirestoreEmulator(db, ...splitHost(config.firestoreHost));
+      let user: User;
+      try {
+        user = (await signInWithCustomToken(auth, token.trim())).user;
+      } catch (exc) {
+        throw signInError(exc);
+      }
+      const claims = (await user.getIdTokenResult()).claims;
+      const tenantId = typeof claims.tenantId === "string" ? claims.tenantId : "";
+      if (config.appId && tenantId !== config.appId) {
+        throw new Error(
+          `the token is for ${tenantId ? `app "${tenantId}"` : "no app"}, not for app "${config.appId}": ` +
+            "mint it with this app's API key",
+        );
+      }
+      if (!tenantId || claims.role !== "user") {
+        throw new Error("the token is not an app user's token (mint it with POST /v1/token)");
+      }
+      return new ChatSession(app, auth, db, config, user, tenantId);
+    } catch (exc) {
+      await deleteApp(app).catch(() => undefined);
+      throw exc;
+    }
+  }
+
+  /** Keep a Firestore listener so close() stops it even if its component did not. */
+  track(unsubscribe: Unsubscribe): Unsubscribe {
+    if (this.closed) {
+      unsubscribe();
+      return () => undefined;
+    }
+    this.listeners.add(unsubscribe);
+    return () => {
+      if (this.listeners.delete(unsubscribe)) unsubscribe();
+    };
+  }
+
+  /** POST {apiUrl}/v1/{operation} as the signed-in user (their Firebase ID token). */
+  async call<T>(operation: string, body: object = {}): Promise<T> {
+    if (this.closed) throw new ApiError("closed", "the chat was closed", 0);
+    const idToken = await this.user.getIdToken();
+    let response: Response;
+    try {
+      response = await fetch(`${this.config.apiUrl}/v1/${operation}`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${idToken}`, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        credentials: "omit",
+      });
+    } catch {
+      throw new ApiError("network", "Could not reach the chat server. Check your connection and retry.", 0);
+    }
+    const payload = (await response.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
+    if (!response.ok) {
+      throw new ApiError(
+        payload?.error?.code ?? `http_${response.status}`,
+        payload?.error?.message ?? `The chat server answered ${response.status}.`,
+        response.status,
+      );
+    }
+    return payload as T;
+  }
+
+  /** Stop every listener, sign out and delete the Firebase app (which ends its connections). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const unsubscribe of this.listeners) unsubscribe();
+    this.listeners.clear();
+    await signOut(this.auth).catch(() => undefined);
+    await deleteApp(this.app).catch(() => undefined);
+  }
+}
