@@ -1,5 +1,5 @@
-"""The dashboard in a real browser: Debian's Chromium driven by Playwright, against the session's
-local stack and the built app served by DashboardServer.
+"""The dashboard and the embeddable chat in a real browser: Debian's Chromium driven by Playwright,
+against the session's local stack and the built app served by DashboardServer.
 
 One browser for the whole session; every agent gets its own browser context (its own cookies and
 storage: a separate sign-in). A test that fails leaves a screenshot of every page it opened in
@@ -21,6 +21,8 @@ import pytest
 from infra.local import demo
 from infra.local.dashboard import DashboardServer
 from infra.local.stack import LocalStack
+from tests.chat.client import App, create_app
+from tests.e2e.embed_support import ThirdPartySite
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,6 +35,10 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Nothing leaves this machine: every host but this one fails to resolve. Blocking here, not in a
+    # Playwright route handler, keeps the pages' own requests flowing while a test waits in Python
+    # (route handlers run only inside Playwright calls).
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
 ]
 SCREENSHOTS = REPO / ".local" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
@@ -150,15 +156,12 @@ def open_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable
         page.on("console", on_console)
         page.on("pageerror", lambda exc: watch.errors.append(f"uncaught: {exc}"))
 
-        def guard(route: Any) -> None:
-            host = urlsplit(route.request.url).hostname or ""
-            if route.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
-                route.continue_()
-            else:
-                watch.outside.append(route.request.url)
-                route.abort()
+        def outside(request: Any) -> None:
+            host = urlsplit(request.url).hostname or ""
+            if not request.url.startswith(("data:", "blob:")) and host not in LOCAL_HOSTS:
+                watch.outside.append(request.url)  # blocked by --host-resolver-rules; still a fault
 
-        context.route("**/*", guard)
+        page.on("request", outside)
         page.goto(url)
         return page
 
@@ -205,3 +208,31 @@ def open_dashboard(
         return page
 
     return open_as
+
+
+# --- the embeddable chat on a developer's own site -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def third_party_site(dashboard: DashboardServer) -> Iterator[ThirdPartySite]:
+    """A developer's site on its own origin, loading the bundle from the dashboard's origin."""
+    with ThirdPartySite(f"{dashboard.url}/embed/switchboard-chat.js") as site:
+        yield site
+
+
+@pytest.fixture
+def chat_app(clean_stack: LocalStack) -> App:
+    """A new app (created through create_app by a new developer) on an empty Firestore."""
+    return create_app(clean_stack, "Embed Test App")
+
+
+@pytest.fixture
+def open_site(open_page: Callable[..., Any], third_party_site: ThirdPartySite) -> Callable[..., Any]:
+    """``open_site(viewport=DESKTOP)`` -> the developer's page, watched, with the bundle loaded."""
+
+    def open_at(viewport: dict[str, int] | None = None) -> Any:
+        page = open_page(third_party_site.url, "site", viewport)
+        page.wait_for_function("() => typeof window.SwitchboardChat === 'object'")
+        return page
+
+    return open_at

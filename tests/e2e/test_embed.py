@@ -23,8 +23,6 @@ from tests.support import agent_token
 T = TypeVar("T")
 
 pytestmark = pytest.mark.integration
-# The developer's page, the app and the watched browser pages: tests/e2e/embed_support.py.
-pytest_plugins = ["tests.e2e.embed_support"]
 
 ALICE = ("alice", "Alice Appuser")
 BOB = ("bob", "Bob Builder")
@@ -37,9 +35,9 @@ LIKES = {n: re.compile(rf"^\D*\b{n}$") for n in range(4)}
 
 
 def until(page: Any, probe: Callable[[], T], what: str, timeout_ms: int = 15_000) -> T:
-    """Poll ``probe`` (the API, Firestore) until truthy, waiting on the page in between: every
-    request the page makes passes the route guard, which runs only while Playwright is dispatching
-    events, so a plain sleep here would hold the widget's own calls back."""
+    """Poll ``probe`` (the API, Firestore) until truthy, waiting on the page in between, so
+    Playwright keeps dispatching the page's events meanwhile (a route handler holding a request runs
+    only then)."""
     waited = 0
     while not (last := probe()):
         if waited >= timeout_ms:

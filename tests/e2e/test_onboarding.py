@@ -1,6 +1,7 @@
 """Developer onboarding in Chromium: sign up on /developers, create an app, see its API key exactly
 once (stored only hashed) with the embed snippet and the request for users' tokens; then the app's
-inbox. The live demo chat page is tested in test_demo_chat.py."""
+inbox; the live demo chat page, on that app through the embeddable component; and the embed snippet,
+pasted as shown into a developer's page on another origin."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from infra.local.dashboard import DashboardServer
 from infra.local.stack import LocalStack
 from shared import store
 from shared.chat import keys
+from tests.chat.client import App
 from tests.e2e.conftest import DANA, PASSWORD, Agent
+from tests.e2e.embed_support import ThirdPartySite
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +105,87 @@ def test_an_account_of_a_business_is_told_it_cannot_create_an_app(
     expect(existing).to_contain_text("already belongs to a workspace")
     expect(existing).to_contain_text(DANA.tenant_id)
     expect(page.get_by_label("App name")).to_have_count(0)
+
+
+def test_the_demo_chat_page_runs_two_live_users_on_the_new_app(
+    clean_stack: LocalStack, dashboard: DashboardServer, open_page: Callable[..., Any]
+) -> None:
+    page = open_page(f"{dashboard.url}/developers", "developer")
+    app_id, api_key = sign_up_and_create_app(page, "Demo App")
+    page.get_by_role("link", name="Open the live demo chat").click()
+    expect(page).to_have_url(f"{dashboard.url}/developers/demo?app={app_id}")
+
+    ada, grace = page.get_by_test_id("demo-pane-ada"), page.get_by_test_id("demo-pane-grace")
+    # Both embedded chats open the demo channel, with Grace's greeting (posted once).
+    expect(ada.get_by_test_id("sb-post").filter(has_text="Hi Ada!")).to_have_count(1)
+    expect(grace.get_by_test_id("sb-post").filter(has_text="Hi Ada!")).to_have_count(1)
+
+    ada.get_by_test_id("sb-composer").fill("Hello Grace, from the embed")
+    ada.get_by_test_id("sb-send").click()
+    expect(grace.get_by_test_id("sb-post").filter(has_text="Hello Grace, from the embed")).to_have_count(1)
+    expect(ada.get_by_test_id("sb-post").filter(has_text="Hello Grace, from the embed")).to_have_count(1)
+
+    # The posts are the app's real data: the chat API lists them, each once, by the right user.
+    listed = requests.post(
+        f"{clean_stack.function_urls['chat_api']}/v1/posts",
+        json={"channelId": "demo-welcome"},
+        headers={"Authorization": f"Bearer {api_key}", "X-User-Id": "demo-grace"},
+        timeout=15,
+    )
+    assert listed.status_code == 200, listed.text
+    texts = [(p["user"]["id"], p["information"]["text"]) for p in listed.json()["posts"]]
+    assert texts.count(("demo-ada", "Hello Grace, from the embed")) == 1
+    assert texts.count(("demo-grace", "Hi Ada! Say something back.")) == 1
+
+
+def test_the_demo_page_asks_for_the_key_after_a_reload_and_refuses_another_apps_key(
+    clean_stack: LocalStack, dashboard: DashboardServer, open_page: Callable[..., Any]
+) -> None:
+    page = open_page(f"{dashboard.url}/developers", "developer")
+    app_id, api_key = sign_up_and_create_app(page, "Reloaded App")
+    page.goto(f"{dashboard.url}/developers/demo?app={app_id}")  # a new page load: the key is gone
+    key_field = page.get_by_label("API key")
+    expect(key_field).to_be_visible()
+    key_field.fill(api_key.replace(app_id, "app0000000000000000"))
+    page.get_by_role("button", name="Start the demo").click()
+    expect(page.get_by_role("alert")).to_contain_text(f"not an API key of {app_id}")
+    key_field.fill(api_key)
+    page.get_by_role("button", name="Start the demo").click()
+    greeting = page.get_by_test_id("demo-pane-grace").get_by_test_id("sb-post").filter(has_text="Hi Ada!")
+    expect(greeting).to_have_count(1)
+
+
+def test_the_embed_snippet_pasted_into_a_developers_page_shows_the_users_chat_live(
+    clean_stack: LocalStack,
+    dashboard: DashboardServer,
+    third_party_site: ThirdPartySite,
+    open_page: Callable[..., Any],
+) -> None:
+    page = open_page(f"{dashboard.url}/developers", "developer")
+    app_id, api_key = sign_up_and_create_app(page, "Snippet App")
+    snippet = page.get_by_test_id("embed-snippet").input_value()
+    # The developer's backend, with the key: a token for its user, a channel with a friend in it.
+    app = App(clean_stack, app_id, api_key, {})
+    token = app.ok("token", {"userId": "alice", "name": "Alice"})["customToken"]
+    app.ok("token", {"userId": "bob", "name": "Bob"})
+    channel = app.ok("createSub", {"name": "Launch"}, user="alice")["id"]
+    app.ok("createSub", {"channelId": channel}, user="bob")
+
+    html = snippet.replace("<CUSTOM_TOKEN_FROM_YOUR_BACKEND>", token)
+    assert html != snippet, "the snippet has no token placeholder"
+    url = third_party_site.publish(
+        "/snippet.html",
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>My app</title>'
+        f'<link rel="icon" href="data:,"></head><body><h1>My app</h1>{html}</body></html>',
+    )
+    site = open_page(url, "snippet-page")
+    chat = site.locator("#switchboard-chat").get_by_test_id("sb-chat")
+    row = chat.locator(f'[data-testid="sb-channel"][data-channel-id="{channel}"]')
+    expect(row).to_contain_text("Launch")
+    expect(chat.get_by_test_id("sb-list")).to_have_attribute("aria-busy", "false")  # live from here
+    app.ok(
+        "createPost", {"channelId": channel, "text": "We ship on Friday", "clientPostId": "b1"}, user="bob"
+    )
+    expect(row.get_by_test_id("sb-unread")).to_have_text("1")
+    row.click()
+    expect(chat.get_by_test_id("sb-post").filter(has_text="We ship on Friday")).to_have_count(1)
