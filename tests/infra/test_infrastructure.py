@@ -619,6 +619,11 @@ def test_indexes_cover_the_dashboard_and_receipt_queries() -> None:
         assert ("conversations", ((filtered, "ASCENDING"), ("lastActivityAtMs", "DESCENDING"))) in composite
     # shared.store.outbound_below: direction == "out" and statusRank < n.
     assert ("messages", (("direction", "ASCENDING"), ("statusRank", "ASCENDING"))) in composite
+    # The embeddable chat (web/src/embed): my direct and group channels, latest first...
+    my_channels = (("memberIds", "CONTAINS"), ("kind", "ASCENDING"), ("lastActivityAtMs", "DESCENDING"))
+    assert ("conversations", my_channels) in composite
+    # ...and a support channel's posts without the agents' notes (direction in ["in", "out"]).
+    assert ("messages", (("direction", "ASCENDING"), ("createdAt", "DESCENDING"))) in composite
 
 
 def test_field_overrides_exempt_large_fields_and_expire_data() -> None:
