@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from bench.payloads import signed_poster
 from bench.stats import report
 from infra.local import demo
-from infra.local.simulate import meta_signature
 from infra.local.stack import LocalStack
 
 CONTACTS = 30  # customers writing: most messages take the common path (the conversation exists)
@@ -122,7 +122,6 @@ def run(messages: int = 300) -> dict[str, Any]:
     ) as stack:
         stack.apply_env()
         demo.seed()
-        import functions_framework
         from cloudevents.http import CloudEvent
 
         from functions import ingest
@@ -139,19 +138,7 @@ def run(messages: int = 300) -> dict[str, Any]:
             return real_chunk(chunk, deadline)
 
         bus._publish_chunk = recording_chunk  # type: ignore[assignment]
-        app = functions_framework.create_app(target="webhook_whatsapp", source="main.py").test_client()
-        secret = os.environ["META_APP_SECRET"]
-
-        def deliver(body: bytes) -> None:
-            response = app.post(
-                "/",
-                data=body,
-                headers={
-                    "X-Hub-Signature-256": meta_signature(body, secret),
-                    "Content-Type": "application/json",
-                },
-            )
-            assert response.status_code == 200, response.data
+        deliver = signed_poster("webhook_whatsapp", os.environ["META_APP_SECRET"])
 
         def push(message: tuple[bytes, dict[str, str], str]) -> None:
             data, attributes, _ = message

@@ -12,9 +12,8 @@ import json
 import os
 import time
 
-from bench.payloads import whatsapp_batch
+from bench.payloads import signed_poster, whatsapp_batch
 from bench.stats import report
-from infra.local.simulate import meta_signature
 from infra.local.stack import LocalStack
 
 
@@ -22,25 +21,11 @@ def run(batches: int = 20, batch_size: int = 500) -> dict[str, object]:
     """Measure and return the figures."""
     with LocalStack(functions=()) as stack:
         stack.apply_env()
-        import functions_framework
-
         from shared import channels
         from shared.inbound import normalize
 
-        app = functions_framework.create_app(target="webhook_whatsapp", source="main.py").test_client()
         bodies = [json.dumps(whatsapp_batch(batch_size)).encode() for _ in range(batches + 1)]
-        secret = os.environ["META_APP_SECRET"]
-
-        def post(body: bytes) -> None:
-            response = app.post(
-                "/",
-                data=body,
-                headers={
-                    "X-Hub-Signature-256": meta_signature(body, secret),
-                    "Content-Type": "application/json",
-                },
-            )
-            assert response.status_code == 200, response.data
+        post = signed_poster("webhook_whatsapp", os.environ["META_APP_SECRET"])
 
         post(bodies[0])  # warm: clients, imports
         started = time.perf_counter()

@@ -531,36 +531,32 @@ def _fail(tenant_id: str, conversation_id: str, message_id: str, error: dict[str
 
 
 def _deliver_read_receipt(tenant_id: str, conversation: dict[str, Any], provider_message_id: str) -> str:
+    receipt = OutboundMessage(type="mark_read", reply_to=provider_message_id)
+    return _deliver_signal(tenant_id, conversation, receipt, "read-receipt")
+
+
+def _deliver_callback_answer(tenant_id: str, conversation: dict[str, Any], query_id: str) -> str:
+    # Refused means too old or unknown: Telegram has stopped the spinner itself by then.
+    answer = OutboundMessage(type="answer_callback", reply_to=query_id)
+    return _deliver_signal(tenant_id, conversation, answer, "callback-answer")
+
+
+def _deliver_signal(tenant_id: str, conversation: dict[str, Any], signal: OutboundMessage, name: str) -> str:
+    """Send something that is not a message (a read receipt, a callback answer): retried while the
+    provider's error is transient, otherwise done; ``<name>-sent`` or ``<name>-refused``."""
     account = account_for(tenant_id, str(conversation["channelId"]))
     try:
         channels.adapter(str(conversation["channel"])).send(
             account,
             str(conversation["contactExternalId"]),
-            OutboundMessage(type="mark_read", reply_to=provider_message_id),
+            signal,
             timeout=settings().provider_timeout_seconds,
         )
     except ProviderError as exc:
         if exc.transient:
-            raise TransientError(f"read receipt: {exc.code}") from exc
-        return "read-receipt-refused"
-    return "read-receipt-sent"
-
-
-def _deliver_callback_answer(tenant_id: str, conversation: dict[str, Any], query_id: str) -> str:
-    account = account_for(tenant_id, str(conversation["channelId"]))
-    try:
-        channels.adapter("telegram").send(
-            account,
-            str(conversation["contactExternalId"]),
-            OutboundMessage(type="answer_callback", reply_to=query_id),
-            timeout=settings().provider_timeout_seconds,
-        )
-    except ProviderError as exc:
-        if exc.transient:
-            raise TransientError(f"callback answer: {exc.code}") from exc
-        # Too old, or unknown: Telegram has stopped the spinner itself; nothing left to do.
-        return "callback-answer-refused"
-    return "callback-answered"
+            raise TransientError(f"{name}: {exc.code}") from exc
+        return f"{name}-refused"
+    return f"{name}-sent"
 
 
 def check_caller_tenant(caller: Caller, tenant_id: str) -> None:

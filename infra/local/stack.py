@@ -135,12 +135,13 @@ class LocalStack:
     def apply_env(self) -> None:
         """Point this process's clients at the stack (and forget clients made before)."""
         os.environ.update(self.env())
-        from shared import bus, config, secrets, store
+        from shared import auth, bus, config, secrets, store
 
         config.reset()
         bus.reset()
         store.reset()
         secrets.forget()
+        auth.reset()  # firebase-admin keeps the Auth emulator host it started with
 
     # --- lifecycle --------------------------------------------------------------------------
 

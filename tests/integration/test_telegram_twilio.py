@@ -155,7 +155,7 @@ def test_a_telegram_button_press_is_stored_once_and_its_callback_query_answered_
     assert sorted(r["callback_answer_queued"] for r in records) == [False, False, True]
     assert store.get_conversation(demo.DEMO_TENANT, conversation_id) is not None
     done = eventually(
-        lambda: [r for r in clean_stack.log_records("deliver") if r.get("outcome") == "callback-answered"],
+        lambda: [r for r in clean_stack.log_records("deliver") if r.get("outcome") == "callback-answer-sent"],
         what="deliver answered the query",
     )
     assert len(done) == 1
