@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
@@ -135,6 +136,21 @@ def unread_of(app: App, user: str, channel_id: str) -> int | None:
     return next((c["unreadCount"] for c in channels if c["id"] == channel_id), None)
 
 
+@dataclass(frozen=True)
+class Club:
+    """Alice and Bob, app users with tokens, in the group channel "Book club"."""
+
+    alice: str  # Alice's custom token
+    bob: str
+    channel_id: str
+
+
+@pytest.fixture
+def book_club(chat_app: App) -> Club:
+    alice, bob = custom_token(chat_app, *ALICE), custom_token(chat_app, *BOB)
+    return Club(alice, bob, group(chat_app, "Book club", "alice", "bob"))
+
+
 # --- the tests -----------------------------------------------------------------------------------
 
 
@@ -185,11 +201,9 @@ def test_the_widget_lists_the_users_channels_and_shows_a_channels_posts(
 
 
 def test_a_post_by_another_user_appears_live_counts_unread_and_opening_the_channel_clears_it(
-    chat_app: App, open_site: Any
+    chat_app: App, open_site: Any, book_club: Club
 ) -> None:
-    alice = custom_token(chat_app, *ALICE)
-    custom_token(chat_app, *BOB)
-    club = group(chat_app, "Book club", "alice", "bob")
+    alice, club = book_club.alice, book_club.channel_id
 
     page = open_site()
     mount(page, "chat-a", alice, chat_app.app_id)
@@ -221,11 +235,9 @@ def test_a_post_by_another_user_appears_live_counts_unread_and_opening_the_chann
 
 
 def test_a_post_sent_from_the_widget_is_shown_pending_then_stored_and_shown_once(
-    chat_app: App, open_site: Any
+    chat_app: App, open_site: Any, book_club: Club
 ) -> None:
-    alice = custom_token(chat_app, *ALICE)
-    custom_token(chat_app, *BOB)
-    club = group(chat_app, "Book club", "alice", "bob")
+    alice, club = book_club.alice, book_club.channel_id
 
     page = open_site()
     mount(page, "chat-a", alice, chat_app.app_id)
@@ -274,11 +286,9 @@ def test_a_post_sent_from_the_widget_is_shown_pending_then_stored_and_shown_once
 
 
 def test_two_widgets_for_two_users_on_one_page_chat_with_each_other_live(
-    chat_app: App, open_site: Any
+    chat_app: App, open_site: Any, book_club: Club
 ) -> None:
-    alice = custom_token(chat_app, *ALICE)
-    bob = custom_token(chat_app, *BOB)
-    club = group(chat_app, "Book club", "alice", "bob")
+    alice, bob, club = book_club.alice, book_club.bob, book_club.channel_id
 
     page = open_site()
     assert mount(page, "chat-a", alice, chat_app.app_id) == "alice"
@@ -429,11 +439,9 @@ def test_a_garbage_token_shows_an_error_and_rejects(chat_app: App, open_site: An
 
 
 def test_unmount_removes_the_widget_and_the_element_mounts_again_on_a_given_channel(
-    chat_app: App, open_site: Any
+    chat_app: App, open_site: Any, book_club: Club
 ) -> None:
-    alice = custom_token(chat_app, *ALICE)
-    custom_token(chat_app, *BOB)
-    club = group(chat_app, "Book club", "alice", "bob")
+    alice, club = book_club.alice, book_club.channel_id
 
     page = open_site()
     mount(page, "chat-a", alice, chat_app.app_id)
@@ -453,10 +461,10 @@ def test_unmount_removes_the_widget_and_the_element_mounts_again_on_a_given_chan
     until(page, lambda: unread_of(chat_app, "alice", club) == 0, "alice's unread at 0")
 
 
-def test_the_widget_and_the_host_page_keep_their_styles_apart(chat_app: App, open_site: Any) -> None:
-    alice = custom_token(chat_app, *ALICE)
-    custom_token(chat_app, *BOB)
-    group(chat_app, "Book club", "alice", "bob")
+def test_the_widget_and_the_host_page_keep_their_styles_apart(
+    chat_app: App, open_site: Any, book_club: Club
+) -> None:
+    alice = book_club.alice
 
     page = open_site({"width": 340, "height": 700})  # a phone-sized page; the widget is 320px+
     page.evaluate("document.getElementById('chat-a').style.width = '320px'")
