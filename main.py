@@ -36,7 +36,7 @@ Response = tuple[str, int, dict[str, str]]
 def _webhook(kind: str, request: flask.Request) -> Response:
     from functions import webhook
 
-    return webhook.handle(kind, request)
+    return webhook.serve(kind, request)
 
 
 @functions_framework.http

@@ -28,6 +28,29 @@ ACKNOWLEDGEMENTS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+DISCARD_CHUNK_BYTES = 64 * 1024
+
+
+def serve(kind: str, request: flask.Request) -> Response:
+    """The deployed webhook: :func:`handle`, and a refused oversized body dropped unbuffered."""
+    answer = handle(kind, request)
+    if answer[1] == 413:
+        discard_unread(request)
+    return answer
+
+
+def discard_unread(request: flask.Request) -> None:
+    """Read what is left of a refused body in small chunks and drop it.
+
+    functions-framework reads every request to its end after the response (``get_data()`` in an
+    after_request hook, so that answering early does not reset the connection) and keeps it all in
+    memory: an 8 MB body sent to be refused would be held whole. Drained here, nothing is left for
+    it to read, and memory stays at one chunk whatever the sender declares."""
+    stream = request.stream
+    while stream.read(DISCARD_CHUNK_BYTES):
+        pass
+
+
 def handle(kind: str, request: flask.Request) -> Response:
     """Serve one webhook request for channel ``kind``."""
     logs.configure()
