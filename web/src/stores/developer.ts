@@ -84,7 +84,12 @@ export const useDeveloper = defineStore("developer", () => {
   }
 
   async function membershipOf(account: User, refresh: boolean): Promise<Membership | null> {
-    const token = await account.getIdTokenResult(refresh);
+    let token = await account.getIdTokenResult(refresh);
+    if (typeof token.claims.tenantId !== "string" && !refresh) {
+      // Claims set since this token was minted (an app created in another tab, or just before a
+      // reload) only show in a fresh token: ask once rather than offer to create a second app.
+      token = await account.getIdTokenResult(true);
+    }
     const tenantId = token.claims.tenantId;
     if (typeof tenantId !== "string") return null;
     const role = String(token.claims.role ?? "");
@@ -148,8 +153,9 @@ export const useDeveloper = defineStore("developer", () => {
           { name: name.trim() },
           await idTokenCredential(),
         );
-        created.value = answer;
+        // The new claims first: a fresh token (persisted with the session) before the page moves on.
         if (user.value) membership.value = await membershipOf(user.value, true);
+        created.value = answer;
       } catch (exc) {
         error.value = exc instanceof ApiError ? exc.message : "Could not create the app. Try again.";
       }
