@@ -486,3 +486,36 @@ def test_the_widget_and_the_host_page_keep_their_styles_apart(
     assert page.evaluate("document.querySelectorAll('style').length") == 1
     # 320px wide: nothing overflows sideways.
     assert chat.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+
+
+def test_mounting_with_direct_to_opens_the_one_direct_channel_with_that_user(
+    chat_app: App, open_site: Any, book_club: Club
+) -> None:
+    page = open_site()
+
+    def mount_direct(slot: str, to: str) -> None:
+        page.evaluate(
+            """async ([slot, token, appId, to]) => {
+                window.widgets[slot] = await SwitchboardChat.mount(
+                    document.getElementById(slot), { token, config: { appId }, directTo: to });
+            }""",
+            [slot, book_club.alice, chat_app.app_id, to],
+        )
+
+    mount_direct("chat-a", "bob")
+    chat = widget(page)
+    expect(chat.get_by_test_id("sb-channel-title")).to_contain_text("Bob Builder")
+    settled(chat.get_by_test_id("sb-posts"))
+    send(chat, "Hi Bob, privately")
+    direct = str(chat_app.ok("createPM", {"userId": "alice"}, user="bob")["id"])  # the same channel
+    expect(post_with(chat, "Hi Bob, privately")).to_have_count(1)
+    texts = [
+        p["information"]["text"] for p in chat_app.ok("posts", {"channelId": direct}, user="bob")["posts"]
+    ]
+    assert texts == ["Hi Bob, privately"]
+    # Mounting again opens the same channel, not a second one.
+    unmount(page, "chat-a")
+    mount_direct("chat-a", "bob")
+    expect(post_with(widget(page), "Hi Bob, privately")).to_have_count(1)
+    mine = [c for c in chat_app.ok("mysubs", user="alice")["channels"] if c["kind"] == "direct"]
+    assert [c["id"] for c in mine] == [direct]

@@ -21,6 +21,9 @@ export interface MountOptions {
   config?: EmbedConfig;
   /** Open this channel once the list has loaded. */
   channelId?: string;
+  /** Open the direct channel with this user of the app (created the first time: createPM), e.g.
+   * behind a "Message Bob" button on the developer's page. Wins over channelId. */
+  directTo?: string;
 }
 
 export interface MountedChat {
@@ -74,7 +77,13 @@ export async function mount(element: HTMLElement, options: MountOptions): Promis
   try {
     const config = await resolveConfig(options?.config ?? {}, ORIGIN);
     session = await ChatSession.open(options?.token, config);
+    if (options?.directTo) {
+      // Before the list starts listening: its first snapshot already holds the channel.
+      const direct = await session.call<{ id: string }>("createPM", { userId: options.directTo });
+      state.channelId = direct.id;
+    }
   } catch (exc) {
+    await session?.close().catch(() => undefined); // signed in, then refused (an unknown directTo)
     state.phase = "failed";
     state.error = describe(exc);
     // The message stays in the page (role=alert) until unmount; the caller gets the rejection.
