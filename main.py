@@ -73,7 +73,9 @@ def webhook_twilio(request: flask.Request) -> Response:
 def ingest(cloud_event: CloudEvent) -> None:
     """Pub/Sub push from ``inbound-events``: apply one event to Firestore."""
     from functions import ingest as ingest_trigger
+    from shared.config import settings
 
+    settings()  # in production, refuses an emulator variable before any event is applied
     ingest_trigger.handle(cloud_event)
 
 

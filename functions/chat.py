@@ -2,7 +2,8 @@
 
 ``chat_api`` routes by path: ``POST /v1/{operation}`` with a JSON body, ``GET /openapi.json`` for the
 generated OpenAPI 3.1 document. Errors are JSON ``{"error": {"code", "message", "details"?}}``
-(functions/http.py); a 429 carries ``Retry-After``.
+(functions/http.py); a 429 carries ``Retry-After``. Bodies are capped at 64 KB (functions/http.py
+``MAX_BODY_BYTES``): a larger one is refused with 413 ``payload_too_large`` before it is read.
 """
 
 from __future__ import annotations
@@ -10,21 +11,26 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from functions.http import Response, answer, error, serve
-from shared import logs
-from shared.errors import PayloadTooLarge, TransientError
+from functions.http import Response, answer, body_limit, discard_unread, error, serve, start
+from shared.errors import TransientError
 
 if TYPE_CHECKING:  # pragma: no cover
     import flask
 
-MAX_BODY_BYTES = 64 * 1024
 OPENAPI_PATH = "/openapi.json"
 OPERATION_PREFIX = "/v1/"
 
 
 def chat_api(request: flask.Request) -> Response:
     """POST /v1/{operation} (API key + X-User-Id, or a Firebase ID token); GET /openapi.json."""
-    logs.configure()
+    try:
+        start()
+        return _route(request)
+    finally:
+        discard_unread(request)  # GET /openapi.json, 404 and 405 read no body: none is left behind
+
+
+def _route(request: flask.Request) -> Response:
     path = request.path.rstrip("/") or "/"
     if path == OPENAPI_PATH:
         if request.method not in ("GET", "HEAD"):
@@ -41,15 +47,10 @@ def chat_api(request: flask.Request) -> Response:
     name = path.removeprefix(OPERATION_PREFIX)
     retry_after: list[float] = []
 
-    def handle(req: flask.Request) -> dict[str, Any]:
+    def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
         from shared import store
         from shared.chat import api, metering
 
-        if (req.content_length or 0) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"bodies are limited to {MAX_BODY_BYTES} bytes")
-        body = req.get_data()
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"bodies are limited to {MAX_BODY_BYTES} bytes")
         try:
             return api.call(name, body, req.headers.get("Authorization"), req.headers.get("X-User-Id"))
         except metering.Throttled as exc:
@@ -59,7 +60,7 @@ def chat_api(request: flask.Request) -> Response:
             # Firestore briefly away or overloaded: a JSON 503 the client may retry, never a bare 500.
             raise TransientError(f"Firestore: {type(exc).__name__}") from exc
 
-    body, status, headers = serve(request, handle)
+    body, status, headers = serve(request, handle, body_limit("chat_api"))
     if retry_after:
         headers = {**headers, "Retry-After": str(max(1, math.ceil(retry_after[0])))}
     return body, status, headers
@@ -67,17 +68,14 @@ def chat_api(request: flask.Request) -> Response:
 
 def create_app(request: flask.Request) -> Response:
     """POST {name} with a signed-in user's Firebase ID token -> {appId, apiKey, embedSnippet}."""
-    logs.configure()
 
-    def handle(req: flask.Request) -> dict[str, Any]:
+    def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
         from shared import store
         from shared.chat import api
 
-        if (req.content_length or 0) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"bodies are limited to {MAX_BODY_BYTES} bytes")
         try:
-            return api.create_app(req.headers.get("Authorization"), req.get_data())
+            return api.create_app(req.headers.get("Authorization"), body)
         except store.transient_errors() as exc:
             raise TransientError(f"Firestore: {type(exc).__name__}") from exc
 
-    return serve(request, handle)
+    return serve(request, handle, body_limit("create_app"))

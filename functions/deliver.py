@@ -1,8 +1,12 @@
 """``deliver``: the Cloud Tasks target that calls the provider for one queued message.
 
-Only Cloud Tasks may call it: in production the task carries an OIDC token for the tasks service
-account, verified here; locally the emulator's queue headers are required. Answers 2xx when the task
-is done (sent, failed permanently, rescheduled, nothing to do) and 503 when Cloud Tasks should retry.
+Only Cloud Tasks may call it: the task carries an OIDC token for the tasks service account, verified
+here. Only in the local configuration (``SWITCHBOARD_ENV`` unset or ``local``) with the Cloud Tasks
+emulator are the emulator's queue headers enough; in production a queue header is never trusted on its
+own, whatever the environment holds (shared/config.py refuses to start there with an emulator
+variable set anyway). The body is read capped at 64 KB (functions/http.py), before anything else.
+Answers 2xx when the task is done (sent, failed permanently, rescheduled, nothing to do) and 503 when
+Cloud Tasks should retry.
 """
 
 from __future__ import annotations
@@ -11,10 +15,10 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
-from functions.http import Response, answer, error
-from shared import logs, outbox
+from functions.http import Response, answer, body_limit, discard_unread, error, read_body, start
+from shared import outbox
 from shared.config import settings
-from shared.errors import SwitchboardError, TransientError
+from shared.errors import PayloadTooLarge, SwitchboardError, TransientError
 
 if TYPE_CHECKING:  # pragma: no cover
     import flask
@@ -28,8 +32,8 @@ def caller_is_cloud_tasks(request: flask.Request) -> bool:
     queue = request.headers.get("X-CloudTasks-QueueName", "")
     if not queue.rsplit("/", 1)[-1].startswith(config.queue_prefix):
         return False
-    if config.tasks_emulator_host:
-        return True  # local stack: the emulator sends no OIDC token
+    if not config.production and config.tasks_emulator_host:
+        return True  # the local stack: the emulator sends no OIDC token
     token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not token:
         return False
@@ -46,12 +50,25 @@ def caller_is_cloud_tasks(request: flask.Request) -> bool:
 
 
 def handle(request: flask.Request) -> Response:
-    """Deliver the message named by the task's JSON body."""
-    logs.configure()
-    if not caller_is_cloud_tasks(request):
-        return error("forbidden", "only Cloud Tasks may call deliver", 403)
+    """Deliver the message named by the task's JSON body (read capped, before anything else)."""
     try:
-        payload = json.loads(request.get_data() or b"{}")
+        start()
+        if request.method != "POST":  # Cloud Tasks POSTs; nothing else is read
+            return error("method_not_allowed", "Cloud Tasks calls deliver with POST", 405)
+        try:
+            body = read_body(request, body_limit("deliver"))
+        except PayloadTooLarge as exc:
+            return error("payload_too_large", str(exc), 413)
+        if not caller_is_cloud_tasks(request):
+            return error("forbidden", "only Cloud Tasks may call deliver", 403)
+        return _deliver(request, body)
+    finally:
+        discard_unread(request)
+
+
+def _deliver(request: flask.Request, body: bytes) -> Response:
+    try:
+        payload = json.loads(body or b"{}")
         retries = int(request.headers.get("X-CloudTasks-TaskRetryCount", "0") or 0)
         outcome = outbox.deliver(payload, retries)
     except (KeyError, ValueError) as exc:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.http import Response, serve
-from shared import auth, conversations, logs, outbox
+from functions.http import Response, body_limit, serve
+from shared import auth, conversations, outbox
 
 if TYPE_CHECKING:  # pragma: no cover
     import flask
@@ -18,13 +18,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def send_message(request: flask.Request) -> Response:
     """POST {conversationId, clientMessageId, message, useHumanAgentTag?} -> {messageId, status}."""
-    logs.configure()
 
-    def handle(req: flask.Request) -> dict[str, Any]:
+    def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
         caller = auth.verify(req.headers.get("Authorization"))
-        return outbox.compose(caller, outbox.ComposeRequest.model_validate_json(req.get_data()))
+        return outbox.compose(caller, outbox.ComposeRequest.model_validate_json(body))
 
-    return serve(request, handle)
+    return serve(request, handle, body_limit("send_message"))
 
 
 class AgentAction(BaseModel):
@@ -41,15 +40,14 @@ class AgentAction(BaseModel):
 
 def agent_api(request: flask.Request) -> Response:
     """POST {action: assign|set_status|mark_read, conversationId, ...} -> the conversation's new state."""
-    logs.configure()
 
-    def handle(req: flask.Request) -> dict[str, Any]:
+    def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
         caller = auth.verify(req.headers.get("Authorization"))
-        action = AgentAction.model_validate_json(req.get_data())
+        action = AgentAction.model_validate_json(body)
         if action.action == "mark_read":
             return outbox.mark_read(caller, action.conversationId)
         if action.action == "assign":
             return conversations.assign(caller, action.conversationId, action.assigneeId)
         return conversations.set_status(caller, action.conversationId, action.status, action.snoozeUntilMs)
 
-    return serve(request, handle)
+    return serve(request, handle, body_limit("agent_api"))

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from shared import bus, channels, logs
+from functions.http import body_limit, discard_unread, read_body, start
+from shared import bus, channels
 from shared.config import settings
-from shared.errors import PayloadTooLarge, PermanentError, SwitchboardError
+from shared.errors import PermanentError, SwitchboardError
 from shared.inbound import normalize
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,39 +29,26 @@ ACKNOWLEDGEMENTS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
-DISCARD_CHUNK_BYTES = 64 * 1024
-
-
 def serve(kind: str, request: flask.Request) -> Response:
-    """The deployed webhook: :func:`handle`, and a refused oversized body dropped unbuffered."""
-    answer = handle(kind, request)
-    if answer[1] == 413:
+    """The deployed webhook: :func:`handle`, then whatever is left of the body (a refused one, one sent
+    with GET or another method) dropped in 64 KB chunks, never buffered (functions/http.py)."""
+    try:
+        return handle(kind, request)
+    finally:
         discard_unread(request)
-    return answer
-
-
-def discard_unread(request: flask.Request) -> None:
-    """Read what is left of a refused body in small chunks and drop it.
-
-    functions-framework reads every request to its end after the response (``get_data()`` in an
-    after_request hook, so that answering early does not reset the connection) and keeps it all in
-    memory: an 8 MB body sent to be refused would be held whole. Drained here, nothing is left for
-    it to read, and memory stays at one chunk whatever the sender declares."""
-    stream = request.stream
-    while stream.read(DISCARD_CHUNK_BYTES):
-        pass
 
 
 def handle(kind: str, request: flask.Request) -> Response:
     """Serve one webhook request for channel ``kind``."""
-    logs.configure()
+    start()
     adapter = channels.adapter(kind)
     try:
         if request.method == "GET":
+            # The handshake is in the query: a body sent with it is never read (serve drains it).
             return adapter.handshake(request.args), 200, TEXT
         if request.method != "POST":
             return "method not allowed", 405, TEXT
-        body = read_body(request, settings().max_webhook_bytes)
+        body = read_body(request, body_limit(f"webhook_{kind}"))
         url = public_url(request, kind)
         adapter.verify(request.headers, body, url)
         normalized = normalize(adapter, body, url)
@@ -99,17 +87,6 @@ def public_url(request: flask.Request, kind: str) -> str:
         return f"{base}/webhook-{kind}" + (f"?{query}" if query else "")
     scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
     return f"{scheme}://{request.host}{request.full_path if query else request.path}"
-
-
-def read_body(request: flask.Request, limit: int) -> bytes:
-    """The exact raw bytes received, refusing anything over ``limit`` before reading it all."""
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"body of {declared} bytes is over the {limit} byte limit")
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"body is over the {limit} byte limit")
-    return body
 
 
 def _reason(exc: SwitchboardError) -> str:

@@ -37,6 +37,10 @@ locals {
   # Environment of every function. The authoritative list of what the code reads is
   # shared.config.ENVIRONMENT; tests/infra/test_infrastructure.py fails when the two disagree.
   function_environment = {
+    # Deployed functions run in production configuration: they refuse to start with any emulator
+    # (local-only) variable set and trust no emulator shortcut (shared/config.py). The local stack
+    # leaves it unset.
+    SWITCHBOARD_ENV                      = "production"
     GOOGLE_CLOUD_PROJECT                 = var.project_id
     SWITCHBOARD_INBOUND_TOPIC            = local.topology.topics.inbound_events
     SWITCHBOARD_DEAD_LETTER_SUBSCRIPTION = local.topology.subscriptions.inbound_dead_letters.name

@@ -7,11 +7,19 @@ Cloud Functions fills from Secret Manager references (see ``infra/``); locally t
 
 The topic, subscription and queue names default to ``infra/topology.json``'s values; a test proves
 the defaults and that file agree, and Terraform sets the same variables from the same file.
+
+``SWITCHBOARD_ENV`` tells production from local: Terraform sets ``production`` on every deployed
+function; the local stack and the tests leave it unset (``local``). With the emulators, functions trust
+unsigned ID tokens (firebase-admin and FIREBASE_AUTH_EMULATOR_HOST) and the Cloud Tasks emulator's
+queue headers, so in production :func:`settings` refuses to load, and every function to serve, while
+any local-only variable (an emulator host above all) is set: the error names the variable and is
+logged. The check runs on first use (each function's first request), never at import.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,7 +36,16 @@ class Variable:
     local_only: bool = False  # set by the local stack only; production must not set it
 
 
+LOCAL = "local"
+PRODUCTION = "production"
+
 ENVIRONMENT: tuple[Variable, ...] = (
+    Variable(
+        "SWITCHBOARD_ENV",
+        LOCAL,
+        doc="production on every deployed function (Terraform sets it), local otherwise (the local "
+        "stack, tests, the operator CLI). Production refuses to start with any local-only variable set.",
+    ),
     Variable("GOOGLE_CLOUD_PROJECT", "switchboard-local", doc="Google Cloud project id."),
     Variable("SWITCHBOARD_INBOUND_TOPIC", "inbound-events", doc="Topic the webhooks publish to."),
     Variable(
@@ -54,6 +71,24 @@ ENVIRONMENT: tuple[Variable, ...] = (
     ),
     Variable(
         "PUBSUB_EMULATOR_HOST", "", doc="Local only: host:port of the Pub/Sub emulator.", local_only=True
+    ),
+    Variable(
+        "FIRESTORE_EMULATOR_HOST",
+        "",
+        doc="Local only: host:port of the Firestore emulator (read by google-cloud-firestore).",
+        local_only=True,
+    ),
+    Variable(
+        "FIREBASE_AUTH_EMULATOR_HOST",
+        "",
+        doc="Local only: host:port of the Auth emulator; firebase-admin then accepts unsigned ID tokens.",
+        local_only=True,
+    ),
+    Variable(
+        "STORAGE_EMULATOR_HOST",
+        "",
+        doc="Local only: a Cloud Storage emulator (read by google-cloud-storage); never set by Switchboard.",
+        local_only=True,
     ),
     Variable("META_GRAPH_BASE_URL", "https://graph.facebook.com", doc="Graph API root (or the sandbox)."),
     Variable("META_GRAPH_VERSION", "v21.0", doc="Graph API version used for sends."),
@@ -120,6 +155,13 @@ class MissingSetting(RuntimeError):
     """A required environment variable is not set."""
 
 
+class UnsafeConfiguration(RuntimeError):
+    """Production configuration with a local-only setting (an emulator host): refused, not served."""
+
+
+log = logging.getLogger("switchboard.config")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed view of :data:`ENVIRONMENT` for one process."""
@@ -152,6 +194,12 @@ class Settings:
     tasks_emulator_host: str
     queue_prefix: str
     push_outbox: bool
+    environment: str = LOCAL
+
+    @property
+    def production(self) -> bool:
+        """True on deployed functions: no emulator, no local shortcut is ever trusted."""
+        return self.environment == PRODUCTION
 
     def require(self, field: str) -> str:
         """Return a setting that must be present for the caller's work, or raise MissingSetting."""
@@ -161,16 +209,50 @@ class Settings:
         return str(value)
 
 
-def _read(name: str) -> str | None:
+def _declared(name: str) -> Variable:
     for variable in ENVIRONMENT:
         if variable.name == name:
-            return os.environ.get(name, variable.default)
+            return variable
     raise KeyError(f"{name} is not declared in shared.config.ENVIRONMENT")
+
+
+def _read(name: str) -> str | None:
+    return os.environ.get(name, _declared(name).default)
+
+
+def _environment() -> str:
+    """SWITCHBOARD_ENV, checked: in production, no local-only variable may be set, even empty
+    (google-cloud-firestore takes an empty FIRESTORE_EMULATOR_HOST for an emulator)."""
+    environment = (_read("SWITCHBOARD_ENV") or LOCAL).strip().lower()
+    if environment not in (LOCAL, PRODUCTION):
+        problem = f"SWITCHBOARD_ENV must be {LOCAL!r} or {PRODUCTION!r}, not {environment!r}"
+        log.critical("refusing to start: %s", problem, extra={"fields": {"event": "unsafe_configuration"}})
+        raise UnsafeConfiguration(problem)
+    if environment == PRODUCTION:
+        offending = [v.name for v in ENVIRONMENT if v.local_only and v.name in os.environ]
+        if offending:
+            problem = (
+                f"SWITCHBOARD_ENV=production but {', '.join(offending)} "
+                f"{'is' if len(offending) == 1 else 'are'} set: local-only settings (emulator hosts make "
+                "functions trust unsigned ID tokens and queue headers) are refused in production; unset "
+                f"{'it' if len(offending) == 1 else 'them'}"
+            )
+            log.critical(
+                "refusing to start: %s",
+                problem,
+                extra={"fields": {"event": "unsafe_configuration", "variables": offending}},
+            )
+            raise UnsafeConfiguration(problem)
+    return environment
 
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    """Read the environment once and return the process's settings."""
+    """Read the environment once and return the process's settings.
+
+    Raises UnsafeConfiguration (not cached: every request is refused) for production configuration
+    with a local-only variable set."""
+    environment = _environment()
     return Settings(
         project_id=_read("GOOGLE_CLOUD_PROJECT") or "switchboard-local",
         inbound_topic=_read("SWITCHBOARD_INBOUND_TOPIC") or "inbound-events",
@@ -200,6 +282,7 @@ def settings() -> Settings:
         tasks_emulator_host=_read("SWITCHBOARD_TASKS_EMULATOR_HOST") or "",
         queue_prefix=_read("SWITCHBOARD_QUEUE_PREFIX") or "outbound-",
         push_outbox=bool(_read("SWITCHBOARD_PUSH_OUTBOX")),
+        environment=environment,
     )
 
 

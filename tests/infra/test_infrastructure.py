@@ -461,6 +461,13 @@ def test_terraform_sets_only_settings_the_code_reads() -> None:
     assert set(root().locals["cloudevent_environment"]) <= PLATFORM_ENVIRONMENT
 
 
+def test_deployed_functions_run_in_production_configuration() -> None:
+    """SWITCHBOARD_ENV=production makes every function refuse emulator (local-only) variables and
+    trust no emulator shortcut (shared/config.py); the local stack leaves it unset."""
+    plain, _ = terraform_environment()
+    assert plain["SWITCHBOARD_ENV"] == config.PRODUCTION
+
+
 def test_environment_reaches_the_function_resource() -> None:
     call = root().modules["functions"]
     environment = expression(call["environment_variables"])
