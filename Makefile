@@ -15,6 +15,7 @@ test: bootstrap
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	scripts/check-infra.sh
+	cd web && npm test --silent
 	PYTHONPATH=. $(PY) -m pytest -q -p no:cacheprovider
 
 bench: bootstrap
