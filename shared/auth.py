@@ -51,15 +51,29 @@ def app() -> firebase_admin.App:
 
 
 def verify(authorization: str | None, roles: tuple[str, ...] = AGENT_ROLES) -> Caller:
-    """The caller behind an ``Authorization: Bearer <ID token>`` header, or Unauthenticated/Forbidden."""
+    """The caller behind an ``Authorization: Bearer <ID token>`` header, or Unauthenticated/Forbidden.
+
+    Staff tokens are checked against revocation and disabled accounts (one Auth lookup): a session
+    whose refresh tokens were revoked when its claims changed, or a deactivated agent, is refused at
+    once rather than when its ID token expires. App users' tokens (``roles=("user",)``) skip that
+    lookup: they are minted only from the app's custom tokens, and every chat operation checks
+    membership in Firestore anyway."""
     from firebase_admin import auth
 
     if not authorization or not authorization.startswith("Bearer "):
         raise Unauthenticated("an ID token is required: Authorization: Bearer <token>")
     token = authorization.removeprefix("Bearer ").strip()
+    check_revoked = "user" not in roles
     try:
-        claims: dict[str, Any] = auth.verify_id_token(token, app=app())
-    except (ValueError, auth.InvalidIdTokenError, auth.ExpiredIdTokenError, auth.RevokedIdTokenError) as exc:
+        claims: dict[str, Any] = auth.verify_id_token(token, app=app(), check_revoked=check_revoked)
+    except (
+        ValueError,
+        auth.InvalidIdTokenError,
+        auth.ExpiredIdTokenError,
+        auth.RevokedIdTokenError,
+        auth.UserDisabledError,
+        auth.UserNotFoundError,
+    ) as exc:
         raise Unauthenticated(f"invalid ID token: {type(exc).__name__}") from exc
     except auth.CertificateFetchError as exc:  # pragma: no cover - production network only
         from shared.errors import TransientError
@@ -77,17 +91,45 @@ def verify(authorization: str | None, roles: tuple[str, ...] = AGENT_ROLES) -> C
     )
 
 
+class InvitationRefused(PermanentError):
+    """The address belongs to an account of another tenant (an account holds one tenant)."""
+
+    http_status = 409
+
+
 def invite(email: str, password: str, tenant_id: str, role: str, name: str | None = None) -> str:
-    """Create (or update) a user with ``tenantId``/``role`` claims; return its uid."""
+    """Give ``email`` a sign-in with ``tenantId``/``role`` claims; return its uid.
+
+    Claims never reach a session the invitee did not start after the invitation:
+
+    - an account that already existed without a tenant (someone signed the address up first,
+      perhaps to wait for the claims) is deleted and created anew: its uid, refresh tokens and
+      ID tokens die with it;
+    - a member of this tenant invited again gets the new password, which ends their sessions
+      (Firebase revokes on a password change), and a role change revokes their refresh tokens
+      too, so they sign in again to act with the new role (the functions check revocation);
+    - an account of another tenant is refused (:class:`InvitationRefused`).
+    """
     from firebase_admin import auth
 
     if role not in ("agent", "admin", "user"):
         raise PermanentError(f"unknown role {role}")
     try:
-        user = auth.get_user_by_email(email, app=app())
-        auth.update_user(user.uid, password=password, display_name=name, app=app())
+        existing = auth.get_user_by_email(email, app=app())
     except auth.UserNotFoundError:
-        user = auth.create_user(email=email, password=password, display_name=name, app=app())
+        existing = None
+    held = (existing.custom_claims or {}) if existing is not None else {}
+    if existing is not None and held.get("tenantId") not in (None, tenant_id):
+        raise InvitationRefused(f"{email} already belongs to another workspace: invite another address")
+    if existing is not None and held.get("tenantId") == tenant_id:
+        auth.update_user(existing.uid, password=password, display_name=name, app=app())
+        if held.get("role") != role:
+            auth.set_custom_user_claims(existing.uid, {"tenantId": tenant_id, "role": role}, app=app())
+            auth.revoke_refresh_tokens(existing.uid, app=app())
+        return str(existing.uid)
+    if existing is not None:
+        auth.delete_user(existing.uid, app=app())
+    user = auth.create_user(email=email, password=password, display_name=name, app=app())
     auth.set_custom_user_claims(user.uid, {"tenantId": tenant_id, "role": role}, app=app())
     return str(user.uid)
 

@@ -1,14 +1,22 @@
 """Switchboard's command line, the operator's tools: ``python -m shared.cli COMMAND``.
 
-    parse CHANNEL FILE...          print the normalized events of each webhook body as JSON lines;
+    parse CHANNEL FILE... [--url URL] [--bot ID]
+                                   print the normalized events of each webhook body as JSON lines;
                                    what would be quarantined goes to stderr. Needs no cloud at all.
+                                   --url: the webhook URL the body arrived at; --bot (telegram): the
+                                   bot the body was for (the ?bot= of its webhook URL). twilio takes
+                                   a form body or a JSON object of the form's fields.
     create-tenant TENANT --name NAME [--plan free|pro]
     connect-channel TENANT CHANNEL --kind KIND --external-id ID --name NAME --token-stdin
                                    store the token in Secret Manager, write the channel and its route,
                                    and subscribe our app to the provider (Meta Page, Telegram bot)
     rotate-channel-token TENANT CHANNEL --token-stdin
+    bind-route-signers [--dry-run] bind every Twilio route to the account that owns its number (once,
+                                   after upgrading: events signed by another account are refused)
     rotate-secret NAME --value-stdin
     invite-agent --tenant T --email E --name N --role agent|admin --password-stdin
+    migrate-app-users [--dry-run]  delete chat apps' user accounts from before accounts were per app
+                                   (uid = the user id, not <appId>:<userId>); their data stays
     dead-letters list [--max N]    inbound events Pub/Sub gave up on (left in place)
     dead-letters replay [--max N] [--dry-run]
                                    publish them to the inbound topic again, then acknowledge them
@@ -168,11 +176,56 @@ def _require_tenant(tenant_id: str) -> dict[str, Any]:
 # --- parse and quarantine ---------------------------------------------------------------------------
 
 
-def cmd_parse(channel: str, files: list[Path]) -> int:
-    """Print each file's events to stdout (JSON lines) and quarantine records to stderr."""
+# The webhook URL `parse --bot` builds on when no --url is given: only its ?bot= matters offline.
+PARSE_BASE_URL = "https://webhook.invalid/webhook-{channel}"
+
+
+def parse_url(channel: str, url: str | None, bot: str | None) -> str | None:
+    """The webhook URL a body is parsed as having arrived at: ``url`` as given, or for Telegram
+    ``url`` (or a placeholder) with ``?bot=<bot>`` added exactly as ``connect-channel`` registers it."""
+    if bot is None:
+        return url
+    if channel != "telegram":
+        raise BadInput("--bot names a Telegram bot: it is for `parse telegram` only (use --url)")
+    from shared.channels.telegram import webhook_url
+
+    return webhook_url(url or PARSE_BASE_URL.format(channel=channel), check_id(bot, "bot id"))
+
+
+def twilio_form_body(raw: bytes) -> bytes:
+    """A Twilio webhook body as Twilio posts it (``application/x-www-form-urlencoded``): ``raw``
+    itself, unless its first non-space byte is ``{``: then a JSON object of the form's fields (each a
+    string, or a list of strings for a repeated field), encoded as the form."""
+    from urllib.parse import urlencode
+
+    if not raw.lstrip().startswith(b"{"):
+        return raw
+    try:
+        fields = json.loads(raw)
+    except ValueError as exc:
+        raise BadInput(f"not a JSON object of Twilio form fields: {exc}") from exc
+    pairs: list[tuple[str, str]] = []
+    for key, value in fields.items():
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, str) for item in values):
+            raise BadInput(f"Twilio form field {key!r} must be a string or a list of strings")
+        pairs.extend((key, item) for item in values)
+    return urlencode(pairs).encode()
+
+
+def cmd_parse(channel: str, files: list[Path], url: str | None = None, bot: str | None = None) -> int:
+    """Print each file's events to stdout (JSON lines) and quarantine records to stderr, each body
+    parsed as the webhook function would parse it when it arrived at ``url`` (see :func:`parse_url`)."""
     adapter = channels.adapter(channel)
+    webhook = parse_url(channel, url, bot)
     for path in files:
-        result = normalize(adapter, path.read_bytes())
+        body = path.read_bytes()
+        if channel == "twilio":
+            try:
+                body = twilio_form_body(body)
+            except BadInput as exc:
+                raise BadInput(f"{path}: {exc}") from None
+        result = normalize(adapter, body, webhook)
         for event in result.events:
             print(event.model_dump_json())
         for item in result.quarantined:
@@ -194,6 +247,17 @@ def replay_one(reason: str, channel: str, raw: object, url: str | None = None) -
             return "still-unrouted", result
         result.events.append(event)
         return "published", result
+    if reason == "foreign_signer":
+        # Published again only once its route is bound to the account that signed it (a route
+        # connected before ingest checked signers, then bound by bind-route-signers).
+        event = inbox.decode_event(json.dumps(raw))
+        route = store.resolve_route(event.route_key)
+        if route is None or route.signer != event.signer:
+            return "still-foreign", result
+        result.events.append(event)
+        return "published", result
+    if reason == "unstorable" and not isinstance(raw, dict):
+        return "not-replayable", result  # kept truncated: too large to have been stored whole
     if reason == "invalid_event":
         result.events.append(inbox.decode_event(raw if isinstance(raw, str) else json.dumps(raw)))
         return "published", result
@@ -438,7 +502,14 @@ def cmd_connect_channel(request: ChannelRequest) -> int:
     version = secrets.add_secret_version(secret_name, token, labels={"kind": "channel-token"})
     if twilio is not None and request.account_sid:
         _store_twilio_auth_token(twilio, request.account_sid, token)
-    store.put_channel(request.tenant_id, request.channel_id, request.kind, request.external_id, request.name)
+    store.put_channel(
+        request.tenant_id,
+        request.channel_id,
+        request.kind,
+        request.external_id,
+        request.name,
+        signer=request.account_sid,
+    )
     fields: dict[str, Any] = {"connectedAt": _now()}
     if request.account_sid:
         fields["accountSid"] = request.account_sid
@@ -530,6 +601,30 @@ def cmd_rotate_channel_token(tenant_id: str, channel_id: str, expires_at: dateti
     return 0
 
 
+def cmd_bind_route_signers(dry_run: bool) -> int:
+    """Record on each route the provider account that must sign its webhooks (the channel's
+    ``accountSid``), for routes connected before ingest checked it. Idempotent."""
+    from shared import store
+
+    bound = 0
+    for tenant_id, channel_id, data in store.list_channels():
+        account_sid, kind, external_id = data.get("accountSid"), data.get("kind"), data.get("externalId")
+        if not account_sid or not kind or not external_id:
+            continue
+        route_key = f"{kind}:{external_id}"
+        route = store.resolve_route(route_key)
+        if route is None or (route.tenant_id, route.channel_id) != (tenant_id, channel_id):
+            continue  # the route belongs to another channel now (moved with --force)
+        if route.signer == account_sid:
+            continue
+        emit({"route": route_key, "tenant": tenant_id, "channel": channel_id, "signer": account_sid})
+        if not dry_run:
+            store.bind_route_signer(route_key, str(account_sid))
+        bound += 1
+    say(f"{bound} route(s) {'would be ' if dry_run else ''}bound to their signing account")
+    return 0
+
+
 def mounted_secret_names() -> dict[str, str]:
     """Secret id -> environment variable, for the secrets Cloud Functions mounts as environment
     variables (``local.app_secrets`` in infra/main.tf names them after the variable: META_APP_SECRET
@@ -598,6 +693,66 @@ def cmd_invite_agent(tenant_id: str, email: str, name: str, role: str) -> int:
     store.put_agent(tenant_id, uid, {"name": name.strip(), "email": email, "role": role})
     emit({"uid": uid, "tenant": tenant_id, "email": email, "role": role})
     say(f"{role} {email} can sign in to tenant {tenant_id}'s dashboard with that password")
+    return 0
+
+
+def legacy_app_user_reason(
+    uid: str, claims: dict[str, Any], app_ids: set[str], app_user_ids: set[str]
+) -> str | None:
+    """Why a Firebase account is an app user's account from before accounts were per app (None:
+    it is not one). Namespaced accounts (``<appId>:...`` of an app) and staff (role agent/admin)
+    never are; an account is when its claims say role "user", or when, holding no tenant claims,
+    its uid is a user id of an app (the chat API's ``token`` minted it: no claims are stored on
+    such an account, they rode in the custom token)."""
+    prefix, separator, _ = uid.partition(":")
+    if separator and prefix in app_ids:
+        return None
+    if claims.get("role") in ("agent", "admin"):
+        return None
+    if claims.get("role") == "user":
+        return "role-user-claims"
+    if not claims.get("tenantId") and uid in app_user_ids:
+        return "app-user-id"
+    return None
+
+
+def cmd_migrate_app_users(dry_run: bool) -> int:
+    """Delete the Firebase accounts of chat apps' users made before accounts were per app (uid = the
+    user id, shared by every app): see legacy_app_user_reason. Their Firestore data (profiles,
+    memberships, posts) is keyed by the user id and stays; the app's next POST /v1/token for the user
+    mints the per-app account ``<appId>:<userId>``. Deleting an account ends its refresh tokens; its
+    last ID tokens lack the ``userId`` claim the rules and the chat API now require. Idempotent."""
+    from firebase_admin import auth as firebase_auth
+
+    from shared import auth, store
+
+    app_ids = set(store.app_tenant_ids())
+    accounts = [
+        (user.uid, dict(user.custom_claims or {}), [p.provider_id for p in user.provider_data])
+        for user in firebase_auth.list_users(app=auth.app()).iterate_all()
+    ]
+    candidates = {uid for uid, _, _ in accounts if ":" not in uid or uid.partition(":")[0] not in app_ids}
+    app_user_ids: set[str] = set()
+    for app_id in sorted(app_ids):
+        app_user_ids.update(user_id for user_id in store.app_user_ids(app_id) if user_id in candidates)
+    doomed: list[str] = []
+    for uid, claims, providers in accounts:
+        reason = legacy_app_user_reason(uid, claims, app_ids, app_user_ids)
+        if reason is None:
+            continue
+        emit({"uid": uid, "reason": reason, "tenant": claims.get("tenantId"), "providers": providers})
+        doomed.append(uid)
+    if not dry_run:
+        for start in range(0, len(doomed), 1000):  # delete_users takes at most 1,000 uids
+            result = firebase_auth.delete_users(doomed[start : start + 1000], app=auth.app())
+            for failure in result.errors:
+                say(f"error: could not delete {doomed[start + failure.index]}: {failure.reason}")
+            if result.failure_count:
+                return 1
+    say(
+        f"{len(doomed)} app user account(s) from before per-app accounts "
+        f"{'would be ' if dry_run else ''}deleted; {len(accounts) - len(doomed)} kept"
+    )
     return 0
 
 
@@ -951,6 +1106,8 @@ def build_parser() -> argparse.ArgumentParser:
     parse = commands.add_parser("parse", help="normalize webhook bodies offline")
     parse.add_argument("channel", choices=channels.kinds())
     parse.add_argument("files", nargs="+", type=Path)
+    parse.add_argument("--url", help="the webhook URL the bodies arrived at, with its query")
+    parse.add_argument("--bot", metavar="ID", help="telegram: the bot id, as the URL's ?bot=ID")
 
     replay = commands.add_parser("replay-quarantine", help="re-run quarantined items and publish what parses")
     replay.add_argument("--dry-run", action="store_true", help="report only; publish nothing")
@@ -997,12 +1154,22 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("name", help="secret id, e.g. meta-app-secret")
     rotate.add_argument("--value-stdin", action="store_true", required=True)
 
+    bind = commands.add_parser(
+        "bind-route-signers", help="bind Twilio routes to the account that owns the number (after upgrading)"
+    )
+    bind.add_argument("--dry-run", action="store_true", help="show what would be bound")
+
     invite = commands.add_parser("invite-agent", help="create an agent's sign-in for a tenant")
     invite.add_argument("--tenant", required=True)
     invite.add_argument("--email", required=True)
     invite.add_argument("--name", required=True)
     invite.add_argument("--role", choices=("agent", "admin"), default="agent")
     invite.add_argument("--password-stdin", action="store_true", required=True)
+
+    migrate = commands.add_parser(
+        "migrate-app-users", help="delete app users' accounts from before accounts were per app"
+    )
+    migrate.add_argument("--dry-run", action="store_true", help="list them without deleting")
 
     dead = commands.add_parser("dead-letters", help="inbound events Pub/Sub dead-lettered")
     dead_commands = dead.add_subparsers(dest="action", required=True)
@@ -1023,7 +1190,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the parsed command."""
     command = args.command
     if command == "parse":
-        return cmd_parse(args.channel, args.files)
+        return cmd_parse(args.channel, args.files, args.url, args.bot)
     if command == "replay-quarantine":
         return cmd_replay_quarantine(args.dry_run)
     if command == "quarantine":
@@ -1049,8 +1216,12 @@ def run(args: argparse.Namespace) -> int:
         return cmd_rotate_channel_token(args.tenant_id, args.channel_id, args.token_expires_at)
     if command == "rotate-secret":
         return cmd_rotate_secret(args.name)
+    if command == "bind-route-signers":
+        return cmd_bind_route_signers(args.dry_run)
     if command == "invite-agent":
         return cmd_invite_agent(args.tenant, args.email, args.name, args.role)
+    if command == "migrate-app-users":
+        return cmd_migrate_app_users(args.dry_run)
     if command == "dead-letters":
         event_ids = set(args.event_id)
         if args.action == "list":

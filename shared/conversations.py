@@ -32,16 +32,22 @@ class ConversationError(PermanentError):
         self.http_status = http_status
 
 
-def _existing(caller: Caller, conversation_id: str) -> dict[str, Any]:
+def for_staff(caller: Caller, conversation_id: str) -> dict[str, Any]:
+    """The support conversation an agent acts on, or 404. An app's direct and group channels are
+    its users' private chats: staff neither read them (infra/firestore.rules) nor act on them."""
     conversation = store.get_conversation(caller.tenant_id, conversation_id)
-    if conversation is None:
+    if (
+        conversation is None
+        or conversation.get("tenantId", caller.tenant_id) != caller.tenant_id
+        or conversation.get("kind") != "support"
+    ):
         raise ConversationError("conversation_not_found", "no such conversation", 404)
     return conversation
 
 
 def assign(caller: Caller, conversation_id: str, assignee_id: str | None) -> dict[str, Any]:
     """Assign a conversation to an agent of the same tenant (None unassigns)."""
-    _existing(caller, conversation_id)
+    for_staff(caller, conversation_id)
     if assignee_id is not None and store.get_agent(caller.tenant_id, assignee_id) is None:
         raise ConversationError("unknown_agent", "that agent does not belong to this workspace")
     store.update_conversation(
@@ -63,7 +69,7 @@ def set_status(caller: Caller, conversation_id: str, status: str | None, snooze_
         raise ConversationError("status_required", "status is required")
     if status == "snoozed" and not snooze_until_ms:
         raise ConversationError("snooze_until_required", "snoozing needs snoozeUntilMs")
-    _existing(caller, conversation_id)
+    for_staff(caller, conversation_id)
     update: dict[str, Any] = {
         "status": status,
         "statusChangedBy": caller.uid,

@@ -8,6 +8,7 @@ SwitchboardError
     ├── VerificationError     wrong hub.mode / verify token on a subscription handshake (403)
     ├── PayloadTooLarge       body over the configured limit (413)
     ├── ParseError            a provider item we cannot normalize (kept in quarantine)
+    ├── UnstorableDocument    over Firestore's document limits (kept in quarantine)
     └── UnknownRoute          no tenant owns this channel's external id (kept in quarantine)
 """
 
@@ -56,6 +57,13 @@ class PayloadTooLarge(PermanentError):
 
 class ParseError(PermanentError):
     """A provider item that cannot be normalized."""
+
+    http_status = 422
+
+
+class UnstorableDocument(PermanentError):
+    """A document production Firestore would refuse (over 1 MiB, maps nested over 20 levels): the
+    emulator accepts such documents, so the limits are checked before writing, the same everywhere."""
 
     http_status = 422
 

@@ -19,6 +19,14 @@ from shared.models import InboundEvent, QuarantinedItem
 
 log = logging.getLogger(__name__)
 
+# The largest event a webhook publishes. A message document holds the content and the raw item, a
+# Firestore document at most 1 MiB; the providers' own limits (4,096 characters of text on
+# WhatsApp and Telegram, 1,600 on SMS, 2,000 on Messenger) keep real events far below this.
+MAX_EVENT_BYTES = 256 * 1024
+# Real provider items nest about ten levels; pydantic's JSON parser (what ingest decodes events
+# with) stops near 200. Deeper items are quarantined with their raw kept as JSON text.
+MAX_ITEM_NESTING = 64
+
 
 @dataclass
 class Normalized:
@@ -43,21 +51,47 @@ def normalize(adapter: ChannelAdapter, body: bytes, url: str | None = None) -> N
             QuarantinedItem(channel=adapter.kind, reason="invalid_body", error=str(exc), raw=raw, url=url)
         )
         return result
+    # Nesting deeper than the limit needs more opening brackets than the limit: most bodies have
+    # fewer, and skip the walk (counting bytes is C-fast; the walk is not).
+    deep = body.count(b"{") + body.count(b"[") > MAX_ITEM_NESTING
     for item in items:
-        parse_into(adapter, item, result)
+        parse_into(adapter, item, result, check_nesting=deep)
     return result
 
 
-def parse_into(adapter: ChannelAdapter, item: dict, result: Normalized) -> None:
+def parse_into(
+    adapter: ChannelAdapter, item: dict, result: Normalized, *, check_nesting: bool = True
+) -> None:
     """Parse one raw item into ``result``: its events, or one quarantine record.
 
     Events are checked to serialize here, so what a webhook publishes is always publishable: text
     pydantic cannot encode (a lone surrogate, half an emoji) or absurd nesting quarantines the item
     instead of failing the whole batch with a 500 that the provider would retry for days."""
+    if check_nesting and nesting_exceeds(item, MAX_ITEM_NESTING):
+        result.quarantined.append(
+            QuarantinedItem(
+                channel=adapter.kind,
+                reason="unstorable",
+                error=f"the item is nested more than {MAX_ITEM_NESTING} levels deep",
+                raw=_as_text(item),
+            )
+        )
+        return
     try:
         events = adapter.parse_item(item)
         for event in events:
-            event.model_dump_json()
+            size = len(event.model_dump_json())
+            if size > MAX_EVENT_BYTES:
+                log.warning("quarantined an oversized %s item (%d bytes)", adapter.kind, size)
+                result.quarantined.append(
+                    QuarantinedItem(
+                        channel=adapter.kind,
+                        reason="unstorable",
+                        error=f"an event of {size} bytes is over the {MAX_EVENT_BYTES} a message may hold",
+                        raw=publishable_raw(item),
+                    )
+                )
+                return
         result.events.extend(events)
     except (
         ParseError,
@@ -81,6 +115,33 @@ def parse_into(adapter: ChannelAdapter, item: dict, result: Normalized) -> None:
         )
 
 
+def nesting_exceeds(value: object, limit: int, depth: int = 1) -> bool:
+    """Whether ``value`` nests dicts and lists more than ``limit`` levels deep. Recursive, but it
+    stops at ``limit``: a hostile item cannot exhaust the stack."""
+    kind = type(value)
+    if kind is dict:
+        children = value.values()  # type: ignore[union-attr]
+    elif kind is list:
+        children = value  # type: ignore[assignment]
+    else:
+        return False
+    if depth > limit:
+        return True
+    for child in children:
+        child_kind = type(child)
+        if (child_kind is dict or child_kind is list) and nesting_exceeds(child, limit, depth + 1):
+            return True
+    return False
+
+
+def _as_text(raw: object) -> str:
+    """``raw`` as ASCII JSON text (a string nests nothing), or its repr."""
+    try:
+        return json.dumps(raw, ensure_ascii=True, default=str)
+    except (ValueError, RecursionError):
+        return repr(raw)[:100_000]
+
+
 def publishable_raw(raw: object) -> object:
     """``raw`` itself when it encodes as strict JSON, else its ASCII-escaped JSON text (or repr)."""
     try:
@@ -89,8 +150,4 @@ def publishable_raw(raw: object) -> object:
         json.dumps(raw, allow_nan=False)
         return raw
     except (ValueError, RecursionError, TypeError):
-        pass
-    try:
-        return json.dumps(raw, ensure_ascii=True, default=str)
-    except (ValueError, RecursionError):
-        return repr(raw)[:100_000]
+        return _as_text(raw)

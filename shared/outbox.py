@@ -164,9 +164,7 @@ def _content(message: ComposeMessage) -> dict[str, Any]:
 
 def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
     """Queue an agent's message; return {messageId, status}. Idempotent on ``clientMessageId``."""
-    conversation = store.get_conversation(caller.tenant_id, request.conversationId)
-    if conversation is None or conversation.get("tenantId", caller.tenant_id) != caller.tenant_id:
-        raise RequestError("conversation_not_found", "no such conversation", http_status=404)
+    conversation = conversations.for_staff(caller, request.conversationId)
     channel = str(conversation.get("channel"))
     message = request.message
     _validate_shape(message, channel)
@@ -277,9 +275,7 @@ def _enqueue(
 
 def mark_read(caller: Caller, conversation_id: str) -> dict[str, Any]:
     """The agent read the conversation: unread to 0; on WhatsApp, blue ticks for the last message."""
-    conversation = store.get_conversation(caller.tenant_id, conversation_id)
-    if conversation is None:
-        raise RequestError("conversation_not_found", "no such conversation", http_status=404)
+    conversation = conversations.for_staff(caller, conversation_id)
     if conversation.get("unreadCount"):
         # Only when there is something to clear: the conversation is a hot document while a customer
         # types, and the dashboard calls this repeatedly on an open conversation.

@@ -18,6 +18,7 @@ conversation summary with field transforms, merge the contact) and a duplicate f
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from shared.config import settings
-from shared.errors import TransientError
+from shared.errors import TransientError, UnstorableDocument
 from shared.models import QuarantinedItem
 from shared.models.status import STATUS_RANK, advances, rank
 
@@ -37,6 +38,9 @@ if TYPE_CHECKING:  # pragma: no cover
 ROUTE_CACHE_SECONDS = 30.0
 PARKED_TTL = timedelta(days=7)
 QUARANTINE_TTL = timedelta(days=30)
+MAX_DOCUMENT_BYTES = 1_048_576  # Firestore: "Maximum size for a document"
+MAX_NESTING = 20  # Firestore: "Maximum depth of fields in a map or array"
+QUARANTINE_RAW_BYTES = 512 * 1024  # of a quarantined item's raw JSON kept (a document holds 1 MiB)
 PRECONDITION_RETRIES = 8
 
 
@@ -86,6 +90,44 @@ def transient_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+def refused_errors() -> tuple[type[BaseException], ...]:
+    """Refusals of a document itself (over 1 MiB, nested too deep, a bad value), ours or
+    Firestore's: no retry can cure them, so the caller keeps the data elsewhere instead."""
+    from google.api_core import exceptions as gexc
+
+    return (gexc.InvalidArgument, UnstorableDocument)
+
+
+def check_storable(data: dict[str, Any], name_bytes: int = 200) -> None:
+    """Raise UnstorableDocument unless production Firestore would store ``data``: at most
+    :data:`MAX_DOCUMENT_BYTES` by Firestore's storage-size rules and maps/arrays nested at most
+    :data:`MAX_NESTING` deep ("Usage and limits"; the emulator enforces neither)."""
+    size = name_bytes + 32 + _stored_size(data, 0)
+    if size > MAX_DOCUMENT_BYTES:
+        raise UnstorableDocument(f"a document of about {size} bytes is over Firestore's {MAX_DOCUMENT_BYTES}")
+
+
+def _stored_size(value: Any, depth: int) -> int:
+    """Firestore's storage size of a value (strings and field names: UTF-8 bytes + 1; numbers and
+    timestamps: 8; booleans and null: 1), checking nesting on the way."""
+    if isinstance(value, dict | list | tuple):
+        if depth >= MAX_NESTING:
+            raise UnstorableDocument(f"maps or arrays nested more than {MAX_NESTING} levels deep")
+        if isinstance(value, dict):
+            return sum(
+                len(str(k).encode("utf-8", "replace")) + 1 + _stored_size(v, depth + 1)
+                for k, v in value.items()
+            )
+        return sum(_stored_size(v, depth + 1) for v in value)
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "replace")) + 1
+    if isinstance(value, bytes):
+        return len(value)
+    if value is None or isinstance(value, bool):
+        return 1
+    return 8  # numbers, timestamps, sentinels
+
+
 # --- routes, tenants, channels -------------------------------------------------------------------
 
 
@@ -95,22 +137,29 @@ class Route:
 
     tenant_id: str
     channel_id: str
+    signer: str | None = None  # the provider account a routed request must be signed by (Twilio)
 
 
 _route_cache: dict[str, tuple[float, Route]] = {}
 
 
-def resolve_route(route_key: str) -> Route | None:
-    """Look up ``routes/{route_key}``; cached briefly, since routes change rarely and every event reads it."""
+def resolve_route(route_key: str, *, fresh: bool = False) -> Route | None:
+    """Look up ``routes/{route_key}``; cached briefly, since routes change rarely and every event reads
+    it. ``fresh`` skips the cache (before refusing an event on what the cache says)."""
     now = time.monotonic()
     cached = _route_cache.get(route_key)
-    if cached and cached[0] > now:
+    if cached and cached[0] > now and not fresh:
         return cached[1]
     snapshot = client().collection("routes").document(route_key).get(**_rpc())
     route = None
     if snapshot.exists:
         data = snapshot.to_dict() or {}
-        route = Route(tenant_id=data["tenantId"], channel_id=data["channelId"])
+        signer = data.get("signer")
+        route = Route(
+            tenant_id=data["tenantId"],
+            channel_id=data["channelId"],
+            signer=str(signer) if signer else None,
+        )
     if route is not None:
         # Misses are never cached: a channel connected a moment ago must route at once.
         _route_cache[route_key] = (now + ROUTE_CACHE_SECONDS, route)
@@ -128,8 +177,13 @@ def get_tenant(tenant_id: str) -> dict[str, Any] | None:
     return snapshot.to_dict() if snapshot.exists else None
 
 
-def put_channel(tenant_id: str, channel_id: str, kind: str, external_id: str, name: str) -> None:
-    """Connect a channel: write its document and the route that sends its webhooks to this tenant."""
+def put_channel(
+    tenant_id: str, channel_id: str, kind: str, external_id: str, name: str, signer: str | None = None
+) -> None:
+    """Connect a channel: write its document and the route that sends its webhooks to this tenant.
+
+    ``signer`` is the provider account that signs this channel's webhooks when the request names
+    it (Twilio's AccountSid): the route then accepts only events signed by that account."""
     db = client()
     batch = db.batch()
     batch.set(
@@ -137,12 +191,29 @@ def put_channel(tenant_id: str, channel_id: str, kind: str, external_id: str, na
         {"kind": kind, "externalId": external_id, "name": name},
         merge=True,
     )
-    batch.set(
-        db.collection("routes").document(f"{kind}:{external_id}"),
-        {"tenantId": tenant_id, "channelId": channel_id, "kind": kind, "externalId": external_id},
-    )
+    route: dict[str, Any] = {
+        "tenantId": tenant_id,
+        "channelId": channel_id,
+        "kind": kind,
+        "externalId": external_id,
+    }
+    if signer:
+        route["signer"] = signer
+    batch.set(db.collection("routes").document(f"{kind}:{external_id}"), route)
     batch.commit()
     _route_cache.pop(f"{kind}:{external_id}", None)
+
+
+def bind_route_signer(route_key: str, signer: str) -> bool:
+    """Record the account that must sign a route's webhooks; False if the route does not exist."""
+    from google.api_core.exceptions import NotFound
+
+    try:
+        client().collection("routes").document(route_key).update({"signer": signer})
+    except NotFound:
+        return False
+    _route_cache.pop(route_key, None)
+    return True
 
 
 def get_channel(tenant_id: str, channel_id: str) -> dict[str, Any] | None:
@@ -217,6 +288,7 @@ def create_message(new: NewMessage) -> bool:
     and :data:`server_time`."""
     from google.api_core.exceptions import AlreadyExists
 
+    check_storable(new.message)
     db = client()
     batch = db.batch()
     batch.create(message_ref(new.tenant_id, new.conversation_id, new.message_id), new.message)
@@ -495,12 +567,24 @@ def unpark(tenant_id: str, conversation_id: str, parked_id: str) -> None:
 def save_quarantine(item: QuarantinedItem) -> str:
     """Keep an item we could not use; the same item twice is kept once. Returns its id."""
     quarantine_id = item.quarantine_id
+    raw = json.dumps(item.raw, default=str)
+    kept: dict[str, Any] = {"raw": raw}
+    if len(raw.encode("utf-8", errors="replace")) > QUARANTINE_RAW_BYTES:
+        # A document holds 1 MiB at most: keep the head, the size and a digest to match the
+        # provider's logs. Such an item could never be stored as a message anyway.
+        encoded = raw.encode("utf-8", errors="replace")
+        kept = {
+            "raw": encoded[:QUARANTINE_RAW_BYTES].decode("utf-8", errors="ignore"),
+            "rawTruncated": True,
+            "rawBytes": len(encoded),
+            "rawSha256": hashlib.sha256(encoded).hexdigest(),
+        }
     client().collection("quarantine").document(quarantine_id).set(
         {
             "channel": item.channel,
             "reason": item.reason,
             "error": item.error,
-            "raw": json.dumps(item.raw, default=str),
+            **kept,
             "routeKey": item.route_key,
             "url": item.url,
             "receivedAt": item.received_at,
@@ -529,7 +613,7 @@ def list_quarantine(include_replayed: bool = False, limit: int = 500) -> list[tu
                     channel=data["channel"],
                     reason=data["reason"],
                     error=data.get("error", ""),
-                    raw=json.loads(data["raw"]),
+                    raw=data["raw"] if data.get("rawTruncated") else json.loads(data["raw"]),
                     received_at=data.get("receivedAt") or datetime.now(UTC),
                     route_key=data.get("routeKey"),
                     url=data.get("url"),
@@ -692,12 +776,40 @@ def _usage_shards(tenant_id: str, month: str) -> Any:
     return _tenant_ref(tenant_id).collection("usage").document(month).collection("shards")
 
 
-def create_app_tenant(app_id: str, tenant: dict[str, Any], key_hash: str, key: dict[str, Any]) -> None:
-    """Create an app's tenant document and its API key record together (both must be new)."""
+def create_app_tenant(
+    app_id: str,
+    tenant: dict[str, Any],
+    key_hash: str,
+    key: dict[str, Any],
+    owner_slot: tuple[str, int] | None = None,
+) -> bool:
+    """Create an app's tenant document and its API key record together (both must be new), and with
+    ``owner_slot`` (uid, n) the creator's n-th app slot ``developers/{uid}/apps/{n}``: False, and
+    nothing written, if that slot is taken (a concurrent creation by the same account)."""
+    from google.api_core.exceptions import AlreadyExists
+
     batch = client().batch()
     batch.create(_tenant_ref(app_id), tenant)
     batch.create(_api_key_ref(key_hash), key)
-    batch.commit(**_rpc())
+    if owner_slot is not None:
+        batch.create(_app_slot_ref(*owner_slot), {"appId": app_id, "createdAt": server_time()})
+    try:
+        batch.commit(**_rpc())
+    except AlreadyExists:
+        if owner_slot is None:
+            raise
+        return False
+    return True
+
+
+def _app_slot_ref(uid: str, slot: int) -> DocumentReference:
+    return client().collection("developers").document(uid).collection("apps").document(str(slot))
+
+
+def apps_created_by(uid: str, limit: int) -> int:
+    """How many app slots an account holds (at most ``limit`` are counted)."""
+    apps = client().collection("developers").document(uid).collection("apps")
+    return sum(1 for _ in apps.limit(limit).stream(**_rpc()))
 
 
 def get_api_key(key_hash: str) -> dict[str, Any] | None:
@@ -771,11 +883,13 @@ def create_chat_channel(
 
 
 def join_chat_channel(tenant_id: str, channel_id: str, user_id: str, member: dict[str, Any]) -> bool:
-    """Add a member (document + the channel's ``memberIds``); False if already a member."""
+    """Add a member (document + the channel's ``memberIds``, and their join request gone); False if
+    already a member."""
     from google.api_core.exceptions import AlreadyExists
 
     batch = client().batch()
     batch.create(_member_ref(tenant_id, channel_id, user_id), member)
+    batch.delete(_join_request_ref(tenant_id, channel_id, user_id))  # answered by the join, if any
     batch.update(
         conversation_ref(tenant_id, channel_id),
         {
@@ -1045,3 +1159,78 @@ def field_path(*parts: str) -> str:
     from google.cloud.firestore_v1.field_path import FieldPath
 
     return str(FieldPath(*parts).to_api_repr())
+
+
+# --- chat: join requests (shared/chat/api.py) ------------------------------------------------------
+# tenants/{app}/conversations/{channel}/joinRequests/{userId}: server-only (the rules grant no read);
+# a join (join_chat_channel) deletes the joiner's request in its own batch.
+JOIN_REQUEST_PAGE = 1000
+
+
+def _join_request_ref(tenant_id: str, channel_id: str, user_id: str) -> DocumentReference:
+    return conversation_ref(tenant_id, channel_id).collection("joinRequests").document(user_id)
+
+
+def create_join_request(
+    tenant_id: str, channel_id: str, user_id: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Record a join request unless the user already has one; the request as stored (an existing
+    one is left as it is: asking again neither re-opens a declined request nor moves a pending one)."""
+    from google.api_core.exceptions import AlreadyExists
+
+    ref = _join_request_ref(tenant_id, channel_id, user_id)
+    try:
+        ref.create(data, **_rpc())
+    except AlreadyExists:
+        snapshot = ref.get(**_rpc())
+        if snapshot.exists:
+            return snapshot.to_dict() or {}
+        ref.create(data, **_rpc())  # answered (joined) in between: ask afresh
+    return data
+
+
+def get_join_request(tenant_id: str, channel_id: str, user_id: str) -> dict[str, Any] | None:
+    """A user's join request to a channel, or None."""
+    snapshot = _join_request_ref(tenant_id, channel_id, user_id).get(**_rpc())
+    return snapshot.to_dict() if snapshot.exists else None
+
+
+def pending_join_requests(tenant_id: str, channel_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """A channel's pending join requests as (user id, request), at most JOIN_REQUEST_PAGE (one
+    equality filter: no composite index)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = (
+        conversation_ref(tenant_id, channel_id)
+        .collection("joinRequests")
+        .where(filter=FieldFilter("status", "==", "pending"))
+        .limit(JOIN_REQUEST_PAGE)
+    )
+    return [(s.id, s.to_dict() or {}) for s in query.stream(**_rpc())]
+
+
+def app_tenant_ids() -> list[str]:
+    """The ids of every chat app's tenant (kind ``app``): names only, no document fields."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = client().collection("tenants").where(filter=FieldFilter("kind", "==", "app")).select([])
+    return [s.id for s in query.stream(**_rpc())]
+
+
+def app_user_ids(tenant_id: str) -> Iterator[str]:
+    """The ids of an app's users (``tenants/{app}/users``): names only, no document fields."""
+    for snapshot in _tenant_ref(tenant_id).collection("users").select([]).stream(**_rpc()):
+        yield snapshot.id
+
+
+def decline_join_request(tenant_id: str, channel_id: str, user_id: str, decided_by: str | None) -> bool:
+    """Mark a join request declined; False if there is none."""
+    from google.api_core.exceptions import NotFound
+
+    try:
+        _join_request_ref(tenant_id, channel_id, user_id).update(
+            {"status": "declined", "decidedAt": server_time(), "decidedBy": decided_by}, **_rpc()
+        )
+    except NotFound:
+        return False
+    return True

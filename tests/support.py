@@ -59,6 +59,18 @@ def eventually(probe: Callable[[], T], *, timeout: float = 30.0, interval: float
     return last
 
 
+def identity(stack: LocalStack, method: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Call the Auth emulator's Identity Toolkit REST API (``accounts:<method>``) as a browser would
+    (``signUp``, ``signInWithPassword``, ``signInWithCustomToken``...); raise on a refusal."""
+    response = requests.post(
+        f"http://{stack.auth_host}/identitytoolkit.googleapis.com/v1/accounts:{method}?key=local",
+        json={**body, "returnSecureToken": True},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return dict(response.json())
+
+
 def agent_token(
     stack: LocalStack, tenant_id: str, email: str, role: str = "agent", name: str = "Test Agent"
 ) -> str:
@@ -68,13 +80,11 @@ def agent_token(
 
     uid = auth.invite(email, "correct-horse-battery", tenant_id, role, name)
     store.put_agent(tenant_id, uid, {"name": name, "email": email, "role": role})
-    response = requests.post(
-        f"http://{stack.auth_host}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=local",
-        json={"email": email, "password": "correct-horse-battery", "returnSecureToken": True},
-        timeout=10,
+    return str(
+        identity(stack, "signInWithPassword", {"email": email, "password": "correct-horse-battery"})[
+            "idToken"
+        ]
     )
-    response.raise_for_status()
-    return str(response.json()["idToken"])
 
 
 def whatsapp_text_webhook(

@@ -58,7 +58,14 @@ def seed(tenant_id: str = DEMO_TENANT, channels: tuple[DemoChannel, ...] = DEMO_
     """Create the demo tenant and connect its channels (idempotent); also the second tenant."""
     store.put_tenant(tenant_id, {"name": "Demo Shop", "kind": "support", "plan": "free"})
     for channel in channels:
-        store.put_channel(tenant_id, channel.channel_id, channel.kind, channel.external_id, channel.name)
+        store.put_channel(
+            tenant_id,
+            channel.channel_id,
+            channel.kind,
+            channel.external_id,
+            channel.name,
+            signer=channel.account_sid,
+        )
         if channel.account_sid:
             store.update_channel(tenant_id, channel.channel_id, {"accountSid": channel.account_sid})
     if tenant_id == DEMO_TENANT:

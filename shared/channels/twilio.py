@@ -10,7 +10,10 @@ Inbound (Twilio docs: "Webhooks security", "Twilio's request to your incoming me
   try the URL with and without the port (Twilio's SDKs add the default :443/:80 when there is none
   and strip any port), so we do the same (:func:`signature_matches`).
 - The auth token belongs to the Twilio account named by the form's ``AccountSid``; it is read from
-  Secret Manager as ``twilio-auth-token-<AccountSid>`` (:func:`auth_token_name`).
+  Secret Manager as ``twilio-auth-token-<AccountSid>`` (:func:`auth_token_name`). Since the request
+  itself picks the account that verifies it, every event carries that ``AccountSid`` as its
+  ``signer``, and ingest accepts it only on a route connected with the same account: another
+  tenant's Twilio account cannot sign its way into a number it does not own.
 - One POST is one message or one status callback: :meth:`TwilioAdapter.split` gives one item
   ``{"params": {key: value}}`` (a list of values for a key that came more than once).
 - Inbound messages: ``To`` is our number exactly as Twilio sends it (``+15550100``, a short code
@@ -19,8 +22,11 @@ Inbound (Twilio docs: "Webhooks security", "Twilio's request to your incoming me
   media come as ``MediaUrl{N}`` / ``MediaContentType{N}``. A Body that looks like base64 is text.
 - Status callbacks (``MessageStatus``) are about our messages, so the roles invert: ``From`` is our
   number (``account_id``) and ``To`` the customer. ``undelivered`` counts as failed; ``receiving``
-  / ``received`` are about inbound messages and give no receipt. A callback without ``From`` cannot
-  be routed and is quarantined.
+  / ``received`` are about inbound messages and give no receipt. Twilio also sends minimal
+  callbacks (``MessageSid`` and ``MessageStatus``, no ``From`` or ``To``): our sends name our
+  number and the customer in the status-callback URL (``?via=&to=``, :func:`status_callback_url`),
+  which Twilio signs with the rest of the URL, and that routes them. A callback with neither
+  cannot be routed and is quarantined.
 
 Choices made here: a ``ButtonText`` counts as a button press only on a channel that has buttons
 (``whatsapp:`` and other prefixed addresses), never on plain SMS, where it is ignored and ``Body``
@@ -77,6 +83,7 @@ __all__ = [
     "request_for",
     "send_message",
     "signature_matches",
+    "status_callback_url",
 ]
 
 KIND = "twilio"
@@ -222,6 +229,18 @@ class TwilioAdapter:
         if not signature_matches(token, url, params, signature):
             raise SignatureError(f"{SIGNATURE_HEADER} does not match the request")
 
+    def split_with_url(self, body: bytes, url: str) -> list[dict[str, Any]]:
+        """:meth:`split`, plus ``"via"`` and ``"to"``: our number and the customer, as our send named
+        them in its status-callback URL (signed with the rest of the URL), which route a callback
+        that carries no From or To."""
+        items = self.split(body)
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+        named = {key: query[key][0] for key in (VIA, TO) if query.get(key) and query[key][0]}
+        if VIA in named:
+            for item in items:
+                item.update(named)
+        return items
+
     def split(self, body: bytes) -> list[dict[str, Any]]:
         """One item ``{"params": {...}}`` per POST; repeated keys keep every value as a list."""
         pairs = form_params(body)
@@ -268,6 +287,7 @@ class TwilioAdapter:
             "account_id": account_id,
             "contact_id": contact_id,
             "occurred_at": None,  # Twilio's request carries no time
+            "signer": _param(params, "AccountSid"),
             "raw": item,
         }
         events: list[InboundEvent] = [
@@ -296,8 +316,10 @@ class TwilioAdapter:
         sid = _param(params, "MessageSid") or _param(params, "SmsSid")
         if sid is None:
             raise ParseError("twilio status callback without MessageSid")
-        # Our message: From is our number (routes the event), To is the customer.
-        account_id = _param(params, "From")
+        # Our message: From is our number (routes the event), To is the customer. A minimal
+        # callback has no From: the number our send put in the callback URL routes it.
+        via = item.get("via")
+        account_id = _param(params, "From") or (via if isinstance(via, str) and via else None)
         if not account_id:
             raise ParseError("twilio status callback without From (our number): cannot route it")
         lowered = provider_status.lower()
@@ -315,9 +337,10 @@ class TwilioAdapter:
         return ReceiptEvent(
             channel=KIND,
             account_id=account_id,
-            contact_id=_param(params, "To") or "",
+            contact_id=_param(params, "To") or (to if isinstance(to := item.get("to"), str) else ""),
             event_id=stable_event_id(KIND, account_id, "status", sid, provider_status, code, done),
             occurred_at=_dlr_time(done),
+            signer=_param(params, "AccountSid"),
             raw=item,
             status=status,
             message_ids=(sid,),
@@ -601,8 +624,23 @@ def request_for(account: ChannelAccount, recipient: str, message: OutboundMessag
             variables = {str(i): p.text for i, p in enumerate(message.template_parameters, start=1)}
             form["ContentVariables"] = json.dumps(variables, ensure_ascii=False)
     if account.status_callback_url:
-        form["StatusCallback"] = account.status_callback_url
+        form["StatusCallback"] = status_callback_url(
+            account.status_callback_url, account.external_id, form["To"]
+        )
     return form
+
+
+VIA, TO = "via", "to"  # the status-callback URL's parameters: our number, the customer
+
+
+def status_callback_url(base: str, number: str, customer: str) -> str:
+    """``base`` with ``?via=<our number>&to=<the customer>``: Twilio may send minimal status
+    callbacks (MessageSid and MessageStatus, no From or To), and signs the URL it calls, so the
+    URL routes them to the number and the conversation."""
+    split = urllib.parse.urlsplit(base)
+    query = urllib.parse.parse_qsl(split.query, keep_blank_values=True)
+    query = [(k, v) for k, v in query if k not in (VIA, TO)] + [(VIA, number), (TO, customer)]
+    return urllib.parse.urlunsplit(split._replace(query=urllib.parse.urlencode(query)))
 
 
 def send_message(

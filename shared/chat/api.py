@@ -9,7 +9,16 @@ Who calls
     - the app's backend: ``Authorization: Bearer sb_...`` (the app's API key) and ``X-User-Id`` naming
       the user it acts for; only it may mint tokens (``token``);
     - the app's client: a Firebase ID token obtained with the custom token from ``token``: claims
-      ``tenantId`` (the app) and ``role: "user"``, uid = the user id.
+      ``tenantId`` (the app), ``role: "user"`` and ``userId`` (the app's id for the user), signed in
+      with the custom token (``firebase.sign_in_provider == "custom"``). The Firebase account is the
+      app's own: uid ``<appId>:<userId>`` (:func:`firebase_uid`), so two apps' ``carol`` are two
+      accounts, and the user id everywhere (API, documents, rules) is the ``userId`` claim.
+
+Group channels have a join policy (``joinPolicy``): ``open`` (any user of the app may join),
+``invite`` (a member adds users with addMember; the default for new channels) or ``approval``
+(requestJoin records a request; the channel's owner approves or declines it). The app's backend,
+with its API key, is trusted: it joins and adds users under any policy. Channels created before
+policies existed have no field and stay ``open``.
 
 Every operation is ``POST /v1/{name}`` with a JSON body validated by shared/chat/models.py;
 :data:`OPERATIONS` is the single list the function dispatches on and the OpenAPI document is
@@ -25,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import re
@@ -42,6 +52,7 @@ from shared import auth, ids, store
 from shared.auth import Forbidden, Unauthenticated
 from shared.chat import keys, metering, models, push
 from shared.chat.models import (
+    AddMemberRequest,
     Channel,
     ChannelRequest,
     CreateAppAnswer,
@@ -49,6 +60,11 @@ from shared.chat.models import (
     CreatePMRequest,
     CreatePostRequest,
     CreateSubRequest,
+    DecideJoinRequest,
+    JoinRequest,
+    JoinRequestAnswer,
+    JoinRequestsAnswer,
+    JoinRequestsRequest,
     LastPost,
     LeaveAnswer,
     LikeAnswer,
@@ -63,8 +79,10 @@ from shared.chat.models import (
     PostsRequest,
     PostUser,
     ReadAnswer,
+    RequestJoinRequest,
     ServerInfo,
     ServerInfoRequest,
+    SetJoinPolicyRequest,
     SetReadRequest,
     SubsAnswer,
     Subscription,
@@ -84,6 +102,8 @@ STAFF_ROLES = ("agent", "admin")
 READ_RETRIES = 25  # setRead under a burst of posts: each post changes the member document
 POST_RETRIES = 3  # a member left while a post was being written: read the members again
 LATEST_SCAN = 20  # messages looked at to find the latest post (agents' notes are skipped)
+MAX_APPS_PER_ACCOUNT = 3  # apps one developer account may ever create (developers/{uid}/apps slots)
+FIREBASE_UID_LENGTH = 128  # Firebase Auth's limit on a uid
 
 # The embeddable chat component: web/src/embed/, built to /embed/switchboard-chat.js and served with
 # the dashboard (Firebase Hosting). The snippet is what a developer pastes into their page: the bundle
@@ -155,12 +175,46 @@ def authenticate(
                 raise ChatError("invalid_user_id", f"X-User-Id must match {models.USER_ID}")
             user_id = user_header
         return AppCaller(app_id, user_id, "api_key")
-    caller = auth.verify(authorization, roles=("user",))
+    app_id, user_id = _app_user(authorization)
     if api_key_only:
         raise Forbidden("this operation needs the app's API key (it is for the app's backend)")
-    if user_header and user_header != caller.uid:
+    if user_header and user_header != user_id:
         raise Forbidden("X-User-Id does not match the ID token's user")
-    return AppCaller(caller.tenant_id, caller.uid, "id_token")
+    return AppCaller(app_id, user_id, "id_token")
+
+
+def firebase_uid(app_id: str, user_id: str) -> str:
+    """The Firebase uid of an app's user: ``<appId>:<userId>``, or ``<appId>:~<SHA-256 of the user
+    id, base64url>`` when that would pass Firebase's 128 characters. App ids hold no ``:`` and user
+    ids never start with ``~``, so no two (app, user) pairs share a uid; Firebase's own generated
+    uids (staff and developer accounts) hold no ``:``, so an app user is never one of them."""
+    uid = f"{app_id}:{user_id}"
+    if len(uid) <= FIREBASE_UID_LENGTH:
+        return uid
+    digest = base64.urlsafe_b64encode(hashlib.sha256(user_id.encode()).digest()).decode().rstrip("=")
+    return f"{app_id}:~{digest}"
+
+
+def _app_user(authorization: str) -> tuple[str, str]:
+    """(app id, user id) of an app user's ID token, or Unauthenticated (401) / Forbidden (403).
+
+    Only a session started with the app's custom token counts: a password (or any other) sign-in to
+    the same account is refused, even with the same claims, and so is a token whose uid is not the
+    namespaced account of its ``userId`` claim (tokens minted before accounts were per app)."""
+    claims = _signed_in(authorization)
+    app_id, role, user_id = claims.get("tenantId"), claims.get("role"), claims.get("userId")
+    if not isinstance(app_id, str) or not app_id or role != "user":
+        raise Forbidden("this account has no access here (tenantId/role claims)")
+    provider = (claims.get("firebase") or {}).get("sign_in_provider")
+    if provider != "custom":
+        raise Forbidden("app users sign in only with their app's custom token (POST /v1/token)")
+    if (
+        not isinstance(user_id, str)
+        or not re.fullmatch(models.USER_ID, user_id)
+        or claims.get("uid") != firebase_uid(app_id, user_id)
+    ):
+        raise Forbidden("this token is not a current app user's token: get a new one from POST /v1/token")
+    return app_id, user_id
 
 
 def _signed_in(authorization: str | None) -> dict[str, Any]:
@@ -200,23 +254,47 @@ def create_app(authorization: str | None, body: bytes) -> dict[str, Any]:
     and an API key shown this once. The caller must refresh their ID token to get the new claims.
 
     Custom claims hold one tenant, so an account that already belongs to a tenant (staff of a
-    business, an app's admin or user) is refused rather than silently moved out of it."""
+    business, an app's admin or user) is refused rather than silently moved out of it: by its
+    token's claims, and by the account's current claims (a token minted before the account's first
+    app would otherwise create a second one).
+
+    The address must be verified (``email_verified``), and an account creates at most
+    :data:`MAX_APPS_PER_ACCOUNT` apps in all: each takes a slot ``developers/{uid}/apps/{n}`` created
+    in the app's own batch, so concurrent calls cannot both take the same one."""
     from firebase_admin import auth as firebase_auth
     from firebase_admin.exceptions import FirebaseError
 
     claims = _signed_in(authorization)
     request = CreateAppRequest.model_validate_json(body or b"{}")
-    if claims.get("tenantId"):
+    uid = str(claims["uid"])
+    _not_in_a_tenant(claims.get("tenantId"))
+    if ":" in uid:  # an app user's account (<appId>:<userId>), signed in some other way
+        raise Forbidden("an app user's account cannot create apps: sign up as a developer")
+    if claims.get("email_verified") is not True:
+        address = f" {claims['email']}" if claims.get("email") else ""
         raise ChatError(
-            "already_in_a_tenant",
-            f"this account already belongs to {claims['tenantId']!r} (an account holds one tenant): "
-            "create the app with another account",
+            "email_not_verified",
+            f"verify your e-mail address{address} first: open the link sent to it, then refresh your "
+            "ID token (getIdToken(true)) and try again",
+            403,
+        )
+    try:
+        account = firebase_auth.get_user(uid, app=auth.app())
+    except firebase_auth.UserNotFoundError as exc:
+        raise Unauthenticated("this account no longer exists") from exc
+    except FirebaseError as exc:  # pragma: no cover - Auth unavailable
+        raise TransientError("could not look the account up in Firebase Auth: retry") from exc
+    _not_in_a_tenant((account.custom_claims or {}).get("tenantId"))
+    used = store.apps_created_by(uid, MAX_APPS_PER_ACCOUNT + 1)
+    if used >= MAX_APPS_PER_ACCOUNT:
+        raise ChatError(
+            "app_limit_reached",
+            f"an account may create at most {MAX_APPS_PER_ACCOUNT} apps, and this one has",
             409,
         )
-    uid = str(claims["uid"])
     app_id = f"app{secrets.token_hex(8)}"
     key = keys.generate(app_id)
-    store.create_app_tenant(
+    created = store.create_app_tenant(
         app_id,
         {
             "kind": "app",
@@ -233,7 +311,12 @@ def create_app(authorization: str | None, body: bytes) -> dict[str, Any]:
             "createdAt": store.server_time(),
             "createdBy": uid,
         },
+        owner_slot=(uid, used + 1),
     )
+    if not created:
+        raise ChatError(
+            "already_in_a_tenant", "this account is creating another app at this moment (one at a time)", 409
+        )
     store.put_agent(app_id, uid, {"name": claims.get("name"), "email": claims.get("email"), "role": "admin"})
     try:
         firebase_auth.set_custom_user_claims(uid, {"tenantId": app_id, "role": "admin"}, app=auth.app())
@@ -243,6 +326,16 @@ def create_app(authorization: str | None, body: bytes) -> dict[str, Any]:
     return CreateAppAnswer(appId=app_id, apiKey=key, embedSnippet=embed_snippet(app_id)).model_dump(
         mode="json"
     )
+
+
+def _not_in_a_tenant(tenant_id: object) -> None:
+    if tenant_id:
+        raise ChatError(
+            "already_in_a_tenant",
+            f"this account already belongs to {tenant_id!r} (an account holds one tenant): "
+            "create the app with another account",
+            409,
+        )
 
 
 # --- shared pieces ----------------------------------------------------------------------------------
@@ -293,7 +386,16 @@ def _new_channel(app_id: str, kind: str, creator: str, members: list[str], **ext
     }
 
 
-def _channel(channel_id: str, data: dict[str, Any], me: str, member: dict[str, Any] | None) -> Channel:
+def join_policy(data: dict[str, Any]) -> models.JoinPolicy | None:
+    """A group channel's join policy (``open`` for channels created before policies existed); None
+    for direct and support channels, which nobody joins."""
+    if data.get("kind", "group") != "group":
+        return None
+    policy = data.get("joinPolicy")
+    return policy if policy in ("open", "invite", "approval") else models.LEGACY_JOIN_POLICY
+
+
+def _channel(channel_id: str, data: dict[str, Any], me: str | None, member: dict[str, Any] | None) -> Channel:
     kind = data.get("kind", "group")
     name = data.get("name")
     if kind == "direct" and not name:
@@ -320,6 +422,7 @@ def _channel(channel_id: str, data: dict[str, Any], me: str, member: dict[str, A
         updatedAt=data.get("updatedAt"),
         unreadCount=int(member.get("unreadCount") or 0) if member is not None else None,
         muted=bool(member.get("muted")) if member is not None else None,
+        joinPolicy=join_policy(data),
     )
 
 
@@ -380,16 +483,19 @@ def _latest_post(app_id: str, channel_id: str) -> tuple[str | None, datetime | N
 
 
 def token(caller: AppCaller, request: TokenRequest) -> TokenAnswer:
-    """A Firebase custom token for one of the app's users (claims tenantId = the app, role user), and
-    their profile upserted.
+    """A Firebase custom token for one of the app's users (claims tenantId = the app, role user,
+    userId = the app's id for the user), and their profile upserted.
 
-    Firebase uids are shared by the whole project: a user id that is already a staff account (or an
-    account holding another tenant's claims) is refused, or an app could sign in as that account."""
+    Firebase uids are shared by the whole project, so the account is the app's own: uid
+    ``<appId>:<userId>`` (:func:`firebase_uid`). Another app's user of the same id, or a staff
+    account, is another account. An account at that uid holding other claims (only an operator
+    could make one) is refused rather than signed into."""
     from firebase_admin import auth as firebase_auth
     from firebase_admin.exceptions import FirebaseError
 
+    uid = firebase_uid(caller.app_id, request.userId)
     try:
-        existing = firebase_auth.get_user(request.userId, app=auth.app())
+        existing = firebase_auth.get_user(uid, app=auth.app())
     except firebase_auth.UserNotFoundError:
         existing = None
     except FirebaseError as exc:  # pragma: no cover - Auth unavailable
@@ -404,7 +510,7 @@ def token(caller: AppCaller, request: TokenRequest) -> TokenAnswer:
         profile["avatar"] = request.avatar
     store.put_app_user(caller.app_id, request.userId, profile)
     custom = firebase_auth.create_custom_token(
-        request.userId, {"tenantId": caller.app_id, "role": "user"}, app=auth.app()
+        uid, {"tenantId": caller.app_id, "role": "user", "userId": request.userId}, app=auth.app()
     )
     text = custom.decode() if isinstance(custom, bytes) else str(custom)
     return TokenAnswer(customToken=text, userId=request.userId, tenantId=caller.app_id)
@@ -482,7 +588,20 @@ def create_post(caller: AppCaller, request: CreatePostRequest) -> Post:
     context = _membership(caller, request.channelId, rate_bucket=bucket)
     metering.admit(caller.app_id, caller.user, context.rate_bucket_count)
     month = metering.month_of()
-    metering.check_quota(caller.app_id, month)
+    with metering.quota_slot(caller.app_id, month) as slot:
+        return _write_post(caller, request, context, (month, bucket), slot)
+
+
+def _write_post(
+    caller: AppCaller,
+    request: CreatePostRequest,
+    context: store.ChatContext,
+    counters: tuple[str, str],
+    slot: metering.QuotaSlot,
+) -> Post:
+    """The admitted post's write (create_post's second half), under its reserved quota slot;
+    ``counters`` are the usage month and the user's rate bucket it increments."""
+    month, bucket = counters
     channel = context.channel.data
     kind = channel.get("kind")
     post_id = ids.doc_id("post", request.channelId, caller.user, request.clientPostId)
@@ -531,7 +650,7 @@ def create_post(caller: AppCaller, request: CreatePostRequest) -> Post:
     if written is None:
         existing = store.get_post(caller.app_id, request.channelId, post_id)
         return _post(post_id, existing.data, request.channelId, kind == "group", caller.user)
-    metering.counted(caller.app_id, month)
+    slot.commit()
     notify(
         caller.app_id, request.channelId, channel, post_id, caller.user, name, request.text, written, members
     )
@@ -647,8 +766,13 @@ def like_post(caller: AppCaller, request: LikePostRequest) -> LikeAnswer:
 
 
 def create_sub(caller: AppCaller, request: CreateSubRequest) -> Channel:
-    """Join a group channel, create one (the creator is its owner), or open the caller's support
-    channel (``support: true``)."""
+    """Join a group channel as its join policy allows, create one (the creator is its owner; policy
+    ``joinPolicy``, default invite), or open the caller's support channel (``support: true``).
+
+    An app user's client joins only ``open`` channels (``invite``: a member adds them with
+    addMember; ``approval``: requestJoin) and cannot give a new channel an id of its choosing (it
+    could squat an id the app's backend means to create); the app's backend, with its API key,
+    does both."""
     if request.support:
         return _open_support(caller)
     channel_id = request.channelId or f"g{uuid.uuid4().hex[:20]}"
@@ -656,10 +780,20 @@ def create_sub(caller: AppCaller, request: CreateSubRequest) -> Channel:
         context = store.chat_context(caller.app_id, channel_id, caller.user)
         if context.channel.exists:
             return _join(caller, channel_id, context)
+        if request.channelId and caller.via != "api_key":
+            raise ChatError(
+                "channel_not_found",
+                f"no channel {channel_id} (a client creates channels without naming them; the app's "
+                "backend creates named ones)",
+                404,
+            )
+        policy = request.joinPolicy or models.DEFAULT_JOIN_POLICY
         created = store.create_chat_channel(
             caller.app_id,
             channel_id,
-            _new_channel(caller.app_id, "group", caller.user, [caller.user], name=request.name),
+            _new_channel(
+                caller.app_id, "group", caller.user, [caller.user], name=request.name, joinPolicy=policy
+            ),
             {caller.user: _new_member("owner", caller.user)},
         )
         if created:
@@ -676,8 +810,26 @@ def _join(caller: AppCaller, channel_id: str, context: store.ChatContext) -> Cha
         return _channel(channel_id, data, caller.user, context.member.data)
     if data.get("kind") != "group":
         raise ChatError("not_joinable", "only group channels can be joined", 403)
+    _may_join(caller, data)
     store.join_chat_channel(caller.app_id, channel_id, caller.user, _new_member("member", caller.user))
     return _fresh_channel(caller, channel_id)
+
+
+def _may_join(caller: AppCaller, data: dict[str, Any]) -> None:
+    """Refuse a client joining a group on its own unless the channel is open (the backend may)."""
+    if caller.via == "api_key":
+        return
+    policy = join_policy(data)
+    if policy == "invite":
+        raise ChatError(
+            "invite_only", "this channel is invite-only: a member adds you (addMember), or the app does", 403
+        )
+    if policy == "approval":
+        raise ChatError(
+            "approval_required",
+            "this channel asks for approval: ask with requestJoin; its owner decides",
+            403,
+        )
 
 
 def _fresh_channel(caller: AppCaller, channel_id: str) -> Channel:
@@ -839,6 +991,153 @@ def upsert_sub(caller: AppCaller, request: UpsertSubRequest) -> Subscription:
     )
 
 
+# --- who joins a group channel ----------------------------------------------------------------------
+
+
+def _group(caller: AppCaller, channel_id: str, *, owner_only: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A group channel the caller may manage, as (channel, the caller's member document or {} for the
+    app's backend): the app's backend (API key) manages any; a client must be a member, and its
+    owner when ``owner_only``."""
+    if caller.via == "api_key":
+        data = store.get_conversation(caller.app_id, channel_id) or {}
+        member: dict[str, Any] = {}
+        if not data or data.get("channel") != APP_CHANNEL:
+            raise ChatError("channel_not_found", f"no channel {channel_id}", 404)
+    else:
+        context = _membership(caller, channel_id)
+        data, member = context.channel.data, context.member.data
+    if data.get("kind") != "group":
+        raise ChatError("not_joinable", "only group channels have members to manage", 403)
+    if owner_only and caller.via != "api_key" and member.get("role") != "owner":
+        raise ChatError(
+            "not_channel_owner", "only the channel's owner (or the app's backend) may do this", 403
+        )
+    return data, member
+
+
+def _channel_for(caller: AppCaller, channel_id: str) -> Channel:
+    if caller.user_id is not None:
+        return _fresh_channel(caller, channel_id)
+    return _channel(channel_id, store.get_conversation(caller.app_id, channel_id) or {}, None, None)
+
+
+def add_member(caller: AppCaller, request: AddMemberRequest) -> Member:
+    """Add a user of the app to a group channel (idempotent). Any member may add users to an open
+    or invite-only channel; under the approval policy only its owner may (adding is approving). The
+    app's backend, with its API key, may add anyone to any group."""
+    data, member = _group(caller, request.channelId, owner_only=False)
+    if caller.via != "api_key" and join_policy(data) == "approval" and member.get("role") != "owner":
+        raise ChatError(
+            "not_channel_owner", "in a channel that asks for approval only its owner adds users", 403
+        )
+    if request.userId not in store.get_app_users(caller.app_id, [request.userId]):
+        raise ChatError(
+            "user_not_found",
+            f"no user {request.userId} in this app (the backend creates users with token)",
+            404,
+        )
+    store.join_chat_channel(
+        caller.app_id, request.channelId, request.userId, _new_member("member", request.userId)
+    )
+    return _member(caller.app_id, request.channelId, request.userId)
+
+
+def _member(app_id: str, channel_id: str, user_id: str) -> Member:
+    data = store.get_chat_member(app_id, channel_id, user_id).data
+    profile = store.get_app_users(app_id, [user_id]).get(user_id, {})
+    return Member(
+        userId=user_id,
+        name=profile.get("name"),
+        avatar=profile.get("avatar"),
+        role="owner" if data.get("role") == "owner" else "member",
+        joinedAt=data.get("joinedAt"),
+    )
+
+
+def set_join_policy(caller: AppCaller, request: SetJoinPolicyRequest) -> Channel:
+    """Change who may join a group channel: its owner, or the app's backend. Pending join requests
+    stay for the owner to decide whatever the policy becomes."""
+    _group(caller, request.channelId, owner_only=True)
+    store.update_conversation(
+        caller.app_id, request.channelId, {"joinPolicy": request.joinPolicy, "updatedAt": store.server_time()}
+    )
+    return _channel_for(caller, request.channelId)
+
+
+def request_join(caller: AppCaller, request: RequestJoinRequest) -> JoinRequestAnswer:
+    """Ask to join a group channel: an open one is joined at once; under approval the request is
+    recorded for the owner (asking again changes nothing, a declined request stays declined until the
+    owner approves it); an invite-only one refuses (403 invite_only). The app's backend joins the
+    user at once under any policy."""
+    context = store.chat_context(caller.app_id, request.channelId, caller.user)
+    data = context.channel.data
+    if not context.channel.exists or data.get("channel") != APP_CHANNEL:
+        raise ChatError("channel_not_found", f"no channel {request.channelId}", 404)
+    answer = JoinRequestAnswer(channelId=request.channelId, userId=caller.user, status="joined")
+    if _is_member(context.member):
+        return answer
+    if data.get("kind") != "group":
+        raise ChatError("not_joinable", "only group channels can be joined", 403)
+    if caller.via != "api_key" and join_policy(data) == "approval":
+        stored = store.create_join_request(
+            caller.app_id,
+            request.channelId,
+            caller.user,
+            {
+                "userId": caller.user,
+                "status": "pending",
+                "message": request.message,
+                "requestedAt": store.server_time(),
+            },
+        )
+        status = "declined" if stored.get("status") == "declined" else "pending"
+        return JoinRequestAnswer(channelId=request.channelId, userId=caller.user, status=status)
+    _may_join(caller, data)
+    store.join_chat_channel(caller.app_id, request.channelId, caller.user, _new_member("member", caller.user))
+    return answer
+
+
+def join_requests(caller: AppCaller, request: JoinRequestsRequest) -> JoinRequestsAnswer:
+    """A group channel's pending join requests, oldest first: its owner, or the app's backend."""
+    _group(caller, request.channelId, owner_only=True)
+    pending = store.pending_join_requests(caller.app_id, request.channelId)
+    profiles = store.get_app_users(caller.app_id, [user_id for user_id, _ in pending])
+    pending.sort(key=lambda row: (_timestamp(row[1].get("requestedAt")), row[0]))
+    return JoinRequestsAnswer(
+        requests=[
+            JoinRequest(
+                userId=user_id,
+                name=profiles.get(user_id, {}).get("name"),
+                avatar=profiles.get(user_id, {}).get("avatar"),
+                message=data.get("message"),
+                requestedAt=data.get("requestedAt"),
+            )
+            for user_id, data in pending
+        ]
+    )
+
+
+def _timestamp(value: object) -> float:
+    return value.timestamp() if isinstance(value, datetime) else 0.0
+
+
+def decide_join(caller: AppCaller, request: DecideJoinRequest) -> JoinRequestAnswer:
+    """Approve (the user joins) or decline a join request: the channel's owner, or the app's backend.
+    A declined request may still be approved later."""
+    _group(caller, request.channelId, owner_only=True)
+    if store.get_join_request(caller.app_id, request.channelId, request.userId) is None:
+        if _is_member(store.get_chat_member(caller.app_id, request.channelId, request.userId)):
+            return JoinRequestAnswer(channelId=request.channelId, userId=request.userId, status="joined")
+        raise ChatError("join_request_not_found", f"{request.userId} has not asked to join this channel", 404)
+    if request.approve:
+        store.join_chat_channel(
+            caller.app_id, request.channelId, request.userId, _new_member("member", request.userId)
+        )
+        return JoinRequestAnswer(channelId=request.channelId, userId=request.userId, status="joined")
+    store.decline_join_request(caller.app_id, request.channelId, request.userId, caller.user_id)
+    return JoinRequestAnswer(channelId=request.channelId, userId=request.userId, status="declined")
+
+
 # --- the operation table ---------------------------------------------------------------------------
 
 
@@ -912,6 +1211,50 @@ OPERATIONS: dict[str, Operation] = {
             Subscription,
             upsert_sub,
             "My channel settings and device push token",
+        ),
+        Operation(
+            "addMember",
+            "mutation",
+            AddMemberRequest,
+            Member,
+            add_member,
+            "Add a user to a group channel (a member, or the app's backend)",
+            needs_user=False,
+        ),
+        Operation(
+            "setJoinPolicy",
+            "mutation",
+            SetJoinPolicyRequest,
+            Channel,
+            set_join_policy,
+            "Who may join a group channel: open, invite or approval (its owner, or the app's backend)",
+            needs_user=False,
+        ),
+        Operation(
+            "requestJoin",
+            "mutation",
+            RequestJoinRequest,
+            JoinRequestAnswer,
+            request_join,
+            "Ask to join a group channel (joined at once if open, pending if it asks for approval)",
+        ),
+        Operation(
+            "joinRequests",
+            "query",
+            JoinRequestsRequest,
+            JoinRequestsAnswer,
+            join_requests,
+            "A group channel's pending join requests (its owner, or the app's backend)",
+            needs_user=False,
+        ),
+        Operation(
+            "decideJoin",
+            "mutation",
+            DecideJoinRequest,
+            JoinRequestAnswer,
+            decide_join,
+            "Approve or decline a join request (the channel's owner, or the app's backend)",
+            needs_user=False,
         ),
     )
 }

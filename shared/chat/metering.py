@@ -11,9 +11,17 @@ Monthly messages
 Quota
     The free plan allows :data:`PLAN_MONTHLY_MESSAGES` ["free"] messages a month; a tenant document
     may set ``limits.monthlyMessages`` to override it (tests set a small one). A post is refused
-    (429 ``quota_exceeded``) when the count has reached the limit. Checked before writing, so
-    concurrent posts on several instances may overshoot by a few: the cache time times the app's
-    post rate, at worst.
+    (429 ``quota_exceeded``) when the count has reached the limit. Admission reserves a slot
+    (:func:`quota_slot`): posts this instance has admitted but not yet written count as used, so
+    one instance never admits more than the quota, however many posts race. Within
+    :data:`NEAR_QUOTA` messages of the limit the shards are read afresh for every post (no
+    cache), so the only overshoot left is what OTHER instances admit between that read and this
+    post's commit: at most the posts they have in flight at that moment (a few; stated in the README).
+
+App-wide rate limit: :data:`APP_POSTS_PER_SECOND` posts per app per second per instance, whatever the
+    user ids (an API key cannot escape the per-user limit by spreading posts over invented users).
+    Counted in-process only, since a per-app Firestore counter would be a hot document; so the
+    bound across instances is that times the function's maximum instances (infra/topology.json).
 
 Rate limit: :data:`POSTS_PER_SECOND` posts per user per second, answered 429 ``rate_limited``.
     - In-process: a sliding one-second window per (app, user), under a lock. Exact for the posts one
@@ -39,6 +47,8 @@ from shared import store
 from shared.errors import PermanentError
 
 POSTS_PER_SECOND = 5
+APP_POSTS_PER_SECOND = 50
+NEAR_QUOTA = 100  # this close to the monthly limit, usage is read afresh for every post
 WINDOW_SECONDS = 1.0
 PLAN_MONTHLY_MESSAGES: dict[str, int] = {"free": 1_000_000}
 DEFAULT_MONTHLY_MESSAGES = PLAN_MONTHLY_MESSAGES["free"]
@@ -78,13 +88,14 @@ _tenants: dict[str, tuple[float, dict[str, Any]]] = {}
 _usage_lock = threading.Lock()
 
 
-def usage(app_id: str, month: str | None = None) -> int:
-    """Messages counted for ``app_id`` this month (cached sum of the shards + this instance's own)."""
+def usage(app_id: str, month: str | None = None, *, fresh: bool = False) -> int:
+    """Messages counted for ``app_id`` this month (cached sum of the shards + this instance's own;
+    ``fresh`` reads the shards again)."""
     key = (app_id, month or month_of())
     now = time.monotonic()
     with _usage_lock:
         cached = _usage.get(key)
-        if cached and now - cached[0] < USAGE_CACHE_SECONDS:
+        if cached and now - cached[0] < USAGE_CACHE_SECONDS and not fresh:
             return cached[1] + _local_since.get(key, 0)
     total = store.usage_total(*key)
     with _usage_lock:
@@ -118,19 +129,67 @@ def monthly_limit(app_id: str) -> int:
     return PLAN_MONTHLY_MESSAGES.get(str(tenant.get("plan", "free")), DEFAULT_MONTHLY_MESSAGES)
 
 
-def check_quota(app_id: str, month: str) -> None:
-    """Raise Throttled(quota_exceeded) when the app has used its monthly messages."""
+_in_flight: dict[tuple[str, str], int] = {}  # posts admitted by this instance, not yet written
+
+
+class QuotaSlot:
+    """One admitted post's place in the monthly quota: :meth:`commit` once its write landed;
+    leaving the ``with`` block without committing gives the place back (a duplicate, a failure)."""
+
+    def __init__(self, key: tuple[str, str]) -> None:
+        self._key = key
+        self._committed = False
+
+    def commit(self) -> None:
+        """The post was written: it now counts in this instance's usage."""
+        self._committed = True
+
+    def __enter__(self) -> QuotaSlot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with _usage_lock:
+            _in_flight[self._key] = max(_in_flight.get(self._key, 0) - 1, 0)
+            if not _in_flight[self._key]:
+                del _in_flight[self._key]
+        if self._committed:
+            counted(*self._key)
+
+
+def quota_slot(app_id: str, month: str) -> QuotaSlot:
+    """Reserve a place in the app's monthly quota for one post, or raise Throttled(quota_exceeded).
+
+    Posts this instance admitted but has not written yet count as used, so concurrent posts on
+    one instance never exceed the quota; near it, usage is read afresh (see the module's doc)."""
     limit = monthly_limit(app_id)
+    key = (app_id, month)
     used = usage(app_id, month)
-    if used >= limit:
-        now = datetime.now(UTC)
-        next_month = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
-        raise Throttled(
-            "quota_exceeded",
-            f"This app has used its {limit:,} messages for {month}; posting resumes on "
-            f"{next_month:%Y-%m-%d} (UTC) or when the plan's limit is raised.",
-            retry_after=(next_month - now).total_seconds(),
-        )
+    if limit - used <= NEAR_QUOTA:
+        used = usage(app_id, month, fresh=True)
+    with _usage_lock:
+        if used + _in_flight.get(key, 0) >= limit:
+            _quota_exceeded(limit, month)
+        _in_flight[key] = _in_flight.get(key, 0) + 1
+    return QuotaSlot(key)
+
+
+def check_quota(app_id: str, month: str) -> None:
+    """Raise Throttled(quota_exceeded) when the app has used its monthly messages (for writers
+    that count without reserving, such as an agent's reply in a support channel)."""
+    limit = monthly_limit(app_id)
+    if usage(app_id, month) >= limit:
+        _quota_exceeded(limit, month)
+
+
+def _quota_exceeded(limit: int, month: str) -> None:
+    now = datetime.now(UTC)
+    next_month = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+    raise Throttled(
+        "quota_exceeded",
+        f"This app has used its {limit:,} messages for {month}; posting resumes on "
+        f"{next_month:%Y-%m-%d} (UTC) or when the plan's limit is raised.",
+        retry_after=(next_month - now).total_seconds(),
+    )
 
 
 # --- per-user rate limit ------------------------------------------------------------------------------
@@ -151,24 +210,36 @@ def admit(app_id: str, user_id: str, bucket_count: int = 0) -> None:
     ``bucket_count`` is what the user's Firestore bucket for this second already holds (posts other
     instances served). An admitted post is recorded in this instance's window at once."""
     now = time.monotonic()
-    key = (app_id, user_id)
     with _windows_lock:
-        window = _windows.get(key)
-        if window is None:
-            if len(_windows) >= WINDOWS_KEPT:
-                _drop_idle(now)
-            window = _windows[key] = deque()
-        while window and now - window[0] >= WINDOW_SECONDS:
-            window.popleft()
+        window = _window(app_id, user_id, now)
+        app_window = _window(app_id, APP_WINDOW, now)
         if len(window) >= POSTS_PER_SECOND or bucket_count >= POSTS_PER_SECOND:
-            retry_after = WINDOW_SECONDS - (now - window[0]) if window else WINDOW_SECONDS
-            raise Throttled(
-                "rate_limited",
-                f"At most {POSTS_PER_SECOND} posts per second per user: retry after "
-                f"{max(retry_after, 0.05):.2f} s.",
-                retry_after=max(retry_after, 0.05),
-            )
+            _rate_limited(window, now, f"At most {POSTS_PER_SECOND} posts per second per user")
+        if len(app_window) >= APP_POSTS_PER_SECOND:
+            _rate_limited(app_window, now, f"At most {APP_POSTS_PER_SECOND} posts per second for this app")
         window.append(now)
+        app_window.append(now)
+
+
+APP_WINDOW = "\x00app"  # the app-wide window's key: no user id can be this (models.USER_ID)
+
+
+def _window(app_id: str, user_id: str, now: float) -> deque[float]:
+    """The sliding window of ``(app_id, user_id)`` with posts older than a second dropped."""
+    key = (app_id, user_id)
+    window = _windows.get(key)
+    if window is None:
+        if len(_windows) >= WINDOWS_KEPT:
+            _drop_idle(now)
+        window = _windows[key] = deque()
+    while window and now - window[0] >= WINDOW_SECONDS:
+        window.popleft()
+    return window
+
+
+def _rate_limited(window: deque[float], now: float, limit: str) -> None:
+    retry_after = max(WINDOW_SECONDS - (now - window[0]) if window else WINDOW_SECONDS, 0.05)
+    raise Throttled("rate_limited", f"{limit}: retry after {retry_after:.2f} s.", retry_after=retry_after)
 
 
 def _drop_idle(now: float) -> None:
@@ -182,5 +253,6 @@ def reset() -> None:
         _usage.clear()
         _local_since.clear()
         _tenants.clear()
+        _in_flight.clear()
     with _windows_lock:
         _windows.clear()

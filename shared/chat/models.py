@@ -21,6 +21,12 @@ USER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$"
 CLIENT_POST_ID = r"^[A-Za-z0-9_.:-]{1,128}$"
 HTTP_URL = r"^https?://\S+$"
 
+# Who may join a group channel (shared/chat/api.py). A channel created before policies existed has
+# no ``joinPolicy`` field and behaves as ``open``; new channels default to ``invite``.
+JoinPolicy = Literal["open", "invite", "approval"]
+DEFAULT_JOIN_POLICY: JoinPolicy = "invite"
+LEGACY_JOIN_POLICY: JoinPolicy = "open"
+
 
 class Request(BaseModel):
     """Base of every request body: unknown fields are refused."""
@@ -64,7 +70,10 @@ class TokenRequest(Request):
     """Mint a Firebase custom token for one of the app's users (API key only)."""
 
     userId: str = Field(
-        pattern=USER_ID, description="The app's own id for the user (the Firebase uid).", examples=["alice"]
+        pattern=USER_ID,
+        description="The app's own id for the user. Its Firebase account is namespaced by the app "
+        "(uid ``<appId>:<userId>``); the ID token carries the user id in the ``userId`` claim.",
+        examples=["alice"],
     )
     name: str | None = Field(default=None, min_length=1, max_length=200)
     avatar: str | None = Field(default=None, max_length=2048, pattern=HTTP_URL)
@@ -214,6 +223,11 @@ class Channel(Answer):
     updatedAt: datetime | None = None
     unreadCount: int | None = None
     muted: bool | None = None
+    joinPolicy: JoinPolicy | None = Field(
+        default=None,
+        description="Who may join (group channels only): open (any user of the app), invite (added by "
+        "a member or by the app's backend), approval (requestJoin, then the owner decides).",
+    )
 
 
 class MySubsAnswer(Answer):
@@ -255,12 +269,19 @@ class CreateSubRequest(Request):
     """Join a group channel, create one, or open the caller's support channel.
 
     - ``support: true``: the caller's support conversation with the app's agents (one per user).
-    - ``channelId`` of an existing group: join it. Of no channel yet: create it with that id.
+    - ``channelId`` of an existing group: join it, as its ``joinPolicy`` allows (an app user's
+      client joins only ``open`` channels; the app's backend, with its API key, joins any).
+    - ``channelId`` of no channel yet: the app's backend creates it with that id (a client cannot
+      name a new channel: it could squat an id the app means to use).
     - neither: create a new group with a generated id. The creator becomes its owner."""
 
     channelId: ChannelId | None = None
     name: str | None = Field(default=None, min_length=1, max_length=120)
     support: bool = Field(default=False, strict=True)
+    joinPolicy: JoinPolicy | None = Field(
+        default=None,
+        description="For a channel this call creates (default invite); ignored when joining.",
+    )
 
 
 class CreatePMRequest(Request):
@@ -328,6 +349,71 @@ class Subscription(Answer):
     settings: dict[SettingName, SettingValue] = Field(default_factory=dict)
 
 
+# --- who joins a group channel --------------------------------------------------------------------
+
+
+class AddMemberRequest(Request):
+    """Add a user of the app to a group channel: a member may (the channel's owner only, under the
+    approval policy); the app's backend may, with its API key, under any policy."""
+
+    channelId: ChannelId
+    userId: str = Field(pattern=USER_ID, examples=["bob"])
+
+
+class SetJoinPolicyRequest(Request):
+    """Change who may join a group channel (its owner, or the app's backend)."""
+
+    channelId: ChannelId
+    joinPolicy: JoinPolicy
+
+
+class RequestJoinRequest(Request):
+    """Ask to join a group channel: joins at once if it is open; recorded for its owner to decide if
+    it asks for approval; refused if it is invite-only."""
+
+    channelId: ChannelId
+    message: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+class JoinRequestAnswer(Answer):
+    """Where a join request stands: ``joined`` (a member now), ``pending`` (waiting for the owner) or
+    ``declined``."""
+
+    channelId: str
+    userId: str
+    status: Literal["joined", "pending", "declined"]
+
+
+class JoinRequestsRequest(Request):
+    """The pending join requests of a group channel (its owner, or the app's backend)."""
+
+    channelId: ChannelId
+
+
+class JoinRequest(Answer):
+    """One user waiting to join."""
+
+    userId: str
+    name: str | None = None
+    avatar: str | None = None
+    message: str | None = None
+    requestedAt: datetime | None = None
+
+
+class JoinRequestsAnswer(Answer):
+    """Pending join requests, oldest first (at most 1,000)."""
+
+    requests: list[JoinRequest]
+
+
+class DecideJoinRequest(Request):
+    """Approve (the user becomes a member) or decline a pending join request."""
+
+    channelId: ChannelId
+    userId: str = Field(pattern=USER_ID, examples=["bob"])
+    approve: bool = Field(strict=True)
+
+
 # --- errors --------------------------------------------------------------------------------------
 
 
@@ -336,7 +422,8 @@ class ErrorBody(Answer):
 
     code: str = Field(
         description="e.g. invalid_request, unauthenticated, forbidden, not_a_member, "
-        "channel_not_found, quota_exceeded, rate_limited, unknown_operation"
+        "channel_not_found, invite_only, approval_required, not_channel_owner, quota_exceeded, "
+        "rate_limited, unknown_operation"
     )
     message: str
     details: list[dict[str, object]] | dict[str, object] | str | None = None

@@ -20,8 +20,10 @@ COMMON_ERRORS = (413, 503)
 ERROR_DESCRIPTIONS = {
     400: "Invalid request (invalid_request, invalid_json, invalid_cursor, user_required, ...)",
     401: "No or invalid credentials (unauthenticated)",
-    403: "Not allowed (forbidden, not_a_member, not_joinable)",
-    404: "Not found (channel_not_found, post_not_found, user_not_found, unknown_operation)",
+    403: "Not allowed (forbidden, not_a_member, not_joinable, invite_only, approval_required, "
+    "not_channel_owner)",
+    404: "Not found (channel_not_found, post_not_found, user_not_found, join_request_not_found, "
+    "unknown_operation)",
     409: "Conflict (user_id_taken)",
     413: "Body too large (payload_too_large)",
     429: "quota_exceeded (monthly messages) or rate_limited (posts per second); see Retry-After",
@@ -132,7 +134,8 @@ def document() -> dict[str, Any]:
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
                     "description": "A Firebase ID token from signInWithCustomToken(token's customToken): "
-                    "claims tenantId (the app) and role 'user'.",
+                    "claims tenantId (the app), role 'user' and userId; only a custom-token sign-in "
+                    "(firebase.sign_in_provider 'custom') is accepted.",
                 },
             },
         },

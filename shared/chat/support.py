@@ -26,7 +26,8 @@ def write_agent_reply(
     tenant_id: str, conversation_id: str, message_id: str, document: dict[str, Any], summary: dict[str, Any]
 ) -> dict[str, Any]:
     """Write an agent's message in an app's support channel; return compose's answer
-    {messageId, status, created}. Idempotent: the same client message id writes once."""
+    {messageId, status, created}. Idempotent: the same client message id writes once. Only support
+    channels get here: compose refuses the others (conversations.for_staff)."""
     if document.get("direction") == "note":
         created = store.create_outbound(tenant_id, conversation_id, message_id, document, summary)
         return {"messageId": message_id, "status": document.get("status"), "created": created}

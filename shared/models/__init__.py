@@ -26,7 +26,7 @@ from shared.models.events import (
     UnsupportedContent,
     stable_event_id,
 )
-from shared.models.quarantine import QuarantinedItem
+from shared.models.quarantine import QuarantinedItem, QuarantineReason
 
 __all__ = [
     "Attachment",
@@ -43,6 +43,7 @@ __all__ = [
     "MessageEvent",
     "OrderContent",
     "OrderItem",
+    "QuarantineReason",
     "QuarantinedItem",
     "ReactionEvent",
     "ReceiptError",

@@ -175,6 +175,14 @@ class EventBase(Frozen):
     contact_id: str = Field(description="The customer's id on this channel (PSID, IGSID, wa_id, ...).")
     event_id: str = Field(description="Stable id of this provider delivery: retries give the same id.")
     occurred_at: datetime | None = Field(default=None, description="Provider's time, UTC.")
+    signer: str | None = Field(
+        default=None,
+        description=(
+            "The provider account whose secret verified the request, where the request itself names "
+            "it (Twilio's AccountSid). Ingest accepts the event only if its route was connected with "
+            "the same account: whatever picks the verifying secret must also pick the tenant."
+        ),
+    )
     raw: dict[str, Any] = Field(default_factory=dict, repr=False, exclude=False)
 
     @property

@@ -9,6 +9,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# parse_error / invalid_body: the provider's data could not be read; unknown_route: no channel owns
+# the account yet; invalid_event: a published event failed validation in ingest; foreign_signer:
+# signed by another provider account than the route's; unstorable: too large or too deeply nested to
+# be a Firestore document.
+QuarantineReason = Literal[
+    "parse_error", "invalid_body", "unknown_route", "invalid_event", "foreign_signer", "unstorable"
+]
+
 
 class QuarantinedItem(BaseModel):
     """One raw provider item (or a whole body that was not JSON) that could not be turned into
@@ -18,7 +26,7 @@ class QuarantinedItem(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     channel: str
-    reason: Literal["parse_error", "invalid_body", "unknown_route", "invalid_event"]
+    reason: QuarantineReason
     error: str
     raw: Any = Field(repr=False)
     received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

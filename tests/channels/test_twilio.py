@@ -427,7 +427,8 @@ def test_sms_text(sandbox: ProviderSandbox) -> None:
         "To": ["+14155550123"],
         "From": [SMS_NUMBER],
         "Body": ["Hello Ana"],
-        "StatusCallback": ["https://hooks.example.com/webhook-twilio"],
+        # Our number rides in the callback URL: minimal callbacks carry no From.
+        "StatusCallback": ["https://hooks.example.com/webhook-twilio?via=%2B14155550100&to=%2B14155550123"],
     }
     assert result.provider_message_id == call.response["sid"]
     assert result.provider_message_id.startswith("SM")
@@ -460,7 +461,9 @@ def test_whatsapp_template_uses_content_sid_and_numbered_variables(sandbox: Prov
             "From": [WA_NUMBER],
             "ContentSid": [content_sid],
             "ContentVariables": ['{"1": "Ana", "2": "12345"}'],
-            "StatusCallback": ["https://hooks.example.com/webhook-twilio"],
+            "StatusCallback": [
+                "https://hooks.example.com/webhook-twilio?via=whatsapp%3A%2B14155238886&to=whatsapp%3A%2B5511999990000"
+            ],
         }
         assert result.provider_message_id == call.response["sid"]
 
@@ -569,3 +572,30 @@ def test_published_error_bodies_and_the_rfc9457_shape() -> None:
     assert (parsed.code, parsed.transient) == ("20429", True)
     assert provider_error(503, None).transient is True
     assert provider_error(None, None).transient is True
+
+
+def test_a_minimal_status_callback_is_routed_by_the_number_in_its_signed_url() -> None:
+    # Twilio may send only MessageSid and MessageStatus (and the account): no From.
+    body = f"MessageSid=SM0001&MessageStatus=delivered&AccountSid={ACCOUNT_SID}".encode()
+    url = "https://hooks.example.com/webhook-twilio?via=%2B14155550100&to=%2B14155550123"
+    adapter().verify(
+        {
+            "X-Twilio-Signature": compute_signature(
+                AUTH_TOKEN,
+                url,
+                [("MessageSid", "SM0001"), ("MessageStatus", "delivered"), ("AccountSid", ACCOUNT_SID)],
+            )
+        },
+        body,
+        url,
+    )
+    result = normalize(adapter(), body, url)
+    [receipt] = result.events
+    assert isinstance(receipt, ReceiptEvent)
+    assert receipt.route_key == f"twilio:{SMS_NUMBER}"
+    assert receipt.status == "delivered" and receipt.message_ids == ("SM0001",)
+    assert receipt.signer == ACCOUNT_SID
+    assert receipt.contact_id == "+14155550123"  # the conversation
+    # Without the number in the URL it still cannot be routed: kept in quarantine.
+    [kept] = normalize(adapter(), body, "https://hooks.example.com/webhook-twilio").quarantined
+    assert "cannot route it" in kept.error

@@ -1,6 +1,7 @@
 """How the tests (and bench/chat.py) talk to the chat API: as a developer, an app's backend (API key
 + X-User-Id) and an app's client (a Firebase ID token from the custom token), over HTTP to the local
-functions, exactly as real callers would."""
+functions, exactly as real callers would. A developer verifies their e-mail address as a person
+would: the Auth emulator keeps the verification e-mail's link, and opening it verifies."""
 
 from __future__ import annotations
 
@@ -25,10 +26,47 @@ def _identity(stack: LocalStack, method: str, body: dict[str, Any]) -> dict[str,
     return dict(response.json())
 
 
-def developer_token(stack: LocalStack, email: str | None = None) -> str:
-    """A brand-new Firebase account (no claims), signed in: its ID token."""
+def oob_link(stack: LocalStack, email: str, request_type: str = "VERIFY_EMAIL") -> str:
+    """The link of the latest e-mail of ``request_type`` the Auth emulator "sent" to ``email``
+    (GET /emulator/v1/projects/{project}/oobCodes lists them)."""
+    response = requests.get(
+        f"http://{stack.auth_host}/emulator/v1/projects/{stack.project}/oobCodes", timeout=10
+    )
+    response.raise_for_status()
+    links = [
+        str(code["oobLink"])
+        for code in response.json().get("oobCodes", [])
+        if str(code.get("email", "")).lower() == email.lower() and code.get("requestType") == request_type
+    ]
+    assert links, f"no {request_type} e-mail was sent to {email}"
+    return links[-1]
+
+
+def send_verification_email(stack: LocalStack, id_token: str) -> None:
+    """What the onboarding page does after sign-up (sendEmailVerification)."""
+    response = requests.post(
+        f"http://{stack.auth_host}/identitytoolkit.googleapis.com/v1/accounts:sendOobCode?key=local",
+        json={"requestType": "VERIFY_EMAIL", "idToken": id_token},
+        timeout=10,
+    )
+    response.raise_for_status()
+
+
+def verify_email(stack: LocalStack, email: str, id_token: str) -> str:
+    """Send the verification e-mail, open its link (as the developer would), sign in again: a fresh
+    ID token carrying ``email_verified: true``."""
+    send_verification_email(stack, id_token)
+    opened = requests.get(oob_link(stack, email), timeout=10)
+    opened.raise_for_status()
+    return refreshed_token(stack, email)
+
+
+def developer_token(stack: LocalStack, email: str | None = None, *, verified: bool = True) -> str:
+    """A brand-new Firebase account (no claims), signed in: its ID token; its address verified
+    unless ``verified`` is False (create_app refuses unverified addresses)."""
     email = email or f"dev-{uuid.uuid4().hex[:10]}@apps.test"
-    return str(_identity(stack, "signUp", {"email": email, "password": PASSWORD})["idToken"])
+    token = str(_identity(stack, "signUp", {"email": email, "password": PASSWORD})["idToken"])
+    return verify_email(stack, email, token) if verified else token
 
 
 def refreshed_token(stack: LocalStack, email: str) -> str:
@@ -88,6 +126,11 @@ class App:
         """Create the user through `token` (as the backend does) and return their client's ID token."""
         answer = self.ok("token", {"userId": user_id, "name": name or user_id.title()})
         return exchange_custom_token(self.stack, answer["customToken"])
+
+    def add(self, channel_id: str, *users: str) -> None:
+        """The app's backend adds users to a group channel (addMember with the API key)."""
+        for user_id in users:
+            self.ok("addMember", {"channelId": channel_id, "userId": user_id})
 
 
 def create_app(stack: LocalStack, name: str = "Test App", token: str | None = None) -> App:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -14,8 +15,8 @@ import requests
 
 from infra.local.stack import LocalStack
 from shared import store
-from shared.chat import keys
-from tests.chat.client import App, create_app, developer_token, refreshed_token
+from shared.chat import api, keys
+from tests.chat.client import App, create_app, developer_token, refreshed_token, verify_email
 from tests.chat.conformance import assert_conforms
 from tests.support import agent_token
 
@@ -44,6 +45,15 @@ def refused(app: App, operation: str, body: dict[str, Any], status: int, code: s
 # --- create_app and API keys ---------------------------------------------------------------------------
 
 
+def create_app_call(stack: LocalStack, token: str, name: str = "Another") -> requests.Response:
+    return requests.post(
+        stack.function_urls["create_app"],
+        json={"name": name},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+
+
 def test_create_app_makes_a_tenant_an_admin_and_a_key_stored_only_as_a_hash(clean_stack: LocalStack) -> None:
     email = f"dev-{uuid.uuid4().hex[:8]}@apps.test"
     token = developer_token(clean_stack, email)
@@ -70,15 +80,72 @@ def test_create_app_makes_a_tenant_an_admin_and_a_key_stored_only_as_a_hash(clea
     assert (claims["tenantId"], claims["role"]) == (app.app_id, "admin")
     assert store.get_agent(app.app_id, claims["user_id"])["role"] == "admin"
 
-    # An account holds one tenant: the same developer cannot silently move to a second app.
-    again = requests.post(
-        clean_stack.function_urls["create_app"],
-        json={"name": "Second"},
-        headers={"Authorization": f"Bearer {refreshed_token(clean_stack, email)}"},
-        timeout=30,
-    )
-    assert again.status_code == 409
-    assert again.json()["error"]["code"] == "already_in_a_tenant"
+    # An account holds one tenant: the same developer cannot silently move to a second app, with a
+    # fresh token (its claims name the app) nor with the one it created the app with (minted before
+    # the claims: the account's current claims are checked too).
+    for stale_or_fresh in (refreshed_token(clean_stack, email), token):
+        again = create_app_call(clean_stack, stale_or_fresh, "Second")
+        assert again.status_code == 409, again.text
+        assert again.json()["error"]["code"] == "already_in_a_tenant"
+    assert store.apps_created_by(claims["user_id"], 10) == 1
+
+
+def test_create_app_needs_a_verified_email_address(clean_stack: LocalStack) -> None:
+    email = f"dev-{uuid.uuid4().hex[:8]}@apps.test"
+    unverified = developer_token(clean_stack, email, verified=False)
+    refused = create_app_call(clean_stack, unverified, "Unverified")
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "email_not_verified"
+    assert "verify your e-mail address" in refused.json()["error"]["message"]
+    assert email in refused.json()["error"]["message"]
+    # The developer opens the link the Auth emulator kept, refreshes the token: created.
+    verified = verify_email(clean_stack, email, unverified)
+    assert claims_of(verified)["email_verified"] is True
+    assert create_app_call(clean_stack, verified, "Verified").status_code == 200
+    # A token minted before the address was verified still says it is not.
+    stale = create_app_call(clean_stack, unverified, "Stale")
+    assert (stale.status_code, stale.json()["error"]["code"]) == (403, "email_not_verified")
+
+
+def test_an_account_creates_at_most_three_apps_even_when_released_from_each(clean_stack: LocalStack) -> None:
+    """The claim model holds one app per account at a time; the cap bounds how many it ever creates
+    (an operator releasing it from its app, by clearing its claims, does not reset it)."""
+    from firebase_admin import auth as firebase_auth
+
+    from shared import auth
+
+    email = f"dev-{uuid.uuid4().hex[:8]}@apps.test"
+    token = developer_token(clean_stack, email)
+    uid = claims_of(token)["user_id"]
+    for n in range(api.MAX_APPS_PER_ACCOUNT):
+        created = create_app_call(clean_stack, token, f"App {n}")
+        assert created.status_code == 200, created.text
+        firebase_auth.set_custom_user_claims(uid, None, app=auth.app())  # released from it
+    token = refreshed_token(clean_stack, email)
+    refused = create_app_call(clean_stack, token, "One too many")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "app_limit_reached"
+    assert store.apps_created_by(uid, 10) == api.MAX_APPS_PER_ACCOUNT
+
+
+def test_concurrent_create_app_calls_with_one_token_stay_within_the_cap(clean_stack: LocalStack) -> None:
+    """Before the cap, one ID token minted before the account's first app created apps without
+    end (its claims never changed). Concurrent calls race for the same slot: one wins each slot,
+    and there are only MAX_APPS_PER_ACCOUNT slots."""
+    token = developer_token(clean_stack)
+    uid = claims_of(token)["user_id"]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda n: create_app_call(clean_stack, token, f"Race {n}"), range(8)))
+    created = [a for a in answers if a.status_code == 200]
+    assert 1 <= len(created) <= api.MAX_APPS_PER_ACCOUNT, [a.text for a in answers]
+    assert {a.status_code for a in answers} <= {200, 409}
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} <= {
+        "already_in_a_tenant",
+        "app_limit_reached",
+    }
+    assert store.apps_created_by(uid, 10) == len(created)
+    # Afterwards the same token creates nothing more.
+    assert create_app_call(clean_stack, token, "Later").status_code == 409
 
 
 def test_create_app_needs_a_signed_in_user_and_a_name(clean_stack: LocalStack) -> None:
@@ -91,7 +158,10 @@ def test_create_app_needs_a_signed_in_user_and_a_name(clean_stack: LocalStack) -
         == 401
     )
     bad = requests.post(
-        url, json={}, headers={"Authorization": f"Bearer {developer_token(clean_stack)}"}, timeout=30
+        url,
+        json={},
+        headers={"Authorization": f"Bearer {developer_token(clean_stack, verified=False)}"},
+        timeout=30,
     )
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "invalid_request"
@@ -105,7 +175,14 @@ def test_token_mints_a_custom_token_whose_id_token_carries_the_app_and_role_user
     assert answer["tenantId"] == app.app_id
     id_token = app.user("alice", "Alice")
     claims = claims_of(id_token)
-    assert (claims["user_id"], claims["tenantId"], claims["role"]) == ("alice", app.app_id, "user")
+    # The account is the app's own (uid <app>:<user>); the user id rides in the userId claim.
+    assert (claims["user_id"], claims["userId"], claims["tenantId"], claims["role"]) == (
+        f"{app.app_id}:alice",
+        "alice",
+        app.app_id,
+        "user",
+    )
+    assert claims["firebase"]["sign_in_provider"] == "custom"
     profile = store.get_app_users(app.app_id, ["alice"])["alice"]
     assert profile["name"] == "Alice"
     assert profile["avatar"] == "https://img.test/a.png"
@@ -132,9 +209,20 @@ def test_authentication_failures(app: App, clean_stack: LocalStack) -> None:
     agent = agent_token(clean_stack, app.app_id, f"agent-{uuid.uuid4().hex[:6]}@apps.test")
     refused(app, "mysubs", {}, 403, "forbidden", id_token=agent)
     refused(app, "mysubs", {}, 403, "forbidden", id_token=alice, user="bob")
-    # A staff account's uid cannot be claimed by an app's user.
+    # A staff account's uid as an app's user id is another account: the app's own, with no staff
+    # access (it used to be refused as user_id_taken: uids were shared).
     agent_uid = claims_of(agent)["user_id"]
-    refused(app, "token", {"userId": agent_uid}, 409, "user_id_taken")
+    minted = ok(app, "token", {"userId": agent_uid})
+    impostor = app.user(agent_uid)
+    assert claims_of(impostor)["user_id"] == f"{app.app_id}:{agent_uid}" != agent_uid
+    assert minted["userId"] == agent_uid
+    status = requests.get(
+        f"http://{clean_stack.firestore_host}/v1/projects/{clean_stack.project}/databases/(default)/"
+        f"documents/tenants/{app.app_id}",
+        headers={"Authorization": f"Bearer {impostor}"},
+        timeout=10,
+    ).status_code
+    assert status == 403
 
 
 # --- operations -----------------------------------------------------------------------------------------
@@ -158,7 +246,8 @@ def test_every_operation_through_both_doors(app: App) -> None:
         "General",
         1,
     )
-    joined = ok(app, "createSub", {"channelId": group["id"]}, user="bob")
+    assert group["joinPolicy"] == "invite"  # the default for new channels
+    joined = ok(app, "createSub", {"channelId": group["id"]}, user="bob")  # the backend joins bob
     assert joined["memberCount"] == 2
     assert ok(app, "createSub", {"channelId": group["id"]}, user="bob")["memberCount"] == 2  # idempotent
     named = ok(app, "createSub", {"channelId": "book-club", "name": "Books"}, user="carol")

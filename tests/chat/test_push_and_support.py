@@ -176,3 +176,66 @@ def test_a_support_channel_reaches_the_agents_inbox_and_their_reply_reaches_the_
     texts = sorted(r["document"]["fields"]["text"]["stringValue"] for r in visible.json() if "document" in r)
     assert texts == ["My order is late", "Sorry! It ships today."]
     assert query(None).status_code == 403
+
+
+def test_an_apps_staff_can_neither_read_nor_write_its_users_direct_and_group_chats(
+    app: App, clean_stack: LocalStack
+) -> None:
+    """An app's admin (its developer) and agents answer support channels; its users' own direct and
+    group channels are private: send_message refuses them, and the rules refuse reading them."""
+    app.user("alice")
+    app.user("bob")
+    group = app.ok("createSub", {"name": "Private club"}, user="alice")["id"]
+    direct = app.ok("createPM", {"userId": "bob"}, user="alice")["id"]
+    support = app.ok("createSub", {"support": True}, user="alice")["id"]
+    for channel in (group, direct):
+        app.ok("createPost", {"channelId": channel, "text": "just us", "clientPostId": "p1"}, user="alice")
+    for role in ("agent", "admin"):
+        token = agent_token(clean_stack, app.app_id, f"{role}-{uuid.uuid4().hex[:6]}@apps.test", role=role)
+        base = f"http://{clean_stack.firestore_host}/v1/projects/{clean_stack.project}/databases/(default)/"
+
+        def read(path: str, token: str = token, base: str = base) -> int:
+            url = f"{base}documents/tenants/{app.app_id}/conversations/{path}"
+            return requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
+
+        def send(channel: str, token: str = token) -> requests.Response:
+            return requests.post(
+                clean_stack.function_urls["send_message"],
+                headers={"Authorization": f"Bearer {token}"},
+                json={
+                    "conversationId": channel,
+                    "clientMessageId": f"x-{uuid.uuid4().hex[:6]}",
+                    "message": {"type": "text", "text": "hello from staff"},
+                },
+                timeout=30,
+            )
+
+        def act(channel: str, action: dict[str, str], token: str = token) -> requests.Response:
+            return requests.post(
+                clean_stack.function_urls["agent_api"],
+                headers={"Authorization": f"Bearer {token}"},
+                json={"conversationId": channel, **action},
+                timeout=30,
+            )
+
+        actions = (
+            {"action": "assign", "assigneeId": None},
+            {"action": "set_status", "status": "resolved"},
+            {"action": "mark_read"},
+        )
+        for channel in (group, direct):
+            assert read(channel) == 403, (role, channel)
+            assert read(f"{channel}/messages") == 403, (role, channel)
+            refused = send(channel)
+            assert refused.status_code == 404, refused.text
+            assert refused.json()["error"]["code"] == "conversation_not_found"
+            for action in actions:  # nor assign, resolve or mark them read
+                answer = act(channel, action)
+                assert answer.status_code == 404, (action, answer.text)
+        assert store.get_conversation(app.app_id, group).get("status") != "resolved"
+        assert act(support, {"action": "set_status", "status": "resolved"}).status_code == 200
+        assert read(support) == 200
+        assert read(f"{support}/messages") == 200
+        assert send(support).status_code == 200
+    texts = [p["information"]["text"] for p in app.ok("posts", {"channelId": group}, user="alice")["posts"]]
+    assert texts == ["just us"]

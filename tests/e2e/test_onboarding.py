@@ -1,7 +1,9 @@
-"""Developer onboarding in Chromium: sign up on /developers, create an app, see its API key exactly
-once (stored only hashed) with the embed snippet and the request for users' tokens; then the app's
-inbox; the live demo chat page, on that app through the embeddable component; and the embed snippet,
-pasted as shown into a developer's page on another origin."""
+"""Developer onboarding in Chromium: sign up on /developers, verify the e-mail address (the Auth
+emulator keeps the verification e-mail's link: the test opens it in another tab, as the developer
+would from their inbox), create an app, see its API key exactly once (stored only hashed) with the
+embed snippet and the request for users' tokens; then the app's inbox; the live demo chat page, on
+that app through the embeddable component; and the embed snippet, pasted as shown into a
+developer's page on another origin."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from infra.local.dashboard import DashboardServer
 from infra.local.stack import LocalStack
 from shared import store
 from shared.chat import keys
-from tests.chat.client import App
+from tests.chat.client import App, oob_link
 from tests.e2e.conftest import DANA, PASSWORD, Agent
 from tests.e2e.embed_support import ThirdPartySite
 
@@ -27,12 +29,35 @@ pytestmark = pytest.mark.integration
 KEY = re.compile(r"^sb_(app[0-9a-f]{16})_[A-Za-z0-9_-]{43}$")
 
 
-def sign_up_and_create_app(page: Page, app_name: str) -> tuple[str, str]:
-    """A new developer signs up and creates an app: (app id, API key) as the page shows them."""
+def sign_up(page: Page) -> str:
+    """A new developer signs up; the page asks them to verify their address. Their e-mail."""
+    email = f"devi-{uuid.uuid4().hex[:8]}@apps.test"
     page.get_by_label("Your name").fill("Devi Developer")
-    page.get_by_label("Email").fill(f"devi-{uuid.uuid4().hex[:8]}@apps.test")
+    page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
+    panel = page.get_by_test_id("verify-email")
+    expect(panel).to_contain_text("Check your inbox")
+    expect(panel).to_contain_text(f"We sent a link to {email}")
+    expect(page.get_by_label("App name")).to_have_count(0)
+    return email
+
+
+def open_verification_link(page: Page, stack: LocalStack, email: str) -> None:
+    """What the developer does in their inbox: open the link of the verification e-mail (the Auth
+    emulator lists it), in a tab of its own, then come back to the page."""
+    inbox = page.context.new_page()
+    inbox.goto(oob_link(stack, email))
+    inbox.close()
+    page.bring_to_front()
+
+
+def sign_up_and_create_app(page: Page, stack: LocalStack, app_name: str) -> tuple[str, str]:
+    """A new developer signs up, verifies their address and creates an app: (app id, API key) as
+    the page shows them."""
+    email = sign_up(page)
+    open_verification_link(page, stack, email)
+    page.get_by_role("button", name="I have verified my address").click()
     page.get_by_label("App name").fill(app_name)
     page.get_by_role("button", name="Create app").click()
     expect(page.get_by_test_id("app-created")).to_be_visible()
@@ -47,7 +72,7 @@ def test_a_developer_signs_up_creates_an_app_and_sees_its_key_only_once(
     page = open_page(f"{dashboard.url}/developers", "developer")
     expect(page.get_by_role("heading", name="Create your developer account")).to_be_visible()
 
-    app_id, api_key = sign_up_and_create_app(page, "Acme Chat")
+    app_id, api_key = sign_up_and_create_app(page, clean_stack, "Acme Chat")
 
     match = KEY.match(api_key)
     assert match is not None and match[1] == app_id, api_key
@@ -83,11 +108,40 @@ def test_a_developer_signs_up_creates_an_app_and_sees_its_key_only_once(
     assert api_key not in page.content()
 
 
+def test_a_developer_verifies_the_address_before_creating_an_app_and_the_page_continues_on_its_own(
+    clean_stack: LocalStack, dashboard: DashboardServer, open_page: Callable[..., Any]
+) -> None:
+    page = open_page(f"{dashboard.url}/developers", "developer")
+    email = sign_up(page)
+    # Not yet: the page says so and offers no app form.
+    page.get_by_role("button", name="I have verified my address").click()
+    expect(page.get_by_role("alert")).to_contain_text("not verified yet")
+    expect(page.get_by_label("App name")).to_have_count(0)
+    # Locally the page offers the link the Auth emulator kept (`make dev` has no mail server): the
+    # same link the e-mail holds. Opened in its own tab; the page notices on its own (it reloads the
+    # account when it regains focus, and every few seconds) and moves on to the app.
+    link = page.get_by_role("link", name="Open the verification link")
+    expect(link).to_have_attribute("href", oob_link(clean_stack, email))
+    with page.expect_popup() as popup:
+        link.click()
+    popup.value.wait_for_load_state()
+    popup.value.close()
+    page.bring_to_front()
+    expect(page.get_by_label("App name")).to_be_visible()
+    expect(page.get_by_test_id("verify-email")).to_have_count(0)
+    page.get_by_label("App name").fill("Verified App")
+    page.get_by_role("button", name="Create app").click()
+    expect(page.get_by_test_id("app-created")).to_be_visible()
+    app_id = page.get_by_test_id("app-id").inner_text().strip()
+    tenant = store.get_tenant(app_id)
+    assert tenant is not None and tenant["name"] == "Verified App"
+
+
 def test_the_new_app_admin_opens_the_apps_support_inbox(
     clean_stack: LocalStack, dashboard: DashboardServer, open_page: Callable[..., Any]
 ) -> None:
     page = open_page(f"{dashboard.url}/developers", "developer")
-    sign_up_and_create_app(page, "Inbox App")
+    sign_up_and_create_app(page, clean_stack, "Inbox App")
     page.get_by_role("link", name="Open the support inbox").click()
     # Same account, fresh claims: the app's admin, in the app's (empty) inbox.
     expect(page.get_by_test_id("agent-name")).to_contain_text("Devi Developer")
@@ -111,7 +165,7 @@ def test_the_demo_chat_page_runs_two_live_users_on_the_new_app(
     clean_stack: LocalStack, dashboard: DashboardServer, open_page: Callable[..., Any]
 ) -> None:
     page = open_page(f"{dashboard.url}/developers", "developer")
-    app_id, api_key = sign_up_and_create_app(page, "Demo App")
+    app_id, api_key = sign_up_and_create_app(page, clean_stack, "Demo App")
     page.get_by_role("link", name="Open the live demo chat").click()
     expect(page).to_have_url(f"{dashboard.url}/developers/demo?app={app_id}")
 
@@ -142,7 +196,7 @@ def test_the_demo_page_asks_for_the_key_after_a_reload_and_refuses_another_apps_
     clean_stack: LocalStack, dashboard: DashboardServer, open_page: Callable[..., Any]
 ) -> None:
     page = open_page(f"{dashboard.url}/developers", "developer")
-    app_id, api_key = sign_up_and_create_app(page, "Reloaded App")
+    app_id, api_key = sign_up_and_create_app(page, clean_stack, "Reloaded App")
     page.goto(f"{dashboard.url}/developers/demo?app={app_id}")  # a new page load: the key is gone
     key_field = page.get_by_label("API key")
     expect(key_field).to_be_visible()
@@ -162,7 +216,7 @@ def test_the_embed_snippet_pasted_into_a_developers_page_shows_the_users_chat_li
     open_page: Callable[..., Any],
 ) -> None:
     page = open_page(f"{dashboard.url}/developers", "developer")
-    app_id, api_key = sign_up_and_create_app(page, "Snippet App")
+    app_id, api_key = sign_up_and_create_app(page, clean_stack, "Snippet App")
     snippet = page.get_by_test_id("embed-snippet").input_value()
     # The developer's backend, with the key: a token for its user, a channel with a friend in it.
     app = App(clean_stack, app_id, api_key, {})

@@ -125,11 +125,7 @@ def test_twilio_json_bodies_signed_through_body_sha256_never_get_a_500(
     assert_answer_is_sound("twilio", clients["twilio"], webhooks.WebhookRequest(f"/?{query}", body, headers))
 
 
-# --- known bugs (see tests/fuzz/test_channel_parsers.py KNOWN_BUGS), as the provider sees them ------
-
-
-def _known_bug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
+# --- bugs fuzzing found (tests/fuzz/test_channel_parsers.py), as the provider sees them ----------
 
 
 def test_a_latitude_beyond_the_float_range_is_not_a_500(clients: dict[str, Any]) -> None:

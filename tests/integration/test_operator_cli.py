@@ -362,7 +362,8 @@ def test_a_twilio_number_keeps_its_account_sid_and_its_signed_webhooks_land(
     )
     assert result.code == 0, result.err
     assert store.get_channel(tenant, "sms")["accountSid"] == account_sid
-    assert store.resolve_route(f"twilio:{number}") == store.Route(tenant, "sms")
+    # The route only accepts webhooks signed by the account that owns the number.
+    assert store.resolve_route(f"twilio:{number}") == store.Route(tenant, "sms", signer=account_sid)
     stored = secret_file()
     assert stored[secrets.channel_token_name(tenant, "sms")] == "twilio-auth-token"
     assert stored[f"twilio-auth-token-{account_sid}"] == "twilio-auth-token"

@@ -12,8 +12,10 @@ import pytest
 import requests
 
 from infra.local import demo
+from infra.local.simulate import signed_request
 from infra.local.stack import LocalStack
 from shared import ids, store
+from shared.channels.twilio import status_callback_url
 from tests.support import agent_token, eventually, post_signed
 
 pytestmark = pytest.mark.integration
@@ -234,6 +236,19 @@ def test_an_sms_becomes_a_message_once_and_the_reply_goes_through_the_messages_a
     }
     assert post_signed(clean_stack, "twilio", callback).status_code == 200
     eventually(lambda: status(conversation_id, message_id) == "delivered", what="delivered")
+
+    # A minimal callback (no From, no To) is routed by the number our send put in its URL.
+    minimal = {
+        "MessageSid": sent["providerMessageId"],
+        "AccountSid": demo.TWILIO_SID,
+        "MessageStatus": "read",
+    }
+    url = status_callback_url(
+        clean_stack.function_urls["webhook_twilio"] + "/", SMS.external_id, "+15557770001"
+    )
+    signed_url, raw, headers = signed_request("twilio", url, minimal, clean_stack.env())
+    assert requests.post(signed_url, data=raw, headers=headers, timeout=30).status_code == 200
+    eventually(lambda: status(conversation_id, message_id) == "read", what="read, from a minimal callback")
 
 
 def test_a_forged_twilio_signature_is_refused_and_writes_nothing(clean_stack: LocalStack) -> None:

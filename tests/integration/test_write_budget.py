@@ -1,4 +1,5 @@
-"""The cost of an inbound message: at most 3 Firestore document writes on the common path."""
+"""The cost of an inbound message: 2 Firestore document writes on the common path (the message and
+the conversation summary); the contact is written only when something about it changed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from google.cloud.firestore_v1.batch import WriteBatch
 
 from infra.local import demo
 from infra.local.stack import LocalStack
-from shared import inbox
+from shared import ids, inbox, store
 from shared.models import MessageEvent, TextContent
 
 pytestmark = pytest.mark.integration
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.integration
 WA = next(c for c in demo.DEMO_CHANNELS if c.kind == "whatsapp")
 
 
-def text_event(n: int) -> MessageEvent:
+def text_event(n: int, name: str = "Budget Customer") -> MessageEvent:
     return MessageEvent(
         channel="whatsapp",
         account_id=WA.external_id,
@@ -26,29 +27,59 @@ def text_event(n: int) -> MessageEvent:
         message_id=f"wamid.BUDGET{n}",
         content=TextContent(text=f"message {n}"),
         occurred_at=datetime.now(UTC),
-        contact_name="Budget Customer",
+        contact_name=name,
     )
 
 
-def test_an_inbound_message_costs_at_most_three_document_writes(
-    clean_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    inbox.apply(text_event(0))  # the conversation exists from here on: the common path follows
+def count_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Document writes per committed batch, from here on (the batches are committed for real)."""
     writes: list[int] = []
     real_commit = WriteBatch.commit
 
     def counting_commit(self: WriteBatch, *args: object, **kwargs: object) -> object:
-        writes.append(len(self._write_pbs))  # counts the real writes, then commits them for real
+        writes.append(len(self._write_pbs))
         return real_commit(self, *args, **kwargs)
 
     monkeypatch.setattr(WriteBatch, "commit", counting_commit)
+    return writes
+
+
+def test_an_inbound_message_costs_two_document_writes(
+    clean_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox.apply(text_event(0))  # the conversation exists from here on: the common path follows
+    writes = count_writes(monkeypatch)
     for n in range(1, 11):
         assert inbox.apply(text_event(n)).result == "created"
-    assert sum(writes) <= 3 * 10, writes
+    assert writes == [2] * 10, writes
     assert inbox.apply(text_event(5)).result == "duplicate"
 
 
-def test_the_cost_benchmarks_meter_counts_three_writes_and_one_read_per_message(
+def test_the_contact_is_written_again_when_it_changed(
+    clean_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox.apply(text_event(20))
+    writes = count_writes(monkeypatch)
+    assert inbox.apply(text_event(21, name="Budget Customer (new name)")).result == "created"
+    assert writes == [3]
+    contact = (
+        store.contact_ref(demo.DEMO_TENANT, ids.contact_id(WA.channel_id, "15553330001")).get().to_dict()
+    )
+    assert contact is not None and contact["name"] == "Budget Customer (new name)"
+
+
+def test_an_erased_contact_document_comes_back_once_the_memory_expires(
+    clean_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox.apply(text_event(30))
+    contact_id = ids.contact_id(WA.channel_id, "15553330001")
+    store.contact_ref(demo.DEMO_TENANT, contact_id).delete()
+    monkeypatch.setattr(inbox._known_contacts, "_seconds", 0.0)
+    inbox.apply(text_event(31))
+    assert store.contact_ref(demo.DEMO_TENANT, contact_id).get().exists
+
+
+def test_the_cost_benchmarks_meter_counts_two_writes_and_one_read_per_message(
     clean_stack: LocalStack,
 ) -> None:
     from bench.cost import FirestoreMeter
@@ -58,7 +89,7 @@ def test_the_cost_benchmarks_meter_counts_three_writes_and_one_read_per_message(
     with meter.installed():
         for n in range(101, 111):
             assert inbox.apply(text_event(n)).result == "created"
-    assert meter.counts == {"writes": 30, "reads": 10}
+    assert meter.counts == {"writes": 20, "reads": 10}
     # Uninstalled: nothing more is counted.
     inbox.apply(text_event(111))
-    assert meter.counts == {"writes": 30, "reads": 10}
+    assert meter.counts == {"writes": 20, "reads": 10}

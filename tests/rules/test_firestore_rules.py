@@ -77,12 +77,14 @@ class Firestore:
 
 
 def inbox_query(**equals: str) -> dict[str, Any]:
-    """What the dashboard's inbox asks: conversations, latest activity first, limited, filtered."""
+    """What the dashboard's inbox asks (web/src/stores/inbox.ts): support conversations, latest
+    activity first, limited, filtered."""
     query: dict[str, Any] = {
         "from": [{"collectionId": "conversations"}],
         "orderBy": [{"field": {"fieldPath": "lastActivityAtMs"}, "direction": "DESCENDING"}],
         "limit": 30,
     }
+    equals = {"kind": "support", **equals}
     if equals:
         query["where"] = {
             "compositeFilter": {
@@ -153,7 +155,6 @@ READABLE_BY_STAFF = [
 LISTS_FOR_STAFF = [
     f"tenants/{DEMO}/channels",
     f"tenants/{DEMO}/agents",
-    f"tenants/{DEMO}/conversations",
     f"tenants/{DEMO}/conversations/{CONVERSATION}/messages",
 ]
 
@@ -173,6 +174,11 @@ def test_staff_read_their_own_tenant(seeded: LocalStack, role: str) -> None:
         assert client.list(path) == 200, path
     assert client.query(f"tenants/{DEMO}", inbox_query()) == 200
     assert client.query(f"tenants/{DEMO}", inbox_query(status="open", channel="whatsapp")) == 200
+    # Rules are not filters: listing every conversation (an app's private chats among them) is
+    # refused; the inbox asks for kind == "support".
+    assert client.list(f"tenants/{DEMO}/conversations") == 403
+    assert client.get(f"tenants/{DEMO}/conversations/{DIRECT}") == 403
+    assert client.list(f"tenants/{DEMO}/conversations/{DIRECT}/messages") == 403
 
 
 def test_a_real_agent_token_from_the_auth_emulator_reads_its_tenant(seeded: LocalStack) -> None:
@@ -260,10 +266,23 @@ def test_server_only_collections_are_unreadable(seeded: LocalStack) -> None:
     assert admin.list("tenants") == 403
 
 
+def app_user_token(project: str, tenant: str, user_id: str, provider: str = "custom") -> str:
+    """An app user's ID token as the Auth emulator issues it after signInWithCustomToken."""
+    return id_token(
+        project,
+        f"{tenant}:{user_id}",
+        tenantId=tenant,
+        role="user",
+        userId=user_id,
+        firebase={"sign_in_provider": provider, "identities": {}},
+    )
+
+
 def test_app_users_read_only_the_conversations_they_are_members_of(seeded: LocalStack) -> None:
-    member = Firestore(seeded, id_token(seeded.project, "app-user-1", tenantId=DEMO, role="user"))
-    outsider = Firestore(seeded, id_token(seeded.project, "app-user-9", tenantId=DEMO, role="user"))
-    other_tenant = Firestore(seeded, id_token(seeded.project, "app-user-1", tenantId=ACME, role="user"))
+    member = Firestore(seeded, app_user_token(seeded.project, DEMO, "app-user-1"))
+    outsider = Firestore(seeded, app_user_token(seeded.project, DEMO, "app-user-9"))
+    other_tenant = Firestore(seeded, app_user_token(seeded.project, ACME, "app-user-1"))
+    password = Firestore(seeded, app_user_token(seeded.project, DEMO, "app-user-1", provider="password"))
     assert member.get(f"tenants/{DEMO}/conversations/{DIRECT}") == 200
     assert member.list(f"tenants/{DEMO}/conversations/{DIRECT}/messages") == 200
     assert member.get(f"tenants/{DEMO}/conversations/{DIRECT}/members/app-user-1") == 200
@@ -271,6 +290,6 @@ def test_app_users_read_only_the_conversations_they_are_members_of(seeded: Local
     assert member.get(f"tenants/{DEMO}/conversations/{CONVERSATION}") == 403
     assert member.list(f"tenants/{DEMO}/conversations/{CONVERSATION}/messages") == 403
     assert member.list(f"tenants/{DEMO}/agents") == 403
-    for stranger in (outsider, other_tenant):
+    for stranger in (outsider, other_tenant, password):
         assert stranger.get(f"tenants/{DEMO}/conversations/{DIRECT}") == 403
         assert stranger.list(f"tenants/{DEMO}/conversations/{DIRECT}/messages") == 403

@@ -7,14 +7,22 @@ Tenant B (app Y) holds the same documents, so that every refusal of B's callers 
 about the tenant, not the token (``test_tenant_b_reads_its_own_tree_as_a_reads_a``).
 
 Expected outcomes come from the rules' stated intent, not from running them:
-- staff (role ``agent`` or ``admin``: the rules make no difference between the two) read their own
-  tenant's whole tree (the inbox lists every conversation, of any kind), but never server-only
-  documents: routes/, quarantine/, apiKeys/, parked events, app users' profiles, usage counters,
-  rate buckets, the push outbox;
-- an app user (role ``user``) reads the group/direct conversations whose ``memberIds`` hold them,
-  their messages, and their own member document; in a support channel they opened from the app
-  they read the messages with direction in/out (never an agent's note, so a query must ask for
-  in/out) and their member document, not the conversation (its summary may quote a note);
+- staff (role ``agent`` or ``admin``: the rules make no difference between the two; an app's
+  developer is its ``admin``) read their own tenant's support tree: support conversations (the
+  inbox, which must therefore ask for ``kind == "support"``), their messages and members, the
+  channels, agents and contacts; never an app's direct or group channels (its users' private chats:
+  not even a staff token whose uid is a member's id), and never server-only documents: routes/,
+  quarantine/, apiKeys/, developers/, parked events, join requests, app users' profiles, usage
+  counters, rate buckets, the push outbox;
+- an app user (role ``user``, their app's id for them in the ``userId`` claim, uid
+  ``<app>:<userId>``, signed in with the custom token) reads the group/direct conversations whose
+  ``memberIds`` hold their ``userId``, their messages, and their own member document; in a support
+  channel they opened from the app they read the messages with direction in/out (never an agent's
+  note, so a query must ask for in/out) and their member document, not the conversation (its
+  summary may quote a note);
+- the same account signed in any other way (a password linked to it), even carrying the very same
+  claims, reads nothing; nor does a token minted before accounts were per app (uid = the user id,
+  no ``userId`` claim);
 - a member document left behind without a role (a member who left during a large channel's
   follow-up fan-out, ``shared/store.write_post``) is not a membership;
 - anonymous callers and signed-in users without claims read nothing;
@@ -44,6 +52,7 @@ pytestmark = pytest.mark.integration
 
 A, B = "rules-matrix-a", "rules-matrix-b"  # tenant A is app X, tenant B is app Y
 ROUTE, QUARANTINE, API_KEY = "matrix:109000000000777", "matrix-q1", "matrix-key-sha256"
+DEVELOPER = "staff-admin"  # the uid of app X's developer (its admin)
 MONTH = "2026-01"
 
 ALLOWED, DENIED = 200, 403
@@ -58,7 +67,23 @@ class Principal:
 
     name: str
     uid: str | None
-    claims: dict[str, str] = field(default_factory=dict)
+    claims: dict[str, Any] = field(default_factory=dict)
+
+
+def app_user(tenant: str, user_id: str, provider: str = "custom") -> Principal:
+    """An app user's token as the Auth emulator issues it after signInWithCustomToken (or, with
+    another ``provider``, after another sign-in to the same account carrying the same claims)."""
+    claims = {
+        "tenantId": tenant,
+        "role": "user",
+        "userId": user_id,
+        "firebase": {"sign_in_provider": provider, "identities": {}},
+    }
+    return Principal(f"{tenant}:{user_id}", f"{tenant}:{user_id}", claims)
+
+
+def _named(name: str, principal: Principal) -> Principal:
+    return Principal(name, principal.uid, principal.claims)
 
 
 PRINCIPALS = (
@@ -68,17 +93,29 @@ PRINCIPALS = (
     Principal("admin-A", "staff-admin", {"tenantId": A, "role": "admin"}),
     Principal("agent-B", "staff-agent", {"tenantId": B, "role": "agent"}),
     Principal("admin-B", "staff-admin", {"tenantId": B, "role": "admin"}),
+    # App X's developer (its admin) whose uid happens to be a member's user id: staff tokens carry no
+    # userId, and staff read no direct or group channel, whoever is in memberIds.
+    Principal("admin-A-uid-u-member", "u-member", {"tenantId": A, "role": "admin"}),
     # App users of app X (= tenant A): a member of its group, direct and support channels; one who
     # is a member of nothing; one who left the group but whose member document was left behind.
-    Principal("user-X-member", "u-member", {"tenantId": A, "role": "user"}),
-    Principal("user-X-outsider", "u-outsider", {"tenantId": A, "role": "user"}),
-    Principal("user-X-left", "u-left", {"tenantId": A, "role": "user"}),
+    _named("user-X-member", app_user(A, "u-member")),
+    _named("user-X-outsider", app_user(A, "u-outsider")),
+    _named("user-X-left", app_user(A, "u-left")),
+    # The member's account signed in with a password linked to it (the attack: an app mints a user,
+    # links a password, signs in), carrying the very same claims: nothing.
+    _named("user-X-member-password", app_user(A, "u-member", provider="password")),
+    # A token from before accounts were per app: uid = the user id, no userId claim: nothing.
+    Principal(
+        "user-X-member-legacy",
+        "u-member",
+        {"tenantId": A, "role": "user", "firebase": {"sign_in_provider": "custom", "identities": {}}},
+    ),
     # The same user id in another app: a member of app Y's channels, of none of app X's.
-    Principal("user-Y-member", "u-member", {"tenantId": B, "role": "user"}),
+    _named("user-Y-member", app_user(B, "u-member")),
 )
 BY_NAME = {p.name: p for p in PRINCIPALS}
 
-STAFF = frozenset({"agent-A", "admin-A"})
+STAFF = frozenset({"agent-A", "admin-A", "admin-A-uid-u-member"})
 MEMBER = frozenset({"user-X-member"})
 LEFT = frozenset({"user-X-left"})
 APP_USERS = frozenset({"user-X-member", "user-X-outsider", "user-X-left"})
@@ -121,16 +158,19 @@ DOCS = (
     Doc("support-message-out", f"{SUPPORT}/messages/out-1", STAFF),
     Doc("support-note", f"{SUPPORT}/messages/note-1", STAFF),
     Doc("parked-event", f"{SUPPORT}/parked/p-1", NOBODY),
-    Doc("group", GROUP, STAFF | MEMBER),
-    Doc("group-post", f"{GROUP}/messages/post-1", STAFF | MEMBER),
-    Doc("group-member-self", f"{GROUP}/members/u-member", STAFF | MEMBER),
-    Doc("group-member-other", f"{GROUP}/members/u-other", STAFF),
+    # An app's group and direct channels are its users' private chats: members only, never staff
+    # (the app's developer is its admin).
+    Doc("group", GROUP, MEMBER),
+    Doc("group-post", f"{GROUP}/messages/post-1", MEMBER),
+    Doc("group-member-self", f"{GROUP}/members/u-member", MEMBER),
+    Doc("group-member-other", f"{GROUP}/members/u-other", NOBODY),
     # Its own left-behind document (an unread count) stays readable to the user it names.
-    Doc("group-member-left-behind", f"{GROUP}/members/u-left", STAFF | LEFT),
-    Doc("direct", DIRECT, STAFF | MEMBER),
-    Doc("direct-post", f"{DIRECT}/messages/post-1", STAFF | MEMBER),
-    Doc("direct-member-self", f"{DIRECT}/members/u-member", STAFF | MEMBER),
-    Doc("direct-member-other", f"{DIRECT}/members/u-other", STAFF),
+    Doc("group-member-left-behind", f"{GROUP}/members/u-left", LEFT),
+    Doc("group-join-request", f"{GROUP}/joinRequests/u-outsider", NOBODY),
+    Doc("direct", DIRECT, MEMBER),
+    Doc("direct-post", f"{DIRECT}/messages/post-1", MEMBER),
+    Doc("direct-member-self", f"{DIRECT}/members/u-member", MEMBER),
+    Doc("direct-member-other", f"{DIRECT}/members/u-other", NOBODY),
     Doc("app-support-conversation", APP_SUPPORT, STAFF),
     Doc("app-support-message-in", f"{APP_SUPPORT}/messages/in-1", STAFF | MEMBER),
     Doc("app-support-message-out", f"{APP_SUPPORT}/messages/out-1", STAFF | MEMBER),
@@ -143,6 +183,7 @@ DOCS = (
     Doc("route", f"routes/{ROUTE}", NOBODY, root=True),
     Doc("quarantine", f"quarantine/{QUARANTINE}", NOBODY, root=True),
     Doc("api-key", f"apiKeys/{API_KEY}", NOBODY, root=True),
+    Doc("developer-app-slot", f"developers/{DEVELOPER}/apps/1", NOBODY, root=True),
 )
 
 
@@ -165,7 +206,8 @@ def _and(*filters: dict[str, Any]) -> dict[str, Any]:
     return {"compositeFilter": {"op": "AND", "filters": list(filters)}}
 
 
-ME = "{uid}"  # replaced by the caller's uid in a query's filters
+ME = "{uid}"  # replaced by the caller's user id in a query's filters (app users: the userId claim)
+SUPPORT_ONLY = _eq("kind", "support")
 IN_OR_OUT = _in("direction", "in", "out")
 
 
@@ -213,40 +255,54 @@ QUERIES = (
     Query("channels", "", "channels", STAFF),
     Query("agents", "", "agents", STAFF),
     Query("contacts", "", "contacts", STAFF),
-    Query("conversations", "", "conversations", STAFF),
+    # Rules are not filters: staff may list support conversations, and only by asking for them.
+    Query("conversations", "", "conversations", NOBODY),
+    Query("support-conversations", "", "conversations", STAFF, where=SUPPORT_ONLY),
+    # The dashboard's inbox (web/src/stores/inbox.ts): support conversations, open, latest first.
     Query(
         "inbox-open-latest-first",
         "",
         "conversations",
         STAFF,
+        where=_and(SUPPORT_ONLY, _eq("status", "open")),
+        order_by="lastActivityAtMs",
+    ),
+    Query(
+        "inbox-without-kind",
+        "",
+        "conversations",
+        NOBODY,
         where=_eq("status", "open"),
         order_by="lastActivityAtMs",
     ),
+    # An app's admin (its developer) asking for its users' private chats: refused.
+    Query("app-users-chats", "", "conversations", NOBODY, where=_in("kind", "direct", "group")),
     # The embedded chat's channel list (web/src/embed/channels.ts): every app user of app X may ask
     # for their own direct and group chats.
     Query(
         "my-group-and-direct-chats",
         "",
         "conversations",
-        STAFF | APP_USERS,
+        APP_USERS,
         where=_and(_contains("memberIds", ME), _in("kind", "direct", "group")),
         order_by="lastActivityAtMs",
     ),
     # Without the kind filter the query could return the user's app support conversation.
-    Query("my-chats-any-kind", "", "conversations", STAFF, where=_contains("memberIds", ME)),
+    Query("my-chats-any-kind", "", "conversations", NOBODY, where=_contains("memberIds", ME)),
     # The dashboard's thread: a conversation's messages, latest first.
     Query("support-messages", SUPPORT, "messages", STAFF, order_by="sentAt"),
     Query("support-messages-in-out", SUPPORT, "messages", STAFF, where=IN_OR_OUT),
     Query("parked-events", SUPPORT, "parked", NOBODY),
     # The embedded chat's thread (web/src/embed/thread.ts): posts by createdAt; in a support
     # channel only with the in/out filter.
-    Query("group-posts", GROUP, "messages", STAFF | MEMBER, order_by="createdAt"),
+    Query("group-posts", GROUP, "messages", MEMBER, order_by="createdAt"),
     # ...the filter a left-behind member document must not open (it did before the fix).
-    Query("group-posts-in-out", GROUP, "messages", STAFF | MEMBER, where=IN_OR_OUT),
-    Query("group-members", GROUP, "members", STAFF),
-    Query("direct-posts", DIRECT, "messages", STAFF | MEMBER, order_by="createdAt"),
-    Query("direct-posts-in-out", DIRECT, "messages", STAFF | MEMBER, where=IN_OR_OUT),
-    Query("direct-members", DIRECT, "members", STAFF),
+    Query("group-posts-in-out", GROUP, "messages", MEMBER, where=IN_OR_OUT),
+    Query("group-members", GROUP, "members", NOBODY),
+    Query("group-join-requests", GROUP, "joinRequests", NOBODY),
+    Query("direct-posts", DIRECT, "messages", MEMBER, order_by="createdAt"),
+    Query("direct-posts-in-out", DIRECT, "messages", MEMBER, where=IN_OR_OUT),
+    Query("direct-members", DIRECT, "members", NOBODY),
     Query("app-support-messages", APP_SUPPORT, "messages", STAFF, order_by="createdAt"),
     Query(
         "app-support-messages-in-out",
@@ -265,6 +321,7 @@ QUERIES = (
     Query("routes", "", "routes", NOBODY, root=True),
     Query("quarantine", "", "quarantine", NOBODY, root=True),
     Query("api-keys", "", "apiKeys", NOBODY, root=True),
+    Query("developer-app-slots", f"developers/{DEVELOPER}", "apps", NOBODY, root=True),
     # Collection-group queries reach across tenants: no rule grants one.
     Query("every-tenants-messages", "", "messages", NOBODY, all_descendants=True, root=True),
     Query("tenant-messages-all-conversations", "", "messages", NOBODY, all_descendants=True),
@@ -332,6 +389,11 @@ def tree(tenant: str) -> dict[str, dict[str, Any]]:
     docs[f"usage/{MONTH}/shards/0"] = {"count": 7}
     docs["rateBuckets/u-member-1700000000"] = {"count": 1, "expireAt": now}
     docs["pushOutbox/push-1"] = {"userId": "u-member", "tokens": ["p1"], "title": "Sam"}
+    docs[f"{GROUP}/joinRequests/u-outsider"] = {
+        "userId": "u-outsider",
+        "status": "pending",
+        "requestedAt": now,
+    }
     return {f"tenants/{tenant}/{path}".rstrip("/"): data for path, data in docs.items()}
 
 
@@ -344,6 +406,7 @@ def seed(stack: LocalStack) -> None:
         f"routes/{ROUTE}": {"tenantId": A, "channelId": "whatsapp-main"},
         f"quarantine/{QUARANTINE}": {"reason": "unparseable", "raw": "{}"},
         f"apiKeys/{API_KEY}": {"tenantId": A, "prefix": "sk_matrix"},
+        f"developers/{DEVELOPER}/apps/1": {"appId": A},
     }
     assert {doc.at(t) for doc in DOCS for t in (A, B)} <= documents.keys()
     name = f"projects/{stack.project}/databases/(default)/documents"
@@ -439,7 +502,8 @@ def _answers(calls: dict[Cell, Callable[[], int]]) -> dict[Cell, int]:
 
 
 def _uid(principal: Principal) -> str:
-    return principal.uid or "u-nobody"
+    """Who the caller asks about as "me": an app user's userId claim, else the uid."""
+    return str(principal.claims.get("userId") or principal.uid or "u-nobody")
 
 
 @pytest.fixture(scope="module")
@@ -534,3 +598,32 @@ def test_no_write_went_through(answers: dict[Cell, int], clients: dict[str, Clie
         collection_path, _, _ = path.rpartition("/")
         for principal in PRINCIPALS:
             assert owner.get(f"{collection_path}/forged-{principal.name}") == 404
+
+
+def test_only_a_custom_token_sign_in_with_the_user_id_claim_reads_as_the_app_user(
+    answers: dict[Cell, int],
+) -> None:
+    """The member's own account, signed in with a password and carrying the very same claims, reads
+    none of what the member reads; nor does a token minted before accounts were per app."""
+    member, password = BY_NAME["user-X-member"], BY_NAME["user-X-member-password"]
+    assert {k: v for k, v in member.claims.items() if k != "firebase"} == {
+        k: v for k, v in password.claims.items() if k != "firebase"
+    }
+    assert member.uid == password.uid == f"{A}:u-member"
+    readable = [doc.name for doc in DOCS if "user-X-member" in doc.readers]
+    assert readable, "the member reads something"
+    for name in readable:
+        assert answers[("user-X-member", "get", name, A)] == ALLOWED, name
+        assert answers[("user-X-member-password", "get", name, A)] == DENIED, name
+        assert answers[("user-X-member-legacy", "get", name, A)] == DENIED, name
+
+
+def test_a_conversation_that_does_not_exist_reads_as_missing_to_staff(clients: dict[str, Client]) -> None:
+    """The dashboard opens a conversation by its address: one that does not exist is "not found"
+    to its tenant's staff (nothing to protect), and still refused to everyone else."""
+    missing = f"tenants/{A}/conversations/co-missing"
+    for name in ("agent-A", "admin-A"):
+        assert clients[name].get(missing) == 404, name
+        assert clients[name].query(missing, {"from": [{"collectionId": "messages"}], "limit": 5}) == ALLOWED
+    for name in ("anonymous", "agent-B", "user-X-member", "user-X-member-password"):
+        assert clients[name].get(missing) == DENIED, name

@@ -1,8 +1,8 @@
 /** The user's channels, live: their group and direct conversations from one Firestore query, their
  * support channel from the chat API (its document is staff-only: `mysubs` lists it), and the unread
- * count of each from their own `members/{uid}` document.
+ * count of each from their own `members/{userId}` document.
  *
- * Why a listener per channel on members/{uid} rather than re-asking mysubs: that document is exactly
+ * Why a listener per channel on members/{userId} rather than re-asking mysubs: that document is exactly
  * where the count lives (every post increments it in the post's own batch, setRead rewrites it), the
  * rules let the user read it, and a listener costs one small read per change, whereas mysubs reads
  * every channel and membership on each call and would still need something to tell it when to run.

@@ -74,11 +74,10 @@ export class ChatSession {
     readonly user: User,
     /** The app (tenant) the user belongs to: the token's tenantId claim. */
     readonly appId: string,
+    /** The app's id for the user (members/{userId}, memberIds, posts' sender): the token's userId
+     * claim. Not the Firebase uid, which is the app's own account for them, `<appId>:<userId>`. */
+    readonly userId: string,
   ) {}
-
-  get userId(): string {
-    return this.user.uid;
-  }
 
   /** Sign in with the custom token and check it belongs to `config.appId` (when given). */
   static async open(token: string, config: ResolvedConfig): Promise<ChatSession> {
@@ -102,18 +101,20 @@ export class ChatSession {
       } catch (exc) {
         throw signInError(exc);
       }
-      const claims = (await user.getIdTokenResult()).claims;
+      const result = await user.getIdTokenResult();
+      const claims = result.claims;
       const tenantId = typeof claims.tenantId === "string" ? claims.tenantId : "";
+      const userId = typeof claims.userId === "string" ? claims.userId : "";
       if (config.appId && tenantId !== config.appId) {
         throw new Error(
           `the token is for ${tenantId ? `app "${tenantId}"` : "no app"}, not for app "${config.appId}": ` +
             "mint it with this app's API key",
         );
       }
-      if (!tenantId || claims.role !== "user") {
+      if (!tenantId || claims.role !== "user" || !userId || result.signInProvider !== "custom") {
         throw new Error("the token is not an app user's token (mint it with POST /v1/token)");
       }
-      return new ChatSession(app, auth, db, config, user, tenantId);
+      return new ChatSession(app, auth, db, config, user, tenantId, userId);
     } catch (exc) {
       await deleteApp(app).catch(() => undefined);
       throw exc;

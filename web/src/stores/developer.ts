@@ -1,11 +1,18 @@
 /** The developer side (`/developers`): a Firebase account of its own (signed up here, no claims yet),
  * the app it creates through `create_app`, and the API key, which the server shows once: it lives in
- * this store's memory only (never in storage), so the demo page can use it until the tab closes. */
+ * this store's memory only (never in storage), so the demo page can use it until the tab closes.
+ *
+ * create_app wants a verified e-mail address (the `email_verified` claim): after sign-up the store
+ * sends the verification e-mail, and while the page says "check your inbox" it reloads the account
+ * (on focus, on a click, every few seconds) until the address is verified, then refreshes the ID
+ * token so the claim is in it. */
 import { defineStore } from "pinia";
 import { computed, ref } from "vue";
 import {
   createUserWithEmailAndPassword,
   onAuthStateChanged,
+  reload,
+  sendEmailVerification,
   signInWithEmailAndPassword,
   signOut as firebaseSignOut,
   updateProfile,
@@ -17,6 +24,9 @@ import { ApiError, callFunction, idTokenCredential } from "../lib/api";
 import { auth, db, runtimeConfig } from "../lib/firebase";
 
 type Phase = "starting" | "signedOut" | "signedIn";
+
+/** How often the "check your inbox" step looks whether the address was verified meanwhile. */
+const VERIFY_POLL_MS = 4000;
 
 /** What create_app answers (shared/chat/models.py CreateAppAnswer). */
 export interface CreatedApp {
@@ -62,6 +72,23 @@ function authMessage(exc: unknown): string {
   }
 }
 
+/** Locally, the Auth emulator sends no e-mail: it lists the links it would have sent. The latest
+ * verification link for `email`, or null (production: always null). */
+async function emulatorVerificationLink(email: string): Promise<string | null> {
+  const { authHost, projectId } = runtimeConfig();
+  if (!authHost || !email) return null;
+  try {
+    const response = await fetch(`http://${authHost}/emulator/v1/projects/${projectId}/oobCodes`);
+    const listed = (await response.json()) as { oobCodes?: { email?: string; requestType?: string; oobLink?: string }[] };
+    const links = (listed.oobCodes ?? []).filter(
+      (code) => code.requestType === "VERIFY_EMAIL" && code.email?.toLowerCase() === email.toLowerCase(),
+    );
+    return links.at(-1)?.oobLink ?? null;
+  } catch {
+    return null;
+  }
+}
+
 export const useDeveloper = defineStore("developer", () => {
   const phase = ref<Phase>("starting");
   const user = ref<User | null>(null);
@@ -69,17 +96,94 @@ export const useDeveloper = defineStore("developer", () => {
   const created = ref<CreatedApp | null>(null);
   const error = ref<string | null>(null);
   const busy = ref(false);
+  /** The signed-in account's address is verified (create_app refuses it otherwise). */
+  const verified = ref(false);
+  /** The verification e-mail went out from this page (sign-up, or "send it again"). */
+  const verificationSent = ref(false);
+  /** Local stack only: the verification link the Auth emulator kept instead of sending it. */
+  const localVerificationLink = ref<string | null>(null);
 
   const email = computed(() => user.value?.email ?? "");
 
   let started = false;
+  let poll: ReturnType<typeof setInterval> | null = null;
+
   function start(): void {
     if (started) return;
     started = true;
     onAuthStateChanged(auth(), async (next) => {
       user.value = next;
+      verified.value = next?.emailVerified ?? false;
       membership.value = next ? await membershipOf(next, false) : null;
       phase.value = next ? "signedIn" : "signedOut";
+      watchVerification();
+    });
+    window.addEventListener("focus", () => void checkVerified());
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") void checkVerified();
+    });
+  }
+
+  /** Poll while a signed-in account without a tenant waits for its address to be verified. */
+  function watchVerification(): void {
+    const waiting = phase.value === "signedIn" && !verified.value && !membership.value;
+    if (waiting && poll === null) {
+      poll = setInterval(() => void checkVerified(), VERIFY_POLL_MS);
+      void refreshLocalLink();
+    } else if (!waiting && poll !== null) {
+      clearInterval(poll);
+      poll = null;
+    }
+  }
+
+  async function refreshLocalLink(): Promise<void> {
+    localVerificationLink.value = await emulatorVerificationLink(auth().currentUser?.email ?? "");
+  }
+
+  /** Reload the account; once the address is verified, a fresh ID token (it carries the claim). */
+  async function checkVerified(): Promise<boolean> {
+    const account = auth().currentUser;
+    if (!account || verified.value) return verified.value;
+    try {
+      await reload(account);
+      if (account.emailVerified) {
+        await account.getIdToken(true);
+        verified.value = true;
+        error.value = null;
+      }
+    } catch {
+      // Offline for a moment: the next focus, click or tick tries again.
+    }
+    watchVerification();
+    return verified.value;
+  }
+
+  /** The "I have verified it" button: check now, and say so if it is not verified yet. */
+  async function confirmVerified(): Promise<void> {
+    await guarded(async () => {
+      if (!(await checkVerified())) {
+        error.value = "That address is not verified yet: open the link in the e-mail we sent, then try again.";
+      }
+    });
+  }
+
+  async function sendVerification(): Promise<void> {
+    const account = auth().currentUser;
+    if (!account) return;
+    // The link's "continue" button leads back here.
+    const continueUrl = { url: `${window.location.origin}/developers` };
+    await sendEmailVerification(account, continueUrl).catch(() => sendEmailVerification(account));
+    verificationSent.value = true;
+    await refreshLocalLink();
+  }
+
+  async function resendVerification(): Promise<void> {
+    await guarded(async () => {
+      try {
+        await sendVerification();
+      } catch (exc) {
+        error.value = authMessage(exc);
+      }
     });
   }
 
@@ -123,6 +227,7 @@ export const useDeveloper = defineStore("developer", () => {
       try {
         const credential = await createUserWithEmailAndPassword(auth(), address.trim(), password);
         if (name.trim()) await updateProfile(credential.user, { displayName: name.trim() });
+        await sendVerification();
       } catch (exc) {
         error.value = authMessage(exc);
       }
@@ -141,6 +246,8 @@ export const useDeveloper = defineStore("developer", () => {
 
   async function signOut(): Promise<void> {
     created.value = null;
+    verificationSent.value = false;
+    localVerificationLink.value = null;
     await firebaseSignOut(auth());
   }
 
@@ -148,15 +255,21 @@ export const useDeveloper = defineStore("developer", () => {
   async function createApp(name: string): Promise<void> {
     await guarded(async () => {
       try {
+        // A token minted before the address was verified lacks the claim: refresh it then.
+        const current = await auth().currentUser?.getIdTokenResult();
         const answer = await callFunction<CreatedApp>(
           runtimeConfig().functions.create_app,
           { name: name.trim() },
-          await idTokenCredential(),
+          await idTokenCredential(current?.claims.email_verified !== true),
         );
         // The new claims first: a fresh token (persisted with the session) before the page moves on.
         if (user.value) membership.value = await membershipOf(user.value, true);
         created.value = answer;
       } catch (exc) {
+        if (exc instanceof ApiError && exc.code === "email_not_verified") {
+          verified.value = false; // back to "check your inbox"
+          watchVerification();
+        }
         error.value = exc instanceof ApiError ? exc.message : "Could not create the app. Try again.";
       }
     });
@@ -175,7 +288,12 @@ export const useDeveloper = defineStore("developer", () => {
     created,
     error,
     busy,
+    verified,
+    verificationSent,
+    localVerificationLink,
     start,
+    confirmVerified,
+    resendVerification,
     signUp,
     signIn,
     signOut,

@@ -51,7 +51,9 @@ export const useInbox = defineStore("inbox", () => {
   let stopWatch: (() => void) | null = null;
 
   function constraints(): QueryConstraint[] {
-    const list: QueryConstraint[] = [];
+    // Support conversations only: the rules let staff read no other kind (an app's direct and group
+    // channels are its users' private chats), and a query must ask for what the rules allow.
+    const list: QueryConstraint[] = [where("kind", "==", "support")];
     if (filters.channel !== "all") list.push(where("channel", "==", filters.channel));
     if (filters.status !== "all") list.push(where("status", "==", filters.status));
     if (filters.assignee === "me") list.push(where("assigneeId", "==", uid));
