@@ -25,6 +25,22 @@ bench: bootstrap
 report: bootstrap
 	PYTHONPATH=. $(PY) -m bench.report
 
-# make simulate CHANNEL=whatsapp TEXT="hello"   or   make simulate CHANNEL=messenger FILE=path.json
+# make simulate CHANNEL=whatsapp TEXT="hello" [NAME="Ada Customer"] [FROM=15550123456]
+# make simulate CHANNEL=messenger FILE=path.json [AS_IS=1]   (re-addressed to the demo tenant unless AS_IS)
+# CHANNEL: messenger, instagram, whatsapp, telegram, twilio (SMS), twilio-whatsapp (WhatsApp through
+# Twilio). DRY_RUN=1 prints the body instead of sending it. TEXT, FILE, NAME and FROM reach the
+# simulator through the environment, never through the shell's quoting, so quotes, $, `, \ arrive as
+# typed: $(value ...) keeps make from expanding them, and they are not exported themselves (make would
+# expand an exported command-line variable).
+ifneq ($(filter simulate,$(MAKECMDGOALS)),)
+unexport TEXT FILE NAME FROM
+endif
+simulate: export SIMULATE_TEXT := $(value TEXT)
+simulate: export SIMULATE_FILE := $(value FILE)
+simulate: export SIMULATE_NAME := $(value NAME)
+simulate: export SIMULATE_FROM := $(value FROM)
 simulate: bootstrap
-	PYTHONPATH=. $(PY) -m infra.local.simulate $(CHANNEL) $(if $(FILE),--file $(FILE),) $(if $(TEXT),--text "$(TEXT)",)
+	PYTHONPATH=. $(PY) -m infra.local.simulate $(CHANNEL) \
+	    $(if $(value FILE),--file "$$SIMULATE_FILE") $(if $(value TEXT),--text "$$SIMULATE_TEXT") \
+	    $(if $(value NAME),--name "$$SIMULATE_NAME") $(if $(value FROM),--contact "$$SIMULATE_FROM") \
+	    $(if $(AS_IS),--as-is) $(if $(DRY_RUN),--dry-run)

@@ -9,7 +9,11 @@ the Firestore and Pub/Sub emulators and counts, for every message:
 - function invocations (one webhook POST per message: the worst case, Meta batches under load);
 - Pub/Sub bytes as billed: each publish request at least 1,000 bytes, and each push delivery (one
   message per request) at least 1,000 bytes;
-- the handlers' wall time, for the compute part of the price.
+- the handlers' wall time, for the compute part of the price;
+- the agents' listener reads: :data:`AGENTS` agents with the inbox open, each a real Firestore
+  listener on the dashboard's inbox query; Firestore bills one read per changed document in each
+  listener's snapshots, which is what is counted (a snapshot that coalesces two updates of one
+  conversation bills, and counts, one).
 
 :func:`bench.report.cost_per_million` turns these into USD per 1 million inbound messages.
 
@@ -35,6 +39,8 @@ from infra.local import demo
 from infra.local.stack import LocalStack
 
 CONTACTS = 30  # customers writing: most messages take the common path (the conversation exists)
+AGENTS = 3  # agents with the inbox open while the messages arrive
+INBOX_PAGE = 50  # the dashboard's inbox query: support conversations by last activity, 50 at a time
 PUBSUB_MIN_BILLABLE = 1000  # bytes, per publish request and per push request
 # The field of a streamed response that carries a billed document (or aggregation result).
 BILLED_FIELD = {"batch_get_documents": "found", "run_query": "document", "run_aggregation_query": "result"}
@@ -100,6 +106,62 @@ def _write_count(request: Any) -> int:
     return len(writes or [])
 
 
+class InboxListeners:
+    """``agents`` real listeners on the dashboard's inbox query, counting the billed reads: every
+    document change their snapshots deliver after :meth:`start_counting`."""
+
+    def __init__(self, tenant_id: str, agents: int) -> None:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        from shared import store
+
+        self._counting = False
+        self.reads = 0
+        self._snapshots = 0
+        self._agents = agents
+        self._watches = []
+        query = (
+            store.client()
+            .collection("tenants")
+            .document(tenant_id)
+            .collection("conversations")
+            .where(filter=FieldFilter("kind", "==", "support"))
+            .order_by("lastActivityAtMs", direction="DESCENDING")
+            .limit(INBOX_PAGE)
+        )
+        for _ in range(agents):
+            self._watches.append(query.on_snapshot(self._on_snapshot))
+
+    def _on_snapshot(self, snapshots: list[Any], changes: list[Any], read_time: Any) -> None:
+        self._snapshots += 1
+        if self._counting:
+            self.reads += len(changes)
+
+    def start_counting(self, timeout: float = 30.0) -> None:
+        """Count from now on, once every listener has its initial snapshot (the page load, one
+        read per document shown, is not part of a message's cost)."""
+        deadline = time.monotonic() + timeout
+        while self._snapshots < self._agents and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._counting = True
+
+    def settle(self, expected: int, timeout: float = 30.0) -> int:
+        """Wait until ``expected`` reads arrived or the count stops moving for a second; return it."""
+        deadline = time.monotonic() + timeout
+        last, still_since = -1, time.monotonic()
+        while time.monotonic() < deadline and self.reads < expected:
+            if self.reads != last:
+                last, still_since = self.reads, time.monotonic()
+            elif time.monotonic() - still_since > 1.0:
+                break
+            time.sleep(0.05)
+        return self.reads
+
+    def close(self) -> None:
+        for watch in self._watches:
+            watch.unsubscribe()
+
+
 def _whatsapp_message(i: int) -> dict[str, Any]:
     from bench.payloads import whatsapp_batch
 
@@ -159,6 +221,8 @@ def run(messages: int = 300) -> dict[str, Any]:
             published.clear()
             publish_requests.clear()
 
+            listeners = InboxListeners(demo.DEMO_TENANT, AGENTS)
+            listeners.start_counting()
             meter = FirestoreMeter()
             webhook_ms: list[float] = []
             ingest_ms: list[float] = []
@@ -174,6 +238,8 @@ def run(messages: int = 300) -> dict[str, Any]:
                     started = time.perf_counter()
                     push(message)
                     ingest_ms.append((time.perf_counter() - started) * 1000)
+            listener_reads = listeners.settle(expected=AGENTS * messages)
+            listeners.close()
         finally:
             bus._publish_chunk = real_chunk  # type: ignore[assignment]
 
@@ -191,11 +257,13 @@ def run(messages: int = 300) -> dict[str, Any]:
         "webhook_ms_median": round(statistics.median(webhook_ms), 2),
         "ingest_ms_median": round(statistics.median(ingest_ms), 2),
         "pubsub_billable_bytes": round((publish_bytes + sum(push_bytes)) / messages),
+        "listener_reads": round(listener_reads / messages, 2),
+        "listening_agents": AGENTS,
     }
     usage = {
         **PER_MESSAGE,
         "firestore_writes": per_message["firestore_writes"],
-        "firestore_reads": per_message["firestore_reads"],
+        "firestore_reads": per_message["firestore_reads"] + per_message["listener_reads"],
         "webhook_invocations": per_message["webhook_invocations"],
         "ingest_invocations": per_message["ingest_invocations"],
         "ingest_seconds": per_message["ingest_ms_median"] / 1000,

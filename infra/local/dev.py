@@ -11,6 +11,7 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from infra.local import demo
@@ -30,13 +31,46 @@ def webhook_urls(stack: LocalStack) -> dict[str, str]:
     }
 
 
-def write_state(stack: LocalStack) -> None:
+def write_state(stack: LocalStack, path: Path = STATE_FILE) -> None:
     """Record URLs and environment so other commands can talk to the running stack."""
-    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     webhooks = webhook_urls(stack)
-    STATE_FILE.write_text(
+    path.write_text(
         json.dumps({"env": stack.env(), "functions": stack.function_urls, "webhooks": webhooks}, indent=2)
     )
+
+
+def banner(stack: LocalStack, dashboard_url: str) -> str:
+    """What runs where, the demo channels and every demo sign-in (demo.DEMO_AGENTS)."""
+    lines = [
+        "",
+        f"  Firestore emulator   {stack.firestore_host}",
+        f"  Pub/Sub emulator     {stack.pubsub_host}",
+        *(f"  {name:<20} {url}" for name, url in stack.function_urls.items()),
+        "",
+        f"  Demo tenant '{demo.DEMO_TENANT}' with channels:",
+        *(f"    {c.kind:<10} {c.external_id:<20} {c.name}" for c in demo.DEMO_CHANNELS),
+        f"  Second tenant '{demo.OTHER_TENANT}' with channels:",
+        *(f"    {c.kind:<10} {c.external_id:<20} {c.name}" for c in demo.OTHER_CHANNELS),
+        f"  Provider sandbox     {stack.sandbox.base_url}  (receipts on)",
+        f"  Auth emulator        {stack.auth_host}",
+        f"  Dashboard            {dashboard_url}",
+        f"  App developers       {dashboard_url}/developers  (create an app, live demo chat)",
+        "",
+    ]
+    label = "Agent logins"
+    for login in demo.DEMO_AGENTS:
+        lines.append(
+            f"  {label:<20} {login.email} / {login.password}  ({login.role}, tenant '{login.tenant_id}')"
+        )
+        label = ""
+    lines += [
+        "",
+        "  Send a signed test webhook:  make simulate CHANNEL=whatsapp TEXT='hello'",
+        f"  Logs: {stack.log_dir}    Stop: Ctrl-C",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -55,26 +89,13 @@ def main() -> int:
         stack.start()
         stack.apply_env()
         demo.seed()
-        login = demo.seed_agents()
+        demo.seed_agents()
         # Dev mode: the provider sandbox posts signed delivered/read receipts back, so ticks move.
         stack.sandbox.receipts_to(webhook_urls(stack), stack.secrets.meta_app_secret)
         write_state(stack)
         dashboard = DashboardServer(stack)
         dashboard.start()
-        print(f"\n  Firestore emulator   {stack.firestore_host}")
-        print(f"  Pub/Sub emulator     {stack.pubsub_host}")
-        for name, url in stack.function_urls.items():
-            print(f"  {name:<20} {url}")
-        print(f"\n  Demo tenant '{demo.DEMO_TENANT}' with channels:")
-        for channel in demo.DEMO_CHANNELS:
-            print(f"    {channel.kind:<10} {channel.external_id:<20} {channel.name}")
-        print(f"  Provider sandbox     {stack.sandbox.base_url}  (receipts on)")
-        print(f"  Auth emulator        {stack.auth_host}")
-        print(f"  Dashboard            {dashboard.url}")
-        print(f"  App developers       {dashboard.url}/developers  (create an app, live demo chat)")
-        print(f"\n  Agent login          {login.email} / {login.password}  (tenant '{demo.DEMO_TENANT}')")
-        print("\n  Send a signed test webhook:  make simulate CHANNEL=whatsapp TEXT='hello'")
-        print(f"  Logs: {stack.log_dir}    Stop: Ctrl-C\n", flush=True)
+        print(banner(stack, dashboard.url), flush=True)
         while not stop.wait(1.0):
             if not stack.running():
                 print("a process of the stack died; see .local/logs", file=sys.stderr)

@@ -11,7 +11,9 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,11 @@ TASKS_VENV = REPO / ".venv-tasks"
 _STACK_NUMBERS = itertools.count(1)
 FIREBASE_BIN = REPO / "infra" / "local" / "firebase" / "node_modules" / ".bin" / "firebase"
 GCLOUD_PLATFORM = Path(os.environ.get("GCLOUD_PLATFORM_DIR", "/usr/lib/google-cloud-sdk/platform"))
+# What the stack asks a function to learn that it is up: functions-framework answers /robots.txt
+# itself (404 for an HTTP function, 405 for a CloudEvent one) without calling the function, so the
+# probe is no request any function sees (a GET / is a webhook's subscription handshake, which a
+# webhook refuses and logs as "webhook refused").
+READY_PATH = "/robots.txt"
 
 
 def topology() -> dict[str, Any]:
@@ -69,6 +76,13 @@ class LocalStack:
     # the functions start, so create_app's embed snippet points at it.
     dashboard_port: int = 0
     log_dir: Path = field(default_factory=lambda: LOG_DIR / f"stack-{os.getpid()}-{next(_STACK_NUMBERS)}")
+    # Each function's own runtime directory (its XDG_RUNTIME_DIR), where gunicorn (25.1+) puts its
+    # control socket: by default every gunicorn of the user shares ~/.gunicorn/gunicorn.ctl, and
+    # processes starting together fail on it ("Control server error: ... already in use") or delete
+    # each other's. Short, under the temporary directory: a Unix socket path has at most 107 bytes.
+    run_dir: Path | None = None
+    # How much of each function's log the start-up wrote (startup_log reads that part).
+    startup_log_sizes: dict[str, int] = field(default_factory=dict)
 
     # --- environment ------------------------------------------------------------------------
 
@@ -274,12 +288,45 @@ class LocalStack:
             ]
             if declared[name]["trigger"] == "pubsub_push":
                 command += ["--signature-type", "cloudevent"]
-            env = {**self.env(), "THREADS": str(max(2, declared[name].get("concurrency", 1) * 2))}
-            process = Process(f"function-{name}", command, env=env, ready_url=f"http://127.0.0.1:{port}/")
+            env = {
+                **self.env(),
+                "THREADS": str(max(2, declared[name].get("concurrency", 1) * 2)),
+                "XDG_RUNTIME_DIR": str(self.runtime_dir(name)),
+            }
+            ready_url = f"http://127.0.0.1:{port}{READY_PATH}"
+            process = Process(f"function-{name}", command, env=env, ready_url=ready_url)
             self._launch(process)
             started.append(process)
         for process in started:
             process.wait_ready()
+        for process in started:
+            if process.log_path is not None and process.log_path.exists():
+                self.startup_log_sizes[process.name] = process.log_path.stat().st_size
+
+    def runtime_dir(self, function: str) -> Path:
+        """The function's own runtime directory (see ``run_dir``), created on first use."""
+        if self.run_dir is None:
+            for stale in Path(tempfile.gettempdir()).glob("switchboard-run-*-*"):
+                owner = stale.name.split("-")[2]  # stacks whose process ended without stop()
+                try:
+                    os.kill(int(owner), 0)  # signal 0: only asks whether the process exists
+                except ProcessLookupError:
+                    shutil.rmtree(stale, ignore_errors=True)
+                except (ValueError, PermissionError):
+                    pass
+            self.run_dir = Path(tempfile.mkdtemp(prefix=f"switchboard-run-{os.getpid()}-"))
+        path = self.run_dir / function
+        path.mkdir(mode=0o700, exist_ok=True)
+        return path
+
+    def startup_log(self, function: str) -> str:
+        """What ``function`` logged while the stack started, up to the moment it was ready."""
+        process = self.process(f"function-{function}")
+        if process.log_path is None or not process.log_path.exists():
+            return ""
+        size = self.startup_log_sizes.get(process.name)
+        with process.log_path.open("rb") as log:
+            return log.read(size).decode(errors="replace") if size is not None else ""
 
     def provision_queues(self) -> None:
         """Create the outbound Cloud Tasks queues of topology.json on the emulator."""
@@ -329,6 +376,9 @@ class LocalStack:
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None
+        if self.run_dir is not None:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            self.run_dir = None
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -109,6 +109,14 @@ def _matching_contacts(contacts: object, ids: set[str]) -> list[dict[str, Any]]:
     ]
 
 
+def _sole_contact(contacts: object) -> list[dict[str, Any]]:
+    """``[the contact]`` when ``contacts[]`` holds exactly one entry that names someone, else []."""
+    if not isinstance(contacts, list) or len(contacts) != 1 or not isinstance(contacts[0], dict):
+        return []
+    contact = contacts[0]
+    return [contact] if as_id(contact.get("user_id")) or as_id(contact.get("wa_id")) else []
+
+
 def _contact_index(contacts: object) -> dict[str, list[dict[str, Any]]]:
     """``contacts[]`` by wa_id and user_id, built once per change (a batch may hold many)."""
     index: dict[str, list[dict[str, Any]]] = {}
@@ -196,7 +204,10 @@ class WhatsAppAdapter(MetaAdapter):
             for element in elements:
                 if element is None or element == {}:
                     continue
-                contacts = _lookup(index, _party_ids(kind, as_dict(element)))
+                party = _party_ids(kind, as_dict(element))
+                contacts = _lookup(index, party)
+                if kind == "message" and not party:
+                    contacts = _sole_contact(value.get("contacts"))
                 items.append(self._item(obj, entry_id, field, kind, metadata, element, contacts))
         for key, elements in value.items():
             # A list Meta added to the messages field after this code: recorded, never dropped.
@@ -269,6 +280,11 @@ class WhatsAppAdapter(MetaAdapter):
             contact_id = as_id(message.get("to")) or as_id(message.get("to_user_id"))
         else:
             contact_id = as_id(message.get("from")) or as_id(message.get("from_user_id"))
+        if contact_id is None and not echo:
+            # Neither from nor from_user_id: when the change names exactly one contact, it is the
+            # sender (seen with BSUID-only senders, whose id is contacts[0].user_id).
+            [sole] = _sole_contact(item.get("contacts")) or [{}]
+            contact_id = as_id(sole.get("user_id")) or as_id(sole.get("wa_id"))
         if contact_id is None:
             raise ParseError("whatsapp message without from or from_user_id")
         envelope = {
@@ -290,12 +306,8 @@ class WhatsAppAdapter(MetaAdapter):
             event_id = stable_event_id(self.kind, account_id, "delete", mid)
             return [DeleteEvent(**envelope, event_id=event_id, target_message_id=target)]
 
-        contact = next(
-            iter(
-                _matching_contacts(item.get("contacts"), _party_ids("echo" if echo else "message", message))
-            ),
-            {},
-        )
+        party = _party_ids("echo" if echo else "message", message) or {contact_id}
+        contact = next(iter(_matching_contacts(item.get("contacts"), party)), {})
         profile = as_dict(contact.get("profile"))
         context = as_dict(message.get("context"))
         events: list[InboundEvent] = [

@@ -34,6 +34,7 @@ from shared.models import (
     UnsupportedContent,
 )
 from tests.channels import make_adapter, own_fixture, run_own
+from tests.support import whatsapp_text_webhook
 
 PHONE_NUMBER_ID = "106540352242922"
 CUSTOMER = "16505551234"
@@ -349,3 +350,30 @@ def test_unknown_lists_of_the_messages_field_are_recorded() -> None:
         ("channel_notice", "messages:message"),  # never mistaken for a `messages[]` element
         ("channel_notice", "messages:calls"),
     ]
+
+
+def _bsuid_only(contacts: list[dict[str, object]]) -> bytes:
+    """A message with neither ``from`` nor ``from_user_id``: the sender is only in contacts[]."""
+    body = whatsapp_text_webhook(PHONE_NUMBER_ID, "unused", "who am I?", wamid="wamid.BSUID1")
+    value = body["entry"][0]["changes"][0]["value"]
+    del value["messages"][0]["from"]
+    value["contacts"] = contacts
+    return json.dumps(body).encode()
+
+
+def test_a_message_without_from_is_from_the_changes_one_contact() -> None:
+    body = _bsuid_only([{"profile": {"name": "Bea"}, "user_id": "US.13491208655302741918"}])
+    result = normalize(WhatsAppAdapter(app_secret="x"), body)
+    assert result.quarantined == []
+    [event] = result.events
+    assert isinstance(event, MessageEvent)
+    assert event.contact_id == "US.13491208655302741918"
+    assert event.contact_name == "Bea"
+
+
+def test_a_message_without_from_among_several_contacts_is_still_quarantined() -> None:
+    two = [{"user_id": "US.1"}, {"user_id": "US.2"}]
+    result = normalize(WhatsAppAdapter(app_secret="x"), _bsuid_only(two))
+    assert result.events == []
+    [item] = result.quarantined
+    assert "without from or from_user_id" in item.error
