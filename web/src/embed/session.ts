@@ -13,22 +13,12 @@ import {
 } from "firebase/auth";
 import { connectFirestoreEmulator, initializeFirestore, type Firestore, type Unsubscribe } from "firebase/firestore";
 
+import { ApiError, callFunction, isUnauthenticated } from "../lib/api";
 import type { ResolvedConfig } from "./config";
 
-export class ApiError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly httpStatus: number,
-  ) {
-    super(message);
-    this.name = "ApiError";
-  }
-}
-
-/** A refusal that resending the same request cannot change (retrying a network error or a 5xx can). */
-export function isRefusal(exc: unknown): boolean {
-  return exc instanceof ApiError && exc.httpStatus >= 400 && exc.httpStatus < 500 && ![408, 429].includes(exc.httpStatus);
+/** What every call answers once the custom token's session is no longer valid (see isRefusal). */
+function sessionEnded(): ApiError {
+  return new ApiError("session_ended", "Your chat session has ended: reload the page to sign in again.", 401);
 }
 
 export function describe(exc: unknown): string {
@@ -65,6 +55,8 @@ function signInError(exc: unknown): Error {
 export class ChatSession {
   private readonly listeners = new Set<Unsubscribe>();
   private closed = false;
+  /** The custom token's session is no longer valid (a 401 a fresh ID token did not cure). */
+  private ended = false;
 
   private constructor(
     readonly app: FirebaseApp,
@@ -133,30 +125,40 @@ export class ChatSession {
     };
   }
 
-  /** POST {apiUrl}/v1/{operation} as the signed-in user (their Firebase ID token). */
+  /** POST {apiUrl}/v1/{operation} as the signed-in user (their Firebase ID token), through
+   * lib/api.ts's callFunction. A 401 is retried once with a freshly minted ID token (one the
+   * server found expired, a clock off); a second 401, or Firebase refusing to mint one (the user
+   * was deleted or disabled), ends the session: this call and every later one fail with
+   * `session_ended` (401), since the widget cannot get a new custom token by itself. */
   async call<T>(operation: string, body: object = {}): Promise<T> {
     if (this.closed) throw new ApiError("closed", "the chat was closed", 0);
-    const idToken = await this.user.getIdToken();
-    let response: Response;
+    if (this.ended) throw sessionEnded();
+    const url = `${this.config.apiUrl}/v1/${operation}`;
     try {
-      response = await fetch(`${this.config.apiUrl}/v1/${operation}`, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${idToken}`, "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-        credentials: "omit",
-      });
-    } catch {
-      throw new ApiError("network", "Could not reach the chat server. Check your connection and retry.", 0);
+      return await callFunction<T>(url, body, await this.credential(false));
+    } catch (exc) {
+      if (!isUnauthenticated(exc) || this.ended) throw exc;
     }
-    const payload = (await response.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
-    if (!response.ok) {
-      throw new ApiError(
-        payload?.error?.code ?? `http_${response.status}`,
-        payload?.error?.message ?? `The chat server answered ${response.status}.`,
-        response.status,
-      );
+    try {
+      return await callFunction<T>(url, body, await this.credential(true));
+    } catch (exc) {
+      if (!isUnauthenticated(exc)) throw exc;
+      this.ended = true;
+      throw sessionEnded();
     }
-    return payload as T;
+  }
+
+  /** `Bearer <ID token>`; a token Firebase will not mint (other than for being offline) ends the session. */
+  private async credential(forceRefresh: boolean): Promise<string> {
+    try {
+      return `Bearer ${await this.user.getIdToken(forceRefresh)}`;
+    } catch (exc) {
+      if ((exc as { code?: string } | null)?.code === "auth/network-request-failed") {
+        throw new ApiError("network", "Could not reach the server. Check your connection and retry.", 0);
+      }
+      this.ended = true;
+      throw sessionEnded();
+    }
   }
 
   /** Stop every listener, sign out and delete the Firebase app (which ends its connections). */

@@ -12,8 +12,9 @@ import {
 } from "firebase/firestore";
 import { computed, onScopeDispose, ref, shallowRef, watch, type Ref } from "vue";
 
+import { isRefusal, isUnauthenticated } from "../lib/api";
 import { newClientPostId, postFromDoc, type ChannelRow, type PendingPost, type PostView } from "./model";
-import { describe, isRefusal, type ChatSession } from "./session";
+import { describe, type ChatSession } from "./session";
 
 export const POST_LIMIT = 50;
 /** setRead at most this often while posts keep arriving: each call counts posts and writes. */
@@ -60,9 +61,12 @@ export function useThread(session: ChatSession, channel: ChannelRow, unread: Ref
       await session.call("createPost", { channelId: channel.id, text: entry.text, clientPostId: entry.clientPostId });
     } catch (exc) {
       // Still pending (the live post may have arrived meanwhile): say why and offer Retry, which
-      // sends the same clientPostId, so the server stores it once whatever happened.
+      // sends the same clientPostId, so the server stores it once whatever happened. A refusal,
+      // or the session's end (401: lib/api.ts isRefusal), is said as it is: resending will not help.
       const still = pending.value.find((item) => item.clientPostId === entry.clientPostId);
-      if (still) still.failed = isRefusal(exc) ? describe(exc) : `${describe(exc)} (not sent)`;
+      if (still) {
+        still.failed = isRefusal(exc) || isUnauthenticated(exc) ? describe(exc) : `${describe(exc)} (not sent)`;
+      }
     }
   }
 

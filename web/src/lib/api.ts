@@ -1,6 +1,11 @@
-/** The HTTPS functions the dashboard calls (browsers never write Firestore): `send_message` and
- * `agent_api`, with the signed-in agent's ID token. Errors arrive as
- * `{"error": {"code", "message", "details"?}}` and are thrown as ApiError. */
+/** Calling Switchboard's HTTPS functions, for the dashboard and the embeddable chat alike: one
+ * ApiError, one isRefusal, one callFunction. The dashboard calls `send_message` and `agent_api` with
+ * the signed-in agent's ID token (`api` below); the embed (src/embed/session.ts) calls the chat API
+ * with its user's ID token through callFunction. Errors arrive as
+ * `{"error": {"code", "message", "details"?}}` and are thrown as ApiError.
+ *
+ * The embed bundles this module (vite.embed.config.ts): what it does not use (`api`,
+ * `idTokenCredential`, and with them ./firebase) is tree-shaken out of its script. */
 import type { ConversationStatus, OutgoingMessage } from "./types";
 import { auth, runtimeConfig } from "./firebase";
 
@@ -16,14 +21,35 @@ export class ApiError extends Error {
   }
 }
 
-/** A refusal that resending the same request cannot change (validation, window closed, not found):
- * the composer gives the draft back instead of offering Retry. */
+/** A refusal of the request itself, which resending it unchanged cannot turn into a success
+ * (validation, reply window closed, not found, forbidden, conflict): the dashboard's composer gives
+ * the draft back with the reason instead of offering Retry; the embed shows the reason as final.
+ *
+ * Not refusals: network failures (status 0) and 5xx (transient), 408 and 429 (later), and 401.
+ * A 401 refuses the CREDENTIAL, not the request: the same request succeeds with a valid one, and
+ * what it takes to get one depends on who holds it, so callers that care ask isUnauthenticated():
+ * - the dashboard: the agent's Firebase session renews its ID token by itself, and a session the
+ *   server revoked (role changed, account disabled) ends in a sign-out and a new sign-in. The send
+ *   stays pending with Retry, which resends the same clientMessageId (deduplicated by the server).
+ * - the embed: its session was signed in with a custom token the widget cannot renew. ChatSession
+ *   retries a 401 once with a freshly minted ID token; a second 401 (or Firebase refusing to mint
+ *   one) means the custom token's session is no longer valid: the call fails with code
+ *   `session_ended` (still 401), shown as final, and every later call fails the same way at once
+ *   (the host page has to mount the widget again with a new token). */
 export function isRefusal(exc: unknown): exc is ApiError {
   return exc instanceof ApiError && exc.httpStatus >= 400 && exc.httpStatus < 500 && ![401, 408, 429].includes(exc.httpStatus);
 }
 
+/** The server refused the credential (401): see isRefusal for what each caller makes of it. */
+export function isUnauthenticated(exc: unknown): exc is ApiError {
+  return exc instanceof ApiError && exc.httpStatus === 401;
+}
+
 /** POST JSON to one of Switchboard's HTTPS functions with the given credential (`Bearer ...`): the
- * answer, or an ApiError carrying the server's machine-readable code. */
+ * answer, or an ApiError carrying the server's machine-readable code (`network`, status 0, when the
+ * server could not be reached; `http_<status>` when the answer carried no error code). No cookies
+ * are sent (`credentials: "omit"`): the credential is the header, and the embed runs on other
+ * people's sites. */
 export async function callFunction<T>(
   url: string,
   body: unknown,
@@ -36,6 +62,7 @@ export async function callFunction<T>(
       method: "POST",
       headers: { ...headers, Authorization: authorization, "Content-Type": "application/json" },
       body: JSON.stringify(body),
+      credentials: "omit",
     });
   } catch {
     throw new ApiError("network", "Could not reach the server. Check your connection and retry.", 0);
