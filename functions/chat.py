@@ -8,7 +8,6 @@ generated OpenAPI 3.1 document. Errors are JSON ``{"error": {"code", "message", 
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from functions.http import Response, answer, body_limit, discard_unread, error, serve, start
@@ -45,25 +44,18 @@ def _route(request: flask.Request) -> Response:
         body, status, headers = error("method_not_allowed", "operations are POST /v1/{operation}", 405)
         return body, status, {**headers, "Allow": "POST, OPTIONS"}
     name = path.removeprefix(OPERATION_PREFIX)
-    retry_after: list[float] = []
 
     def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
         from shared import store
-        from shared.chat import api, metering
+        from shared.chat import api
 
         try:
             return api.call(name, body, req.headers.get("Authorization"), req.headers.get("X-User-Id"))
-        except metering.Throttled as exc:
-            retry_after.append(exc.retry_after)
-            raise
         except store.transient_errors() as exc:
             # Firestore briefly away or overloaded: a JSON 503 the client may retry, never a bare 500.
             raise TransientError(f"Firestore: {type(exc).__name__}") from exc
 
-    body, status, headers = serve(request, handle, body_limit("chat_api"))
-    if retry_after:
-        headers = {**headers, "Retry-After": str(max(1, math.ceil(retry_after[0])))}
-    return body, status, headers
+    return serve(request, handle, body_limit("chat_api"))
 
 
 def create_app(request: flask.Request) -> Response:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 
 from shared import logs
 from shared.config import settings
-from shared.errors import PayloadTooLarge, PermanentError, SwitchboardError
+from shared.errors import PayloadTooLarge, SwitchboardError, Throttled
 
 if TYPE_CHECKING:  # pragma: no cover
     import flask
@@ -145,12 +146,16 @@ def serve(
 
 
 def switchboard_error(exc: SwitchboardError) -> Response:
-    """The JSON answer for one of Switchboard's errors (transient ones say only: retry)."""
-    code = getattr(exc, "code", None) or _snake(type(exc).__name__)
-    if not isinstance(exc, PermanentError):
+    """The JSON answer for one of Switchboard's errors: a transient one says only "retry"; a
+    refusal its code and message; a limit also when to come back (``Retry-After``)."""
+    if exc.transient:
         log.error("transient failure", extra={"fields": {"error": type(exc).__name__}})
         return error("unavailable", "temporarily unavailable, retry", exc.http_status)
-    return error(str(code), str(exc), exc.http_status)
+    code = getattr(exc, "code", None) or _snake(type(exc).__name__)
+    body, status, headers = error(str(code), str(exc), exc.http_status)
+    if isinstance(exc, Throttled):
+        headers = {**headers, "Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    return body, status, headers
 
 
 def _snake(name: str) -> str:

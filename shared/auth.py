@@ -11,24 +11,12 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from shared.config import settings
-from shared.errors import PermanentError
+from shared.errors import Forbidden, InvitationRefused, PermanentError, Unauthenticated
 
 if TYPE_CHECKING:  # pragma: no cover
     import firebase_admin
 
 AGENT_ROLES = ("agent", "admin")
-
-
-class Unauthenticated(PermanentError):
-    """No valid ID token."""
-
-    http_status = 401
-
-
-class Forbidden(PermanentError):
-    """A valid token that may not do this (no tenant, wrong role, another tenant's data)."""
-
-    http_status = 403
 
 
 @dataclass(frozen=True)
@@ -89,12 +77,6 @@ def verify(authorization: str | None, roles: tuple[str, ...] = AGENT_ROLES) -> C
         email=claims.get("email"),
         name=claims.get("name"),
     )
-
-
-class InvitationRefused(PermanentError):
-    """The address belongs to an account of another tenant (an account holds one tenant)."""
-
-    http_status = 409
 
 
 def invite(email: str, password: str, tenant_id: str, role: str, name: str | None = None) -> str:

@@ -24,6 +24,8 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
+from shared.errors import MissingSetting, UnsafeConfiguration
+
 
 @dataclass(frozen=True)
 class Variable:
@@ -149,14 +151,6 @@ ENVIRONMENT: tuple[Variable, ...] = (
         local_only=True,
     ),
 )
-
-
-class MissingSetting(RuntimeError):
-    """A required environment variable is not set."""
-
-
-class UnsafeConfiguration(RuntimeError):
-    """Production configuration with a local-only setting (an emulator host): refused, not served."""
 
 
 log = logging.getLogger("switchboard.config")

@@ -16,20 +16,11 @@ from typing import Any
 from shared import ids, store
 from shared.auth import Caller
 from shared.config import settings
-from shared.errors import PermanentError, TransientError
+from shared.errors import Refused, TransientError
 
 TIMERS_QUEUE = "timers"  # topology.json queues.timers
 MAX_SCHEDULE_MS = 29 * 24 * 3600 * 1000  # Cloud Tasks refuses schedule times beyond 30 days
 WAKE_RETRIES = 10  # ingest writes the conversation on every customer message: re-read and retry
-
-
-class ConversationError(PermanentError):
-    """A conversation change that cannot be made; ``code`` is machine-readable."""
-
-    def __init__(self, code: str, message: str, http_status: int = 422) -> None:
-        super().__init__(message)
-        self.code = code
-        self.http_status = http_status
 
 
 def for_staff(caller: Caller, conversation_id: str) -> dict[str, Any]:
@@ -41,7 +32,7 @@ def for_staff(caller: Caller, conversation_id: str) -> dict[str, Any]:
         or conversation.get("tenantId", caller.tenant_id) != caller.tenant_id
         or conversation.get("kind") != "support"
     ):
-        raise ConversationError("conversation_not_found", "no such conversation", 404)
+        raise Refused("conversation_not_found", "no such conversation", 404)
     return conversation
 
 
@@ -49,7 +40,7 @@ def assign(caller: Caller, conversation_id: str, assignee_id: str | None) -> dic
     """Assign a conversation to an agent of the same tenant (None unassigns)."""
     for_staff(caller, conversation_id)
     if assignee_id is not None and store.get_agent(caller.tenant_id, assignee_id) is None:
-        raise ConversationError("unknown_agent", "that agent does not belong to this workspace")
+        raise Refused("unknown_agent", "that agent does not belong to this workspace", 422)
     store.update_conversation(
         caller.tenant_id,
         conversation_id,
@@ -66,9 +57,9 @@ def assign(caller: Caller, conversation_id: str, assignee_id: str | None) -> dic
 def set_status(caller: Caller, conversation_id: str, status: str | None, snooze_until_ms: int | None) -> dict:
     """Open, pend, snooze (until a time) or resolve a conversation; a new customer message reopens it."""
     if status is None:
-        raise ConversationError("status_required", "status is required")
+        raise Refused("status_required", "status is required", 422)
     if status == "snoozed" and not snooze_until_ms:
-        raise ConversationError("snooze_until_required", "snoozing needs snoozeUntilMs")
+        raise Refused("snooze_until_required", "snoozing needs snoozeUntilMs", 422)
     for_staff(caller, conversation_id)
     update: dict[str, Any] = {
         "status": status,

@@ -1,15 +1,31 @@
-"""Switchboard's one exception hierarchy. Every error says whether retrying can help.
+"""Switchboard's one exception hierarchy. Every error says whether retrying can help (``transient``)
+and what an HTTPS function answers for it (``http_status``); callers ask the error, not its class.
 
-SwitchboardError
-├── TransientError            retrying may succeed: raise so Pub/Sub / Cloud Tasks redeliver
-│   └── PublishError          Pub/Sub did not confirm a publish (webhook answers 503)
-└── PermanentError            retrying cannot help: record it, acknowledge, move on
-    ├── SignatureError        missing or forged webhook signature (401)
-    ├── VerificationError     wrong hub.mode / verify token on a subscription handshake (403)
-    ├── PayloadTooLarge       body over the configured limit (413)
-    ├── ParseError            a provider item we cannot normalize (kept in quarantine)
-    ├── UnstorableDocument    over Firestore's document limits (kept in quarantine)
-    └── UnknownRoute          no tenant owns this channel's external id (kept in quarantine)
+SwitchboardError                 transient?  http
+├── TransientError               yes         503  retrying may succeed: Pub/Sub, Cloud Tasks redeliver
+│   ├── PublishError             yes         503  Pub/Sub did not confirm a publish (webhook answers 503)
+│   └── MemberGone               yes         503  a member left while a post was written: read members again
+├── ConfigurationError           yes         500  the deployment is wrong; retrying helps once fixed
+│   ├── MissingSetting           yes         500  a required environment variable is not set
+│   └── UnsafeConfiguration      yes         500  production configuration with an emulator variable: refused
+├── ProviderError                per code    502/503  a provider API refused or failed (its code decides)
+└── PermanentError               no          400  retrying cannot help: record it, acknowledge, move on
+    ├── SignatureError           no          401  missing or forged webhook signature
+    ├── VerificationError        no          403  wrong hub.mode / verify token on a subscription handshake
+    ├── PayloadTooLarge          no          413  body over the configured limit
+    ├── ParseError               no          422  a provider item we cannot normalize (kept in quarantine)
+    ├── UnstorableDocument       no          422  over Firestore's document limits (kept in quarantine)
+    ├── UnknownRoute             no          404  no tenant owns this channel's external id (quarantine)
+    ├── Unauthenticated          no          401  no valid ID token or API key
+    ├── Forbidden                no          403  a valid caller that may not do this
+    ├── MissingSecret            no          400  a secret that does not exist or has no enabled version
+    ├── InvalidSecretName        no          400  a name Secret Manager would refuse
+    ├── InvitationRefused        no          409  the address belongs to an account of another tenant
+    └── Refused                  no          400+ refused, with a machine-readable code
+        └── Throttled            no          429  a limit (rate, quota): retry after ``retry_after`` seconds
+
+``Refused`` is what the HTTPS functions answer as ``{"error": {"code", "message"}}`` with its own
+status (functions/http.py): the chat API's, the agents' and the operator's refusals are all one class.
 """
 
 from __future__ import annotations
@@ -33,6 +49,25 @@ class PublishError(TransientError):
     """Pub/Sub did not confirm every publish: the provider must retry the webhook."""
 
 
+class MemberGone(TransientError):
+    """A member counted in a post's fan-out left before the batch committed: read the members again."""
+
+
+class ConfigurationError(SwitchboardError):
+    """The deployment is misconfigured: nothing the caller did; retrying helps once it is fixed."""
+
+    transient = True
+    http_status = 500
+
+
+class MissingSetting(ConfigurationError):
+    """A required environment variable is not set."""
+
+
+class UnsafeConfiguration(ConfigurationError):
+    """Production configuration with a local-only setting (an emulator host): refused, not served."""
+
+
 class PermanentError(SwitchboardError):
     """Retrying cannot help."""
 
@@ -52,6 +87,8 @@ class VerificationError(PermanentError):
 
 
 class PayloadTooLarge(PermanentError):
+    """A request body over the function's limit."""
+
     http_status = 413
 
 
@@ -72,6 +109,50 @@ class UnknownRoute(PermanentError):
     """No tenant has connected the channel an event is addressed to."""
 
     http_status = 404
+
+
+class Unauthenticated(PermanentError):
+    """No valid ID token (or API key)."""
+
+    http_status = 401
+
+
+class Forbidden(PermanentError):
+    """A valid caller that may not do this (no tenant, wrong role, another tenant's data)."""
+
+    http_status = 403
+
+
+class MissingSecret(PermanentError):
+    """The secret does not exist or has no enabled version."""
+
+
+class InvalidSecretName(PermanentError):
+    """A name Secret Manager would refuse."""
+
+
+class InvitationRefused(PermanentError):
+    """The address belongs to an account of another tenant (an account holds one tenant)."""
+
+    http_status = 409
+
+
+class Refused(PermanentError):
+    """A request refused for a reason the caller is told: ``code`` is machine-readable, the message
+    is for a person (the dashboard, an app developer, an operator shows it as it is)."""
+
+    def __init__(self, code: str, message: str, http_status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status
+
+
+class Throttled(Refused):
+    """A limit (rate, quota) refused this request; retrying helps after ``retry_after`` seconds."""
+
+    def __init__(self, code: str, message: str, retry_after: float) -> None:
+        super().__init__(code, message, 429)
+        self.retry_after = retry_after
 
 
 class ProviderError(SwitchboardError):
@@ -105,3 +186,29 @@ class ProviderError(SwitchboardError):
     def reason(self) -> str:
         """A human-readable reason an agent can read next to the failed message."""
         return str(self)
+
+
+__all__ = [
+    "ConfigurationError",
+    "Forbidden",
+    "InvalidSecretName",
+    "InvitationRefused",
+    "MemberGone",
+    "MissingSecret",
+    "MissingSetting",
+    "ParseError",
+    "PayloadTooLarge",
+    "PermanentError",
+    "ProviderError",
+    "PublishError",
+    "Refused",
+    "SignatureError",
+    "SwitchboardError",
+    "Throttled",
+    "TransientError",
+    "Unauthenticated",
+    "UnknownRoute",
+    "UnsafeConfiguration",
+    "UnstorableDocument",
+    "VerificationError",
+]

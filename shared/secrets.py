@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.config import settings
-from shared.errors import PermanentError, TransientError
+from shared.errors import InvalidSecretName, MissingSecret, PermanentError, TransientError
 
 if TYPE_CHECKING:  # pragma: no cover
     from google.cloud.secretmanager import SecretManagerServiceClient
@@ -42,14 +42,6 @@ CHANNEL_TOKEN_PREFIX = "channel-token-"  # noqa: S105 - a name prefix, not a sec
 SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
 _cache: dict[str, tuple[float, str]] = {}
-
-
-class MissingSecret(PermanentError):
-    """The secret does not exist or has no enabled version."""
-
-
-class InvalidSecretName(PermanentError):
-    """A name Secret Manager would refuse."""
 
 
 def channel_token_name(tenant_id: str, channel_id: str) -> str:

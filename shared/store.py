@@ -28,7 +28,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from shared.config import settings
-from shared.errors import TransientError, UnstorableDocument
+from shared.errors import MemberGone, TransientError, UnstorableDocument
 from shared.models import QuarantinedItem
 from shared.models.status import STATUS_RANK, advances, rank
 
@@ -733,10 +733,6 @@ USAGE_SHARDS = 10
 RATE_BUCKET_TTL = timedelta(minutes=10)
 
 
-class MemberGone(TransientError):
-    """A member counted in a post's fan-out left before the batch committed: read the members again."""
-
-
 @dataclass(frozen=True)
 class Versioned:
     """A document read with the version a precondition can test (``update_time``)."""
@@ -1147,11 +1143,6 @@ def push_outbox(tenant_id: str) -> list[dict[str, Any]]:
 def remove_push_tokens(tenant_id: str, channel_id: str, user_id: str, tokens: list[str]) -> None:
     """Forget device tokens FCM refused as unregistered."""
     update_chat_member(tenant_id, channel_id, user_id, {"pushTokens": _fs().ArrayRemove(tokens)})
-
-
-def array_remove(values: list[Any]) -> Any:
-    """Field transform: remove these values from an array."""
-    return _fs().ArrayRemove(values)
 
 
 def field_path(*parts: str) -> str:

@@ -92,13 +92,12 @@ from shared.chat.models import (
     UpsertSubRequest,
 )
 from shared.config import settings
-from shared.errors import PermanentError, TransientError
+from shared.errors import Refused, TransientError
 
 log = logging.getLogger(__name__)
 
 VERSION = "1.0.0"
 APP_CHANNEL = "app"  # the `channel` of every conversation of the chat API (no provider behind it)
-STAFF_ROLES = ("agent", "admin")
 READ_RETRIES = 25  # setRead under a burst of posts: each post changes the member document
 POST_RETRIES = 3  # a member left while a post was being written: read the members again
 LATEST_SCAN = 20  # messages looked at to find the latest post (agents' notes are skipped)
@@ -125,15 +124,6 @@ EMBED_SNIPPET = """<!-- Switchboard chat: paste where the chat should appear. --
 """
 
 
-class ChatError(PermanentError):
-    """A request the API refuses; ``code`` is machine-readable (functions/http.py answers it)."""
-
-    def __init__(self, code: str, message: str, http_status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.http_status = http_status
-
-
 @dataclass(frozen=True)
 class AppCaller:
     """Who is calling: the app, the user it acts for (None for app-level operations), and how."""
@@ -146,7 +136,7 @@ class AppCaller:
     def user(self) -> str:
         """The acting user (every user-level operation has one)."""
         if self.user_id is None:  # pragma: no cover - guarded by Operation.needs_user
-            raise ChatError("user_required", "this operation acts for a user: send X-User-Id")
+            raise Refused("user_required", "this operation acts for a user: send X-User-Id")
         return self.user_id
 
 
@@ -170,9 +160,9 @@ def authenticate(
         user_id = None
         if needs_user:
             if not user_header:
-                raise ChatError("user_required", "API key calls act for a user: send X-User-Id: <user id>")
+                raise Refused("user_required", "API key calls act for a user: send X-User-Id: <user id>")
             if not re.fullmatch(models.USER_ID, user_header):
-                raise ChatError("invalid_user_id", f"X-User-Id must match {models.USER_ID}")
+                raise Refused("invalid_user_id", f"X-User-Id must match {models.USER_ID}")
             user_id = user_header
         return AppCaller(app_id, user_id, "api_key")
     app_id, user_id = _app_user(authorization)
@@ -272,7 +262,7 @@ def create_app(authorization: str | None, body: bytes) -> dict[str, Any]:
         raise Forbidden("an app user's account cannot create apps: sign up as a developer")
     if claims.get("email_verified") is not True:
         address = f" {claims['email']}" if claims.get("email") else ""
-        raise ChatError(
+        raise Refused(
             "email_not_verified",
             f"verify your e-mail address{address} first: open the link sent to it, then refresh your "
             "ID token (getIdToken(true)) and try again",
@@ -287,7 +277,7 @@ def create_app(authorization: str | None, body: bytes) -> dict[str, Any]:
     _not_in_a_tenant((account.custom_claims or {}).get("tenantId"))
     used = store.apps_created_by(uid, MAX_APPS_PER_ACCOUNT + 1)
     if used >= MAX_APPS_PER_ACCOUNT:
-        raise ChatError(
+        raise Refused(
             "app_limit_reached",
             f"an account may create at most {MAX_APPS_PER_ACCOUNT} apps, and this one has",
             409,
@@ -314,7 +304,7 @@ def create_app(authorization: str | None, body: bytes) -> dict[str, Any]:
         owner_slot=(uid, used + 1),
     )
     if not created:
-        raise ChatError(
+        raise Refused(
             "already_in_a_tenant", "this account is creating another app at this moment (one at a time)", 409
         )
     store.put_agent(app_id, uid, {"name": claims.get("name"), "email": claims.get("email"), "role": "admin"})
@@ -330,7 +320,7 @@ def create_app(authorization: str | None, body: bytes) -> dict[str, Any]:
 
 def _not_in_a_tenant(tenant_id: object) -> None:
     if tenant_id:
-        raise ChatError(
+        raise Refused(
             "already_in_a_tenant",
             f"this account already belongs to {tenant_id!r} (an account holds one tenant): "
             "create the app with another account",
@@ -345,9 +335,9 @@ def _membership(caller: AppCaller, channel_id: str, rate_bucket: str | None = No
     """The channel and the caller's membership, or 404 (no such channel) / 403 (not a member)."""
     context = store.chat_context(caller.app_id, channel_id, caller.user, rate_bucket)
     if not context.channel.exists or context.channel.data.get("channel") != APP_CHANNEL:
-        raise ChatError("channel_not_found", f"no channel {channel_id}", 404)
+        raise Refused("channel_not_found", f"no channel {channel_id}", 404)
     if not _is_member(context.member):
-        raise ChatError("not_a_member", "only the channel's members may do this", 403)
+        raise Refused("not_a_member", "only the channel's members may do this", 403)
     return context
 
 
@@ -465,9 +455,9 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         at = datetime.fromisoformat(data["t"])
         post_id = str(data["id"])
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise ChatError("invalid_cursor", "cursor is not a nextCursor this API returned") from exc
+        raise Refused("invalid_cursor", "cursor is not a nextCursor this API returned") from exc
     if at.tzinfo is None or not re.fullmatch(models.CHANNEL_ID, post_id):
-        raise ChatError("invalid_cursor", "cursor is not a nextCursor this API returned")
+        raise Refused("invalid_cursor", "cursor is not a nextCursor this API returned")
     return at, post_id
 
 
@@ -502,7 +492,7 @@ def token(caller: AppCaller, request: TokenRequest) -> TokenAnswer:
         raise TransientError("could not look the user up in Firebase Auth: retry") from exc
     held = (existing.custom_claims or {}) if existing is not None else {}
     if held.get("tenantId") not in (None, caller.app_id) or held.get("role") not in (None, "user"):
-        raise ChatError("user_id_taken", "this user id belongs to another kind of account", 409)
+        raise Refused("user_id_taken", "this user id belongs to another kind of account", 409)
     profile: dict[str, Any] = {"userId": request.userId, "updatedAt": store.server_time()}
     if request.name is not None:
         profile["name"] = request.name
@@ -750,7 +740,7 @@ def like_post(caller: AppCaller, request: LikePostRequest) -> LikeAnswer:
     for _ in range(READ_RETRIES):
         post = store.get_post(caller.app_id, request.channelId, request.postId)
         if not post.exists or not _is_post(post.data):
-            raise ChatError("post_not_found", f"no post {request.postId} in this channel", 404)
+            raise Refused("post_not_found", f"no post {request.postId} in this channel", 404)
         liked = caller.user in (post.data.get("likedBy") or {})
         likes = int(post.data.get("likes") or 0)
         change = {
@@ -781,7 +771,7 @@ def create_sub(caller: AppCaller, request: CreateSubRequest) -> Channel:
         if context.channel.exists:
             return _join(caller, channel_id, context)
         if request.channelId and caller.via != "api_key":
-            raise ChatError(
+            raise Refused(
                 "channel_not_found",
                 f"no channel {channel_id} (a client creates channels without naming them; the app's "
                 "backend creates named ones)",
@@ -805,11 +795,11 @@ def create_sub(caller: AppCaller, request: CreateSubRequest) -> Channel:
 def _join(caller: AppCaller, channel_id: str, context: store.ChatContext) -> Channel:
     data = context.channel.data
     if data.get("channel") != APP_CHANNEL:
-        raise ChatError("channel_not_found", f"no channel {channel_id}", 404)
+        raise Refused("channel_not_found", f"no channel {channel_id}", 404)
     if _is_member(context.member):
         return _channel(channel_id, data, caller.user, context.member.data)
     if data.get("kind") != "group":
-        raise ChatError("not_joinable", "only group channels can be joined", 403)
+        raise Refused("not_joinable", "only group channels can be joined", 403)
     _may_join(caller, data)
     store.join_chat_channel(caller.app_id, channel_id, caller.user, _new_member("member", caller.user))
     return _fresh_channel(caller, channel_id)
@@ -821,11 +811,11 @@ def _may_join(caller: AppCaller, data: dict[str, Any]) -> None:
         return
     policy = join_policy(data)
     if policy == "invite":
-        raise ChatError(
+        raise Refused(
             "invite_only", "this channel is invite-only: a member adds you (addMember), or the app does", 403
         )
     if policy == "approval":
-        raise ChatError(
+        raise Refused(
             "approval_required",
             "this channel asks for approval: ask with requestJoin; its owner decides",
             403,
@@ -869,10 +859,10 @@ def create_pm(caller: AppCaller, request: CreatePMRequest) -> Channel:
     and it is written with ``create()``, so concurrent calls (from either side) create it once."""
     me, other = caller.user, request.userId
     if me == other:
-        raise ChatError("cannot_message_self", "a direct channel needs another user")
+        raise Refused("cannot_message_self", "a direct channel needs another user")
     profiles = store.get_app_users(caller.app_id, [me, other])
     if other not in profiles:
-        raise ChatError(
+        raise Refused(
             "user_not_found", f"no user {other} in this app (the backend creates users with token)", 404
         )
     pair = sorted((me, other))
@@ -896,10 +886,10 @@ def delete_sub(caller: AppCaller, request: ChannelRequest) -> LeaveAnswer:
     """Leave a group channel (direct and support channels cannot be left; mute them instead)."""
     context = _membership(caller, request.channelId)
     if context.channel.data.get("kind") != "group":
-        raise ChatError("cannot_leave", "only group channels can be left; mute this one instead (toggleSub)")
+        raise Refused("cannot_leave", "only group channels can be left; mute this one instead (toggleSub)")
     left = store.leave_chat_channel(caller.app_id, request.channelId, caller.user)
     if not left:
-        raise ChatError("not_a_member", "only the channel's members may do this", 403)
+        raise Refused("not_a_member", "only the channel's members may do this", 403)
     return LeaveAnswer(channelId=request.channelId, left=True)
 
 
@@ -914,7 +904,7 @@ def toggle_sub(caller: AppCaller, request: ChannelRequest) -> MuteAnswer:
             return MuteAnswer(channelId=request.channelId, muted=muted)
         member = store.get_chat_member(caller.app_id, request.channelId, caller.user)
         if not _is_member(member):
-            raise ChatError("not_a_member", "only the channel's members may do this", 403)
+            raise Refused("not_a_member", "only the channel's members may do this", 403)
     raise TransientError("the membership kept changing: retry")
 
 
@@ -935,7 +925,7 @@ def set_read(caller: AppCaller, request: SetReadRequest) -> ReadAnswer:
     if request.postId is not None:
         post = store.get_post(caller.app_id, request.channelId, request.postId)
         if not post.exists or not _is_post(post.data):
-            raise ChatError("post_not_found", f"no post {request.postId} in this channel", 404)
+            raise Refused("post_not_found", f"no post {request.postId} in this channel", 404)
         fixed = (request.postId, post.data.get("createdAt"))
     member = context.member
     for attempt in range(READ_RETRIES):
@@ -943,7 +933,7 @@ def set_read(caller: AppCaller, request: SetReadRequest) -> ReadAnswer:
             time.sleep(min(0.005 * attempt, 0.05))
             member = store.get_chat_member(caller.app_id, request.channelId, caller.user)
             if not _is_member(member):
-                raise ChatError("not_a_member", "only the channel's members may do this", 403)
+                raise Refused("not_a_member", "only the channel's members may do this", 403)
         post_id, at = fixed if fixed is not None else _latest_post(caller.app_id, request.channelId)
         unread = store.count_unread(caller.app_id, request.channelId, caller.user, at)
         read_at = store.update_chat_member(
@@ -978,7 +968,7 @@ def upsert_sub(caller: AppCaller, request: UpsertSubRequest) -> Subscription:
     for name, value in (request.settings or {}).items():
         change[store.field_path("settings", name)] = value
     if change and not store.update_chat_member(caller.app_id, request.channelId, caller.user, change):
-        raise ChatError("not_a_member", "only the channel's members may do this", 403)
+        raise Refused("not_a_member", "only the channel's members may do this", 403)
     member = store.get_chat_member(caller.app_id, request.channelId, caller.user).data
     return Subscription(
         channelId=request.channelId,
@@ -1002,16 +992,14 @@ def _group(caller: AppCaller, channel_id: str, *, owner_only: bool) -> tuple[dic
         data = store.get_conversation(caller.app_id, channel_id) or {}
         member: dict[str, Any] = {}
         if not data or data.get("channel") != APP_CHANNEL:
-            raise ChatError("channel_not_found", f"no channel {channel_id}", 404)
+            raise Refused("channel_not_found", f"no channel {channel_id}", 404)
     else:
         context = _membership(caller, channel_id)
         data, member = context.channel.data, context.member.data
     if data.get("kind") != "group":
-        raise ChatError("not_joinable", "only group channels have members to manage", 403)
+        raise Refused("not_joinable", "only group channels have members to manage", 403)
     if owner_only and caller.via != "api_key" and member.get("role") != "owner":
-        raise ChatError(
-            "not_channel_owner", "only the channel's owner (or the app's backend) may do this", 403
-        )
+        raise Refused("not_channel_owner", "only the channel's owner (or the app's backend) may do this", 403)
     return data, member
 
 
@@ -1027,11 +1015,11 @@ def add_member(caller: AppCaller, request: AddMemberRequest) -> Member:
     app's backend, with its API key, may add anyone to any group."""
     data, member = _group(caller, request.channelId, owner_only=False)
     if caller.via != "api_key" and join_policy(data) == "approval" and member.get("role") != "owner":
-        raise ChatError(
+        raise Refused(
             "not_channel_owner", "in a channel that asks for approval only its owner adds users", 403
         )
     if request.userId not in store.get_app_users(caller.app_id, [request.userId]):
-        raise ChatError(
+        raise Refused(
             "user_not_found",
             f"no user {request.userId} in this app (the backend creates users with token)",
             404,
@@ -1072,12 +1060,12 @@ def request_join(caller: AppCaller, request: RequestJoinRequest) -> JoinRequestA
     context = store.chat_context(caller.app_id, request.channelId, caller.user)
     data = context.channel.data
     if not context.channel.exists or data.get("channel") != APP_CHANNEL:
-        raise ChatError("channel_not_found", f"no channel {request.channelId}", 404)
+        raise Refused("channel_not_found", f"no channel {request.channelId}", 404)
     answer = JoinRequestAnswer(channelId=request.channelId, userId=caller.user, status="joined")
     if _is_member(context.member):
         return answer
     if data.get("kind") != "group":
-        raise ChatError("not_joinable", "only group channels can be joined", 403)
+        raise Refused("not_joinable", "only group channels can be joined", 403)
     if caller.via != "api_key" and join_policy(data) == "approval":
         stored = store.create_join_request(
             caller.app_id,
@@ -1128,7 +1116,7 @@ def decide_join(caller: AppCaller, request: DecideJoinRequest) -> JoinRequestAns
     if store.get_join_request(caller.app_id, request.channelId, request.userId) is None:
         if _is_member(store.get_chat_member(caller.app_id, request.channelId, request.userId)):
             return JoinRequestAnswer(channelId=request.channelId, userId=request.userId, status="joined")
-        raise ChatError("join_request_not_found", f"{request.userId} has not asked to join this channel", 404)
+        raise Refused("join_request_not_found", f"{request.userId} has not asked to join this channel", 404)
     if request.approve:
         store.join_chat_channel(
             caller.app_id, request.channelId, request.userId, _new_member("member", request.userId)
@@ -1264,7 +1252,7 @@ def call(name: str, body: bytes, authorization: str | None, user_header: str | N
     """Run one operation: authenticate, validate the body, run, and return the answer as JSON data."""
     operation = OPERATIONS.get(name)
     if operation is None:
-        raise ChatError("unknown_operation", f"no operation {name!r}: see GET /openapi.json", 404)
+        raise Refused("unknown_operation", f"no operation {name!r}: see GET /openapi.json", 404)
     caller = authenticate(
         authorization, user_header, api_key_only=operation.api_key_only, needs_user=operation.needs_user
     )

@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import store
-from shared.errors import PermanentError
+from shared.errors import Throttled
 
 POSTS_PER_SECOND = 5
 APP_POSTS_PER_SECOND = 50
@@ -55,18 +55,6 @@ DEFAULT_MONTHLY_MESSAGES = PLAN_MONTHLY_MESSAGES["free"]
 USAGE_CACHE_SECONDS = 5.0
 TENANT_CACHE_SECONDS = 5.0
 WINDOWS_KEPT = 10_000  # in-process windows kept before the idle ones are dropped
-
-
-class Throttled(PermanentError):
-    """A post refused by a limit (429). Retrying helps later, after ``retry_after`` seconds; it is a
-    PermanentError for this request (functions/http.py answers its code and message as they are)."""
-
-    http_status = 429
-
-    def __init__(self, code: str, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.code = code
-        self.retry_after = retry_after
 
 
 # --- monthly usage -----------------------------------------------------------------------------------

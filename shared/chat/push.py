@@ -80,7 +80,12 @@ def notifications(
 
 def send(app_id: str, batch: list[Notification]) -> int:
     """Deliver notifications (outbox locally, FCM in production); return how many were handed over.
-    Never raises."""
+
+    The post is already stored when this runs, so a failure to notify is logged (an error, with the
+    count) and does not fail the post; only FCM's and Firestore's own failures are caught: a bug
+    raises like any other."""
+    from firebase_admin.exceptions import FirebaseError
+
     if not batch:
         return 0
     try:
@@ -105,8 +110,11 @@ def send(app_id: str, batch: list[Notification]) -> int:
             )
             return len(batch)
         return sum(_send_fcm(app_id, n) for n in batch)
-    except Exception:
-        log.exception("push notifications failed", extra={"fields": {"app": app_id, "count": len(batch)}})
+    except (FirebaseError, *store.transient_errors()) as exc:
+        log.error(
+            "push notifications failed",
+            extra={"fields": {"app": app_id, "count": len(batch), "error": type(exc).__name__}},
+        )
         return 0
 
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 
 from shared.chat import api, keys, metering, models, openapi, push
+from shared.errors import Refused, Throttled
 
 
 def test_the_openapi_document_is_valid_openapi_3_1() -> None:
@@ -86,7 +87,7 @@ def test_cursors_round_trip_and_garbage_is_refused() -> None:
     at = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
     assert api._decode_cursor(api._encode_cursor(at, "po123")) == (at, "po123")
     for garbage in ("nope", "e30", api._encode_cursor(at, "a/b")):
-        with pytest.raises(api.ChatError) as caught:
+        with pytest.raises(Refused) as caught:
             api._decode_cursor(garbage)
         assert caught.value.code == "invalid_cursor"
 
@@ -95,14 +96,14 @@ def test_the_in_process_window_admits_five_posts_a_second_per_user() -> None:
     metering.reset()
     for _ in range(metering.POSTS_PER_SECOND):
         metering.admit("app1", "alice")
-    with pytest.raises(metering.Throttled) as caught:
+    with pytest.raises(Throttled) as caught:
         metering.admit("app1", "alice")
     assert caught.value.code == "rate_limited"
     assert caught.value.http_status == 429
     assert 0 < caught.value.retry_after <= 1
     metering.admit("app1", "bob")  # per user
     metering.admit("app2", "alice")  # per app
-    with pytest.raises(metering.Throttled):
+    with pytest.raises(Throttled):
         metering.admit("app3", "carol", bucket_count=metering.POSTS_PER_SECOND)  # other instances' posts
     metering.reset()
 
