@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 from bench.stats import report, summary
-from infra.local import demo
+from infra.local import demo, payloads
 from infra.local.dashboard import DIST, DashboardServer
 from infra.local.simulate import meta_signature
 from infra.local.stack import LocalStack
@@ -87,36 +87,7 @@ def bundle_sizes() -> dict[str, int]:
 
 
 def webhook(wa_id: str, text: str, name: str) -> dict[str, Any]:
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "WABA",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "15550100",
-                                "phone_number_id": WA.external_id,
-                            },
-                            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
-                            "messages": [
-                                {
-                                    "from": wa_id,
-                                    "id": f"wamid.{uuid.uuid4().hex}",
-                                    "timestamp": str(int(time.time())),
-                                    "type": "text",
-                                    "text": {"body": text},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    return payloads.whatsapp_text(WA.external_id, wa_id, text, name=name)
 
 
 class Customers:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 
 import requests
 
 from bench.stats import report
-from infra.local import demo
+from infra.local import demo, payloads
 from infra.local.simulate import meta_signature
 from infra.local.stack import LocalStack
 
@@ -23,39 +22,11 @@ WA = next(c for c in demo.DEMO_CHANNELS if c.kind == "whatsapp")
 
 
 def _body(messages: list[dict[str, object]]) -> bytes:
-    return json.dumps(
-        {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {
-                    "id": "WABA",
-                    "changes": [
-                        {
-                            "field": "messages",
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {
-                                    "display_phone_number": "15550100",
-                                    "phone_number_id": WA.external_id,
-                                },
-                                "messages": messages,
-                            },
-                        }
-                    ],
-                }
-            ],
-        }
-    ).encode()
+    return json.dumps(payloads.whatsapp_change(WA.external_id, messages=messages)).encode()
 
 
 def _text(sender: str, text: str) -> dict[str, object]:
-    return {
-        "from": sender,
-        "id": f"wamid.{uuid.uuid4().hex}",
-        "timestamp": str(int(time.time())),
-        "type": "text",
-        "text": {"body": text},
-    }
+    return payloads.whatsapp_text_message(sender, text)
 
 
 def _count(store: object) -> int:

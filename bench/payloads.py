@@ -2,51 +2,17 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-from infra.local import demo
+from infra.local import demo, payloads
 
 WA_PHONE_ID = next(c.external_id for c in demo.DEMO_CHANNELS if c.kind == "whatsapp")
 
 
 def whatsapp_batch(count: int, contacts: int = 50, text: str = "benchmark message") -> dict[str, Any]:
     """One WhatsApp webhook POST carrying ``count`` text messages from ``contacts`` customers."""
-    now = str(int(time.time()))
-    messages = [
-        {
-            "from": f"1555000{i % contacts:04d}",
-            "id": f"wamid.{uuid.uuid4().hex}",
-            "timestamp": now,
-            "type": "text",
-            "text": {"body": f"{text} {i}"},
-        }
-        for i in range(count)
-    ]
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "WABA",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {"display_phone_number": "15550100", "phone_number_id": WA_PHONE_ID},
-                            "contacts": [
-                                {"profile": {"name": f"Customer {c}"}, "wa_id": f"1555000{c:04d}"}
-                                for c in range(contacts)
-                            ],
-                            "messages": messages,
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    return payloads.whatsapp_batch(WA_PHONE_ID, count, contacts, text)
 
 
 def signed_poster(target: str, secret: str) -> Callable[[bytes], None]:

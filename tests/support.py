@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import requests
 
+from infra.local import payloads
 from infra.local.simulate import meta_signature
 from infra.local.stack import LocalStack
 
@@ -96,39 +97,8 @@ def whatsapp_text_webhook(
     timestamp: int | None = None,
     name: str = "Kerry Fisher",
 ) -> dict[str, Any]:
-    """A documented WhatsApp Cloud API webhook carrying one text message."""
-    import uuid
-
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "WABA",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "15550100",
-                                "phone_number_id": phone_number_id,
-                            },
-                            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
-                            "messages": [
-                                {
-                                    "from": wa_id,
-                                    "id": wamid or f"wamid.{uuid.uuid4().hex}",
-                                    "timestamp": str(timestamp or int(time.time())),
-                                    "type": "text",
-                                    "text": {"body": text},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    """A documented WhatsApp Cloud API webhook carrying one text message (infra/local/payloads.py)."""
+    return payloads.whatsapp_text(phone_number_id, wa_id, text, wamid=wamid, timestamp=timestamp, name=name)
 
 
 def post_signed(
@@ -148,31 +118,4 @@ def post_signed(
 
 def whatsapp_status_webhook(phone_number_id: str, wa_id: str, wamid: str, status: str) -> dict[str, Any]:
     """A documented WhatsApp Cloud API `statuses` webhook for one message the business sent."""
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "WABA",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "15550100",
-                                "phone_number_id": phone_number_id,
-                            },
-                            "statuses": [
-                                {
-                                    "id": wamid,
-                                    "status": status,
-                                    "timestamp": str(int(time.time())),
-                                    "recipient_id": wa_id,
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    return payloads.whatsapp_status(phone_number_id, wa_id, wamid, status)

@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 
-from infra.local import demo
+from infra.local import demo, payloads
 from infra.local.dev import STATE_FILE
 from infra.local.processes import REPO
 
@@ -76,53 +76,12 @@ def text_payload(kind: str, text: str, contact: str, name: str) -> dict[str, Any
     (``kind`` may also be ``twilio-whatsapp``)."""
     account = demo_channel(kind).external_id
     now_ms = int(time.time() * 1000)
-    mid = f"m_{uuid.uuid4().hex}"
     if kind in ("messenger", "instagram"):
-        return {
-            "object": "page" if kind == "messenger" else "instagram",
-            "entry": [
-                {
-                    "id": account,
-                    "time": now_ms,
-                    "messaging": [
-                        {
-                            "sender": {"id": contact},
-                            "recipient": {"id": account},
-                            "timestamp": now_ms,
-                            "message": {"mid": mid, "text": text},
-                        }
-                    ],
-                }
-            ],
-        }
+        return payloads.messenger_text(
+            account, contact, text, kind="page" if kind == "messenger" else "instagram"
+        )
     if kind == "whatsapp":
-        return {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {
-                    "id": "WABA_ID",
-                    "changes": [
-                        {
-                            "field": "messages",
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {"display_phone_number": "15550100", "phone_number_id": account},
-                                "contacts": [{"profile": {"name": name}, "wa_id": contact}],
-                                "messages": [
-                                    {
-                                        "from": contact,
-                                        "id": f"wamid.{uuid.uuid4().hex}",
-                                        "timestamp": str(now_ms // 1000),
-                                        "type": "text",
-                                        "text": {"body": text},
-                                    }
-                                ],
-                            },
-                        }
-                    ],
-                }
-            ],
-        }
+        return payloads.whatsapp_text(account, contact, text, name=name)
     if kind == "telegram":
         chat = int(contact) if contact.lstrip("-").isdigit() else 5550123
         first_name = (name.split(maxsplit=1) or ["Customer"])[0]

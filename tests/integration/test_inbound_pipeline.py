@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.local import demo
+from infra.local import demo, payloads
 from infra.local.stack import LocalStack
 from shared import ids, inbox, store
 from tests.support import eventually, post_webhook, provider_fixture
@@ -27,30 +27,11 @@ def wa_body(
     phone_id: str = WA_PHONE_ID,
     contacts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    value: dict[str, Any] = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550100", "phone_number_id": phone_id},
-    }
-    if contacts is not None:
-        value["contacts"] = contacts
-    if messages is not None:
-        value["messages"] = messages
-    if statuses is not None:
-        value["statuses"] = statuses
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}],
-    }
+    return payloads.whatsapp_change(phone_id, messages=messages, statuses=statuses, contacts=contacts)
 
 
 def wa_text(wa_id: str, text: str, wamid: str | None = None) -> dict[str, Any]:
-    return {
-        "from": wa_id,
-        "id": wamid or f"wamid.{uuid.uuid4().hex}",
-        "timestamp": str(int(time.time())),
-        "type": "text",
-        "text": {"body": text},
-    }
+    return payloads.whatsapp_text_message(wa_id, text, wamid=wamid)
 
 
 def messages() -> list[dict[str, Any]]:

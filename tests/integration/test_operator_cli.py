@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 import requests
 
-from infra.local import demo
+from infra.local import demo, payloads
 from infra.local.stack import LocalStack
-from shared import auth, cli, ids, secrets, store
+from shared import auth, channels, cli, ids, secrets, store
 from shared.channels.telegram import telegram_secret_token
 from shared.models.status import rank
 from tests.support import REPO, eventually, post_signed, post_webhook
@@ -444,11 +444,14 @@ def test_a_telegram_bot_is_connected_with_its_webhook_and_secret_token(
     eventually(lambda: store.get_conversation(tenant, conversation_id), what="the Telegram conversation")
 
 
-def test_a_build_without_a_providers_adapter_refuses_to_connect_its_channels() -> None:
-    with pytest.raises(cli.OperatorError, match="cannot be connected by this build"):
-        cli.provider_module("pigeon", ("send",))
-    with pytest.raises(cli.OperatorError, match="set_webhook, telegram_secret_token, webhook_url, fly"):
-        cli.provider_module("telegram", (*cli.TELEGRAM_FUNCTIONS, "fly"))
+def test_a_build_without_a_providers_adapter_refuses_to_connect_its_channels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(cli.OperatorError, match="cannot be connected by this build: no adapter"):
+        cli.channel_adapter("pigeon")
+    monkeypatch.setitem(channels.REGISTRY, "pigeon", "shared.channels.pigeon:PigeonAdapter")
+    with pytest.raises(cli.OperatorError, match=r"its adapter shared\.channels\.pigeon is not available"):
+        cli.channel_adapter("pigeon")
 
 
 # --- rotation -------------------------------------------------------------------------------------------
@@ -632,32 +635,9 @@ def test_quarantine_list_shows_what_is_kept_and_what_replay_published(
     clean_stack: LocalStack, run: CliRunner
 ) -> None:
     phone_id = unique_digits()
-    body = {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "WABA",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {"display_phone_number": "15550199", "phone_number_id": phone_id},
-                            "messages": [
-                                {
-                                    "from": "15551239999",
-                                    "id": f"wamid.{uuid.uuid4().hex}",
-                                    "timestamp": str(int(time.time())),
-                                    "type": "text",
-                                    "text": {"body": "anyone there?"},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    body = payloads.whatsapp_change(
+        phone_id, messages=[payloads.whatsapp_text_message("15551239999", "anyone there?")]
+    )
     assert post_webhook(clean_stack, "whatsapp", body).status_code == 200
 
     def pending() -> list[dict[str, Any]]:

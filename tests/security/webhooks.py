@@ -33,6 +33,7 @@ from typing import Any
 import functions_framework
 import pytest
 
+from infra.local import payloads
 from shared import bus, config, secrets
 
 MAIN = Path(__file__).resolve().parents[2] / "main.py"
@@ -187,58 +188,13 @@ def message_body(kind: str, *, text: str, name: str, phone: str, message_id: str
     ``name`` with phone number ``phone`` (where the provider sends either)."""
     first, _, last = name.partition(" ")
     if kind in ("messenger", "instagram"):
-        return json.dumps(
-            {
-                "object": "page" if kind == "messenger" else "instagram",
-                "entry": [
-                    {
-                        "id": "100200300",
-                        "time": 1700000000000,
-                        "messaging": [
-                            {
-                                "sender": {"id": "7001"},
-                                "recipient": {"id": "100200300"},
-                                "timestamp": 1700000000000,
-                                "message": {"mid": message_id, "text": text},
-                            }
-                        ],
-                    }
-                ],
-            }
-        ).encode()
+        body = payloads.messenger_text(
+            "100200300", "7001", text, mid=message_id, kind="page" if kind == "messenger" else kind
+        )
+        return json.dumps(body).encode()
     if kind == "whatsapp":
-        return json.dumps(
-            {
-                "object": "whatsapp_business_account",
-                "entry": [
-                    {
-                        "id": "WABA",
-                        "changes": [
-                            {
-                                "field": "messages",
-                                "value": {
-                                    "messaging_product": "whatsapp",
-                                    "metadata": {
-                                        "display_phone_number": "15550100",
-                                        "phone_number_id": "900",
-                                    },
-                                    "contacts": [{"profile": {"name": name}, "wa_id": phone}],
-                                    "messages": [
-                                        {
-                                            "from": phone,
-                                            "id": message_id,
-                                            "timestamp": "1700000000",
-                                            "type": "text",
-                                            "text": {"body": text},
-                                        }
-                                    ],
-                                },
-                            }
-                        ],
-                    }
-                ],
-            }
-        ).encode()
+        body = payloads.whatsapp_text("900", phone, text, wamid=message_id, timestamp=1700000000, name=name)
+        return json.dumps(body).encode()
     if kind == "telegram":
         person = {"id": 7001, "first_name": first, "last_name": last, "username": first.lower() + "_q"}
         return json.dumps(
