@@ -8,6 +8,8 @@ what the function uses.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import functions_framework
@@ -31,42 +33,46 @@ __all__ = [
 ]
 
 Response = tuple[str, int, dict[str, str]]
+_WEBHOOK_PREFIX = "webhook_"
 
 
-def _webhook(kind: str, request: flask.Request) -> Response:
-    from functions import webhook
+def _webhook(target: Callable[[flask.Request], Response]) -> Callable[[flask.Request], Response]:
+    """Make ``webhook_<kind>`` the webhook of channel ``<kind>`` (functions/webhook.py): the name is
+    the one place that says which channel it serves (``target`` itself is only its docstring)."""
+    kind = target.__name__.removeprefix(_WEBHOOK_PREFIX)
 
-    return webhook.serve(kind, request)
+    @functools.wraps(target)
+    def serve(request: flask.Request) -> Response:
+        from functions import webhook as webhook_trigger
+
+        return webhook_trigger.serve(kind, request)
+
+    return functions_framework.http(serve)
 
 
-@functions_framework.http
+@_webhook
 def webhook_messenger(request: flask.Request) -> Response:
     """Facebook Messenger webhook (page subscriptions)."""
-    return _webhook("messenger", request)
 
 
-@functions_framework.http
+@_webhook
 def webhook_instagram(request: flask.Request) -> Response:
     """Instagram messaging webhook."""
-    return _webhook("instagram", request)
 
 
-@functions_framework.http
+@_webhook
 def webhook_whatsapp(request: flask.Request) -> Response:
     """WhatsApp Cloud API webhook."""
-    return _webhook("whatsapp", request)
 
 
-@functions_framework.http
+@_webhook
 def webhook_telegram(request: flask.Request) -> Response:
     """Telegram Bot API webhook (``?bot=<bot id>``; secret token header)."""
-    return _webhook("telegram", request)
 
 
-@functions_framework.http
+@_webhook
 def webhook_twilio(request: flask.Request) -> Response:
     """Twilio messaging webhook and status callbacks (SMS, MMS, WhatsApp through Twilio)."""
-    return _webhook("twilio", request)
 
 
 @functions_framework.cloud_event

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from shared import bus, inbox, logs
+from shared import bus, channels, inbox, logs
 from shared.models import QuarantinedItem
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,20 +30,18 @@ def handle(cloud_event: CloudEvent) -> None:
     attributes = message.get("attributes") or {}
     data = base64.b64decode(message.get("data") or b"")
     channel = attributes.get("channel", "unknown")
-    answer_queued: bool | None = None
+    follow_up: dict[str, object] = {}
     try:
         if attributes.get("event_type") == bus.QUARANTINE_EVENT_TYPE:
             outcome = inbox.quarantine(QuarantinedItem.model_validate_json(data))
         else:
             event = inbox.decode_event(data)
             outcome = inbox.apply(event)
-            if event.channel == "telegram" and outcome.result in ("created", "duplicate"):
-                # A button press waits for the bot's answer (its spinner). If queueing it fails, the
-                # error makes Pub/Sub redeliver: the press is then a duplicate, queued again under
-                # the same task name, so it is answered once.
-                from shared import outbox
-
-                answer_queued = outbox.answer_callback(event, outcome)
+            if event.channel in channels.kinds():
+                # What the provider needs once the event is stored (Telegram answers button
+                # presses). If it fails, the error makes Pub/Sub redeliver: the hook runs again on
+                # the duplicate, idempotently.
+                follow_up = channels.adapter(event.channel).after_ingest(event, outcome)
     except ValidationError as exc:
         outcome = inbox.quarantine(
             QuarantinedItem(
@@ -63,7 +61,7 @@ def handle(cloud_event: CloudEvent) -> None:
                 "result": outcome.result,
                 "message_id": outcome.message_id,
                 "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
-                **({"callback_answer_queued": answer_queued} if answer_queued is not None else {}),
+                **follow_up,
             }
         },
     )

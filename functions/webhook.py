@@ -22,11 +22,6 @@ log = logging.getLogger("switchboard.webhook")
 
 Response = tuple[str, int, dict[str, str]]
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
-# What each provider expects as a successful answer: Twilio wants TwiML (an empty <Response/>
-# sends no reply), everyone else any 200.
-ACKNOWLEDGEMENTS: dict[str, tuple[str, dict[str, str]]] = {
-    "twilio": ('<?xml version="1.0" encoding="UTF-8"?><Response/>', {"Content-Type": "text/xml"}),
-}
 
 
 def serve(kind: str, request: flask.Request) -> Response:
@@ -72,8 +67,9 @@ def handle(kind: str, request: flask.Request) -> Response:
             }
         },
     )
-    answer, headers = ACKNOWLEDGEMENTS.get(kind, ("EVENT_RECEIVED", TEXT))
-    return answer, 200, headers
+    # What the provider expects as a successful answer (Twilio: TwiML), the adapter's to say.
+    answer = adapter.acknowledgement
+    return answer.body, 200, {"Content-Type": answer.content_type}
 
 
 def public_url(request: flask.Request, kind: str) -> str:

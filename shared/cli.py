@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import importlib
 import json
 import os
 import re
@@ -50,21 +49,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared import channels
-from shared.errors import ProviderError, SwitchboardError
+from shared.channels.base import ChannelAdapter, ConnectRequest
+from shared.errors import ParseError, ProviderError, Refused, SwitchboardError
 from shared.inbound import Normalized, normalize, parse_into
 
 if TYPE_CHECKING:  # pragma: no cover
     from google.cloud.pubsub_v1 import SubscriberClient
     from google.pubsub_v1.types import ReceivedMessage
 
-CHANNEL_KINDS = ("messenger", "instagram", "whatsapp", "telegram", "twilio")
-PAGE_KINDS = ("messenger", "instagram")
 PLANS = ("free", "pro")
 # Tenant and channel ids become Firestore document ids and part of the secret id
 # channel-token-<tenant>-<channel> (Secret Manager: letters, digits, '-', '_', <= 255 characters).
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-ACCOUNT_SID_PATTERN = re.compile(r"^AC[0-9a-fA-F]{32}$")  # a Twilio account SID
 MIN_PASSWORD_LENGTH = 6  # Firebase Auth refuses shorter passwords
 
 STALE_AFTER = timedelta(hours=24)
@@ -181,50 +178,44 @@ PARSE_BASE_URL = "https://webhook.invalid/webhook-{channel}"
 
 
 def parse_url(channel: str, url: str | None, bot: str | None) -> str | None:
-    """The webhook URL a body is parsed as having arrived at: ``url`` as given, or for Telegram
-    ``url`` (or a placeholder) with ``?bot=<bot>`` added exactly as ``connect-channel`` registers it."""
+    """The webhook URL a body is parsed as having arrived at: ``url`` as given, or, for a channel
+    whose webhook URL names the account (Telegram's ``?bot=``), ``url`` (or a placeholder) naming
+    ``bot`` exactly as ``connect-channel`` registers it."""
     if bot is None:
         return url
-    if channel != "telegram":
-        raise BadInput("--bot names a Telegram bot: it is for `parse telegram` only (use --url)")
-    from shared.channels.telegram import webhook_url
-
-    return webhook_url(url or PARSE_BASE_URL.format(channel=channel), check_id(bot, "bot id"))
+    adapter = channels.adapter(channel)
+    if not adapter.url_names_account:
+        named = [kind for kind in channels.kinds() if channels.adapter(kind).url_names_account]
+        raise BadInput(
+            f"--bot names the account in the webhook URL: it is for `parse {'|'.join(named)}` only "
+            "(use --url)"
+        )
+    return adapter.webhook_url(url or PARSE_BASE_URL.format(channel=channel), check_id(bot, "bot id"))
 
 
 def twilio_form_body(raw: bytes) -> bytes:
-    """A Twilio webhook body as Twilio posts it (``application/x-www-form-urlencoded``): ``raw``
-    itself, unless its first non-space byte is ``{``: then a JSON object of the form's fields (each a
-    string, or a list of strings for a repeated field), encoded as the form."""
-    from urllib.parse import urlencode
+    """The Twilio adapter's :meth:`~shared.channels.base.ChannelAdapter.posted_body`, refusals as
+    BadInput: kept for infra/local/simulate.py, which imports it from here."""
+    from shared.channels.twilio import form_body
 
-    if not raw.lstrip().startswith(b"{"):
-        return raw
     try:
-        fields = json.loads(raw)
-    except ValueError as exc:
-        raise BadInput(f"not a JSON object of Twilio form fields: {exc}") from exc
-    pairs: list[tuple[str, str]] = []
-    for key, value in fields.items():
-        values = value if isinstance(value, list) else [value]
-        if not all(isinstance(item, str) for item in values):
-            raise BadInput(f"Twilio form field {key!r} must be a string or a list of strings")
-        pairs.extend((key, item) for item in values)
-    return urlencode(pairs).encode()
+        return form_body(raw)
+    except ParseError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def cmd_parse(channel: str, files: list[Path], url: str | None = None, bot: str | None = None) -> int:
     """Print each file's events to stdout (JSON lines) and quarantine records to stderr, each body
-    parsed as the webhook function would parse it when it arrived at ``url`` (see :func:`parse_url`)."""
+    parsed as the webhook function would parse it when it arrived at ``url`` (see :func:`parse_url`);
+    a file is first made the body the provider posts (a JSON object of Twilio's form fields becomes
+    the form)."""
     adapter = channels.adapter(channel)
     webhook = parse_url(channel, url, bot)
     for path in files:
-        body = path.read_bytes()
-        if channel == "twilio":
-            try:
-                body = twilio_form_body(body)
-            except BadInput as exc:
-                raise BadInput(f"{path}: {exc}") from None
+        try:
+            body = adapter.posted_body(path.read_bytes())
+        except ParseError as exc:
+            raise BadInput(f"{path}: {exc}") from None
         result = normalize(adapter, body, webhook)
         for event in result.events:
             print(event.model_dump_json())
@@ -345,8 +336,36 @@ class ChannelRequest:
     webhook_url: str | None
     force: bool
 
+    def connection(self) -> ConnectRequest:
+        """The provider's part of the request."""
+        return ConnectRequest(
+            external_id=self.external_id,
+            page_id=self.page_id,
+            account_sid=self.account_sid,
+            webhook_url=self.webhook_url,
+        )
 
-def _check_channel_request(request: ChannelRequest) -> None:
+
+def channel_adapter(kind: str) -> ChannelAdapter:
+    """The registered adapter of ``kind``, else OperatorError (a build without that provider's
+    adapter cannot connect its channels, and must not pretend to)."""
+    module = channels.REGISTRY.get(kind, "").partition(":")[0]
+    try:
+        return channels.adapter(kind)
+    except channels.UnknownChannel:
+        missing = f"no adapter is registered for {kind!r}"
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        missing = f"its adapter {module} is not available"
+    raise OperatorError(f"{kind} channels cannot be connected by this build: {missing}; nothing was changed")
+
+
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+def _check_channel_request(request: ChannelRequest, adapter: ChannelAdapter) -> None:
     check_id(request.channel_id, "channel id")
     if (
         not request.external_id
@@ -356,73 +375,22 @@ def _check_channel_request(request: ChannelRequest) -> None:
         raise BadInput("--external-id must be the provider's account id, without '/' or spaces")
     if not request.name.strip():
         raise BadInput("--name must not be empty")
-    if request.kind == "twilio" and not request.account_sid:
-        raise BadInput("--account-sid is required for twilio channels (the account that owns the number)")
-    if request.account_sid and request.kind != "twilio":
-        raise BadInput("--account-sid applies to twilio channels only")
-    if request.account_sid and not ACCOUNT_SID_PATTERN.match(request.account_sid):
-        raise BadInput(f"not a Twilio account SID (AC and 32 hex digits): {request.account_sid!r}")
-    if request.kind == "instagram" and not request.page_id:
-        raise BadInput(
-            "--page-id is required for instagram: the Facebook Page linked to the Instagram account, "
-            "to which our app subscribes"
-        )
-    if request.page_id and request.kind != "instagram":
-        raise BadInput(
-            "--page-id applies to instagram channels only (a messenger channel's page is its --external-id)"
-        )
-    if request.webhook_url and request.kind != "telegram":
-        raise BadInput("--webhook-url applies to telegram channels only")
-
-
-def _check_token(kind: str, external_id: str, token: str) -> None:
-    if kind == "telegram" and token.partition(":")[0] != external_id:
-        # A bot token is "<bot id>:<secret>"; the bot id is what Telegram webhooks are routed on.
-        raise BadInput(f"this bot token belongs to bot {token.partition(':')[0]!r}, not {external_id!r}")
-
-
-# What connect-channel needs from a provider's module (shared/channels/<kind>.py).
-TELEGRAM_FUNCTIONS = ("set_webhook", "telegram_secret_token", "webhook_url")
-TWILIO_FUNCTIONS = ("auth_token_name",)
-
-
-def provider_module(kind: str, functions: Sequence[str]) -> Any:
-    """``shared.channels.<kind>`` if it offers ``functions``, else OperatorError (a build without
-    that provider's adapter cannot connect its channels, and must not pretend to)."""
-    name = f"shared.channels.{kind}"
+    connection = request.connection()
+    for option in connection.options():
+        if option not in adapter.connect_options:
+            takers = [k for k in channels.kinds() if option in channels.adapter(k).connect_options]
+            raise BadInput(f"{_flag(option)} applies to {', '.join(takers)} channels only")
     try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        module = None
-    if not all(callable(getattr(module, function, None)) for function in functions):
-        raise OperatorError(
-            f"{kind} channels cannot be connected by this build: {name} ({', '.join(functions)}) "
-            "is not available; nothing was changed"
-        )
-    return module
+        adapter.check_connection(connection)
+    except Refused as exc:
+        raise BadInput(str(exc)) from None
 
 
-def _telegram_webhook_url(request: ChannelRequest, telegram: Any) -> str:
-    from shared.config import settings
-
-    base = request.webhook_url or (
-        f"{settings().public_base_url}/webhook-telegram" if settings().public_base_url else ""
-    )
-    if not base:
-        raise BadInput(
-            "the Telegram webhook URL is unknown: set SWITCHBOARD_PUBLIC_BASE_URL (the functions' public "
-            "URL prefix) or pass --webhook-url"
-        )
-    return str(telegram.webhook_url(base, request.external_id))
-
-
-def _telegram_master_secret() -> str:
-    from shared import secrets
-    from shared.config import settings
-
-    return settings().telegram_webhook_secret or secrets.secret("telegram-webhook-secret")
+def _check_token(adapter: ChannelAdapter, external_id: str, token: str) -> None:
+    try:
+        adapter.check_token(external_id, token)
+    except Refused as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _token_health(expires_at: datetime | None) -> dict[str, Any]:
@@ -434,49 +402,13 @@ def _token_health(expires_at: datetime | None) -> dict[str, Any]:
     }
 
 
-def _connect_provider(request: ChannelRequest, token: str, telegram: Any) -> dict[str, Any]:
-    """Subscribe our app to the provider account; return what was set up (stored on the channel)."""
-    from shared.channels import meta_admin
-    from shared.config import settings
-    from shared.models.outbound import ChannelAccount
-
-    config = settings()
-    if request.kind in PAGE_KINDS:
-        page_id = request.page_id or request.external_id
-        meta_admin.subscribe_page(
-            request.kind,
-            page_id,
-            token,
-            base_url=config.meta_graph_base_url,
-            version=config.meta_graph_version,
-            timeout=config.provider_timeout_seconds,
-        )
-        return {"pageId": page_id, "fields": list(meta_admin.PAGE_SUBSCRIBED_FIELDS), "at": _now()}
-    if request.kind == "telegram" and telegram is not None:
-        url = _telegram_webhook_url(request, telegram)
-        account = ChannelAccount(
-            channel="telegram",
-            external_id=request.external_id,
-            token=token,
-            base_url=config.telegram_api_base_url,
-        )
-        secret_token = telegram.telegram_secret_token(_telegram_master_secret(), request.external_id)
-        telegram.set_webhook(account, url, secret_token, config.provider_timeout_seconds)
-        return {"url": url, "at": _now()}
-    return {}
-
-
 def cmd_connect_channel(request: ChannelRequest) -> int:
     """Store the token, write the channel and its route, and connect the provider to our webhooks."""
     from shared import secrets, store
 
     _require_tenant(request.tenant_id)
-    _check_channel_request(request)
-    telegram = provider_module("telegram", TELEGRAM_FUNCTIONS) if request.kind == "telegram" else None
-    twilio = provider_module("twilio", TWILIO_FUNCTIONS) if request.kind == "twilio" else None
-    if telegram is not None:  # fail before writing anything
-        _telegram_webhook_url(request, telegram)
-        _telegram_master_secret()
+    adapter = channel_adapter(request.kind)
+    _check_channel_request(request, adapter)  # fails before anything is written
     existing = store.get_channel(request.tenant_id, request.channel_id)
     if existing is not None and (existing.get("kind"), existing.get("externalId")) != (
         request.kind,
@@ -496,12 +428,13 @@ def cmd_connect_channel(request: ChannelRequest) -> int:
             )
         say(f"moving {route_key} from {route.tenant_id}/{route.channel_id}")
     token = read_secret("token", "--token-stdin")
-    _check_token(request.kind, request.external_id, token)
+    _check_token(adapter, request.external_id, token)
 
     secret_name = secrets.channel_token_name(request.tenant_id, request.channel_id)
     version = secrets.add_secret_version(secret_name, token, labels={"kind": "channel-token"})
-    if twilio is not None and request.account_sid:
-        _store_twilio_auth_token(twilio, request.account_sid, token)
+    adapter.store_token(
+        {"kind": request.kind, "externalId": request.external_id, "accountSid": request.account_sid}, token
+    )
     store.put_channel(
         request.tenant_id,
         request.channel_id,
@@ -518,7 +451,7 @@ def cmd_connect_channel(request: ChannelRequest) -> int:
         request.tenant_id, request.channel_id, _token_health(request.token_expires_at)
     )
     try:
-        subscription = _connect_provider(request, token, telegram)
+        subscription = adapter.connect(request.connection(), token)
     except ProviderError as exc:
         raise OperatorError(
             f"channel {request.channel_id} is stored and routed, but the provider refused to connect it: "
@@ -526,6 +459,7 @@ def cmd_connect_channel(request: ChannelRequest) -> int:
             "again: it is safe to repeat."
         ) from exc
     if subscription:
+        subscription = {**subscription, "at": _now()}
         store.update_channel(request.tenant_id, request.channel_id, {"webhookSubscription": subscription})
     emit(
         {
@@ -543,31 +477,13 @@ def cmd_connect_channel(request: ChannelRequest) -> int:
         f"channel {request.channel_id} connected: "
         f"webhooks for {route_key} now reach tenant {request.tenant_id}"
     )
-    if request.kind == "whatsapp":
-        say(
-            "WhatsApp: make sure the number's business account is subscribed to the app (Meta app "
-            "dashboard, WhatsApp > Configuration, field 'messages')"
-        )
-    if request.kind == "twilio":
-        say(
-            "Twilio: set the number's messaging webhook to the webhook_twilio URL "
-            "(terraform output webhook_urls)"
-        )
+    if adapter.connect_note:
+        say(adapter.connect_note)
     return 0
 
 
-def _store_twilio_auth_token(twilio: Any, account_sid: str, token: str) -> str:
-    """Twilio signs its webhooks with the account's auth token, which the Twilio webhook looks up by
-    AccountSid: keep it there too (one value per account, shared by all its numbers)."""
-    from shared import secrets
-
-    name = str(twilio.auth_token_name(account_sid))
-    secrets.add_secret_version(name, token, labels={"kind": "twilio-auth-token"})
-    return name
-
-
 def cmd_rotate_channel_token(tenant_id: str, channel_id: str, expires_at: datetime | None) -> int:
-    """Store a new token for an existing channel."""
+    """Store a new token for an existing channel (and wherever else its provider keeps it)."""
     from shared import secrets, store
 
     _require_tenant(tenant_id)
@@ -577,26 +493,26 @@ def cmd_rotate_channel_token(tenant_id: str, channel_id: str, expires_at: dateti
         raise OperatorError(
             f"channel {channel_id} of tenant {tenant_id} does not exist (use connect-channel)"
         )
-    kind, account_sid = str(channel.get("kind")), channel.get("accountSid")
-    twilio = provider_module("twilio", TWILIO_FUNCTIONS) if kind == "twilio" and account_sid else None
+    adapter = channel_adapter(str(channel.get("kind")))
     token = read_secret("token", "--token-stdin")
-    _check_token(kind, str(channel.get("externalId")), token)
+    _check_token(adapter, str(channel.get("externalId")), token)
     name = secrets.channel_token_name(tenant_id, channel_id)
     version = secrets.add_secret_version(name, token, labels={"kind": "channel-token"})
     store.update_channel_health(tenant_id, channel_id, _token_health(expires_at))
     emit({"tenant": tenant_id, "channel": channel_id, "secret": name, "secretVersion": version})
     say(_rotation_note(name))
-    if twilio is not None:
-        _store_twilio_auth_token(twilio, str(account_sid), token)
+    shared_secret = adapter.store_token(channel, token)
+    if shared_secret is not None:
+        account = channel.get("accountSid")
         siblings = [
             f"{t}/{c}"
             for t, c, data in store.list_channels()
-            if data.get("accountSid") == account_sid and (t, c) != (tenant_id, channel_id)
+            if data.get("accountSid") == account and (t, c) != (tenant_id, channel_id)
         ]
         if siblings:
             say(
-                f"Twilio's auth token belongs to account {account_sid}: rotate the token of its other "
-                f"channels too ({', '.join(siblings)})"
+                f"the token is also {shared_secret}, which belongs to account {account}: rotate the token "
+                f"of its other channels too ({', '.join(siblings)})"
             )
     return 0
 
@@ -1126,7 +1042,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect = commands.add_parser("connect-channel", help="connect a provider account to a tenant")
     connect.add_argument("tenant_id")
     connect.add_argument("channel_id")
-    connect.add_argument("--kind", required=True, choices=CHANNEL_KINDS)
+    connect.add_argument("--kind", required=True, choices=channels.kinds())
     connect.add_argument(
         "--external-id",
         required=True,

@@ -39,12 +39,11 @@ class Normalized:
 def normalize(adapter: ChannelAdapter, body: bytes, url: str | None = None) -> Normalized:
     """Split ``body`` with ``adapter`` and parse every item; never raises for bad provider data.
 
-    ``url`` is the webhook URL the body arrived at: adapters whose provider names the account only
-    in the URL (Telegram's ``?bot=``) implement ``split_with_url`` and get it."""
+    ``url`` is the webhook URL the body arrived at (some providers name the account only there,
+    like Telegram's ``?bot=``); None when unknown (an operator's file, a replayed body)."""
     result = Normalized()
     try:
-        split_with_url = getattr(adapter, "split_with_url", None)
-        items = split_with_url(body, url or "") if split_with_url else adapter.split(body)
+        items = adapter.split(body, url or "")
     except ParseError as exc:
         raw = body.decode("utf-8", errors="replace")
         result.quarantined.append(

@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from shared import ids, store
+from shared import channels, ids, store
 from shared.config import settings
 from shared.errors import TransientError
 from shared.models import (
@@ -49,7 +49,6 @@ CUSTOMER_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 ECHO_METADATA_PREFIX = "sb:"
 HEALTH_TOUCH_SECONDS = 60.0
-META_CHANNELS = ("messenger", "instagram")
 
 
 @cache
@@ -205,10 +204,13 @@ def _conversation_base(event: InboundEvent, route: store.Route) -> dict[str, Any
 
 
 def _reply_window(event: MessageEvent, at: datetime) -> dict[str, Any]:
+    """The conversation's reply window from the customer's message at ``at``, by the channel's rule
+    (``capabilities.reply_window``): what a reply needs once 24 hours have passed."""
     window: dict[str, Any] = {"expiresAtMs": store.maximum(_ms(at + CUSTOMER_WINDOW))}
-    if event.channel == "whatsapp":
+    rule = channels.capabilities(event.channel).reply_window
+    if rule == "template":
         window["needs"] = "template"
-    elif event.channel in META_CHANNELS:
+    elif rule == "tag":
         window["needs"] = "tag"
         window["tagExpiresAtMs"] = store.maximum(_ms(at + HUMAN_AGENT_WINDOW))
     return window

@@ -6,8 +6,12 @@
 - :func:`deliver` (``deliver``, the task's target): claims the message with an optimistic
   precondition (a task delivered twice, even concurrently, calls the provider once), calls the
   channel adapter, records the provider's id (applying receipts that raced ahead) or the failure.
-- :func:`mark_read`: the agent opened the conversation: unread to zero, and a WhatsApp read receipt
-  (blue ticks) for the customer's last message.
+- :func:`mark_read`: the agent opened the conversation: unread to zero, and a read receipt for the
+  customer's last message where the channel sends them (``capabilities.read_receipts``: WhatsApp's
+  blue ticks).
+
+What a channel allows (templates, reactions, media, its reply window) is its adapter's
+``capabilities`` (shared/channels/base.py); this module never names a provider.
 """
 
 from __future__ import annotations
@@ -25,15 +29,13 @@ from shared import channels, conversations, ids, inbox, secrets, store, tasks
 from shared.auth import Caller, Forbidden
 from shared.config import settings
 from shared.errors import PermanentError, ProviderError, TransientError
-from shared.models import InboundEvent, MessageEvent
+from shared.models import InboundEvent
 from shared.models.outbound import ChannelAccount, OutboundMessage, TemplateParameter
 
 log = logging.getLogger(__name__)
 
 CLAIM_SECONDS = 60.0
 MEDIA_TYPES = ("image", "audio", "video", "document")
-TEMPLATE_CHANNELS = ("whatsapp",)
-REACTION_CHANNELS = ("whatsapp", "instagram", "telegram")
 
 
 class RequestError(PermanentError):
@@ -89,19 +91,21 @@ def _require(condition: object, code: str, message: str) -> None:
 
 
 def _validate_shape(message: ComposeMessage, channel: str) -> None:
+    can = channels.capabilities(channel)
     if message.type in ("text", "note"):
         _require(message.text and message.text.strip(), "text_required", "a text message needs text")
     elif message.type in MEDIA_TYPES:
+        _require(message.type in can.media, "media_not_supported", f"{channel} cannot send {message.type}")
         _require(message.mediaUrl, "media_url_required", f"an {message.type} needs mediaUrl")
     elif message.type == "template":
-        _require(channel in TEMPLATE_CHANNELS, "template_not_supported", f"{channel} has no templates")
+        _require(can.templates, "template_not_supported", f"{channel} has no templates")
         _require(
             message.templateName and message.templateLanguage,
             "template_required",
             "a template needs templateName and templateLanguage",
         )
     elif message.type == "reaction":
-        _require(channel in REACTION_CHANNELS, "reaction_not_supported", f"{channel} cannot send reactions")
+        _require(can.reactions, "reaction_not_supported", f"{channel} cannot send reactions")
         _require(message.replyTo, "reply_to_required", "a reaction needs replyTo (the message reacted to)")
         _require(message.emoji is not None, "emoji_required", "a reaction needs emoji ('' removes it)")
 
@@ -274,7 +278,8 @@ def _enqueue(
 
 
 def mark_read(caller: Caller, conversation_id: str) -> dict[str, Any]:
-    """The agent read the conversation: unread to 0; on WhatsApp, blue ticks for the last message."""
+    """The agent read the conversation: unread to 0; where the channel sends read receipts
+    (WhatsApp's blue ticks), one for the customer's last message."""
     conversation = conversations.for_staff(caller, conversation_id)
     if conversation.get("unreadCount"):
         # Only when there is something to clear: the conversation is a hot document while a customer
@@ -285,11 +290,12 @@ def mark_read(caller: Caller, conversation_id: str) -> dict[str, Any]:
             {"unreadCount": 0, "lastReadAt": store.server_time(), "lastReadBy": caller.uid},
         )
     last = conversation.get("lastInbound") or {}
+    channel = str(conversation.get("channel"))
     queued = False
-    if conversation.get("channel") == "whatsapp" and last.get("providerMessageId"):
+    if channels.capabilities(channel).read_receipts and last.get("providerMessageId"):
         # A task per customer message read: named, so opening the conversation twice sends one receipt.
         queued = _enqueue(
-            "whatsapp",
+            channel,
             caller.tenant_id,
             conversation_id,
             last["messageId"],
@@ -299,32 +305,22 @@ def mark_read(caller: Caller, conversation_id: str) -> dict[str, Any]:
     return {"conversationId": conversation_id, "unreadCount": 0, "readReceiptQueued": queued}
 
 
-def answer_callback(event: InboundEvent, outcome: inbox.Outcome) -> bool:
-    """A Telegram button press (callback query) shows a spinner on the customer's button until the
-    bot answers it (answerCallbackQuery; Telegram refuses answers after a few minutes). Once ingest
-    has stored the press, queue the answer for deliver, which alone holds bot tokens. Named after
-    the query, so a redelivered press queues it once. True if queued now."""
-    content = getattr(event, "content", None)
-    if (
-        event.channel != "telegram"
-        or not isinstance(event, MessageEvent)
-        or getattr(content, "choice", None) != "callback"
-        or outcome.tenant_id is None
-        or outcome.conversation_id is None
-        or outcome.message_id is None
-    ):
+def answer_callback(event: InboundEvent, query_id: str, outcome: inbox.Outcome) -> bool:
+    """Queue the answer to a button press (a Telegram callback query, ``query_id``) that ingest has
+    stored (``outcome``) for deliver, which alone holds bot tokens; the channel adapter's
+    ``after_ingest`` calls it. Named after the query, so a redelivered press queues it once.
+    True if queued now."""
+    if outcome.tenant_id is None or outcome.conversation_id is None or outcome.message_id is None:
         return False
-    from shared.channels.telegram import CALLBACK_PREFIX, KIND
-
-    query_id = event.message_id.removeprefix(CALLBACK_PREFIX)
     if not settings().deliver_url:
         # A stack without deliver (some local benchmarks) cannot answer; production always has it.
         log.warning(
-            "no deliver URL: a callback query is left unanswered", extra={"fields": {"channel": KIND}}
+            "no deliver URL: a callback query is left unanswered",
+            extra={"fields": {"channel": event.channel}},
         )
         return False
     return _enqueue(
-        "telegram",
+        event.channel,
         outcome.tenant_id,
         outcome.conversation_id,
         outcome.message_id,
@@ -375,27 +371,13 @@ def _outbound(data: dict[str, Any], message_id: str) -> OutboundMessage:
 
 
 def account_for(tenant_id: str, channel_id: str) -> ChannelAccount:
-    """The channel's API identity: its external id, its token from Secret Manager, the API root."""
+    """The channel's API identity, built by its adapter from the channel's document and its token
+    from Secret Manager."""
     channel = store.get_channel(tenant_id, channel_id)
     if channel is None:
         raise PermanentError(f"channel {channel_id} does not exist")
-    config = settings()
-    kind = str(channel["kind"])
-    base = {"telegram": config.telegram_api_base_url, "twilio": config.twilio_api_base_url}.get(
-        kind, config.meta_graph_base_url
-    )
-    callback = (
-        f"{config.public_base_url}/webhook-twilio" if kind == "twilio" and config.public_base_url else None
-    )
-    return ChannelAccount(
-        channel=kind,
-        external_id=str(channel["externalId"]),
-        token=secrets.secret(secrets.channel_token_name(tenant_id, channel_id)),
-        base_url=base,
-        account_sid=channel.get("accountSid"),
-        api_version=config.meta_graph_version,
-        status_callback_url=channel.get("statusCallbackUrl") or callback,
-    )
+    token = secrets.secret(secrets.channel_token_name(tenant_id, channel_id))
+    return channels.adapter(str(channel["kind"])).account(channel, token)
 
 
 def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:

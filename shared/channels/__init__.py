@@ -1,6 +1,10 @@
 """The channel registry: one adapter per provider, looked up by channel kind.
 
 Adapters are imported on first use, so a webhook function loads only its own provider's module.
+The registry is the one list of channels: ``shared.models.ChannelKind``, the CLI's channel choices
+and main.py's webhook targets follow it, and ``tests/channels/test_channel_contract.py`` fails,
+naming the missing piece, when a registered channel lacks anything the system needs (ARCHITECTURE.md,
+"Adding a channel").
 """
 
 from __future__ import annotations
@@ -8,9 +12,9 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from shared.channels.base import ChannelAdapter
+from shared.channels.base import WITHOUT_PROVIDER, Capabilities, ChannelAdapter
 
-# kind -> "module:ClassName"; every adapter here is exercised by tests/test_channel_contract.py.
+# kind -> "module:ClassName"
 REGISTRY: dict[str, str] = {
     "messenger": "shared.channels.messenger:MessengerAdapter",
     "instagram": "shared.channels.instagram:InstagramAdapter",
@@ -41,4 +45,10 @@ def adapter(kind: str) -> ChannelAdapter:
     return cls()
 
 
-__all__ = ["REGISTRY", "ChannelAdapter", "UnknownChannel", "adapter", "kinds"]
+def capabilities(kind: str) -> Capabilities:
+    """What the business can do on a ``kind`` conversation; a kind with no adapter (the in-app
+    chat) gets :data:`~shared.channels.base.WITHOUT_PROVIDER`."""
+    return adapter(kind).capabilities if kind in REGISTRY else WITHOUT_PROVIDER
+
+
+__all__ = ["REGISTRY", "Capabilities", "ChannelAdapter", "UnknownChannel", "adapter", "capabilities", "kinds"]

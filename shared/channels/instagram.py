@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from shared.channels.base import MEDIA_KINDS, Capabilities, ConnectRequest, refused
 from shared.channels.meta import MessagingAdapter
 from shared.models import MediaContent, MessageContent, UnsupportedContent
 
@@ -22,6 +23,16 @@ class InstagramAdapter(MessagingAdapter):
     """Inbound Instagram DMs: an Instagram professional account's conversations (IGSIDs)."""
 
     kind: ClassVar[str] = "instagram"
+    capabilities: ClassVar[Capabilities] = Capabilities(reply_window="tag", reactions=True, media=MEDIA_KINDS)
+    connect_options: ClassVar[frozenset[str]] = frozenset({"page_id"})
+
+    def check_connection(self, request: ConnectRequest) -> None:
+        """Our app subscribes to the Facebook Page linked to the account: its id is required."""
+        if not request.page_id:
+            raise refused(
+                "--page-id is required for instagram: the Facebook Page linked to the Instagram account, "
+                "to which our app subscribes"
+            )
 
     def other_attachment(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from shared.channels.base import MEDIA_KINDS, Capabilities
 from shared.channels.meta import MessagingAdapter, as_id
 from shared.models import Attachment, MediaContent, MessageContent
 
@@ -24,6 +25,9 @@ class MessengerAdapter(MessagingAdapter):
     """Inbound Messenger: a Page's conversations with people (PSIDs)."""
 
     kind: ClassVar[str] = "messenger"
+    # The Send API's reactions (sender_action react) and mark_seen are not sent on Messenger: only
+    # Instagram documents reactions through it, and Switchboard sends read receipts on WhatsApp only.
+    capabilities: ClassVar[Capabilities] = Capabilities(reply_window="tag", media=MEDIA_KINDS)
 
     def sticker_content(self, payload: dict[str, Any], url: str | None, text: str | None) -> MessageContent:
         """A sticker; the like button's thumbs-up also reads as text, so agents see it."""

@@ -9,7 +9,7 @@
 - :func:`to_utc`: Meta's timestamps are seconds or milliseconds, ints or strings, and sometimes
   nonsense (dashboard test deliveries); never raises.
 - :func:`load_body`, :func:`as_id`, :func:`receipt_error`: tolerant readers for provider JSON.
-- :class:`MetaAdapter`: handshake + verify from :func:`shared.config.settings`.
+- :class:`MetaAdapter`: handshake, verify and the Graph API account, from :func:`shared.config.settings`.
 - :class:`MessagingAdapter`: the ``entry[].messaging[]`` / ``entry[].standby[]`` format that
   Messenger and Instagram share (Messenger Platform "Webhook events" reference; Instagram Platform
   "Messaging webhooks"), split into self-contained items and parsed into events. The two channel
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeAlias
 
+from shared.channels.base import ChannelAdapter, ConnectRequest
 from shared.config import MissingSetting, settings
 from shared.errors import ParseError, SignatureError, VerificationError
 from shared.models import (
@@ -275,12 +276,17 @@ def fingerprint(value: object) -> str:
 # --- adapters ------------------------------------------------------------------------------------
 
 
-class MetaAdapter(abc.ABC):
-    """Handshake and signature verification for every Meta channel, configured from
-    :func:`shared.config.settings` (``META_APP_SECRET``, ``META_VERIFY_TOKEN``) unless given
-    explicitly (tests, the admin CLI)."""
+class MetaAdapter(ChannelAdapter):
+    """Handshake, signature verification and the API account for every Meta channel, configured
+    from :func:`shared.config.settings` (``META_APP_SECRET``, ``META_VERIFY_TOKEN``) unless given
+    explicitly (tests, the admin CLI). Each product sends through its own API (:meth:`send`)."""
 
-    kind: ClassVar[str] = ""
+    environment: ClassVar[tuple[str, ...]] = (
+        "META_APP_SECRET",
+        "META_VERIFY_TOKEN",
+        "META_GRAPH_BASE_URL",
+        "META_GRAPH_VERSION",
+    )
 
     def __init__(self, *, app_secret: str | None = None, verify_token: str | None = None) -> None:
         self._app_secret = app_secret
@@ -297,24 +303,21 @@ class MetaAdapter(abc.ABC):
         secret = self._app_secret or settings().require("meta_app_secret")
         verify_signature(body, header(headers, SIGNATURE_HEADER), secret)
 
-    def send(
-        self, account: ChannelAccount, recipient: str, message: OutboundMessage, *, timeout: float
-    ) -> SendResult:
-        """Send through the Graph API (shared/channels/graph.py, imported here: off the webhook's
-        cold path)."""
-        from shared.channels import graph
-
-        if self.kind == "whatsapp":
-            return graph.cloud_api(account, recipient, message, timeout)
-        return graph.send_api(account, recipient, message, timeout)
-
-    @abc.abstractmethod
-    def split(self, body: bytes) -> list[dict[str, Any]]:
-        """Cut a body into self-contained raw items (each Meta product has its own layout)."""
+    def account(self, channel: Mapping[str, Any], token: str) -> ChannelAccount:
+        """The Graph API identity: the page, Instagram account or phone number id, and its token."""
+        config = settings()
+        return ChannelAccount(
+            channel=self.kind,
+            external_id=str(channel["externalId"]),
+            token=token,
+            base_url=config.meta_graph_base_url,
+            api_version=config.meta_graph_version,
+        )
 
     @abc.abstractmethod
-    def parse_item(self, item: dict[str, Any]) -> list[InboundEvent]:
-        """Normalize one raw item into events."""
+    def split(self, body: bytes, url: str) -> list[dict[str, Any]]:
+        """Cut a body into self-contained raw items (each Meta product has its own layout; ``url``
+        is unused: Meta names the account in the body)."""
 
 
 @dataclass(slots=True)
@@ -392,7 +395,33 @@ class MessagingAdapter(MetaAdapter):
     a :class:`ChannelNoticeEvent`. Channel modules override the ``*_content`` hooks for their quirks.
     """
 
-    def split(self, body: bytes) -> list[dict[str, Any]]:
+    def send(
+        self, account: ChannelAccount, recipient: str, message: OutboundMessage, *, timeout: float
+    ) -> SendResult:
+        """Send through the Send API (shared/channels/graph.py, imported here: off the webhook's
+        cold path)."""
+        from shared.channels import graph
+
+        return graph.send_api(account, recipient, message, timeout)
+
+    def connect(self, request: ConnectRequest, token: str) -> dict[str, Any]:
+        """Subscribe our app to the Page's webhooks (the Page itself, or for Instagram the Page
+        linked to the account) with the Page's token."""
+        from shared.channels import meta_admin
+
+        config = settings()
+        page_id = request.page_id or request.external_id
+        meta_admin.subscribe_page(
+            self.kind,
+            page_id,
+            token,
+            base_url=config.meta_graph_base_url,
+            version=config.meta_graph_version,
+            timeout=config.provider_timeout_seconds,
+        )
+        return {"pageId": page_id, "fields": list(meta_admin.PAGE_SUBSCRIBED_FIELDS)}
+
+    def split(self, body: bytes, url: str) -> list[dict[str, Any]]:
         """Cut a verified body into items; raise ParseError if the body itself is unusable."""
         data = load_body(body)
         entries = data.get("entry")

@@ -7,9 +7,9 @@ Inbound (Bot API, "Getting updates" / ``setWebhook``, and the ``Update`` and ``M
   secret (:func:`telegram_secret_token`); Telegram echoes that token in
   ``X-Telegram-Bot-Api-Secret-Token`` on every request, which is all the authentication there is
   (no signature over the body).
-- :meth:`TelegramAdapter.split_with_url` gives one item ``{"bot_id": ..., "update": {...}}``: the
-  bot id travels with the update, so a quarantined item can be re-parsed on its own. Plain
-  :meth:`TelegramAdapter.split` cannot know the bot and refuses.
+- :meth:`TelegramAdapter.split` gives one item ``{"bot_id": ..., "update": {...}}``, the bot id
+  read from the URL's ``?bot=``: it travels with the update, so a quarantined item can be re-parsed
+  on its own. Without the URL the bot is unknown and the body is refused (kept whole for replay).
 - Ids exceed 32 bits (supergroup chats are ``-100...``; ``callback_query.id`` is a numeric string):
   every id is kept as a string. Message ids are only unique within a chat, so a provider message id
   is ``"<chat id>:<message id>"``. ``channel_post`` has ``sender_chat`` and no ``from``; ``thumb``
@@ -45,6 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from shared.channels.base import MEDIA_KINDS, Capabilities, ChannelAdapter, ConnectRequest, refused
 from shared.channels.meta import (
     as_dict,
     as_float,
@@ -56,7 +57,7 @@ from shared.channels.meta import (
     to_utc,
 )
 from shared.config import settings
-from shared.errors import ParseError, ProviderError, SignatureError, VerificationError
+from shared.errors import ParseError, ProviderError, SignatureError
 from shared.models import (
     Attachment,
     ChannelNoticeEvent,
@@ -80,6 +81,8 @@ from shared.models.outbound import ChannelAccount, OutboundMessage, SendResult
 if TYPE_CHECKING:  # pragma: no cover
     import requests
 
+    from shared.inbox import Outcome
+
 __all__ = [
     "ALLOWED_UPDATES",
     "SECRET_HEADER",
@@ -96,6 +99,7 @@ __all__ = [
 KIND = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 BOT_PARAM = "bot"
+WEBHOOK_SECRET_NAME = "telegram-webhook-secret"  # noqa: S105 - a Secret Manager id, not a secret
 CALLBACK_PREFIX = "callback_query:"  # a button press's provider message id: the prefix, then the query id
 # What we ask Telegram to deliver (setWebhook ``allowed_updates``). message_reaction is never sent
 # unless it is listed explicitly (Bot API, Update: "message_reaction ... must be explicitly specified").
@@ -146,10 +150,19 @@ def bot_id_from_url(url: str) -> str | None:
 # --- the adapter ---------------------------------------------------------------------------------
 
 
-class TelegramAdapter:
+class TelegramAdapter(ChannelAdapter):
     """Telegram bots: updates in (one per POST), Bot API methods out."""
 
     kind: ClassVar[str] = KIND
+    # Bots cannot send read receipts; reactions are setMessageReaction. No reply window.
+    capabilities: ClassVar[Capabilities] = Capabilities(reactions=True, media=MEDIA_KINDS)
+    environment: ClassVar[tuple[str, ...]] = (
+        "TELEGRAM_API_BASE_URL",
+        "TELEGRAM_WEBHOOK_SECRET",
+        "SWITCHBOARD_PUBLIC_BASE_URL",
+    )
+    connect_options: ClassVar[frozenset[str]] = frozenset({"webhook_url"})
+    url_names_account: ClassVar[bool] = True
 
     def __init__(self, *, webhook_secret: str | None = None) -> None:
         self._webhook_secret = webhook_secret
@@ -158,10 +171,6 @@ class TelegramAdapter:
         return self._webhook_secret or settings().require("telegram_webhook_secret")
 
     # -- inbound --
-
-    def handshake(self, query: Mapping[str, str]) -> str:
-        """Telegram has no GET subscription handshake (webhooks are registered with setWebhook)."""
-        raise VerificationError("Telegram webhooks have no subscription handshake")
 
     def verify(self, headers: Mapping[str, str], body: bytes, url: str) -> None:
         """Raise SignatureError unless ``X-Telegram-Bot-Api-Secret-Token`` equals the token derived
@@ -177,17 +186,34 @@ class TelegramAdapter:
         if not hmac.compare_digest(expected.encode("utf-8"), provided.strip().encode("utf-8")):
             raise SignatureError(f"{SECRET_HEADER} does not match this bot")
 
-    def split(self, body: bytes) -> list[dict[str, Any]]:
-        """Refused: the bot is named only by the webhook URL; use :meth:`split_with_url`."""
-        raise ParseError("telegram needs the webhook URL")
-
-    def split_with_url(self, body: bytes, url: str) -> list[dict[str, Any]]:
+    def split(self, body: bytes, url: str) -> list[dict[str, Any]]:
         """One item ``{"bot_id": <from ?bot=>, "update": <the Update>}`` (Telegram sends one
-        update per request)."""
+        update per request); ParseError when ``url`` does not name the bot."""
         bot_id = bot_id_from_url(url)
         if bot_id is None:
-            raise ParseError("the webhook URL does not name the bot (?bot=<id>)")
+            raise ParseError("telegram needs the webhook URL: it does not name the bot (?bot=<id>)")
         return [{"bot_id": bot_id, "update": load_body(body)}]
+
+    def webhook_url(self, base_url: str, external_id: str) -> str:
+        """``base_url`` with ``?bot=<bot id>`` (see :func:`webhook_url`)."""
+        return webhook_url(base_url, external_id)
+
+    def after_ingest(self, event: InboundEvent, outcome: Outcome) -> dict[str, Any]:
+        """A button press (callback query) shows a spinner on the customer's button until the bot
+        answers it (answerCallbackQuery; Telegram refuses answers after a few minutes). Once the
+        press is stored (created, or found stored by a redelivery), queue the answer for deliver,
+        which alone holds bot tokens, as a task named after the query: a redelivered press is
+        answered once. If queueing fails, the error makes Pub/Sub redeliver the press."""
+        if outcome.result not in ("created", "duplicate"):
+            return {}
+        queued = False
+        content = getattr(event, "content", None)
+        if isinstance(event, MessageEvent) and getattr(content, "choice", None) == "callback":
+            from shared import outbox
+
+            query_id = event.message_id.removeprefix(CALLBACK_PREFIX)
+            queued = outbox.answer_callback(event, query_id, outcome)
+        return {"callback_answer_queued": queued}
 
     def parse_item(self, item: dict[str, Any]) -> list[InboundEvent]:
         """Normalize one ``{"bot_id", "update"}`` item; an update with only ``update_id`` gives
@@ -240,6 +266,15 @@ class TelegramAdapter:
 
     # -- outbound --
 
+    def account(self, channel: Mapping[str, Any], token: str) -> ChannelAccount:
+        """The bot (its id) and its token, on the Bot API's root."""
+        return ChannelAccount(
+            channel=KIND,
+            external_id=str(channel["externalId"]),
+            token=token,
+            base_url=settings().telegram_api_base_url,
+        )
+
     def send(
         self, account: ChannelAccount, recipient: str, message: OutboundMessage, *, timeout: float
     ) -> SendResult:
@@ -247,6 +282,44 @@ class TelegramAdapter:
         setMessageReaction, answerCallbackQuery); mark_read is a no-op (bots send no read
         receipts), templates are refused (WhatsApp only)."""
         return send_message(account, recipient, message, timeout)
+
+    # -- connecting a bot --
+
+    def check_connection(self, request: ConnectRequest) -> None:
+        """The webhook URL to register and the master secret must both be known before anything
+        is written."""
+        self._registered_url(request)
+        self._connect_master()
+
+    def check_token(self, external_id: str, token: str) -> None:
+        """A bot token is ``<bot id>:<secret>``; the bot id is what Telegram webhooks are routed on."""
+        if token.partition(":")[0] != external_id:
+            raise refused(f"this bot token belongs to bot {token.partition(':')[0]!r}, not {external_id!r}")
+
+    def connect(self, request: ConnectRequest, token: str) -> dict[str, Any]:
+        """setWebhook: ``<webhook URL>?bot=<bot id>`` with the bot's secret token."""
+        url = self._registered_url(request)
+        account = self.account({"externalId": request.external_id}, token)
+        secret_token = telegram_secret_token(self._connect_master(), request.external_id)
+        set_webhook(account, url, secret_token, settings().provider_timeout_seconds)
+        return {"url": url}
+
+    def _registered_url(self, request: ConnectRequest) -> str:
+        base = request.webhook_url or self.public_webhook_url()
+        if not base:
+            raise refused(
+                "the Telegram webhook URL is unknown: set SWITCHBOARD_PUBLIC_BASE_URL (the functions' "
+                "public URL prefix) or pass --webhook-url"
+            )
+        return webhook_url(base, request.external_id)
+
+    def _connect_master(self) -> str:
+        # The operator's CLI may run without TELEGRAM_WEBHOOK_SECRET: Secret Manager holds it too.
+        from shared import secrets
+
+        return (
+            self._webhook_secret or settings().telegram_webhook_secret or secrets.secret(WEBHOOK_SECRET_NAME)
+        )
 
     # -- update kinds --
 

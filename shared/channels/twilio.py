@@ -53,8 +53,17 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from shared.channels.base import (
+    MEDIA_KINDS,
+    Acknowledgement,
+    Capabilities,
+    ChannelAdapter,
+    ConnectRequest,
+    refused,
+)
 from shared.channels.meta import as_dict, as_float, as_id, as_text, header
-from shared.errors import ParseError, PermanentError, ProviderError, SignatureError, VerificationError
+from shared.config import settings
+from shared.errors import ParseError, PermanentError, ProviderError, SignatureError
 from shared.models import (
     Attachment,
     ChoiceContent,
@@ -78,6 +87,7 @@ __all__ = [
     "TwilioAdapter",
     "auth_token_name",
     "compute_signature",
+    "form_body",
     "form_params",
     "provider_error",
     "request_for",
@@ -90,6 +100,7 @@ KIND = "twilio"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 API_VERSION = "2010-04-01"
 _ACCOUNT_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # becomes part of a Secret Manager name
+ACCOUNT_SID_PATTERN = re.compile(r"AC[0-9a-fA-F]{32}")  # what connect-channel accepts
 _MEDIA_URL_KEY = re.compile(r"MediaUrl(\d{1,3})")
 _PHONE = re.compile(r"\+\d{4,16}")
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -170,6 +181,27 @@ def form_params(body: bytes) -> list[tuple[str, str]]:
     return urllib.parse.parse_qsl(text, keep_blank_values=True)
 
 
+def form_body(raw: bytes) -> bytes:
+    """A Twilio webhook body as Twilio posts it (``application/x-www-form-urlencoded``): ``raw``
+    itself, unless its first non-space byte is ``{``: then a JSON object of the form's fields (each a
+    string, or a list of strings for a repeated field), encoded as the form. ParseError otherwise."""
+    if not raw.lstrip().startswith(b"{"):
+        return raw
+    try:
+        fields = json.loads(raw)
+    except ValueError as exc:
+        raise ParseError(f"not a JSON object of Twilio form fields: {exc}") from None
+    if not isinstance(fields, dict):
+        raise ParseError("not a JSON object of Twilio form fields")
+    pairs: list[tuple[str, str]] = []
+    for key, value in fields.items():
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, str) for item in values):
+            raise ParseError(f"Twilio form field {key!r} must be a string or a list of strings")
+        pairs.extend((key, item) for item in values)
+    return urllib.parse.urlencode(pairs).encode()
+
+
 def _body_sha256(url: str) -> str | None:
     values = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("bodySHA256")
     return values[0] if values else None
@@ -184,20 +216,28 @@ def _secret_token(account_sid: str) -> str:
     return secrets.secret(auth_token_name(account_sid))
 
 
-class TwilioAdapter:
+class TwilioAdapter(ChannelAdapter):
     """Twilio numbers and WhatsApp senders: inbound messages and status callbacks, outbound sends."""
 
     kind: ClassVar[str] = KIND
+    # The Messages API has no reactions and no read receipts. Content API templates can be sent
+    # (request_for) but are not offered to agents, and no reply window is kept for Twilio.
+    capabilities: ClassVar[Capabilities] = Capabilities(media=MEDIA_KINDS)
+    # Twilio wants TwiML back: an empty <Response/> sends no automatic reply.
+    acknowledgement: ClassVar[Acknowledgement] = Acknowledgement(
+        '<?xml version="1.0" encoding="UTF-8"?><Response/>', "text/xml"
+    )
+    environment: ClassVar[tuple[str, ...]] = ("TWILIO_API_BASE_URL", "SWITCHBOARD_PUBLIC_BASE_URL")
+    connect_options: ClassVar[frozenset[str]] = frozenset({"account_sid"})
+    connect_note: ClassVar[str | None] = (
+        "Twilio: set the number's messaging webhook to the webhook_twilio URL (terraform output webhook_urls)"
+    )
 
     def __init__(self, *, auth_tokens: Callable[[str], str] | None = None) -> None:
         # account SID -> auth token; Secret Manager (or the local secrets map) by default.
         self._auth_tokens = auth_tokens or _secret_token
 
     # -- inbound --
-
-    def handshake(self, query: Mapping[str, str]) -> str:
-        """Twilio has no subscription handshake."""
-        raise VerificationError("Twilio webhooks have no subscription handshake")
 
     def verify(self, headers: Mapping[str, str], body: bytes, url: str) -> None:
         """Raise SignatureError unless ``X-Twilio-Signature`` signs ``url`` and the form (or, for a
@@ -229,20 +269,11 @@ class TwilioAdapter:
         if not signature_matches(token, url, params, signature):
             raise SignatureError(f"{SIGNATURE_HEADER} does not match the request")
 
-    def split_with_url(self, body: bytes, url: str) -> list[dict[str, Any]]:
-        """:meth:`split`, plus ``"via"`` and ``"to"``: our number and the customer, as our send named
-        them in its status-callback URL (signed with the rest of the URL), which route a callback
-        that carries no From or To."""
-        items = self.split(body)
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-        named = {key: query[key][0] for key in (VIA, TO) if query.get(key) and query[key][0]}
-        if VIA in named:
-            for item in items:
-                item.update(named)
-        return items
-
-    def split(self, body: bytes) -> list[dict[str, Any]]:
-        """One item ``{"params": {...}}`` per POST; repeated keys keep every value as a list."""
+    def split(self, body: bytes, url: str) -> list[dict[str, Any]]:
+        """One item ``{"params": {...}}`` per POST (repeated keys keep every value as a list), plus
+        ``"via"`` and ``"to"``: our number and the customer, as our send named them in its
+        status-callback URL (signed with the rest of the URL), which route a callback that carries
+        no From or To."""
         pairs = form_params(body)
         if not pairs:
             return []
@@ -253,7 +284,17 @@ class TwilioAdapter:
                 params[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
             else:
                 params[key] = value
-        return [{"params": params}]
+        item: dict[str, Any] = {"params": params}
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+        named = {key: query[key][0] for key in (VIA, TO) if query.get(key) and query[key][0]}
+        if VIA in named:
+            item.update(named)
+        return [item]
+
+    def posted_body(self, raw: bytes) -> bytes:
+        """The form Twilio posts: ``raw`` itself, or a JSON object of the form's fields encoded as
+        the form (see :func:`form_body`)."""
+        return form_body(raw)
 
     def parse_item(self, item: dict[str, Any]) -> list[InboundEvent]:
         """An inbound message (MessageEvent, plus a referral when a WhatsApp ad brought the
@@ -350,12 +391,45 @@ class TwilioAdapter:
 
     # -- outbound --
 
+    def account(self, channel: Mapping[str, Any], token: str) -> ChannelAccount:
+        """The number, the account SID that owns it and its auth token, on the REST root; status
+        callbacks go to the channel's own URL, else to our public Twilio webhook."""
+        return ChannelAccount(
+            channel=KIND,
+            external_id=str(channel["externalId"]),
+            token=token,
+            base_url=settings().twilio_api_base_url,
+            account_sid=channel.get("accountSid"),
+            status_callback_url=channel.get("statusCallbackUrl") or self.public_webhook_url(),
+        )
+
     def send(
         self, account: ChannelAccount, recipient: str, message: OutboundMessage, *, timeout: float
     ) -> SendResult:
         """Create a Message (``POST /2010-04-01/Accounts/{sid}/Messages.json``); mark_read is a
         no-op and reactions are refused: Twilio's Messages API has neither."""
         return send_message(account, recipient, message, timeout)
+
+    # -- connecting a number --
+
+    def check_connection(self, request: ConnectRequest) -> None:
+        """The account that owns the number is required: its auth token signs the webhooks."""
+        if not request.account_sid:
+            raise refused("--account-sid is required for twilio channels (the account that owns the number)")
+        if not ACCOUNT_SID_PATTERN.fullmatch(request.account_sid):
+            raise refused(f"not a Twilio account SID (AC and 32 hex digits): {request.account_sid!r}")
+
+    def store_token(self, channel: Mapping[str, Any], token: str) -> str | None:
+        """Twilio signs its webhooks with the account's auth token, which :meth:`verify` looks up by
+        AccountSid: keep it there too (one value per account, shared by all its numbers)."""
+        account_sid = channel.get("accountSid")
+        if not account_sid:
+            return None
+        from shared import secrets
+
+        name = auth_token_name(str(account_sid))
+        secrets.add_secret_version(name, token, labels={"kind": "twilio-auth-token"})
+        return name
 
 
 # Twilio MessageStatus -> Switchboard's receipt status; anything else is kept as Twilio said it.

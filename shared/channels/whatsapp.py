@@ -30,6 +30,7 @@ import logging
 import re
 from typing import Any, ClassVar
 
+from shared.channels.base import MEDIA_KINDS, Capabilities
 from shared.channels.meta import (
     MetaAdapter,
     as_dict,
@@ -67,6 +68,7 @@ from shared.models import (
     UnsupportedContent,
     stable_event_id,
 )
+from shared.models.outbound import ChannelAccount, OutboundMessage, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +149,27 @@ class WhatsAppAdapter(MetaAdapter):
     """Inbound WhatsApp Cloud API: messages from customers, statuses of ours, channel notices."""
 
     kind: ClassVar[str] = "whatsapp"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        reply_window="template", templates=True, reactions=True, read_receipts=True, media=MEDIA_KINDS
+    )
+    # A number needs no per-number subscription call: its business account is subscribed once.
+    connect_note: ClassVar[str | None] = (
+        "WhatsApp: make sure the number's business account is subscribed to the app (Meta app "
+        "dashboard, WhatsApp > Configuration, field 'messages')"
+    )
+
+    def send(
+        self, account: ChannelAccount, recipient: str, message: OutboundMessage, *, timeout: float
+    ) -> SendResult:
+        """Send through the WhatsApp Cloud API (shared/channels/graph.py, imported here: off the
+        webhook's cold path); ``mark_read`` is a read receipt (blue ticks)."""
+        from shared.channels import graph
+
+        return graph.cloud_api(account, recipient, message, timeout)
 
     # -- split --
 
-    def split(self, body: bytes) -> list[dict[str, Any]]:
+    def split(self, body: bytes, url: str) -> list[dict[str, Any]]:
         """Cut a verified body into one item per message, status, error or other change."""
         data = load_body(body)
         entries = data.get("entry")

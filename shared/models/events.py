@@ -25,7 +25,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ChannelKind = Literal["messenger", "instagram", "whatsapp", "telegram", "twilio", "app"]
+from shared.channels import REGISTRY
+
+# Every registered channel, and "app": the in-app chat, which has no provider adapter.
+ChannelKind = Literal[(*REGISTRY, "app")]
 
 RECEIPT_STATUSES = ("queued", "sent", "delivered", "read", "failed")
 

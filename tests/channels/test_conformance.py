@@ -119,7 +119,7 @@ def test_items_are_self_contained(case: tuple[str, Path]) -> None:
     # A quarantined or stored item is re-parsed later on its own: it must give the same events.
     kind, path = case
     adapter = make_adapter(kind)
-    for item in adapter.split(provider_body(kind, path)):
+    for item in adapter.split(provider_body(kind, path), ""):
         copy = json.loads(json.dumps(item))
         try:
             events = adapter.parse_item(item)

@@ -150,9 +150,7 @@ def test_items_are_self_contained(case: tuple[str, Path]) -> None:
     # A quarantined or stored item is re-parsed later on its own: it must give the same events.
     kind, path = case
     adapter = make_adapter(kind)
-    split_with_url = getattr(adapter, "split_with_url", None)
-    body = body_of(kind, path)
-    items = split_with_url(body, url_of(kind)) if split_with_url else adapter.split(body)
+    items = adapter.split(body_of(kind, path), url_of(kind))
     assert len(items) <= 1  # both providers post one update / one message per request
     for item in items:
         copy = json.loads(json.dumps(item))

@@ -40,7 +40,7 @@ def by_message_id(events: list) -> dict[str, MessageEvent]:
 
 
 def test_split_makes_self_contained_items_and_skips_empty_ones() -> None:
-    items = make_adapter("messenger").split(own_fixture("messenger-echo-standby.json"))
+    items = make_adapter("messenger").split(own_fixture("messenger-echo-standby.json"), "")
     assert [(i["field"], i["entry_id"]) for i in items] == [
         ("messaging", PAGE),
         ("standby", PAGE),
@@ -54,14 +54,14 @@ def test_split_makes_self_contained_items_and_skips_empty_ones() -> None:
 
 
 def test_split_keeps_other_entry_lists() -> None:
-    items = make_adapter("messenger").split(own_fixture("messenger-notices.json"))
+    items = make_adapter("messenger").split(own_fixture("messenger-notices.json"), "")
     assert [i["field"] for i in items] == ["messaging"] * 4 + ["changes"]
 
 
 def test_each_item_parses_on_its_own_after_a_json_round_trip() -> None:
     adapter = make_adapter("messenger")
     for name in ("messenger-messages.json", "messenger-echo-standby.json", "messenger-reactions-edits.json"):
-        for item in adapter.split(own_fixture(name)):
+        for item in adapter.split(own_fixture(name), ""):
             try:
                 direct = adapter.parse_item(item)
             except ParseError:

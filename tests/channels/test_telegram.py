@@ -154,11 +154,11 @@ def test_no_handshake() -> None:
 
 def test_split_needs_the_url_and_carries_the_bot_id() -> None:
     with pytest.raises(ParseError, match="needs the webhook URL"):
-        adapter().split(fixture("edited-message.json"))
-    [item] = adapter().split_with_url(fixture("edited-message.json"), URL)
+        adapter().split(fixture("edited-message.json"), "")
+    [item] = adapter().split(fixture("edited-message.json"), URL)
     assert item == {"bot_id": BOT_ID, "update": json.loads(fixture("edited-message.json"))}
     with pytest.raises(ParseError):
-        adapter().split_with_url(fixture("edited-message.json"), "https://h/webhook-telegram")
+        adapter().split(fixture("edited-message.json"), "https://h/webhook-telegram")
 
 
 def test_bodies_that_are_not_an_update_are_quarantined_whole() -> None:
@@ -589,6 +589,14 @@ def test_set_webhook_registers_url_secret_and_updates(sandbox: ProviderSandbox) 
     with pytest.raises(ValueError, match="secret_token"):
         set_webhook(account(sandbox), url, "not allowed!", 5)
     assert webhook_url("https://h/w?bot=1&x=2", BOT_ID) == f"https://h/w?x=2&bot={BOT_ID}"
+
+
+def test_every_media_kind_it_offers_has_a_bot_api_method() -> None:
+    from shared.channels.telegram import request_for
+
+    for kind in TelegramAdapter.capabilities.media:
+        request = request_for("42", OutboundMessage(type=kind, media_url="https://cdn.test/f"))
+        assert request is not None and request[0].startswith("send"), kind
 
 
 def test_answering_a_button_press_calls_answer_callback_query_with_its_id() -> None:

@@ -248,13 +248,13 @@ def test_no_handshake() -> None:
 
 
 def test_split_keeps_every_value_of_a_repeated_key() -> None:
-    [item] = adapter().split(form(fixture_fields("sms-repeated-key.json")))
+    [item] = adapter().split(form(fixture_fields("sms-repeated-key.json")), URL)
     assert item["params"]["Body"] == ["first", "second"]
     assert item["params"]["MessageSid"] == "SM7a1b2c3d4e5f60718293a4b5c6d7e8f9"
     assert json.loads(json.dumps(item)) == item
-    assert adapter().split(b"") == []
+    assert adapter().split(b"", URL) == []
     with pytest.raises(ParseError):
-        adapter().split(b"Body=\xff")
+        adapter().split(b"Body=\xff", URL)
     assert normalize(adapter(), b"Body=\xff", URL).quarantined[0].reason == "invalid_body"
 
 

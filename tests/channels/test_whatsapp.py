@@ -44,7 +44,7 @@ CUSTOMER = "16505551234"
 
 
 def test_split_walks_every_entry_change_and_list() -> None:
-    items = make_adapter("whatsapp").split(own_fixture("whatsapp-batch.json"))
+    items = make_adapter("whatsapp").split(own_fixture("whatsapp-batch.json"), "")
     assert [(i["kind"], i["item"].get("id")) for i in items] == [
         ("message", "wamid.A"),
         ("message", "wamid.B"),
@@ -70,7 +70,7 @@ def test_items_parse_on_their_own_after_a_json_round_trip() -> None:
         "whatsapp-changes.json",
         "whatsapp-media.json",
     ):
-        for item in adapter.split(own_fixture(name)):
+        for item in adapter.split(own_fixture(name), ""):
             try:
                 direct = adapter.parse_item(item)
             except ParseError:
