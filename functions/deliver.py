@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from functions.http import Response, answer, body_limit, discard_unread, error, read_body, start
 from shared import outbox
 from shared.config import settings
-from shared.errors import PayloadTooLarge, SwitchboardError, TransientError
+from shared.errors import MalformedTask, PayloadTooLarge, SwitchboardError
 
 if TYPE_CHECKING:  # pragma: no cover
     import flask
@@ -67,17 +67,24 @@ def handle(request: flask.Request) -> Response:
 
 
 def _deliver(request: flask.Request, body: bytes) -> Response:
+    retries = int(request.headers.get("X-CloudTasks-TaskRetryCount", "0") or 0)
     try:
-        payload = json.loads(body or b"{}")
-        retries = int(request.headers.get("X-CloudTasks-TaskRetryCount", "0") or 0)
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError as exc:
+            raise MalformedTask(f"the task body is not JSON: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise MalformedTask("the task body is not a JSON object")
         outcome = outbox.deliver(payload, retries)
-    except (KeyError, ValueError) as exc:
-        log.error("malformed delivery task", extra={"fields": {"error": type(exc).__name__}})
-        return error("invalid_task", "malformed task body", 200)  # retrying cannot fix it: drop
-    except TransientError as exc:
-        log.warning("delivery will be retried", extra={"fields": {"reason": str(exc)[:200]}})
-        return error("retry", "temporarily unable to deliver", 503)
+    except MalformedTask as exc:
+        # Retrying cannot fix a body that is no task: answered 2xx so Cloud Tasks drops it, and
+        # logged as an error (alerted on like any other), never silently.
+        log.error("malformed delivery task", extra={"fields": {"reason": str(exc)[:300]}})
+        return error("invalid_task", str(exc), 200)
     except SwitchboardError as exc:
+        if exc.transient:
+            log.warning("delivery will be retried", extra={"fields": {"reason": str(exc)[:200]}})
+            return error("retry", "temporarily unable to deliver", 503)
         log.error("delivery failed", extra={"fields": {"error": type(exc).__name__}})
         return error("failed", str(exc), 200)
     fields = {

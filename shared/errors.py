@@ -16,6 +16,7 @@ SwitchboardError                 transient?  http
     ├── ParseError               no          422  a provider item we cannot normalize (kept in quarantine)
     ├── UnstorableDocument       no          422  over Firestore's document limits (kept in quarantine)
     ├── UnknownRoute             no          404  no tenant owns this channel's external id (quarantine)
+    ├── MalformedTask            no          422  a Cloud Task body that is no delivery task: logged, dropped
     ├── Unauthenticated          no          401  no valid ID token or API key
     ├── Forbidden                no          403  a valid caller that may not do this
     ├── MissingSecret            no          400  a secret that does not exist or has no enabled version
@@ -111,6 +112,13 @@ class UnknownRoute(PermanentError):
     http_status = 404
 
 
+class MalformedTask(PermanentError):
+    """A Cloud Task whose body is no delivery task: retrying cannot fix it, so it is logged as an
+    error and dropped (a malformed message *document* fails its message instead)."""
+
+    http_status = 422
+
+
 class Unauthenticated(PermanentError):
     """No valid ID token (or API key)."""
 
@@ -193,6 +201,7 @@ __all__ = [
     "Forbidden",
     "InvalidSecretName",
     "InvitationRefused",
+    "MalformedTask",
     "MemberGone",
     "MissingSecret",
     "MissingSetting",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -15,6 +16,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from infra.local import demo
 from infra.local.stack import LocalStack
 from shared import ids, outbox, store
+from shared.errors import SwitchboardError
 from tests.support import (
     agent_token,
     eventually,
@@ -172,7 +174,7 @@ def test_the_same_task_delivered_twice_even_concurrently_calls_the_provider_once
     def deliver() -> None:
         try:
             outcomes.append(outbox.deliver(payload))
-        except Exception as exc:
+        except SwitchboardError as exc:  # what deliver answers Cloud Tasks with, recorded
             outcomes.append(type(exc).__name__)
 
     threads = [threading.Thread(target=deliver) for _ in range(2)]
@@ -193,6 +195,48 @@ def test_the_same_task_delivered_twice_even_concurrently_calls_the_provider_once
     )
     assert (answer.status_code, answer.json()["outcome"]) == (200, "already-sent")
     assert len(clean_stack.sandbox.requests("whatsapp")) == 1
+
+
+def deliver_task(stack: LocalStack, body: bytes) -> requests.Response:
+    return requests.post(
+        stack.function_urls["deliver"],
+        data=body,
+        timeout=15,
+        headers={"X-CloudTasks-QueueName": "outbound-whatsapp", "Content-Type": "application/json"},
+    )
+
+
+def test_a_malformed_task_is_dropped_loudly_not_silently(clean_stack: LocalStack) -> None:
+    for body in (
+        b"not json",
+        b"[1, 2]",
+        b'{"conversationId": "c1"}',
+        b'{"tenantId": "t", "conversationId": "c"}',
+    ):
+        answer = deliver_task(clean_stack, body)
+        # Retrying cannot fix it: 2xx so Cloud Tasks drops it, with the reason, and an error logged.
+        assert answer.status_code == 200, body
+        assert answer.json()["error"]["code"] == "invalid_task", body
+    logged = [r for r in clean_stack.log_records("deliver") if r.get("message") == "malformed delivery task"]
+    assert len(logged) >= 4 and all(r["severity"] == "ERROR" for r in logged)
+
+
+def test_a_corrupt_message_document_fails_the_message_instead_of_staying_queued(
+    clean_stack: LocalStack, token: str
+) -> None:
+    conversation_id = inbound_whatsapp(clean_stack, "15552220004")
+    message_id = ids.outbound_message_id(conversation_id, "corrupt")
+    # No "type": deliver cannot tell what to send.
+    store.message_ref(demo.DEMO_TENANT, conversation_id, message_id).set(
+        {"direction": "out", "text": "?", "status": "queued", "statusRank": 0, "sentAt": store.server_time()}
+    )
+    payload = {"tenantId": demo.DEMO_TENANT, "conversationId": conversation_id, "messageId": message_id}
+    answer = deliver_task(clean_stack, json.dumps(payload).encode())
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "failed")
+    failed = message(conversation_id, message_id)
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "malformed_message" and "KeyError" in failed["error"]["reason"]
+    assert clean_stack.sandbox.requests("whatsapp") == []
 
 
 def test_deliver_refuses_callers_that_are_not_cloud_tasks(clean_stack: LocalStack) -> None:

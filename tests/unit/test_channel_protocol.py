@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from shared import channels, cli, config, inbox, outbox, secrets
+from shared import channels, cli, config, conversations, inbox, outbox, secrets, tasks
 from shared.auth import Caller
 from shared.channels.base import ConnectRequest
+from shared.errors import Refused
 from shared.models import ChoiceContent, MessageEvent, TextContent
+from shared.outbox import replies
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 DAY_MS = 24 * 3600 * 1000
@@ -77,7 +79,7 @@ def test_the_reply_window_follows_the_channels_rule(
 
 
 def compose(kind: str, **fields: Any) -> None:
-    outbox._validate_shape(outbox.ComposeMessage(**fields), kind)
+    replies._validate_shape(outbox.ComposeMessage(**fields), kind)
 
 
 @pytest.mark.parametrize("kind", [*channels.kinds(), "app"])
@@ -92,7 +94,7 @@ def test_templates_and_reactions_are_offered_where_the_channel_has_them(kind: st
         if allowed:
             compose(kind, **fields)
         else:
-            with pytest.raises(outbox.RequestError) as refused:
+            with pytest.raises(Refused) as refused:
                 compose(kind, **fields)
             assert refused.value.code == code
     for media in ("image", "audio", "video", "document"):
@@ -124,11 +126,11 @@ def test_a_read_receipt_is_queued_only_where_the_channel_sends_them(
         "lastInbound": {"messageId": "msg1", "providerMessageId": "wamid.1"},
     }
     queued: list[tuple[str, str, dict[str, Any]]] = []
-    monkeypatch.setattr(outbox.conversations, "for_staff", lambda caller, conversation_id: conversation)
+    monkeypatch.setattr(conversations, "for_staff", lambda caller, conversation_id: conversation)
     monkeypatch.setenv("SWITCHBOARD_DELIVER_URL", "https://deliver.test")
     config.reset()
     monkeypatch.setattr(
-        outbox.tasks,
+        tasks,
         "enqueue",
         lambda queue, task_id, url, payload, at=None: queued.append((queue, task_id, payload)) or True,
     )
@@ -189,7 +191,7 @@ def test_a_stored_button_press_queues_one_named_answer(monkeypatch: pytest.Monke
     monkeypatch.setenv("SWITCHBOARD_DELIVER_URL", "https://deliver.test")
     config.reset()
     monkeypatch.setattr(
-        outbox.tasks,
+        tasks,
         "enqueue",
         lambda queue, task_id, url, payload, at=None: queued.append((queue, task_id, payload)) or True,
     )

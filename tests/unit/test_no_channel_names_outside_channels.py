@@ -41,7 +41,7 @@ def test_every_registered_channel_name_is_looked_for() -> None:
 
 def test_the_check_sees_the_code_it_is_about() -> None:
     files = checked_files()
-    assert REPO / "main.py" in files and REPO / "shared" / "outbox.py" in files
+    assert REPO / "main.py" in files and REPO / "shared" / "outbox" / "replies.py" in files
     assert REPO / "functions" / "webhook.py" in files
     assert not any(path.is_relative_to(REPO / "shared" / "channels") for path in files)
 

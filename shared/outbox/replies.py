@@ -1,0 +1,262 @@
+"""Composing an agent's reply: the request, the channel's rules, the reply window, the write.
+
+- :func:`compose` (``send_message``): validates the request against what the channel can send
+  (its adapter's ``capabilities``), checks the reply window *before* anything is queued, writes the
+  message under an id derived from the client's message id (a double click writes one message) and
+  enqueues the delivery task named after it (a retry enqueues nothing new).
+- :func:`mark_read`: the agent opened the conversation: unread to zero, and a read receipt for the
+  customer's last message where the channel sends them (``capabilities.read_receipts``: WhatsApp's
+  blue ticks).
+
+What a channel allows (templates, reactions, media, its reply window) is its adapter's
+``capabilities`` (shared/channels/base.py); this module never names a provider.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared import channels, conversations, ids, store
+from shared.auth import Caller
+from shared.errors import Refused
+from shared.outbox.delivery import MEDIA_TYPES, enqueue
+
+# --- the request -----------------------------------------------------------------------------------
+
+
+class ComposeMessage(BaseModel):
+    """What an agent sends (the JSON body's ``message``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["text", "image", "audio", "video", "document", "template", "reaction", "note"]
+    text: str | None = Field(default=None, max_length=4096)
+    mediaUrl: str | None = Field(default=None, max_length=2048)
+    caption: str | None = Field(default=None, max_length=1024)
+    filename: str | None = Field(default=None, max_length=240)
+    templateName: str | None = Field(default=None, max_length=512)
+    templateLanguage: str | None = Field(default=None, max_length=16)
+    templateParameters: list[str] = Field(default_factory=list, max_length=20)
+    emoji: str | None = Field(default=None, max_length=16)
+    replyTo: str | None = Field(default=None, max_length=64, description="Message id quoted or reacted to.")
+
+    @field_validator("mediaUrl")
+    @classmethod
+    def _https_only(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://", value):
+            raise ValueError("mediaUrl must be an http(s) URL the provider can fetch")
+        return value
+
+
+class ComposeRequest(BaseModel):
+    """The body of ``send_message``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    conversationId: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    clientMessageId: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+    message: ComposeMessage
+    useHumanAgentTag: bool = False
+
+
+def _require(condition: object, code: str, message: str) -> None:
+    if not condition:
+        raise Refused(code, message, 422)
+
+
+def _validate_shape(message: ComposeMessage, channel: str) -> None:
+    can = channels.capabilities(channel)
+    if message.type in ("text", "note"):
+        _require(message.text and message.text.strip(), "text_required", "a text message needs text")
+    elif message.type in MEDIA_TYPES:
+        _require(message.type in can.media, "media_not_supported", f"{channel} cannot send {message.type}")
+        _require(message.mediaUrl, "media_url_required", f"an {message.type} needs mediaUrl")
+    elif message.type == "template":
+        _require(can.templates, "template_not_supported", f"{channel} has no templates")
+        _require(
+            message.templateName and message.templateLanguage,
+            "template_required",
+            "a template needs templateName and templateLanguage",
+        )
+    elif message.type == "reaction":
+        _require(can.reactions, "reaction_not_supported", f"{channel} cannot send reactions")
+        _require(message.replyTo, "reply_to_required", "a reaction needs replyTo (the message reacted to)")
+        _require(message.emoji is not None, "emoji_required", "a reaction needs emoji ('' removes it)")
+
+
+# --- reply windows -------------------------------------------------------------------------------
+
+
+def reply_window(conversation: dict[str, Any], now_ms: int) -> dict[str, Any]:
+    """Whether the business may reply now, and how: {open, needs, expiresAtMs, tagExpiresAtMs}."""
+    window = conversation.get("replyWindow") or {}
+    expires = int(window.get("expiresAtMs") or 0)
+    tag_expires = int(window.get("tagExpiresAtMs") or 0)
+    return {
+        "open": now_ms < expires,
+        "needs": window.get("needs"),
+        "expiresAtMs": expires,
+        "tagExpiresAtMs": tag_expires,
+        "tagOpen": now_ms < tag_expires,
+    }
+
+
+def _check_window(conversation: dict[str, Any], request: ComposeRequest) -> str | None:
+    """Raise Refused if the window forbids this message; return the Meta tag to send with."""
+    message = request.message
+    if message.type in ("note", "reaction"):
+        return None
+    window = reply_window(conversation, int(time.time() * 1000))
+    if window["open"] or window["needs"] is None:
+        return None
+    if window["needs"] == "template":
+        _require(
+            message.type == "template",
+            "window_closed_template_required",
+            "The 24-hour WhatsApp window is closed: only an approved template can be sent.",
+        )
+        return None
+    # Messenger / Instagram: after 24 h, the HUMAN_AGENT tag allows replies up to 7 days.
+    _require(
+        window["tagOpen"],
+        "window_closed",
+        "More than 7 days since the customer's last message: replies are no longer allowed.",
+    )
+    _require(
+        request.useHumanAgentTag,
+        "window_closed_tag_required",
+        "The 24-hour window is closed: send with the Human Agent tag (allowed up to 7 days).",
+    )
+    return "HUMAN_AGENT"
+
+
+# --- compose ---------------------------------------------------------------------------------------
+
+
+def _content(message: ComposeMessage) -> dict[str, Any]:
+    content = message.model_dump(exclude_none=True, exclude={"replyTo"})
+    if not content.get("templateParameters"):
+        content.pop("templateParameters", None)
+    return content
+
+
+def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
+    """Queue an agent's message; return {messageId, status}. Idempotent on ``clientMessageId``."""
+    conversation = conversations.for_staff(caller, request.conversationId)
+    channel = str(conversation.get("channel"))
+    message = request.message
+    _validate_shape(message, channel)
+    tag = _check_window(conversation, request)
+    reply_to_provider = None
+    if message.replyTo:
+        target = store.get_message(caller.tenant_id, request.conversationId, message.replyTo)
+        _require(target is not None, "reply_to_not_found", "the message replied to does not exist")
+        reply_to_provider = (target.data if target else {}).get("providerMessageId")
+        _require(
+            reply_to_provider or message.type != "reaction",
+            "reply_to_not_sent",
+            "that message has no provider id yet",
+        )
+
+    message_id = ids.outbound_message_id(request.conversationId, request.clientMessageId)
+    now = datetime.now(UTC)
+    is_note = message.type == "note"
+    status = "note" if is_note else "queued"
+    document: dict[str, Any] = {
+        "direction": "note" if is_note else "out",
+        "type": message.type,
+        "content": _content(message),
+        "text": message.text
+        or message.caption
+        or (f"[{message.type}]" if message.type != "reaction" else message.emoji),
+        "sender": {"kind": "agent", "id": caller.uid, "name": caller.name or caller.email},
+        "channel": channel,
+        "channelId": conversation.get("channelId"),
+        "clientMessageId": request.clientMessageId,
+        "replyTo": message.replyTo,
+        "replyToProviderId": reply_to_provider,
+        "tag": tag,
+        "status": status,
+        "statusRank": None if is_note else 0,
+        "statusHistory": {status: now},
+        "sentAt": now,
+        "createdAt": store.server_time(),
+    }
+    if channel == "app":
+        # A support channel opened from an app (the chat API) has no provider: writing the reply
+        # delivers it, so it is "sent" at once and no Cloud Task is enqueued; shared/chat/support.py
+        # also counts it unread for the app user and pushes it to their devices.
+        from shared.chat import support
+
+        summary = _summary(message, message_id, document, now)
+        return support.write_agent_reply(
+            caller.tenant_id, request.conversationId, message_id, document, summary
+        )
+    created = store.create_outbound(
+        caller.tenant_id,
+        request.conversationId,
+        message_id,
+        document,
+        _summary(message, message_id, document, now),
+    )
+    if message.type == "reaction" and created and message.replyTo:
+        store.update_message(
+            caller.tenant_id,
+            request.conversationId,
+            message.replyTo,
+            {"reactions.business": message.emoji or store.delete_field()},
+        )
+    if not is_note:
+        enqueue(channel, caller.tenant_id, request.conversationId, message_id)
+    return {"messageId": message_id, "status": status, "created": created}
+
+
+def _summary(message: ComposeMessage, message_id: str, document: dict[str, Any], now: datetime) -> dict:
+    if message.type == "reaction":
+        return {"updatedAt": store.server_time()}
+    return {
+        "lastMessage": {
+            "id": message_id,
+            "type": message.type,
+            "text": document["text"],
+            "direction": document["direction"],
+            "at": now,
+        },
+        "lastActivityAt": now,
+        "lastActivityAtMs": store.maximum(int(now.timestamp() * 1000)),
+        "messageCount": store.increment(1),
+        "updatedAt": store.server_time(),
+    }
+
+
+def mark_read(caller: Caller, conversation_id: str) -> dict[str, Any]:
+    """The agent read the conversation: unread to 0; where the channel sends read receipts
+    (WhatsApp's blue ticks), one for the customer's last message."""
+    conversation = conversations.for_staff(caller, conversation_id)
+    if conversation.get("unreadCount"):
+        # Only when there is something to clear: the conversation is a hot document while a customer
+        # types, and the dashboard calls this repeatedly on an open conversation.
+        store.update_conversation(
+            caller.tenant_id,
+            conversation_id,
+            {"unreadCount": 0, "lastReadAt": store.server_time(), "lastReadBy": caller.uid},
+        )
+    last = conversation.get("lastInbound") or {}
+    channel = str(conversation.get("channel"))
+    queued = False
+    if channels.capabilities(channel).read_receipts and last.get("providerMessageId"):
+        # A task per customer message read: named, so opening the conversation twice sends one receipt.
+        queued = enqueue(
+            channel,
+            caller.tenant_id,
+            conversation_id,
+            last["messageId"],
+            task_id=ids.doc_id("read", conversation_id, last["providerMessageId"]),
+            extra={"action": "mark_read", "providerMessageId": last["providerMessageId"]},
+        )
+    return {"conversationId": conversation_id, "unreadCount": 0, "readReceiptQueued": queued}
