@@ -135,7 +135,7 @@ def _latencies(page: Any, sent: dict[str, float], timeout_s: float = 60) -> list
     return [seen[t] - sent[t] for t in sent if t in seen]
 
 
-def run(count: int = 200, warmup: int = 10, pace_seconds: float = 0.1) -> dict[str, object]:
+def run(count: int = 200, warmup: int = 10, pace_seconds: float = 0.1) -> dict[str, object]:  # noqa: PLR0915 - one measured script
     """Measure and return the figures."""
     from playwright.sync_api import sync_playwright
 

@@ -109,7 +109,7 @@ def run_all(quick: bool) -> dict[str, Any]:
             kwargs = {"events": 2000, "hot_seconds": 10}
         try:
             results[name] = run(**kwargs)
-        except Exception as exc:  # one broken benchmark must not hide the others' figures
+        except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others' figures
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
     return results
 

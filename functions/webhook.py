@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from functions.http import body_limit, discard_unread, read_body, start
 from shared import bus, channels
 from shared.config import settings
-from shared.errors import PermanentError, SwitchboardError
+from shared.errors import SwitchboardError
 from shared.inbound import normalize
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,7 +49,7 @@ def handle(kind: str, request: flask.Request) -> Response:
         normalized = normalize(adapter, body, url)
         published = bus.publish(normalized.events, normalized.quarantined)
     except SwitchboardError as exc:
-        level = logging.WARNING if isinstance(exc, PermanentError) else logging.ERROR
+        level = logging.ERROR if exc.transient else logging.WARNING
         log.log(
             level,
             "webhook refused",
@@ -87,4 +87,4 @@ def public_url(request: flask.Request, kind: str) -> str:
 
 def _reason(exc: SwitchboardError) -> str:
     # Clear, but never echo provider data back: the class name and our own message only.
-    return f"{type(exc).__name__}: {exc}" if isinstance(exc, PermanentError) else "temporarily unavailable"
+    return "temporarily unavailable" if exc.transient else f"{type(exc).__name__}: {exc}"

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared import channels
 from shared.channels.base import ChannelAdapter, ConnectRequest
-from shared.errors import ParseError, ProviderError, Refused, SwitchboardError
+from shared.errors import BadInput, OperatorError, ParseError, ProviderError, Refused, SwitchboardError
 from shared.inbound import Normalized, normalize, parse_into
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,21 +73,6 @@ PULL_BATCH = 100
 PULL_TIMEOUT_SECONDS = 3.0
 MAX_SCANNED = 5000  # dead letters looked at when filtering by event id
 DEAD_LETTER_ATTRIBUTE_PREFIX = "CloudPubSubDeadLetter"  # added by Pub/Sub when it dead-letters
-
-
-class OperatorError(Exception):
-    """A command cannot do what was asked; the message says why and what to do."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-class BadInput(OperatorError):
-    """The arguments or stdin are wrong (exit 2, like argparse)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, exit_code=2)
 
 
 # --- plumbing --------------------------------------------------------------------------------------
@@ -270,7 +255,7 @@ def cmd_replay_quarantine(dry_run: bool) -> int:
     for quarantine_id, item in store.list_quarantine():
         try:
             outcome, result = replay_one(item.reason, item.channel, item.raw, item.url)
-        except Exception as exc:  # one bad record must not stop the replay of the others
+        except Exception as exc:  # noqa: BLE001 - one bad record must not stop the replay of the others
             outcome, result = f"error:{type(exc).__name__}", Normalized()
         if outcome == "published" and not dry_run:
             bus.publish(result.events)
@@ -1011,7 +996,7 @@ def _positive(value: str) -> int:
     return number
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a declaration
     """The argument parser (exposed for tests)."""
     parser = argparse.ArgumentParser(
         prog="python -m shared.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -22,6 +22,9 @@ SwitchboardError                 transient?  http
     ├── MissingSecret            no          400  a secret that does not exist or has no enabled version
     ├── InvalidSecretName        no          400  a name Secret Manager would refuse
     ├── InvitationRefused        no          409  the address belongs to an account of another tenant
+    ├── UnknownChannel           no          404  no adapter is registered under that channel kind
+    ├── OperatorError            no          -    an operator CLI command cannot be done as asked (exit 1)
+    │   └── BadInput             no          -    its arguments or stdin are wrong (exit 2, like argparse)
     └── Refused                  no          400+ refused, with a machine-readable code
         └── Throttled            no          429  a limit (rate, quota): retry after ``retry_after`` seconds
 
@@ -145,6 +148,27 @@ class InvitationRefused(PermanentError):
     http_status = 409
 
 
+class UnknownChannel(PermanentError, KeyError):
+    """No adapter is registered under that channel kind (a KeyError too: a lookup that failed)."""
+
+    http_status = 404
+
+
+class OperatorError(PermanentError):
+    """An operator CLI command cannot do what was asked; the message says why and what to do."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class BadInput(OperatorError):
+    """The arguments or stdin of an operator command are wrong (exit 2, like argparse)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=2)
+
+
 class Refused(PermanentError):
     """A request refused for a reason the caller is told: ``code`` is machine-readable, the message
     is for a person (the dashboard, an app developer, an operator shows it as it is)."""
@@ -197,6 +221,7 @@ class ProviderError(SwitchboardError):
 
 
 __all__ = [
+    "BadInput",
     "ConfigurationError",
     "Forbidden",
     "InvalidSecretName",
@@ -205,6 +230,7 @@ __all__ = [
     "MemberGone",
     "MissingSecret",
     "MissingSetting",
+    "OperatorError",
     "ParseError",
     "PayloadTooLarge",
     "PermanentError",
@@ -216,6 +242,7 @@ __all__ = [
     "Throttled",
     "TransientError",
     "Unauthenticated",
+    "UnknownChannel",
     "UnknownRoute",
     "UnsafeConfiguration",
     "UnstorableDocument",

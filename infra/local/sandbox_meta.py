@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.local.provider_sandbox import (
+from infra.local.sandbox_types import (
     Account,
     AccountBook,
     Call,

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.local.provider_sandbox import (
+from infra.local.sandbox_types import (
     Account,
     AccountBook,
     Call,

@@ -13,6 +13,7 @@ import importlib
 from functools import cache
 
 from shared.channels.base import WITHOUT_PROVIDER, Capabilities, ChannelAdapter
+from shared.errors import UnknownChannel
 
 # kind -> "module:ClassName"
 REGISTRY: dict[str, str] = {
@@ -22,10 +23,6 @@ REGISTRY: dict[str, str] = {
     "telegram": "shared.channels.telegram:TelegramAdapter",
     "twilio": "shared.channels.twilio:TwilioAdapter",
 }
-
-
-class UnknownChannel(KeyError):
-    """No adapter is registered under that channel kind."""
 
 
 def kinds() -> tuple[str, ...]:

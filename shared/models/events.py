@@ -30,8 +30,6 @@ from shared.channels import REGISTRY
 # Every registered channel, and "app": the in-app chat, which has no provider adapter.
 ChannelKind = Literal[(*REGISTRY, "app")]
 
-RECEIPT_STATUSES = ("queued", "sent", "delivered", "read", "failed")
-
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -178,7 +178,7 @@ def open_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable
                 path = SCREENSHOTS / f"{request.node.name}-{watch.label}.png"
                 try:
                     watch.page.screenshot(path=str(path), full_page=True)
-                except Exception as exc:  # the page may be gone; the test's own failure matters more
+                except Exception as exc:  # noqa: BLE001 - the page may be gone; the test's failure matters more  # the page may be gone; the test's own failure matters more
                     print(f"could not save {path}: {exc}")
                 else:
                     print(f"screenshot: {path}")

@@ -28,6 +28,7 @@ from infra.local import demo, payloads
 from infra.local.stack import LocalStack
 from shared import auth, channels, cli, ids, secrets, store
 from shared.channels.telegram import telegram_secret_token
+from shared.errors import OperatorError
 from shared.models.status import rank
 from tests.support import REPO, eventually, post_signed, post_webhook
 
@@ -447,10 +448,10 @@ def test_a_telegram_bot_is_connected_with_its_webhook_and_secret_token(
 def test_a_build_without_a_providers_adapter_refuses_to_connect_its_channels(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with pytest.raises(cli.OperatorError, match="cannot be connected by this build: no adapter"):
+    with pytest.raises(OperatorError, match="cannot be connected by this build: no adapter"):
         cli.channel_adapter("pigeon")
     monkeypatch.setitem(channels.REGISTRY, "pigeon", "shared.channels.pigeon:PigeonAdapter")
-    with pytest.raises(cli.OperatorError, match=r"its adapter shared\.channels\.pigeon is not available"):
+    with pytest.raises(OperatorError, match=r"its adapter shared\.channels\.pigeon is not available"):
         cli.channel_adapter("pigeon")
 
 

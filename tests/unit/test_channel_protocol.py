@@ -14,7 +14,7 @@ import pytest
 from shared import channels, cli, config, conversations, inbox, outbox, secrets, tasks
 from shared.auth import Caller
 from shared.channels.base import ConnectRequest
-from shared.errors import Refused
+from shared.errors import BadInput, Refused
 from shared.models import ChoiceContent, MessageEvent, TextContent
 from shared.outbox import replies
 
@@ -269,7 +269,7 @@ SID = "AC" + "a" * 32
 def test_a_request_a_provider_cannot_take_is_bad_input(
     kind: str, options: dict[str, Any], refusal: str
 ) -> None:
-    with pytest.raises(cli.BadInput, match=refusal):
+    with pytest.raises(BadInput, match=refusal):
         check(kind, **options)
 
 
@@ -292,7 +292,7 @@ def test_a_request_a_provider_takes_passes(
 
 
 def test_a_bot_token_must_be_the_bots() -> None:
-    with pytest.raises(cli.BadInput, match="belongs to bot '999'"):
+    with pytest.raises(BadInput, match="belongs to bot '999'"):
         cli._check_token(channels.adapter("telegram"), "123", "999:secret")
     cli._check_token(channels.adapter("telegram"), "123", "123:secret")
     for kind in ("messenger", "instagram", "whatsapp", "twilio"):
