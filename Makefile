@@ -44,3 +44,12 @@ simulate: bootstrap
 	    $(if $(value FILE),--file "$$SIMULATE_FILE") $(if $(value TEXT),--text "$$SIMULATE_TEXT") \
 	    $(if $(value NAME),--name "$$SIMULATE_NAME") $(if $(value FROM),--contact "$$SIMULATE_FROM") \
 	    $(if $(AS_IS),--as-is) $(if $(DRY_RUN),--dry-run)
+
+# make deploy ENV=staging|prod [DRY_RUN=1] [YES=1]: the whole deployment of an environment, in order
+# (scripts/deploy.py; README.md "Deploy"): Terraform, the functions' source, the dashboard with its
+# config.json, Hosting, Firestore rules and indexes. DRY_RUN=1 prints every command and runs nothing;
+# YES=1 applies the Terraform plan without asking. Needs no bootstrap: the script is standard library.
+.PHONY: deploy
+DEPLOY_PY = $(if $(wildcard $(PY)),$(PY),python3)
+deploy:
+	PYTHONPATH=. $(DEPLOY_PY) scripts/deploy.py --env $(ENV) $(if $(DRY_RUN),--dry-run) $(if $(YES),--yes)

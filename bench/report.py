@@ -31,18 +31,32 @@ PRICES = {
     "pubsub_per_tib": 40.0,  # publish and delivery both count, at least 1,000 bytes each
 }
 
+
+def _size(function: str) -> tuple[float, float]:
+    """A function's vCPU and GiB as infra/topology.json declares them (the one place sizes live).
+    Priced as if each request had its instance to itself: an upper bound, since Cloud Run bills
+    instance time and an instance serves up to its concurrency at once."""
+    topology = json.loads((Path(__file__).resolve().parents[1] / "infra" / "topology.json").read_text())
+    declared = topology["functions"][function]
+    memory = str(declared["memory"])
+    gib = float(memory[:-2]) if memory.endswith("Gi") else float(memory[:-2]) / 1024
+    return float(declared["cpu"]), gib
+
+
+_INGEST, _WEBHOOK = _size("ingest"), _size("webhook_whatsapp")
+
 # What one inbound message costs, by construction (ARCHITECTURE.md "Idempotency and ordering").
 PER_MESSAGE = {
-    "firestore_writes": 3,  # message create + conversation merge + contact merge (one batch)
+    "firestore_writes": 2,  # message create + conversation merge (one batch); the contact when it changed
     "firestore_reads": 1,  # the parked-events lookup (1 read even when empty); routes are cached
     "webhook_invocations": 1.0,  # worst case: one message per webhook (Meta batches under load)
     "ingest_invocations": 1.0,
     "ingest_seconds": 0.03,  # measured median ingest time on the emulators (an upper bound in production)
-    "ingest_vcpu": 1.0,
-    "ingest_gib": 0.5,
+    "ingest_vcpu": _INGEST[0],
+    "ingest_gib": _INGEST[1],
     "webhook_seconds": 0.01,
-    "webhook_vcpu": 0.167,
-    "webhook_gib": 0.25,
+    "webhook_vcpu": _WEBHOOK[0],
+    "webhook_gib": _WEBHOOK[1],
     "pubsub_message_bytes": 1500,  # a normalized text event with its raw item and attributes
 }
 

@@ -60,3 +60,12 @@ resource "google_firebase_hosting_site" "dashboard" {
 
   depends_on = [google_project_service.required]
 }
+
+# The dashboard's Firebase web configuration (its API key identifies the project to Firebase Auth;
+# public by design, every browser that opens the dashboard reads it). scripts/deploy.py writes it
+# into the Hosting site's /config.json.
+data "google_firebase_web_app_config" "dashboard" {
+  provider   = google-beta
+  project    = var.project_id
+  web_app_id = google_firebase_web_app.dashboard.app_id
+}

@@ -46,6 +46,27 @@ output "dashboard_url" {
   value       = google_firebase_hosting_site.dashboard.default_url
 }
 
+output "project_id" {
+  description = "Project of this environment (the dashboard's projectId)."
+  value       = var.project_id
+}
+
+output "region" {
+  description = "Region of the functions and queues."
+  value       = var.region
+}
+
+output "hosting_site_id" {
+  description = "Firebase Hosting site that serves the dashboard (scripts/deploy.py deploys web/dist to it)."
+  value       = google_firebase_hosting_site.dashboard.site_id
+}
+
+output "dashboard_api_key" {
+  description = "The dashboard's Firebase web API key, served to browsers in /config.json (public by design). Marked sensitive only so that Terraform accepts it whether or not the provider marks it so; `terraform output -json` prints it."
+  value       = data.google_firebase_web_app_config.dashboard.api_key
+  sensitive   = true
+}
+
 output "dashboard_web_app_id" {
   description = "Firebase web app id of the dashboard (its Firebase config is public, not a secret)."
   value       = google_firebase_web_app.dashboard.app_id

@@ -290,7 +290,8 @@ class LocalStack:
                 command += ["--signature-type", "cloudevent"]
             env = {
                 **self.env(),
-                "THREADS": str(max(2, declared[name].get("concurrency", 1) * 2)),
+                # As in production, a thread per concurrent request (capped: one machine runs all).
+                "THREADS": str(min(40, max(2, declared[name].get("concurrency", 1) * 2))),
                 "XDG_RUNTIME_DIR": str(self.runtime_dir(name)),
             }
             ready_url = f"http://127.0.0.1:{port}{READY_PATH}"

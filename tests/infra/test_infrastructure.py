@@ -477,7 +477,10 @@ def test_environment_reaches_the_function_resource() -> None:
     assert "local.app_secrets" in expression(call["secret_environment_variables"])
 
     service = block(child("function").resource("google_cloudfunctions2_function", "this"), "service_config")
-    assert expression(service["environment_variables"]) == "var.environment_variables"
+    # Plus THREADS, which the module derives from the concurrency (tests/infra/test_function_sizing.py).
+    assert expression(service["environment_variables"]) == (
+        "merge(var.environment_variables, local.server_environment)"
+    )
     secrets = dynamic(service, "secret_environment_variables")
     assert expression(secrets["for_each"]) == "var.secret_environment_variables"
     content = block(secrets, "content")

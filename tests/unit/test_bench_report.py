@@ -9,10 +9,10 @@ from bench import report
 
 def test_the_cost_per_million_messages_follows_the_counted_operations() -> None:
     cost = report.cost_per_million()
-    firestore = (3 * 0.09 + 1 * 0.03) * 10  # 3 writes + 1 read per message, per 100k, times 10
+    firestore = (2 * 0.09 + 1 * 0.03) * 10  # 2 writes + 1 read per message, per 100k, times 10
     assert cost["firestore"] == round(firestore, 2)
     assert cost["total"] == round(cost["firestore"] + cost["functions"] + cost["pubsub"], 2)
-    doubled = report.cost_per_million(usage={**report.PER_MESSAGE, "firestore_writes": 6})
+    doubled = report.cost_per_million(usage={**report.PER_MESSAGE, "firestore_writes": 4})
     assert doubled["firestore"] > cost["firestore"]
 
 
@@ -47,3 +47,11 @@ def test_the_report_prices_the_counted_figures_when_the_cost_benchmark_ran(tmp_p
     assert "Counted per message by `bench/cost.py`" in text and "firestore_writes 3.0" in text
     fallback = report.markdown({}, [], report.cost_per_million(), counted=False)
     assert "By design (the count failed)" in fallback
+
+
+def test_function_sizes_come_from_the_topology() -> None:
+    import json
+
+    topology = json.loads((Path(report.__file__).parents[1] / "infra" / "topology.json").read_text())
+    assert report.PER_MESSAGE["webhook_vcpu"] == float(topology["functions"]["webhook_whatsapp"]["cpu"])
+    assert report.PER_MESSAGE["ingest_vcpu"] == float(topology["functions"]["ingest"]["cpu"])

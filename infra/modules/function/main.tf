@@ -10,6 +10,12 @@ locals {
   # dashboard-facing endpoints (Firebase ID token checked in code). Private ones are called only by
   # Pub/Sub push or Cloud Tasks of the same project, which Cloud Run counts as internal traffic.
   ingress_settings = var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+
+  # functions-framework (gunicorn) serves as many requests at once as it has threads: one per
+  # request Cloud Run may send an instance (Google's advice for Python: THREADS = concurrency).
+  server_environment = {
+    THREADS = tostring(var.max_instance_request_concurrency)
+  }
 }
 
 resource "google_service_account" "runtime" {
@@ -67,7 +73,7 @@ resource "google_cloudfunctions2_function" "this" {
     ingress_settings                 = local.ingress_settings
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.runtime.email
-    environment_variables            = var.environment_variables
+    environment_variables            = merge(var.environment_variables, local.server_environment)
 
     dynamic "secret_environment_variables" {
       for_each = var.secret_environment_variables
@@ -84,6 +90,22 @@ resource "google_cloudfunctions2_function" "this" {
     precondition {
       condition     = var.public || length(var.invoker_members) > 0
       error_message = "Function ${var.name} is private and nobody may invoke it: give it invoker_members (its trigger in topology.json) or make it public."
+    }
+
+    # Sizing Cloud Run functions accept (sizing.tf): a refused size fails the plan, not the deploy.
+    precondition {
+      condition     = local.concurrency_ok
+      error_message = "Function ${var.name}: concurrency ${var.max_instance_request_concurrency} needs at least 1 vCPU (Cloud Run serves one request at a time on a fraction of a vCPU): give it cpu 1 or concurrency 1."
+    }
+
+    precondition {
+      condition     = local.cpu_memory_ok
+      error_message = "Function ${var.name}: ${var.available_cpu} vCPU with ${var.available_memory} is not a size Cloud Run accepts (0.08-1 vCPU: at most 1 GiB; 1 or 2 vCPU: 512 MiB-4/8 GiB; 4, 6, 8 vCPU: 2-16, 4-24, 4-32 GiB)."
+    }
+
+    precondition {
+      condition     = local.instances_ok
+      error_message = "Function ${var.name}: max_instance_count must be at least 1 and at least min_instance_count (${var.min_instance_count}), not ${var.max_instance_count}."
     }
   }
 
