@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from shared.channels.base import MEDIA_KINDS, Capabilities
-from shared.channels.meta import MessagingAdapter, as_id
+from shared.channels.meta import MessagingAdapter
+from shared.channels.payload import as_id
 from shared.models import Attachment, MediaContent, MessageContent
 
 # Messenger's "like" button sends the thumbs-up sticker in three sizes, as an image attachment

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from shared.channels.base import MEDIA_KINDS, Capabilities, ChannelAdapter, ConnectRequest, refused
-from shared.channels.meta import (
+from shared.channels.payload import (
     as_dict,
     as_float,
     as_id,

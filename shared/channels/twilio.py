@@ -61,9 +61,15 @@ from shared.channels.base import (
     ConnectRequest,
     refused,
 )
-from shared.channels.meta import as_dict, as_float, as_id, as_text, header
+from shared.channels.payload import as_dict, as_float, as_id, as_text, header
 from shared.config import settings
-from shared.errors import ParseError, PermanentError, ProviderError, SignatureError
+from shared.errors import (
+    InvalidSecretName,
+    MissingSecret,
+    ParseError,
+    ProviderError,
+    SignatureError,
+)
 from shared.models import (
     Attachment,
     ChoiceContent,
@@ -264,7 +270,7 @@ class TwilioAdapter(ChannelAdapter):
             raise SignatureError("the request does not name a Twilio account (AccountSid)")
         try:
             token = self._auth_tokens(account_sid)
-        except PermanentError:  # MissingSecret: not one of our Twilio accounts
+        except (MissingSecret, InvalidSecretName):  # not one of our Twilio accounts
             raise SignatureError("no auth token is configured for this Twilio account") from None
         if not signature_matches(token, url, params, signature):
             raise SignatureError(f"{SIGNATURE_HEADER} does not match the request")

@@ -31,17 +31,15 @@ import re
 from typing import Any, ClassVar
 
 from shared.channels.base import MEDIA_KINDS, Capabilities
-from shared.channels.meta import (
-    MetaAdapter,
+from shared.channels.meta import MetaAdapter, error_summary, receipt_error
+from shared.channels.payload import (
     as_dict,
     as_float,
     as_id,
     as_text,
-    error_summary,
     fingerprint,
     first_dict,
     load_body,
-    receipt_error,
     to_utc,
 )
 from shared.errors import ParseError

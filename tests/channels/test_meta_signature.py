@@ -11,15 +11,8 @@ import pytest
 from shared import config
 from shared.channels.instagram import InstagramAdapter
 from shared.channels.messenger import MessengerAdapter
-from shared.channels.meta import (
-    as_id,
-    handshake,
-    header,
-    load_body,
-    receipt_error,
-    to_utc,
-    verify_signature,
-)
+from shared.channels.meta import handshake, receipt_error, verify_signature
+from shared.channels.payload import as_id, header, load_body, to_utc
 from shared.channels.whatsapp import WhatsAppAdapter
 from shared.config import MissingSetting
 from shared.errors import ParseError, SignatureError, VerificationError

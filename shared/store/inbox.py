@@ -1,0 +1,323 @@
+"""The support inbox in Firestore: conversations, messages, contacts, receipts and status,
+delivery claims and parked events.
+
+    tenants/{t}/contacts/{id}                     identity on a channel, name
+    tenants/{t}/conversations/{id}                summary: lastMessage, lastInboundAt, replyWindow, unread
+    tenants/{t}/conversations/{id}/messages/{m}   one message (deterministic id)
+    tenants/{t}/conversations/{id}/parked/{p}     events waiting for their message to land
+
+No transactions on hot documents: a new message is one atomic batch (create the message, merge the
+conversation summary with field transforms, merge the contact) and a duplicate fails the batch's
+``create`` as a whole. Status updates use optimistic preconditions on ``update_time``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import TransientError
+from shared.models.status import STATUS_RANK, advances, rank
+from shared.store._client import (
+    PRECONDITION_RETRIES,
+    Versioned,
+    _rpc,
+    _versioned,
+    check_storable,
+    client,
+    conversation_ref,
+    message_ref,
+    server_time,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from google.cloud.firestore import DocumentReference, DocumentSnapshot
+
+PARKED_TTL = timedelta(days=7)
+
+
+def contact_ref(tenant_id: str, contact_id: str) -> DocumentReference:
+    """Reference to a contact document."""
+    return client().collection("tenants").document(tenant_id).collection("contacts").document(contact_id)
+
+
+# --- new messages --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """Everything one new message writes: the message, the conversation summary, the contact."""
+
+    tenant_id: str
+    conversation_id: str
+    message_id: str
+    message: dict[str, Any]
+    conversation: dict[str, Any]
+    contact_id: str | None = None
+    contact: dict[str, Any] | None = None
+
+
+def create_message(new: NewMessage) -> bool:
+    """Write a new message and its summary updates atomically; False if it already exists.
+
+    Values in ``conversation`` may be the sentinels returned by :func:`increment`, :func:`maximum`
+    and :data:`server_time`."""
+    from google.api_core.exceptions import AlreadyExists
+
+    check_storable(new.message)
+    db = client()
+    batch = db.batch()
+    batch.create(message_ref(new.tenant_id, new.conversation_id, new.message_id), new.message)
+    batch.set(conversation_ref(new.tenant_id, new.conversation_id), new.conversation, merge=True)
+    if new.contact_id and new.contact:
+        batch.set(contact_ref(new.tenant_id, new.contact_id), new.contact, merge=True)
+    try:
+        batch.commit(**_rpc())
+    except AlreadyExists:
+        return False
+    return True
+
+
+def create_outbound(
+    tenant_id: str, conversation_id: str, message_id: str, message: dict[str, Any], summary: dict[str, Any]
+) -> bool:
+    """Write an agent's message and the conversation summary atomically; False if it already exists
+    (the same client message id sent twice)."""
+    from google.api_core.exceptions import AlreadyExists
+
+    batch = client().batch()
+    batch.create(message_ref(tenant_id, conversation_id, message_id), message)
+    batch.set(conversation_ref(tenant_id, conversation_id), summary, merge=True)
+    try:
+        batch.commit(**_rpc())
+    except AlreadyExists:
+        return False
+    return True
+
+
+# --- delivery claims -----------------------------------------------------------------------------
+
+
+def claim_delivery(
+    tenant_id: str, conversation_id: str, message_id: str, worker: str, lease_seconds: float
+) -> tuple[str, dict[str, Any]]:
+    """Claim a queued message for one delivery attempt; return (outcome, the message's data).
+
+    The outcome is ``claimed``; ``busy`` while another worker's lease is fresh; ``missing``; or the
+    reason there is nothing to do (``already-sent``, ``failed``). Optimistic precondition on update_time: two
+    concurrent deliveries of the same task cannot both claim, so the provider is called once."""
+    from google.api_core.exceptions import FailedPrecondition
+
+    ref = message_ref(tenant_id, conversation_id, message_id)
+    for _ in range(PRECONDITION_RETRIES):
+        snapshot = ref.get(**_rpc())
+        if not snapshot.exists:
+            return "missing", {}
+        data = snapshot.to_dict() or {}
+        if data.get("status") == "failed":
+            return "failed", data
+        if data.get("status") != "queued" or data.get("providerMessageId"):
+            return "already-sent", data
+        now = datetime.now(UTC)
+        delivery = data.get("delivery") or {}
+        until = delivery.get("until")
+        if delivery.get("by") not in (None, worker) and until is not None and until > now:
+            return "busy", data
+        try:
+            ref.update(
+                {
+                    "delivery": {
+                        "by": worker,
+                        "until": now + timedelta(seconds=lease_seconds),
+                        "attempts": int(delivery.get("attempts", 0)) + 1,
+                    }
+                },
+                option=client().write_option(last_update_time=snapshot.update_time),
+            )
+        except FailedPrecondition:
+            continue
+        return "claimed", data
+    return "busy", {}
+
+
+def release_delivery(tenant_id: str, conversation_id: str, message_id: str) -> None:
+    """Give a claim back after a transient failure, so the retry may claim at once."""
+    message_ref(tenant_id, conversation_id, message_id).update({"delivery.until": None, "delivery.by": None})
+
+
+# --- reading and updating messages and conversations ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message as read from Firestore."""
+
+    tenant_id: str
+    conversation_id: str
+    message_id: str
+    data: dict[str, Any]
+
+
+def _stored(tenant_id: str, conversation_id: str, snapshot: DocumentSnapshot) -> StoredMessage:
+    return StoredMessage(tenant_id, conversation_id, snapshot.id, snapshot.to_dict() or {})
+
+
+def get_message(tenant_id: str, conversation_id: str, message_id: str) -> StoredMessage | None:
+    """A message by its document id, or None."""
+    snapshot = message_ref(tenant_id, conversation_id, message_id).get(**_rpc())
+    return _stored(tenant_id, conversation_id, snapshot) if snapshot.exists else None
+
+
+def find_message_by_provider_id(
+    tenant_id: str, conversation_id: str, provider_message_id: str
+) -> StoredMessage | None:
+    """The message in a conversation that the provider knows as ``provider_message_id``."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = (
+        conversation_ref(tenant_id, conversation_id)
+        .collection("messages")
+        .where(filter=FieldFilter("providerMessageId", "==", provider_message_id))
+        .limit(1)
+    )
+    for snapshot in query.stream(**_rpc()):
+        return _stored(tenant_id, conversation_id, snapshot)
+    return None
+
+
+def update_message(tenant_id: str, conversation_id: str, message_id: str, data: dict[str, Any]) -> None:
+    """Apply field updates (dotted paths allowed) to an existing message."""
+    message_ref(tenant_id, conversation_id, message_id).update(data, **_rpc())
+
+
+def update_conversation(tenant_id: str, conversation_id: str, data: dict[str, Any]) -> None:
+    """Merge fields into a conversation document (creating it if needed)."""
+    conversation_ref(tenant_id, conversation_id).set(data, merge=True, **_rpc())
+
+
+def get_conversation_versioned(tenant_id: str, conversation_id: str) -> Versioned:
+    """A conversation's document with the version update_conversation_if tests."""
+    return _versioned(conversation_ref(tenant_id, conversation_id).get(**_rpc()))
+
+
+def update_conversation_if(tenant_id: str, conversation_id: str, data: dict[str, Any], version: Any) -> bool:
+    """Update a conversation only if it has not changed since it was read; False if it has."""
+    from google.api_core.exceptions import FailedPrecondition, NotFound
+
+    try:
+        conversation_ref(tenant_id, conversation_id).update(
+            data, option=client().write_option(last_update_time=version), **_rpc()
+        )
+    except (FailedPrecondition, NotFound):
+        return False
+    return True
+
+
+def get_conversation(tenant_id: str, conversation_id: str) -> dict[str, Any] | None:
+    """A conversation's document, or None."""
+    snapshot = conversation_ref(tenant_id, conversation_id).get(**_rpc())
+    return snapshot.to_dict() if snapshot.exists else None
+
+
+# --- receipts and status -------------------------------------------------------------------------
+
+
+def advance_status(
+    tenant_id: str,
+    conversation_id: str,
+    message_id: str,
+    status: str,
+    at: datetime | None,
+    extra: dict[str, Any] | None = None,
+    always: dict[str, Any] | None = None,
+) -> bool:
+    """Record ``status`` in a message's history and move its status forward if it advances.
+
+    Optimistic concurrency, no transaction: read, decide, update with a ``last_update_time``
+    precondition, and start again if another receipt got there first. Returns True when the
+    status moved. ``extra`` fields (error...) are written only when it moves; ``always`` fields
+    (the provider's message id) are written in the same update either way."""
+    from google.api_core.exceptions import FailedPrecondition, NotFound
+
+    ref = message_ref(tenant_id, conversation_id, message_id)
+    when = at or datetime.now(UTC)
+    for _ in range(PRECONDITION_RETRIES):
+        snapshot = ref.get(**_rpc())
+        if not snapshot.exists:
+            return False
+        data = snapshot.to_dict() or {}
+        history_key = f"statusHistory.{status}"
+        update: dict[str, Any] = {}
+        if status not in (data.get("statusHistory") or {}):
+            update[history_key] = when
+        moves = advances(data.get("status"), status)
+        if moves:
+            normalized = "read" if status == "played" else status
+            update.update({"status": normalized, "statusRank": rank(normalized), "statusAt": when})
+            update.update(extra or {})
+        update.update({k: v for k, v in (always or {}).items() if data.get(k) != v})
+        if not update:
+            return False
+        try:
+            ref.update(update, option=client().write_option(last_update_time=snapshot.update_time), **_rpc())
+        except FailedPrecondition:
+            continue
+        except NotFound:
+            return False
+        return moves
+    raise TransientError(f"status of message {message_id} kept changing under us")
+
+
+def outbound_below(
+    tenant_id: str, conversation_id: str, status: str, watermark: datetime
+) -> Iterator[StoredMessage]:
+    """Outbound messages sent at or before ``watermark`` whose status is still below ``status``."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = (
+        conversation_ref(tenant_id, conversation_id)
+        .collection("messages")
+        .where(filter=FieldFilter("direction", "==", "out"))
+        .where(filter=FieldFilter("statusRank", "<", STATUS_RANK.get(status, 0)))
+    )
+    for snapshot in query.stream(**_rpc()):
+        data = snapshot.to_dict() or {}
+        sent_at = data.get("sentAt")
+        if sent_at is None or sent_at <= watermark:
+            yield _stored(tenant_id, conversation_id, snapshot)
+
+
+# --- parked events -------------------------------------------------------------------------------
+
+
+def park(
+    tenant_id: str, conversation_id: str, parked_id: str, target_provider_id: str, event_json: str
+) -> None:
+    """Keep an event (receipt, reaction, edit, delete) until the message it is about lands."""
+    conversation_ref(tenant_id, conversation_id).collection("parked").document(parked_id).set(
+        {
+            "targetProviderMessageId": target_provider_id,
+            "event": event_json,
+            "parkedAt": server_time(),
+            "expireAt": datetime.now(UTC) + PARKED_TTL,
+        }
+    )
+
+
+def parked_for(tenant_id: str, conversation_id: str, target_provider_id: str) -> list[tuple[str, str]]:
+    """The (parked id, event JSON) pairs waiting for ``target_provider_id``."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = (
+        conversation_ref(tenant_id, conversation_id)
+        .collection("parked")
+        .where(filter=FieldFilter("targetProviderMessageId", "==", target_provider_id))
+    )
+    return [(s.id, (s.to_dict() or {})["event"]) for s in query.stream(**_rpc())]
+
+
+def unpark(tenant_id: str, conversation_id: str, parked_id: str) -> None:
+    """Remove a parked event once applied."""
+    conversation_ref(tenant_id, conversation_id).collection("parked").document(parked_id).delete(**_rpc())
