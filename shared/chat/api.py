@@ -1256,5 +1256,5 @@ def call(name: str, body: bytes, authorization: str | None, user_header: str | N
     caller = authenticate(
         authorization, user_header, api_key_only=operation.api_key_only, needs_user=operation.needs_user
     )
-    request = operation.request.model_validate_json(body.strip() or b"{}")
+    request = operation.request.model_validate_json(body or b"{}")  # no body is {}; blank is not JSON
     return operation.run(caller, request).model_dump(mode="json")

@@ -85,19 +85,27 @@ def usage(app_id: str, month: str | None = None, *, fresh: bool = False) -> int:
         cached = _usage.get(key)
         if cached and now - cached[0] < USAGE_CACHE_SECONDS and not fresh:
             return cached[1] + _local_since.get(key, 0)
+        before = _committed.get(key, 0)
     total = store.usage_total(*key)
     with _usage_lock:
+        # Posts this instance committed while the shards were read may or may not be in ``total``:
+        # they are counted on top (erring towards refusing a post, never towards admitting one).
+        during = _committed.get(key, 0) - before
         _usage[key] = (now, total)
-        _local_since[key] = 0
-    return total
+        _local_since[key] = during
+    return total + during
 
 
 def counted(app_id: str, month: str) -> None:
     """This instance wrote one post for ``app_id`` in ``month`` (its shard increment committed)."""
     with _usage_lock:
-        key = (app_id, month)
-        if key in _usage:
-            _local_since[key] = _local_since.get(key, 0) + 1
+        _count_locked((app_id, month))
+
+
+def _count_locked(key: tuple[str, str]) -> None:
+    _committed[key] = _committed.get(key, 0) + 1
+    if key in _usage:
+        _local_since[key] = _local_since.get(key, 0) + 1
 
 
 def monthly_limit(app_id: str) -> int:
@@ -118,6 +126,7 @@ def monthly_limit(app_id: str) -> int:
 
 
 _in_flight: dict[tuple[str, str], int] = {}  # posts admitted by this instance, not yet written
+_committed: dict[tuple[str, str], int] = {}  # posts this instance wrote, ever (to date the reads)
 
 
 class QuotaSlot:
@@ -136,12 +145,14 @@ class QuotaSlot:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # One lock for both: a post leaves "in flight" and becomes "counted" at the same instant,
+        # so no admission in between sees it in neither.
         with _usage_lock:
             _in_flight[self._key] = max(_in_flight.get(self._key, 0) - 1, 0)
             if not _in_flight[self._key]:
                 del _in_flight[self._key]
-        if self._committed:
-            counted(*self._key)
+            if self._committed:
+                _count_locked(self._key)
 
 
 def quota_slot(app_id: str, month: str) -> QuotaSlot:
@@ -151,10 +162,13 @@ def quota_slot(app_id: str, month: str) -> QuotaSlot:
     one instance never exceed the quota; near it, usage is read afresh (see the module's doc)."""
     limit = monthly_limit(app_id)
     key = (app_id, month)
-    used = usage(app_id, month)
-    if limit - used <= NEAR_QUOTA:
-        used = usage(app_id, month, fresh=True)
+    if limit - usage(app_id, month) <= NEAR_QUOTA:
+        usage(app_id, month, fresh=True)
     with _usage_lock:
+        # Decided on what is known now, under the lock: the last read plus every post this
+        # instance committed since, plus those admitted and not yet written.
+        cached = _usage.get(key)
+        used = (cached[1] if cached else 0) + _local_since.get(key, 0)
         if used + _in_flight.get(key, 0) >= limit:
             _quota_exceeded(limit, month)
         _in_flight[key] = _in_flight.get(key, 0) + 1
@@ -242,5 +256,6 @@ def reset() -> None:
         _local_since.clear()
         _tenants.clear()
         _in_flight.clear()
+        _committed.clear()
     with _windows_lock:
         _windows.clear()

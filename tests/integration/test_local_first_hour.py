@@ -135,16 +135,21 @@ def test_the_readme_file_example_lands_in_the_demo_inbox(
 
 
 def test_a_file_sent_as_is_to_an_unowned_page_is_explained(
-    state: Path, capsys: pytest.CaptureFixture[str]
+    state: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    fixture = PROVIDER_FIXTURES / "messenger" / "courier-hello-msg.json"
+    # The README's fixture, for a page no test connects: ingest caches routes for 30 s across the
+    # tests' Firestore wipes, and another test connects the fixture's own page 1234567890.
+    page = f"9{uuid.uuid4().int % 10**11:011d}"
+    fixture = tmp_path / "unowned-page.json"
+    raw = (PROVIDER_FIXTURES / "messenger" / "courier-hello-msg.json").read_text()
+    fixture.write_text(raw.replace("1234567890", page))
     code, _, err = run_simulate(state, capsys, "messenger", "--file", str(fixture), "--as-is")
     assert code == 0, err
     assert "re-addressed" not in err
-    assert "no tenant owns messenger:1234567890" in err and "unknown_route" in err
+    assert f"no tenant owns messenger:{page}" in err and "unknown_route" in err
     assert "quarantine list" in err and "replay-quarantine" in err
     [row] = eventually(store.quarantine_summaries, what="the quarantined event")
-    assert (row["reason"], row["routeKey"]) == ("unknown_route", "messenger:1234567890")
+    assert (row["reason"], row["routeKey"]) == ("unknown_route", f"messenger:{page}")
     assert conversation("messenger-main", "5678") is None
 
 
