@@ -106,6 +106,7 @@ BENCHMARKS: dict[str, str] = {
     "dashboard_latency": "bench.dashboard_latency",
     "chat": "bench.chat",
     "cost": "bench.cost",
+    "parse_speed": "bench.parse_speed",
 }
 
 
@@ -121,6 +122,8 @@ def run_all(quick: bool) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         if quick and name == "load":
             kwargs = {"events": 2000, "hot_seconds": 10}
+        if quick and name == "parse_speed":
+            kwargs = {"rounds": 3, "loops": 50}
         try:
             results[name] = run(**kwargs)
         except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others' figures
@@ -183,6 +186,28 @@ def charts(results: dict[str, Any], out: Path) -> list[str]:
     return written
 
 
+def parse_table(results: dict[str, Any]) -> list[str]:
+    """The parse benchmark as a table: µs per real payload per channel, next to json.loads."""
+    rows = (results.get("parse_speed") or {}).get("channels") or {}
+    if not rows:
+        return []
+    return [
+        "## Parsing speed",
+        "",
+        "Full normalization of each real provider payload (`bench/parse_speed.py`: split, every item, "
+        "the pydantic events, their JSON), best of its rounds, next to `json.loads` of the same bytes.",
+        "",
+        "| channel | payloads | events | normalize µs/payload | json.loads µs/payload | ratio | spread |",
+        "|---|---|---|---|---|---|---|",
+        *[
+            f"| {kind} | {row['payloads']} | {row['events']} | {row['normalize_us_per_payload']} "
+            f"| {row['json_loads_us_per_payload']} | {row['ratio_to_json_loads']}x | {row['spread_pct']}% |"
+            for kind, row in rows.items()
+        ],
+        "",
+    ]
+
+
 def markdown(results: dict[str, Any], images: list[str], cost: dict[str, float], counted: bool = True) -> str:
     """The report's README.md."""
     lines = [
@@ -197,6 +222,7 @@ def markdown(results: dict[str, Any], images: list[str], cost: dict[str, float],
     for name, figures in results.items():
         shown = {k: v for k, v in figures.items() if not k.startswith("_")}
         lines += [f"### {name}", "", "```json", json.dumps(shown, indent=2), "```", ""]
+    lines += parse_table(results)
     lines += ["## Charts", ""] + [f"![{image}]({image})" for image in images] + [""]
     lines += [
         "## Cost per 1 million inbound messages",

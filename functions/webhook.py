@@ -47,7 +47,7 @@ def handle(kind: str, request: flask.Request) -> Response:
         url = public_url(request, kind)
         adapter.verify(request.headers, body, url)
         normalized = normalize(adapter, body, url)
-        published = bus.publish(normalized.events, normalized.quarantined)
+        published = bus.publish(normalized.events, normalized.quarantined, encoded=normalized.encoded)
     except SwitchboardError as exc:
         level = logging.ERROR if exc.transient else logging.WARNING
         log.log(

@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
 from shared.config import settings
@@ -42,15 +42,18 @@ METADATA_TOKEN_URL = "/computeMetadata/v1/instance/service-accounts/default/toke
 Message = tuple[bytes, dict[str, str], str]
 
 
-def event_message(event: InboundEvent) -> Message:
-    """The Pub/Sub data, attributes and ordering key of one event."""
+def event_message(event: InboundEvent, data: bytes | None = None) -> Message:
+    """The Pub/Sub data, attributes and ordering key of one event; ``data`` is the event's JSON
+    when it was already made (``shared.inbound.Normalized.encoded``)."""
     attributes = {
         "route_key": event.route_key,
         "channel": event.channel,
         "event_type": event.kind,
         "event_id": event.event_id,
     }
-    return event.model_dump_json().encode(), attributes, event.conversation_key
+    if data is None:
+        data = event.model_dump_json().encode()
+    return data, attributes, event.conversation_key
 
 
 def quarantine_message(item: QuarantinedItem) -> Message:
@@ -59,13 +62,25 @@ def quarantine_message(item: QuarantinedItem) -> Message:
     return item.model_dump_json().encode(), attributes, ""
 
 
-def publish(events: Iterable[InboundEvent], quarantined: Iterable[QuarantinedItem] = ()) -> int:
-    """Publish events and quarantine records; return how many were confirmed.
+def publish(
+    events: Iterable[InboundEvent],
+    quarantined: Iterable[QuarantinedItem] = (),
+    *,
+    encoded: Sequence[bytes] | None = None,
+) -> int:
+    """Publish events and quarantine records; return how many were confirmed. ``encoded``, when
+    given, is each event's JSON, in order (``shared.inbound.Normalized.encoded``): published as is.
 
     Raises PublishError unless every message was confirmed within the configured timeout."""
     # Every event here already serialized once in shared.inbound.parse_into (unserializable items
-    # are quarantined there, with publishable raw), so encoding cannot fail.
-    messages = [event_message(e) for e in events] + [quarantine_message(q) for q in quarantined]
+    # are quarantined there, with publishable raw), so encoding cannot fail; the webhook hands that
+    # JSON over instead of making it again.
+    events = list(events)
+    if encoded is not None and len(encoded) == len(events):
+        messages = [event_message(e, data) for e, data in zip(events, encoded, strict=True)]
+    else:
+        messages = [event_message(e) for e in events]
+    messages += [quarantine_message(q) for q in quarantined]
     if not messages:
         return 0
     return publish_raw(messages)

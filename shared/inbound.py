@@ -34,6 +34,9 @@ class Normalized:
 
     events: list[InboundEvent] = field(default_factory=list)
     quarantined: list[QuarantinedItem] = field(default_factory=list)
+    # Each event's JSON (``encoded[i]`` is ``events[i]``), made by the publishability check: what
+    # the webhook publishes (``bus.publish(..., encoded=...)``), so no event is serialized twice.
+    encoded: list[bytes] = field(default_factory=list)
 
 
 def normalize(adapter: ChannelAdapter, body: bytes, url: str | None = None) -> Normalized:
@@ -78,9 +81,11 @@ def parse_into(
         return
     try:
         events = adapter.parse_item(item)
+        encoded = []
         for event in events:
-            size = len(event.model_dump_json())
-            if size > MAX_EVENT_BYTES:
+            data = event.__pydantic_serializer__.to_json(event)  # model_dump_json(), as UTF-8
+            # The limit counts characters of the JSON text, as it always has (at most its bytes).
+            if len(data) > MAX_EVENT_BYTES and (size := len(data.decode())) > MAX_EVENT_BYTES:
                 log.warning("quarantined an oversized %s item (%d bytes)", adapter.kind, size)
                 result.quarantined.append(
                     QuarantinedItem(
@@ -91,7 +96,9 @@ def parse_into(
                     )
                 )
                 return
+            encoded.append(data)
         result.events.extend(events)
+        result.encoded.extend(encoded)
     except (
         ParseError,
         ValidationError,

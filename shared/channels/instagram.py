@@ -13,8 +13,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from shared.channels.base import MEDIA_KINDS, Capabilities, ConnectRequest, refused
-from shared.channels.meta import MessagingAdapter
-from shared.models import MediaContent, MessageContent, UnsupportedContent
+from shared.channels.meta import Content, MessagingAdapter
 
 HEART = "\N{HEAVY BLACK HEART}\N{VARIATION SELECTOR-16}"
 
@@ -41,13 +40,17 @@ class InstagramAdapter(MessagingAdapter):
         payload: dict[str, Any],
         url: str | None,
         text: str | None,
-    ) -> MessageContent:
+    ) -> Content:
         """Instagram-only attachment kinds."""
         if kind == "like_heart":
             # The heart button: an attachment with no payload at all. It is a message of its own (a
             # heart sticker), not a reaction to an earlier message (those come as `reaction`).
-            return MediaContent(type="sticker", attachments=(), text=text or HEART)
+            return {"type": "sticker", "attachments": (), "text": text or HEART}
         if kind == "ephemeral":
             # View-once photos and videos are never delivered to the API.
-            return UnsupportedContent(provider_type="ephemeral", reason="view-once media is not delivered")
+            return {
+                "type": "unsupported",
+                "provider_type": "ephemeral",
+                "reason": "view-once media is not delivered",
+            }
         return super().other_attachment(kind, attachment, payload, url, text)

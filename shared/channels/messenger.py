@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from shared.channels.base import MEDIA_KINDS, Capabilities
-from shared.channels.meta import MessagingAdapter
+from shared.channels.meta import Content, MessagingAdapter
 from shared.channels.payload import as_id
-from shared.models import Attachment, MediaContent, MessageContent
 
 # Messenger's "like" button sends the thumbs-up sticker in three sizes, as an image attachment
 # with a numeric payload.sticker_id (Messenger Platform, "messages" webhook, sticker_id).
@@ -30,8 +29,8 @@ class MessengerAdapter(MessagingAdapter):
     # Instagram documents reactions through it, and Switchboard sends read receipts on WhatsApp only.
     capabilities: ClassVar[Capabilities] = Capabilities(reply_window="tag", media=MEDIA_KINDS)
 
-    def sticker_content(self, payload: dict[str, Any], url: str | None, text: str | None) -> MessageContent:
+    def sticker_content(self, payload: dict[str, Any], url: str | None, text: str | None) -> Content:
         """A sticker; the like button's thumbs-up also reads as text, so agents see it."""
         if as_id(payload.get("sticker_id")) in LIKE_STICKER_IDS and text is None:
             text = THUMBS_UP
-        return MediaContent(type="sticker", attachments=(Attachment(url=url),), text=text)
+        return super().sticker_content(payload, url, text)

@@ -28,30 +28,30 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeAlias
 
 from shared.channels.base import ChannelAdapter, ConnectRequest
-from shared.channels.payload import as_dict, as_float, as_id, as_text, fingerprint, header, load_body, to_utc
+from shared.channels.payload import (
+    as_dict,
+    as_float,
+    as_id,
+    as_text,
+    event_time,
+    fingerprint,
+    header,
+    load_body,
+)
 from shared.config import MissingSetting, settings
 from shared.errors import ParseError, SignatureError, VerificationError
 from shared.models import (
-    Attachment,
     ChannelNoticeEvent,
-    ChoiceContent,
     DeleteEvent,
     EditEvent,
     InboundEvent,
-    LocationContent,
-    MediaContent,
-    MessageContent,
     MessageEvent,
     ReactionEvent,
     ReceiptError,
     ReceiptEvent,
-    ReferralContent,
-    StoryContent,
-    SystemContent,
-    TextContent,
-    UnsupportedContent,
     stable_event_id,
 )
+from shared.models.events import build
 from shared.models.outbound import ChannelAccount, OutboundMessage, SendResult
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ class Messaging:
     recipient_id: str | None
     user_ref: str | None
     timestamp: object  # as sent: part of stable ids, so a retry hashes the same
-    occurred_at: datetime | None
+    occurred_at: datetime | int | None  # see payload.event_time
     standby: bool
     raw: dict[str, Any]
 
@@ -221,7 +221,7 @@ class Messaging:
         return self.user_ref
 
     def envelope(self, contact_id: str, event_id: str) -> dict[str, Any]:
-        """Keyword arguments every event built from this element shares."""
+        """The fields every event built from this element shares (a fresh dict: callers add theirs)."""
         return {
             "channel": self.channel,
             "account_id": self.account_id,
@@ -233,6 +233,9 @@ class Messaging:
 
 
 Handler: TypeAlias = "Callable[[MessagingAdapter, Messaging, object], list[InboundEvent]]"
+# A message's content, as the fields of its MessageContent model (validated with the event: one
+# pydantic call builds both, where building the content model first would validate it twice).
+Content: TypeAlias = dict[str, Any]
 
 # Keys of a messaging element that are envelope, not an event.
 _ENVELOPE_KEYS = frozenset({"sender", "recipient", "timestamp"})
@@ -254,6 +257,19 @@ _HANDOVER_KEYS = (
     "request_thread_control",
     "app_roles",
 )
+_MEDIA_CONTENT_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
+
+
+def _media(
+    media_type: str, attachment: dict[str, Any], text: str | None, *, animated: bool = False
+) -> Content:
+    """MediaContent's fields: one file (an Attachment's fields), the text sent along."""
+    return {"type": media_type, "attachments": (attachment,), "text": text, "animated": animated}
+
+
+def _unsupported(provider_type: str, reason: str | None = None) -> Content:
+    """UnsupportedContent's fields: a kind we do not render (the raw item travels with the event)."""
+    return {"type": "unsupported", "provider_type": provider_type, "reason": reason}
 
 
 class MessagingAdapter(MetaAdapter):
@@ -342,7 +358,7 @@ class MessagingAdapter(MetaAdapter):
         if field in ("messaging", "standby"):
             if not isinstance(element, dict):
                 raise ParseError(f"{field} element is not an object")
-            return self._parse_messaging(item, element, standby=field == "standby")
+            return self._parse_messaging(item, element, field == "standby")
         if not isinstance(element, dict):
             raise ParseError(f"{field} element is not an object")
         if not element:
@@ -355,30 +371,30 @@ class MessagingAdapter(MetaAdapter):
         topic = f"{field}:{element['field']}" if isinstance(element.get("field"), str) else str(field)
         event_id = stable_event_id(self.kind, account_id, topic, fingerprint(element))
         value = as_dict(element.get("value"))
-        return [
-            ChannelNoticeEvent(
-                channel=self.kind,
-                account_id=account_id,
-                contact_id="",
-                event_id=event_id,
-                occurred_at=to_utc(value.get("time") or value.get("created_time"))
-                or to_utc(item.get("entry_time")),
-                raw=item,
-                topic=topic,
-            )
-        ]
+        fields = {
+            "channel": self.kind,
+            "account_id": account_id,
+            "contact_id": "",
+            "event_id": event_id,
+            "occurred_at": event_time(value.get("time") or value.get("created_time"))
+            or event_time(item.get("entry_time")),
+            "raw": item,
+            "topic": topic,
+        }
+        return [build(ChannelNoticeEvent, fields)]
 
     # -- one messaging element --
 
     def _parse_messaging(
-        self, item: dict[str, Any], element: dict[str, Any], *, standby: bool
+        self, item: dict[str, Any], element: dict[str, Any], standby: bool
     ) -> list[InboundEvent]:
         if not element:
             return []
-        sender = as_dict(element.get("sender"))
-        recipient = as_dict(element.get("recipient"))
+        sender = element.get("sender")
+        sender = sender if isinstance(sender, dict) else {}
+        recipient = element.get("recipient")
         sender_id = as_id(sender.get("id"))
-        recipient_id = as_id(recipient.get("id"))
+        recipient_id = as_id(recipient.get("id")) if isinstance(recipient, dict) else None
         # Routing is on entry.id (page / Instagram account); fall back to the page side of the element.
         account_id = as_id(item.get("entry_id"))
         if account_id is None:
@@ -388,28 +404,26 @@ class MessagingAdapter(MetaAdapter):
             raise ParseError("messaging element without entry id or recipient id")
         timestamp = element.get("timestamp")
         # A delivery may come without timestamp, test deliveries send nonsense: entry.time backs them up.
-        occurred_at = to_utc(timestamp) or to_utc(item.get("entry_time"))
+        occurred_at = event_time(timestamp) or event_time(item.get("entry_time"))
+        # Positional: a dataclass's __init__ takes keywords several times slower.
+        user_ref = as_id(sender.get("user_ref"))
         ctx = Messaging(
-            channel=self.kind,
-            account_id=account_id,
-            sender_id=sender_id,
-            recipient_id=recipient_id,
-            user_ref=as_id(sender.get("user_ref")),
-            timestamp=timestamp,
-            occurred_at=occurred_at,
-            standby=standby,
-            raw=item,
+            self.kind, account_id, sender_id, recipient_id, user_ref, timestamp, occurred_at, standby, item
         )
-        events: list[InboundEvent] = []
-        handled = False
-        for key, handler in self._handlers:
-            value = element.get(key)
-            if value is None:
-                continue
-            handled = True
-            events.extend(handler(self, ctx, value))
-        if handled:
-            return events
+        handlers = self._handlers
+        keys = handlers.keys() & element.keys()
+        if len(keys) == 1:  # the common case: one event kind per element
+            [key] = keys
+            value = element[key]
+            if value is not None:
+                return handlers[key](self, ctx, value)
+        elif keys:
+            present = [key for key in handlers if key in keys and element[key] is not None]  # in order
+            if present:
+                events: list[InboundEvent] = []
+                for key in present:
+                    events.extend(handlers[key](self, ctx, element[key]))
+                return events
         unknown = sorted(key for key in element if key not in _ENVELOPE_KEYS)
         if not unknown:
             # Only sender/recipient/timestamp (dashboard test deliveries): nothing happened.
@@ -422,7 +436,10 @@ class MessagingAdapter(MetaAdapter):
         self, ctx: Messaging, topic: str, contact_id: str, basis: object, error: ReceiptError | None = None
     ) -> ChannelNoticeEvent:
         event_id = stable_event_id(self.kind, ctx.account_id, topic, ctx.timestamp, fingerprint(basis))
-        return ChannelNoticeEvent(**ctx.envelope(contact_id, event_id), topic=topic, error=error)
+        fields = ctx.envelope(contact_id, event_id)
+        fields["topic"] = topic
+        fields["error"] = error
+        return build(ChannelNoticeEvent, fields)
 
     def _require_customer(self, ctx: Messaging, what: str, *, business_sent: bool = False) -> str:
         contact = ctx.customer(business_sent=business_sent)
@@ -437,24 +454,26 @@ class MessagingAdapter(MetaAdapter):
         if mid is None:
             raise ParseError("message without mid")
         echo = message.get("is_echo") is True
-        contact = self._require_customer(ctx, "message", business_sent=echo)
+        contact = ctx.customer(business_sent=echo)
+        if contact is None:
+            raise ParseError("message without a customer id (sender/recipient)")
         if message.get("is_deleted") is True:
             # Instagram unsend: the element repeats the deleted message's mid (Instagram messaging
             # webhooks, "message" field, is_deleted).
             event_id = stable_event_id(self.kind, ctx.account_id, "delete", mid)
-            return [DeleteEvent(**ctx.envelope(contact, event_id), target_message_id=mid)]
-        events: list[InboundEvent] = [
-            MessageEvent(
-                **ctx.envelope(contact, mid),
-                message_id=mid,
-                content=self.message_content(message),
-                reply_to=as_id(as_dict(message.get("reply_to")).get("mid")),
-                echo=echo,
-                echo_app_id=as_id(message.get("app_id")) if echo else None,
-                echo_metadata=as_text(message.get("metadata")) if echo else None,
-                standby=ctx.standby,
-            )
-        ]
+            fields = ctx.envelope(contact, event_id)
+            fields["target_message_id"] = mid
+            return [build(DeleteEvent, fields)]
+        fields = ctx.envelope(contact, mid)
+        fields["message_id"] = mid
+        fields["content"] = self.message_content(message)
+        fields["reply_to"] = as_id(as_dict(message.get("reply_to")).get("mid"))
+        fields["standby"] = ctx.standby
+        if echo:
+            fields["echo"] = True
+            fields["echo_app_id"] = as_id(message.get("app_id"))
+            fields["echo_metadata"] = as_text(message.get("metadata"))
+        events: list[InboundEvent] = [build(MessageEvent, fields)]
         referral = message.get("referral")
         if isinstance(referral, dict):
             events.append(self._referral_event(ctx, contact, referral, ("message", mid)))
@@ -469,7 +488,10 @@ class MessagingAdapter(MetaAdapter):
         contact = self._require_customer(ctx, "message_edit")
         text = as_text(edit.get("text"))
         event_id = stable_event_id(self.kind, ctx.account_id, "edit", mid, edit.get("num_edit"), text)
-        return [EditEvent(**ctx.envelope(contact, event_id), target_message_id=mid, text=text)]
+        fields = ctx.envelope(contact, event_id)
+        fields["target_message_id"] = mid
+        fields["text"] = text
+        return [build(EditEvent, fields)]
 
     def _on_reaction(self, ctx: Messaging, reaction: object) -> list[InboundEvent]:
         # message_reactions: {reaction: smile|...|other, emoji, action: react|unreact, mid}; an
@@ -488,51 +510,45 @@ class MessagingAdapter(MetaAdapter):
         event_id = stable_event_id(
             self.kind, ctx.account_id, "reaction", contact, mid, action, emoji, ctx.timestamp
         )
-        return [
-            ReactionEvent(
-                **ctx.envelope(contact, event_id), target_message_id=mid, emoji=emoji, from_business=business
-            )
-        ]
+        fields = ctx.envelope(contact, event_id)
+        fields["target_message_id"] = mid
+        fields["emoji"] = emoji
+        fields["from_business"] = business
+        return [build(ReactionEvent, fields)]
 
     def _on_delivery(self, ctx: Messaging, delivery: object) -> list[InboundEvent]:
         # message_deliveries: {mids?, watermark, seq}; "delivery" may come without timestamp.
         delivery = as_dict(delivery)
         mids = tuple(mid for mid in map(as_id, delivery.get("mids") or ()) if mid is not None)
-        watermark = to_utc(delivery.get("watermark"))
+        watermark = event_time(delivery.get("watermark"))
         if not mids and watermark is None:
             raise ParseError("delivery without mids or watermark")
         contact = self._require_customer(ctx, "delivery")
         event_id = stable_event_id(
             self.kind, ctx.account_id, "delivered", contact, mids, delivery.get("watermark")
         )
-        return [
-            ReceiptEvent(
-                **ctx.envelope(contact, event_id),
-                status="delivered",
-                message_ids=mids,
-                watermark=watermark,
-                provider_status="delivery",
-            )
-        ]
+        fields = ctx.envelope(contact, event_id)
+        fields["status"] = "delivered"
+        fields["message_ids"] = mids
+        fields["watermark"] = watermark
+        fields["provider_status"] = "delivery"
+        return [build(ReceiptEvent, fields)]
 
     def _on_read(self, ctx: Messaging, read: object) -> list[InboundEvent]:
         # Messenger message_reads: {watermark, seq}; Instagram messaging_seen: {mid}.
         read = as_dict(read)
         mid = as_id(read.get("mid"))
-        watermark = to_utc(read.get("watermark"))
+        watermark = event_time(read.get("watermark"))
         if mid is None and watermark is None:
             raise ParseError("read without mid or watermark")
         contact = self._require_customer(ctx, "read")
         event_id = stable_event_id(self.kind, ctx.account_id, "read", contact, mid, read.get("watermark"))
-        return [
-            ReceiptEvent(
-                **ctx.envelope(contact, event_id),
-                status="read",
-                message_ids=(mid,) if mid else (),
-                watermark=watermark,
-                provider_status="read",
-            )
-        ]
+        fields = ctx.envelope(contact, event_id)
+        fields["status"] = "read"
+        fields["message_ids"] = (mid,) if mid else ()
+        fields["watermark"] = watermark
+        fields["provider_status"] = "read"
+        return [build(ReceiptEvent, fields)]
 
     def _on_postback(self, ctx: Messaging, postback: object) -> list[InboundEvent]:
         # messaging_postbacks: {mid?, title, payload, referral?}; Instagram icebreakers too.
@@ -544,11 +560,11 @@ class MessagingAdapter(MetaAdapter):
             self.kind, ctx.account_id, "postback", contact, ctx.timestamp, payload, title
         )
         events: list[InboundEvent] = [
-            MessageEvent(
-                **ctx.envelope(contact, mid),
-                message_id=mid,
-                content=ChoiceContent(choice="postback", title=title, payload=payload),
-                standby=ctx.standby,
+            self._message_event(
+                ctx,
+                contact,
+                mid,
+                {"type": "choice", "choice": "postback", "title": title, "payload": payload},
             )
         ]
         referral = postback.get("referral")
@@ -570,18 +586,24 @@ class MessagingAdapter(MetaAdapter):
         postback it came with, under an id of its own, so that both are kept."""
         ads = as_dict(referral.get("ads_context_data"))
         event_id = stable_event_id(self.kind, ctx.account_id, *basis, "referral", fingerprint(referral))
-        return MessageEvent(
-            **ctx.envelope(contact, event_id),
-            message_id=event_id,
-            content=ReferralContent(
-                source=as_text(referral.get("source")),
-                ref=as_text(referral.get("ref")),
-                ad_id=as_id(referral.get("ad_id")),
-                url=as_text(referral.get("referer_uri")) or as_text(ads.get("photo_url")),
-                headline=as_text(ads.get("ad_title")),
-            ),
-            standby=ctx.standby,
-        )
+        content = {
+            "type": "referral",
+            "source": as_text(referral.get("source")),
+            "ref": as_text(referral.get("ref")),
+            "ad_id": as_id(referral.get("ad_id")),
+            "url": as_text(referral.get("referer_uri")) or as_text(ads.get("photo_url")),
+            "headline": as_text(ads.get("ad_title")),
+        }
+        return self._message_event(ctx, contact, event_id, content)
+
+    @staticmethod
+    def _message_event(ctx: Messaging, contact: str, message_id: str, content: Content) -> MessageEvent:
+        """A message of the customer's that is not a ``message`` element (its id is the event's)."""
+        fields = ctx.envelope(contact, message_id)
+        fields["message_id"] = message_id
+        fields["content"] = content
+        fields["standby"] = ctx.standby
+        return build(MessageEvent, fields)
 
     def _on_optin(self, ctx: Messaging, optin: object) -> list[InboundEvent]:
         # messaging_optins: send-to-Messenger / checkbox ({ref, user_ref}) and recurring
@@ -599,14 +621,7 @@ class MessagingAdapter(MetaAdapter):
         event_id = stable_event_id(
             self.kind, ctx.account_id, "optin", contact, ctx.timestamp, fingerprint(optin)
         )
-        return [
-            MessageEvent(
-                **ctx.envelope(contact, event_id),
-                message_id=event_id,
-                content=SystemContent(event=event, text=text),
-                standby=ctx.standby,
-            )
-        ]
+        return [self._message_event(ctx, contact, event_id, {"type": "system", "event": event, "text": text})]
 
     def _on_account_linking(self, ctx: Messaging, linking: object) -> list[InboundEvent]:
         # messaging_account_linking: {status: linked|unlinked, authorization_code}; the code is a
@@ -617,14 +632,8 @@ class MessagingAdapter(MetaAdapter):
         event_id = stable_event_id(
             self.kind, ctx.account_id, "account_linking", contact, ctx.timestamp, status
         )
-        return [
-            MessageEvent(
-                **ctx.envelope(contact, event_id),
-                message_id=event_id,
-                content=SystemContent(event=f"account_linking:{status}"),
-                standby=ctx.standby,
-            )
-        ]
+        content = {"type": "system", "event": f"account_linking:{status}"}
+        return [self._message_event(ctx, contact, event_id, content)]
 
     def _on_policy_enforcement(self, ctx: Messaging, policy: object) -> list[InboundEvent]:
         # messaging_policy_enforcement: the key is spelled with a hyphen; {action: warning|block|
@@ -638,72 +647,74 @@ class MessagingAdapter(MetaAdapter):
         # Instagram/Messenger message requests (e.g. "accept"): a conversation-level system event.
         contact = self._require_customer(ctx, "message_request")
         event_id = stable_event_id(self.kind, ctx.account_id, "message_request", contact, ctx.timestamp)
-        return [
-            MessageEvent(
-                **ctx.envelope(contact, event_id),
-                message_id=event_id,
-                content=SystemContent(event="message_request", text=as_text(value)),
-                standby=ctx.standby,
-            )
-        ]
+        content = {"type": "system", "event": "message_request", "text": as_text(value)}
+        return [self._message_event(ctx, contact, event_id, content)]
 
     # -- message content: channel modules extend these hooks --
 
-    def message_content(self, message: dict[str, Any]) -> MessageContent:
+    def message_content(self, message: dict[str, Any]) -> Content:
         """The content of a ``message`` object: quick reply, story reply, attachments or text."""
         if message.get("is_unsupported") is True:
             # Instagram: a message kind the API cannot deliver (e.g. some shares); kept raw.
-            return UnsupportedContent(provider_type="is_unsupported", reason="the provider cannot render it")
+            return _unsupported("is_unsupported", "the provider cannot render it")
         text = as_text(message.get("text"))
         quick_reply = message.get("quick_reply")
         if isinstance(quick_reply, dict):
-            return ChoiceContent(
-                choice="quick_reply", title=text, payload=as_text(quick_reply.get("payload"))
-            )
-        story = as_dict(as_dict(message.get("reply_to")).get("story"))
+            payload = as_text(quick_reply.get("payload"))
+            return {"type": "choice", "choice": "quick_reply", "title": text, "payload": payload}
+        reply_to = message.get("reply_to")
+        story = as_dict(reply_to.get("story")) if isinstance(reply_to, dict) else {}
         if story:
             # Instagram: a reply to the business's story, reply_to.story {id, url}.
-            return StoryContent(
-                type="story_reply", story_id=as_id(story.get("id")), url=as_text(story.get("url")), text=text
-            )
+            return {
+                "type": "story_reply",
+                "story_id": as_id(story.get("id")),
+                "url": as_text(story.get("url")),
+                "text": text,
+            }
         attachments = message.get("attachments")
         if isinstance(attachments, list) and attachments:
             content = self._attachments_content(attachments, text)
             if content is not None:
                 return content
         if text is not None:
-            return TextContent(text=text)
-        return UnsupportedContent(provider_type="message", reason="no text or attachment")
+            return {"type": "text", "text": text}
+        return _unsupported("message", "no text or attachment")
 
-    def _attachments_content(self, attachments: list[Any], text: str | None) -> MessageContent | None:
+    def _attachments_content(self, attachments: list[Any], text: str | None) -> Content | None:
         contents = [self.attachment_content(a, text) for a in attachments if isinstance(a, dict)]
         if not contents:
             return None
-        media = [c for c in contents if isinstance(c, MediaContent)]
+        media = [c for c in contents if c["type"] in _MEDIA_CONTENT_TYPES]
         if not media:
             first = contents[0]
             # A "fallback" link preview next to typed text: the text is the message.
-            if isinstance(first, TextContent) and text is not None:
-                return TextContent(text=text)
+            if first["type"] == "text" and text is not None:
+                return {"type": "text", "text": text}
             return first
         if len(media) == 1:
             return media[0]
         # Several files in one message (an album): one content with all of them, of their common
         # type, or generic files (document) when types are mixed, so that none is lost.
         head = media[0]
-        media_type = head.type if all(c.type == head.type for c in media) else "document"
+        media_type = head["type"] if all(c["type"] == head["type"] for c in media) else "document"
         seen: set[str] = set()
-        files: list[Attachment] = []
+        files: list[dict[str, Any]] = []
         for content in media:
-            for attachment in content.attachments:
-                key = attachment.media_id or attachment.url or ""
+            for attachment in content["attachments"]:
+                key = attachment.get("media_id") or attachment.get("url") or ""
                 if key and key in seen:
                     continue  # Instagram post shares come as `share` + `ig_post` for one post
                 seen.add(key)
                 files.append(attachment)
-        return MediaContent(type=media_type, attachments=tuple(files), text=text, animated=head.animated)
+        return {
+            "type": media_type,
+            "attachments": tuple(files),
+            "text": text,
+            "animated": head.get("animated", False),
+        }
 
-    def attachment_content(self, attachment: dict[str, Any], text: str | None) -> MessageContent:
+    def attachment_content(self, attachment: dict[str, Any], text: str | None) -> Content:
         """One ``attachments[]`` element. Attachments without payload and relative URLs are kept
         as they are (Messenger reels carry ``/reel/<id>/``)."""
         kind = as_text(attachment.get("type")) or "unknown"
@@ -713,71 +724,52 @@ class MessagingAdapter(MetaAdapter):
         if media_type is not None:
             if kind == "image" and payload.get("sticker_id") is not None:
                 return self.sticker_content(payload, url, text)
-            return MediaContent(
-                type=media_type,  # type: ignore[arg-type]
-                attachments=(Attachment(url=url, caption=as_text(payload.get("title"))),),
-                text=text,
-            )
+            return _media(media_type, {"url": url, "caption": as_text(payload.get("title"))}, text)
         if kind == "location":
             coordinates = as_dict(payload.get("coordinates"))
-            return LocationContent(
-                latitude=as_float(coordinates.get("lat")),
-                longitude=as_float(coordinates.get("long")),
-                name=as_text(payload.get("title")) or as_text(attachment.get("title")),
-                url=url,
-            )
+            return {
+                "type": "location",
+                "latitude": as_float(coordinates.get("lat")),
+                "longitude": as_float(coordinates.get("long")),
+                "name": as_text(payload.get("title")) or as_text(attachment.get("title")),
+                "url": url,
+            }
         if kind in ("reel", "ig_reel"):
-            return MediaContent(
-                type="video",
-                attachments=(
-                    Attachment(
-                        url=url,
-                        media_id=as_id(payload.get("reel_video_id")),
-                        caption=as_text(payload.get("title")),
-                    ),
-                ),
-                text=text,
+            media_id = as_id(payload.get("reel_video_id"))
+            return _media(
+                "video", {"url": url, "media_id": media_id, "caption": as_text(payload.get("title"))}, text
             )
         if kind in ("share", "ig_post"):
             # Instagram post shares: {ig_post_media_id, title, url} (Instagram Platform, post shares).
-            return MediaContent(
-                type="image",
-                attachments=(
-                    Attachment(
-                        url=url,
-                        media_id=as_id(payload.get("ig_post_media_id")),
-                        caption=as_text(payload.get("title")),
-                    ),
-                ),
-                text=text,
+            media_id = as_id(payload.get("ig_post_media_id"))
+            return _media(
+                "image", {"url": url, "media_id": media_id, "caption": as_text(payload.get("title"))}, text
             )
         if kind == "story_mention":
-            return StoryContent(type="story_mention", story_id=as_id(payload.get("id")), url=url, text=text)
+            return {"type": "story_mention", "story_id": as_id(payload.get("id")), "url": url, "text": text}
         if kind == "sticker":
             return self.sticker_content(payload, url, text)
         if kind == "animated_image":
-            return MediaContent(type="image", attachments=(Attachment(url=url),), text=text, animated=True)
+            return _media("image", {"url": url}, text, animated=True)
         if kind == "fallback":
             # Messenger "fallback": a shared link the platform cannot type ({url, title}).
             title = as_text(payload.get("title")) or as_text(attachment.get("title"))
             parts = [part for part in (title, url) if part]
             if parts:
-                return TextContent(text="\n".join(parts))
-            return UnsupportedContent(provider_type="fallback", reason="fallback attachment without url")
+                return {"type": "text", "text": "\n".join(parts)}
+            return _unsupported("fallback", "fallback attachment without url")
         if kind == "template":
             # Echoes of templates (ours or another app's): a button template has text.
             template_text = as_text(payload.get("text"))
             if template_text:
-                return TextContent(text=template_text)
+                return {"type": "text", "text": template_text}
             template_type = as_text(payload.get("template_type"))
-            return UnsupportedContent(
-                provider_type=f"template:{template_type}" if template_type else "template"
-            )
+            return _unsupported(f"template:{template_type}" if template_type else "template")
         return self.other_attachment(kind, attachment, payload, url, text)
 
-    def sticker_content(self, payload: dict[str, Any], url: str | None, text: str | None) -> MessageContent:
+    def sticker_content(self, payload: dict[str, Any], url: str | None, text: str | None) -> Content:
         """A sticker (Messenger sends stickers as ``image`` with a numeric ``sticker_id``)."""
-        return MediaContent(type="sticker", attachments=(Attachment(url=url),), text=text)
+        return _media("sticker", {"url": url}, text)
 
     def other_attachment(
         self,
@@ -786,12 +778,12 @@ class MessagingAdapter(MetaAdapter):
         payload: dict[str, Any],
         url: str | None,
         text: str | None,
-    ) -> MessageContent:
+    ) -> Content:
         """An attachment type this module does not know: kept as unsupported, never dropped."""
-        return UnsupportedContent(provider_type=kind, reason="unknown attachment type")
+        return _unsupported(kind, "unknown attachment type")
 
-    # (key of a messaging element, handler): every key present is handled, in this order.
-    _handlers: ClassVar[tuple[tuple[str, Handler], ...]] = ()
+    # Key of a messaging element -> its handler: every key present is handled, in this order.
+    _handlers: ClassVar[dict[str, Handler]] = {}
 
 
 def _handover(key: str) -> Handler:
@@ -804,18 +796,18 @@ def _handover(key: str) -> Handler:
     return handle
 
 
-MessagingAdapter._handlers = (
-    ("message", MessagingAdapter._on_message),
-    ("message_edit", MessagingAdapter._on_message_edit),
-    ("reaction", MessagingAdapter._on_reaction),
-    ("delivery", MessagingAdapter._on_delivery),
-    ("read", MessagingAdapter._on_read),
-    ("postback", MessagingAdapter._on_postback),
-    ("referral", MessagingAdapter._on_referral),
-    ("optin", MessagingAdapter._on_optin),
-    ("account_linking", MessagingAdapter._on_account_linking),
-    ("policy-enforcement", MessagingAdapter._on_policy_enforcement),
-    ("policy_enforcement", MessagingAdapter._on_policy_enforcement),
-    ("message_request", MessagingAdapter._on_message_request),
-    *((key, _handover(key)) for key in _HANDOVER_KEYS),
-)
+MessagingAdapter._handlers = {
+    "message": MessagingAdapter._on_message,
+    "message_edit": MessagingAdapter._on_message_edit,
+    "reaction": MessagingAdapter._on_reaction,
+    "delivery": MessagingAdapter._on_delivery,
+    "read": MessagingAdapter._on_read,
+    "postback": MessagingAdapter._on_postback,
+    "referral": MessagingAdapter._on_referral,
+    "optin": MessagingAdapter._on_optin,
+    "account_linking": MessagingAdapter._on_account_linking,
+    "policy-enforcement": MessagingAdapter._on_policy_enforcement,
+    "policy_enforcement": MessagingAdapter._on_policy_enforcement,
+    "message_request": MessagingAdapter._on_message_request,
+    **{key: _handover(key) for key in _HANDOVER_KEYS},
+}

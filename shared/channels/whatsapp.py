@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any, ClassVar
 
 from shared.channels.base import MEDIA_KINDS, Capabilities
@@ -37,35 +36,23 @@ from shared.channels.payload import (
     as_float,
     as_id,
     as_text,
+    event_time,
     fingerprint,
     first_dict,
     load_body,
-    to_utc,
 )
 from shared.errors import ParseError
 from shared.models import (
-    Attachment,
     ChannelNoticeEvent,
-    ChoiceContent,
-    ContactsContent,
     DeleteEvent,
     EditEvent,
     InboundEvent,
-    LocationContent,
-    MediaContent,
-    MessageContent,
     MessageEvent,
-    OrderContent,
-    OrderItem,
     ReactionEvent,
     ReceiptEvent,
-    ReferralContent,
-    SharedContact,
-    SystemContent,
-    TextContent,
-    UnsupportedContent,
     stable_event_id,
 )
+from shared.models.events import build
 from shared.models.outbound import ChannelAccount, OutboundMessage, SendResult
 
 log = logging.getLogger(__name__)
@@ -82,7 +69,6 @@ _MEDIA_TYPES = {
 _VALUE_LISTS = (("messages", "message"), ("statuses", "status"), ("errors", "error"))
 _KNOWN_VALUE_KEYS = frozenset({"messages", "statuses", "errors", "contacts"})
 _RECEIPT_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
-_PHONE = re.compile(r"\+?\d+")
 # Whose ids a contacts[] entry must match, per item kind.
 _PARTY_KEYS = {
     "message": ("from", "from_user_id"),
@@ -90,23 +76,31 @@ _PARTY_KEYS = {
     "echo": ("to", "to_user_id"),
 }
 
-
-def _party_ids(kind: str, element: dict[str, Any]) -> set[str]:
-    ids = {as_id(element.get(key)) for key in _PARTY_KEYS.get(kind, ())}
-    ids.discard(None)
-    return ids  # type: ignore[return-value]
+# A message's content, as the fields of its MessageContent model (validated with the event).
+Content = dict[str, Any]
 
 
-def _matching_contacts(contacts: object, ids: set[str]) -> list[dict[str, Any]]:
-    """The ``contacts[]`` entries that describe one of ``ids`` (by wa_id or BSUID user_id)."""
-    if not ids or not isinstance(contacts, list):
-        return []
-    return [
-        contact
-        for contact in contacts
-        if isinstance(contact, dict)
-        and (as_id(contact.get("wa_id")) in ids or as_id(contact.get("user_id")) in ids)
-    ]
+def _party_ids(kind: str, element: object) -> tuple[str, ...]:
+    """The element's party ids (phone-based id, then the BSUID), each once."""
+    keys = _PARTY_KEYS.get(kind)
+    if keys is None or not isinstance(element, dict):
+        return ()
+    phone, user = as_id(element.get(keys[0])), as_id(element.get(keys[1]))
+    if phone is None:
+        return () if user is None else (user,)
+    return (phone,) if user is None or user == phone else (phone, user)
+
+
+def _first_matching_contact(contacts: object, ids: tuple[str, ...]) -> dict[str, Any]:
+    """The first ``contacts[]`` entry that describes one of ``ids`` (by wa_id or BSUID user_id),
+    or an empty dict."""
+    if ids and isinstance(contacts, list):
+        for contact in contacts:
+            if isinstance(contact, dict) and (
+                as_id(contact.get("wa_id")) in ids or as_id(contact.get("user_id")) in ids
+            ):
+                return contact
+    return {}
 
 
 def _sole_contact(contacts: object) -> list[dict[str, Any]]:
@@ -123,17 +117,41 @@ def _contact_index(contacts: object) -> dict[str, list[dict[str, Any]]]:
     if isinstance(contacts, list):
         for contact in contacts:
             if isinstance(contact, dict):
-                for key in {as_id(contact.get("wa_id")), as_id(contact.get("user_id"))}:
-                    if key is not None:
-                        index.setdefault(key, []).append(contact)
+                wa_id, user_id = as_id(contact.get("wa_id")), as_id(contact.get("user_id"))
+                if wa_id is not None:
+                    index.setdefault(wa_id, []).append(contact)
+                if user_id is not None and user_id != wa_id:
+                    index.setdefault(user_id, []).append(contact)
     return index
 
 
-def _lookup(index: dict[str, list[dict[str, Any]]], ids: set[str]) -> list[dict[str, Any]]:
+# From this many contacts in a change, they are indexed once rather than scanned for each element.
+_INDEX_FROM = 8
+
+
+def _lookup(
+    contacts: object, index: dict[str, list[dict[str, Any]]] | None, ids: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """The contacts that describe one of ``ids`` (by wa_id or user_id), id by id, each once: from
+    ``index`` when the change's contacts were indexed, else scanning them (usually just one)."""
     found: list[dict[str, Any]] = []
     for key in ids:
-        for contact in index.get(key, ()):
-            if not any(contact is seen for seen in found):
+        if index is not None:
+            candidates = index.get(key, ())
+        elif isinstance(contacts, list):
+            candidates = [
+                contact
+                for contact in contacts
+                if isinstance(contact, dict)
+                and key in (as_id(contact.get("wa_id")), as_id(contact.get("user_id")))
+            ]
+        else:
+            candidates = ()
+        for contact in candidates:
+            for seen in found:
+                if seen is contact:
+                    break
+            else:
                 found.append(contact)
     return found
 
@@ -203,12 +221,13 @@ class WhatsAppAdapter(MetaAdapter):
             items.append(self._item(obj, entry_id, field, "change", {}, value))
             return
         metadata = as_dict(value.get("metadata"))
-        index = _contact_index(value.get("contacts"))
+        listed = value.get("contacts")
+        index = _contact_index(listed) if isinstance(listed, list) and len(listed) >= _INDEX_FROM else None
         if field == "smb_message_echoes":
             # Messages the business sent from the WhatsApp Business app (coexistence): echoes.
             for element in value.get("message_echoes") or ():
                 if element:
-                    contacts = _lookup(index, _party_ids("echo", as_dict(element)))
+                    contacts = _lookup(listed, index, _party_ids("echo", element))
                     items.append(self._item(obj, entry_id, field, "echo", metadata, element, contacts))
             return
         if field != "messages" and not (field is None and any(key in value for key, _ in _VALUE_LISTS)):
@@ -221,17 +240,31 @@ class WhatsAppAdapter(MetaAdapter):
             for element in elements:
                 if element is None or element == {}:
                     continue
-                party = _party_ids(kind, as_dict(element))
-                contacts = _lookup(index, party)
-                if kind == "message" and not party:
-                    contacts = _sole_contact(value.get("contacts"))
-                items.append(self._item(obj, entry_id, field, kind, metadata, element, contacts))
-        for key, elements in value.items():
-            # A list Meta added to the messages field after this code: recorded, never dropped.
-            if key not in _KNOWN_VALUE_KEYS and isinstance(elements, list):
-                for element in elements:
-                    if element is not None and element != {}:
-                        items.append(self._item(obj, entry_id, field, f"other:{key}", metadata, element))
+                party = _party_ids(kind, element) if listed else ()  # no contacts: no party to look up
+                if party:
+                    contacts = _lookup(listed, index, party)
+                else:
+                    contacts = _sole_contact(listed) if kind == "message" else []
+                # What _item builds, inline: one dict per message or status of a batch.
+                items.append(
+                    {
+                        "object": obj,
+                        "entry_id": entry_id,
+                        "field": field,
+                        "kind": kind,
+                        "metadata": metadata,
+                        "contacts": contacts,
+                        "item": element,
+                    }
+                )
+        # A list Meta added to the messages field after this code: recorded, never dropped.
+        others = [key for key in value.keys() - _KNOWN_VALUE_KEYS if isinstance(value[key], list)]
+        if others:
+            for key in value:  # in the value's order
+                if key in others:
+                    for element in value[key]:
+                        if element is not None and element != {}:
+                            items.append(self._item(obj, entry_id, field, f"other:{key}", metadata, element))
 
     @staticmethod
     def _item(
@@ -293,10 +326,8 @@ class WhatsAppAdapter(MetaAdapter):
             raise ParseError("whatsapp message without id")
         # The customer: `from` (phone-based wa_id), else the business-scoped user id (BSUID); for
         # echoes of the business's own messages, `to`.
-        if echo:
-            contact_id = as_id(message.get("to")) or as_id(message.get("to_user_id"))
-        else:
-            contact_id = as_id(message.get("from")) or as_id(message.get("from_user_id"))
+        party = _party_ids("echo" if echo else "message", message)
+        contact_id = party[0] if party else None
         if contact_id is None and not echo:
             # Neither from nor from_user_id: when the change names exactly one contact, it is the
             # sender (seen with BSUID-only senders, whose id is contacts[0].user_id).
@@ -308,7 +339,7 @@ class WhatsAppAdapter(MetaAdapter):
             "channel": self.kind,
             "account_id": account_id,
             "contact_id": contact_id,
-            "occurred_at": to_utc(message.get("timestamp")),
+            "occurred_at": event_time(message.get("timestamp")),
             "raw": item,
         }
         mtype = as_text(message.get("type")) or "unknown"
@@ -321,25 +352,23 @@ class WhatsAppAdapter(MetaAdapter):
             if target is None:
                 raise ParseError("whatsapp revoke without original_message_id")
             event_id = stable_event_id(self.kind, account_id, "delete", mid)
-            return [DeleteEvent(**envelope, event_id=event_id, target_message_id=target)]
+            return [build(DeleteEvent, {**envelope, "event_id": event_id, "target_message_id": target})]
 
-        party = _party_ids("echo" if echo else "message", message) or {contact_id}
-        contact = next(iter(_matching_contacts(item.get("contacts"), party)), {})
+        contact = _first_matching_contact(item.get("contacts"), party or (contact_id,))
         profile = as_dict(contact.get("profile"))
         context = as_dict(message.get("context"))
-        events: list[InboundEvent] = [
-            MessageEvent(
-                **envelope,
-                event_id=mid,
-                message_id=mid,
-                content=self.message_content(mtype, message),
-                contact_name=as_text(profile.get("name")),
-                contact_handle=self._handle(as_id(contact.get("wa_id")), contact_id, profile),
-                reply_to=as_id(context.get("id")),
-                forwarded=context.get("forwarded") is True or context.get("frequently_forwarded") is True,
-                echo=echo,
-            )
-        ]
+        fields = {
+            **envelope,
+            "event_id": mid,
+            "message_id": mid,
+            "content": self.message_content(mtype, message),
+            "contact_name": as_text(profile.get("name")),
+            "contact_handle": self._handle(as_id(contact.get("wa_id")), contact_id, profile),
+            "reply_to": as_id(context.get("id")),
+            "forwarded": context.get("forwarded") is True or context.get("frequently_forwarded") is True,
+            "echo": echo,
+        }
+        events: list[InboundEvent] = [build(MessageEvent, fields)]
         referral = message.get("referral")
         if isinstance(referral, dict):
             # Click-to-WhatsApp ads: the message keeps its own content; the ad it came from is a
@@ -352,7 +381,8 @@ class WhatsAppAdapter(MetaAdapter):
         """What agents see: the phone number (wa_id), else the WhatsApp username. A BSUID such as
         ``US.1234`` is not a phone number."""
         for candidate in (wa_id, contact_id):
-            if candidate and _PHONE.fullmatch(candidate):
+            # +?\d+ in full: a BSUID such as US.1234 is not a phone number.
+            if candidate and (candidate[1:] if candidate[0] == "+" else candidate).isdecimal():
                 return candidate
         return as_text(profile.get("username"))
 
@@ -366,8 +396,15 @@ class WhatsAppAdapter(MetaAdapter):
         # A removed reaction comes with emoji "" or without the emoji key (reaction webhook reference).
         emoji = as_text(reaction.get("emoji")) or None
         event_id = stable_event_id(self.kind, account_id, "reaction", mid)
-        return ReactionEvent(
-            **envelope, event_id=event_id, target_message_id=target, emoji=emoji, from_business=echo
+        return build(
+            ReactionEvent,
+            {
+                **envelope,
+                "event_id": event_id,
+                "target_message_id": target,
+                "emoji": emoji,
+                "from_business": echo,
+            },
         )
 
     def _edit(
@@ -383,7 +420,10 @@ class WhatsAppAdapter(MetaAdapter):
         body = as_dict(edited.get(edited_type))
         text = as_text(body.get("body")) if edited_type == "text" else as_text(body.get("caption"))
         event_id = stable_event_id(self.kind, account_id, "edit", mid)
-        return EditEvent(**envelope, event_id=event_id, target_message_id=target, text=text, message_id=mid)
+        return build(
+            EditEvent,
+            {**envelope, "event_id": event_id, "target_message_id": target, "text": text, "message_id": mid},
+        )
 
     def _referral(
         self, envelope: dict[str, Any], account_id: str, mid: str, referral: dict[str, Any]
@@ -391,54 +431,55 @@ class WhatsAppAdapter(MetaAdapter):
         source_type = as_text(referral.get("source_type"))
         source_id = as_id(referral.get("source_id"))
         event_id = stable_event_id(self.kind, account_id, "referral", mid)
-        return MessageEvent(
-            **envelope,
-            event_id=event_id,
-            message_id=event_id,
-            content=ReferralContent(
-                source=source_type,
-                ref=as_text(referral.get("ctwa_clid")) or source_id,
-                ad_id=source_id if source_type == "ad" else None,
-                url=as_text(referral.get("source_url")),
-                headline=as_text(referral.get("headline")),
-                text=as_text(referral.get("body")),
-            ),
+        content = {
+            "type": "referral",
+            "source": source_type,
+            "ref": as_text(referral.get("ctwa_clid")) or source_id,
+            "ad_id": source_id if source_type == "ad" else None,
+            "url": as_text(referral.get("source_url")),
+            "headline": as_text(referral.get("headline")),
+            "text": as_text(referral.get("body")),
+        }
+        return build(
+            MessageEvent, {**envelope, "event_id": event_id, "message_id": event_id, "content": content}
         )
 
-    def message_content(self, mtype: str, message: dict[str, Any]) -> MessageContent:
-        """The content of a message by its ``type``; a valid but unknown type is unsupported."""
+    def message_content(self, mtype: str, message: dict[str, Any]) -> Content:
+        """The content of a message by its ``type`` (the fields of its MessageContent model); a
+        valid but unknown type is unsupported."""
         body = as_dict(message.get(mtype))
         if mtype == "text":
             text = as_text(body.get("body"))
             if text is None:
-                return UnsupportedContent(provider_type="text", reason="text message without body")
-            return TextContent(text=text)
+                return {"type": "unsupported", "provider_type": "text", "reason": "text message without body"}
+            return {"type": "text", "text": text}
         media_type = _MEDIA_TYPES.get(mtype)
         if media_type is not None:
             caption = as_text(body.get("caption"))
-            attachment = Attachment(
-                url=as_text(body.get("url")) or as_text(body.get("link")),
-                media_id=as_id(body.get("id")),
-                mime_type=as_text(body.get("mime_type")),
-                filename=as_text(body.get("filename")),
-                caption=caption,
-                sha256=as_text(body.get("sha256")),
-            )
-            return MediaContent(
-                type=media_type,  # type: ignore[arg-type]
-                attachments=(attachment,),
-                text=caption,
-                voice=mtype == "voice" or body.get("voice") is True,
-                animated=body.get("animated") is True,
-            )
+            attachment = {
+                "url": as_text(body.get("url")) or as_text(body.get("link")),
+                "media_id": as_id(body.get("id")),
+                "mime_type": as_text(body.get("mime_type")),
+                "filename": as_text(body.get("filename")),
+                "caption": caption,
+                "sha256": as_text(body.get("sha256")),
+            }
+            return {
+                "type": media_type,
+                "attachments": (attachment,),
+                "text": caption,
+                "voice": mtype == "voice" or body.get("voice") is True,
+                "animated": body.get("animated") is True,
+            }
         if mtype == "location":
-            return LocationContent(
-                latitude=as_float(body.get("latitude")),
-                longitude=as_float(body.get("longitude")),
-                name=as_text(body.get("name")),
-                address=as_text(body.get("address")),
-                url=as_text(body.get("url")),
-            )
+            return {
+                "type": "location",
+                "latitude": as_float(body.get("latitude")),
+                "longitude": as_float(body.get("longitude")),
+                "name": as_text(body.get("name")),
+                "address": as_text(body.get("address")),
+                "url": as_text(body.get("url")),
+            }
         if mtype == "contacts":
             cards = message.get("contacts")
             shared = (
@@ -446,31 +487,38 @@ class WhatsAppAdapter(MetaAdapter):
                 if isinstance(cards, list)
                 else ()
             )
-            return ContactsContent(contacts=shared)
+            return {"type": "contacts", "contacts": shared}
         if mtype == "interactive":
             return self._interactive(body)
         if mtype == "button":
             # A quick-reply button of a template we sent.
-            return ChoiceContent(
-                choice="button", title=as_text(body.get("text")), payload=as_text(body.get("payload"))
-            )
+            return {
+                "type": "choice",
+                "choice": "button",
+                "title": as_text(body.get("text")),
+                "payload": as_text(body.get("payload")),
+            }
         if mtype == "order":
             return self._order(body)
         if mtype == "system":
             # e.g. user_changed_number / customer_identity_changed; the body names the new number.
-            return SystemContent(event=as_text(body.get("type")) or "system", text=as_text(body.get("body")))
+            return {
+                "type": "system",
+                "event": as_text(body.get("type")) or "system",
+                "text": as_text(body.get("body")),
+            }
         if mtype == "request_welcome":
-            return SystemContent(event="request_welcome")
+            return {"type": "system", "event": "request_welcome"}
         if mtype == "unsupported":
             # Error 131051 means "message type is not currently supported" (a poll, a view-once
             # photo...): it is not a deletion, which comes as type "revoke" with the original id.
             error = receipt_error(first_dict(message.get("errors")))
             provider_type = as_text(as_dict(message.get("unsupported")).get("type")) or "unsupported"
-            return UnsupportedContent(provider_type=provider_type, reason=error_summary(error))
-        return UnsupportedContent(provider_type=mtype, reason="unknown message type")
+            return {"type": "unsupported", "provider_type": provider_type, "reason": error_summary(error)}
+        return {"type": "unsupported", "provider_type": mtype, "reason": "unknown message type"}
 
     @staticmethod
-    def _interactive(interactive: dict[str, Any]) -> MessageContent:
+    def _interactive(interactive: dict[str, Any]) -> Content:
         itype = as_text(interactive.get("type"))
         reply = interactive.get(itype) if itype else None
         if not isinstance(reply, dict):
@@ -481,26 +529,36 @@ class WhatsAppAdapter(MetaAdapter):
                     break
             else:
                 provider_type = f"interactive:{itype}" if itype else "interactive"
-                return UnsupportedContent(
-                    provider_type=provider_type, reason="interactive reply without its object"
-                )
+                return {
+                    "type": "unsupported",
+                    "provider_type": provider_type,
+                    "reason": "interactive reply without its object",
+                }
         if itype == "button_reply":
-            return ChoiceContent(
-                choice="button_reply", title=as_text(reply.get("title")), payload=as_id(reply.get("id"))
-            )
+            return {
+                "type": "choice",
+                "choice": "button_reply",
+                "title": as_text(reply.get("title")),
+                "payload": as_id(reply.get("id")),
+            }
         if itype == "list_reply":
-            return ChoiceContent(
-                choice="list_reply",
-                title=as_text(reply.get("title")),
-                payload=as_id(reply.get("id")),
-                description=as_text(reply.get("description")),
-            )
+            return {
+                "type": "choice",
+                "choice": "list_reply",
+                "title": as_text(reply.get("title")),
+                "payload": as_id(reply.get("id")),
+                "description": as_text(reply.get("description")),
+            }
         if itype == "nfm_reply":
             return WhatsAppAdapter._flow_reply(reply)
-        return UnsupportedContent(provider_type=f"interactive:{itype}", reason="unknown interactive reply")
+        return {
+            "type": "unsupported",
+            "provider_type": f"interactive:{itype}",
+            "reason": "unknown interactive reply",
+        }
 
     @staticmethod
-    def _flow_reply(reply: dict[str, Any]) -> ChoiceContent:
+    def _flow_reply(reply: dict[str, Any]) -> Content:
         # nfm_reply: {name: "flow", body: "Sent", response_json: "<JSON string>"}; the string is
         # parsed, and kept as it came when it is not a JSON object.
         raw_json = reply.get("response_json")
@@ -513,16 +571,17 @@ class WhatsAppAdapter(MetaAdapter):
             except (ValueError, RecursionError):
                 parsed = None
             response = parsed if isinstance(parsed, dict) else {"response_json": raw_json}
-        return ChoiceContent(
-            choice="flow",
-            title=as_text(reply.get("body")),
-            payload=as_text((response or {}).get("flow_token")),
-            description=as_text(reply.get("name")),
-            response=response,
-        )
+        return {
+            "type": "choice",
+            "choice": "flow",
+            "title": as_text(reply.get("body")),
+            "payload": as_text((response or {}).get("flow_token")),
+            "description": as_text(reply.get("name")),
+            "response": response,
+        }
 
     @staticmethod
-    def _shared_contact(card: dict[str, Any]) -> SharedContact:
+    def _shared_contact(card: dict[str, Any]) -> dict[str, Any]:
         name = as_dict(card.get("name"))
         phones: list[str] = []
         user_id: str | None = None
@@ -536,26 +595,32 @@ class WhatsAppAdapter(MetaAdapter):
         full = as_text(name.get("formatted_name")) or " ".join(
             part for part in (as_text(name.get("first_name")), as_text(name.get("last_name"))) if part
         )
-        return SharedContact(
-            name=full or (phones[0] if phones else ""), phones=tuple(phones), emails=emails, user_id=user_id
-        )
+        return {
+            "name": full or (phones[0] if phones else ""),
+            "phones": tuple(phones),
+            "emails": emails,
+            "user_id": user_id,
+        }
 
     @staticmethod
-    def _order(order: dict[str, Any]) -> OrderContent:
+    def _order(order: dict[str, Any]) -> Content:
         products = order.get("product_items")
         items = tuple(
-            OrderItem(
-                product_id=as_id(product.get("product_retailer_id")),
-                quantity=_as_int(product.get("quantity")),
-                price=as_float(product.get("item_price")),
-                currency=as_text(product.get("currency")),
-            )
+            {
+                "product_id": as_id(product.get("product_retailer_id")),
+                "quantity": _as_int(product.get("quantity")),
+                "price": as_float(product.get("item_price")),
+                "currency": as_text(product.get("currency")),
+            }
             for product in (products if isinstance(products, list) else ())
             if isinstance(product, dict)
         )
-        return OrderContent(
-            catalog_id=as_id(order.get("catalog_id")), text=as_text(order.get("text")), items=items
-        )
+        return {
+            "type": "order",
+            "catalog_id": as_id(order.get("catalog_id")),
+            "text": as_text(order.get("text")),
+            "items": items,
+        }
 
     def _status(self, item: dict[str, Any], status: dict[str, Any]) -> ReceiptEvent:
         account_id = self._phone_number_id(item)
@@ -573,18 +638,21 @@ class WhatsAppAdapter(MetaAdapter):
         pricing = status.get("pricing")
         timestamp = status.get("timestamp")
         event_id = stable_event_id(self.kind, account_id, "status", message_id, provider_status, timestamp)
-        return ReceiptEvent(
-            channel=self.kind,
-            account_id=account_id,
-            contact_id=contact_id,
-            event_id=event_id,
-            occurred_at=to_utc(timestamp),
-            raw=item,
-            status=normalized,
-            message_ids=(message_id,),
-            error=receipt_error(first_dict(status.get("errors"))),
-            pricing=pricing if isinstance(pricing, dict) else None,
-            provider_status=provider_status,
+        return build(
+            ReceiptEvent,
+            {
+                "channel": self.kind,
+                "account_id": account_id,
+                "contact_id": contact_id,
+                "event_id": event_id,
+                "occurred_at": event_time(timestamp),
+                "raw": item,
+                "status": normalized,
+                "message_ids": (message_id,),
+                "error": receipt_error(first_dict(status.get("errors"))),
+                "pricing": pricing if isinstance(pricing, dict) else None,
+                "provider_status": provider_status,
+            },
         )
 
     def _change(self, item: dict[str, Any], value: dict[str, Any]) -> ChannelNoticeEvent:
@@ -606,13 +674,16 @@ class WhatsAppAdapter(MetaAdapter):
         if account_id is None:
             raise ParseError("whatsapp notice without phone_number_id or entry id")
         event_id = stable_event_id(self.kind, account_id, topic, fingerprint(element))
-        return ChannelNoticeEvent(
-            channel=self.kind,
-            account_id=account_id,
-            contact_id="",
-            event_id=event_id,
-            occurred_at=to_utc(element.get("timestamp")),
-            raw=item,
-            topic=topic,
-            error=error,
+        return build(
+            ChannelNoticeEvent,
+            {
+                "channel": self.kind,
+                "account_id": account_id,
+                "contact_id": "",
+                "event_id": event_id,
+                "occurred_at": event_time(element.get("timestamp")),
+                "raw": item,
+                "topic": topic,
+                "error": error,
+            },
         )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -270,5 +270,15 @@ InboundEvent = Annotated[
 def stable_event_id(*parts: object) -> str:
     """A deterministic id for an event that carries no provider id of its own (a read watermark,
     a status): the same provider delivery always hashes to the same id."""
-    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
     return digest[:32]
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def build(model: type[_Model], fields: dict[str, Any]) -> _Model:
+    """``model(**fields)``: the same validation, minus ``__init__``'s keyword-argument call, which
+    costs a webhook about a microsecond an event. Nested content may be given as a plain dict
+    (``{"type": "text", "text": ...}``): it is validated into its model with the event."""
+    return model.__pydantic_validator__.validate_python(fields)
