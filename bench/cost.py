@@ -89,15 +89,19 @@ class FirestoreMeter:
 
     def _counting_stream(self, name: str, stream: Any, count: Any, request: Any) -> Iterator[Any]:
         documents = 0
-        for response in stream:
-            # An aggregation is billed one read per batch of up to 1,000 index entries.
-            if response._pb.HasField(BILLED_FIELD[name]):
-                documents += 1
-            yield response
-        if name == "batch_get_documents":
-            self._add("reads", documents)  # a missing document is not billed
-        else:
-            self._add("reads", max(documents, 1))  # a query answering nothing is billed one read
+        try:
+            for response in stream:
+                # An aggregation is billed one read per batch of up to 1,000 index entries.
+                if response._pb.HasField(BILLED_FIELD[name]):
+                    documents += 1
+                    if name == "batch_get_documents":
+                        # Counted as it arrives: DocumentReference.get takes the first response
+                        # and leaves the stream unfinished. A missing document is not billed.
+                        self._add("reads", 1)
+                yield response
+        finally:  # also when the caller stops early (the generator is closed)
+            if name != "batch_get_documents":
+                self._add("reads", max(documents, 1))  # a query answering nothing is billed one read
 
 
 def _write_count(request: Any) -> int:

@@ -1,6 +1,14 @@
 """Load: 10,000 webhook events in Meta-sized batches (up to 1,000 per POST) as fast as the webhook
 takes them, every message exactly once in Firestore, with the time it took; and a hot conversation
-receiving 50 messages per second for 30 seconds, whose summary and unread count must end exact.
+receiving 50 messages per second for 30 seconds (bench/hot_conversation.py), whose summary and unread
+count must end exact while no document but the messages takes more than about one write a second.
+
+The hot conversation goes into ingest both ways: the local stack's unordered push subscription and
+the ordered stand-in (one message per conversation at a time, as production's ordered subscription
+pushes); and with the summary coalesced (a stack with deliver, which runs the folds) and, for
+comparison, written by every message (a stack without deliver). For each: messages landed per second,
+seconds from the burst's end until every message landed and until the summary was exact, and the
+most writes any one document took in a second and on average (counted in every process of the stack).
 
 On the emulators the end-to-end rate is bounded by the Pub/Sub emulator's push (2 requests in flight),
 not by the functions; production Pub/Sub push scales out ingest instances.
@@ -13,6 +21,7 @@ import time
 
 import requests
 
+from bench import hot_conversation
 from bench.stats import report
 from infra.local import demo, payloads
 from infra.local.simulate import meta_signature
@@ -35,13 +44,17 @@ def _count(store: object) -> int:
 
 
 def run(
-    events: int = 10_000, batch: int = 1_000, hot_rate: int = 50, hot_seconds: int = 30
+    events: int = 10_000,
+    batch: int = 1_000,
+    hot_rate: int = 50,
+    hot_seconds: int = 30,
+    hot_before: bool = True,
 ) -> dict[str, object]:
     """Measure and return the figures."""
     with LocalStack(with_auth=False, with_tasks=False, functions=("webhook_whatsapp", "ingest")) as stack:
         stack.apply_env()
         demo.seed()
-        from shared import ids, store
+        from shared import store
 
         url = stack.function_urls["webhook_whatsapp"]
         secret = stack.secrets.meta_app_secret
@@ -78,25 +91,6 @@ def run(
         }
         exactly_once = _count(store) == events and len(provider_ids) == events
 
-        # The hot conversation: one customer, hot_rate messages a second.
-        stack.reset_firestore()
-        demo.seed()
-        contact = "15558009999"
-        hot_started = time.perf_counter()
-        sent = 0
-        for second in range(hot_seconds):
-            post(_body([_text(contact, f"hot {second}-{i}") for i in range(hot_rate)]))
-            sent += hot_rate
-            time.sleep(max(0.0, hot_started + second + 1 - time.perf_counter()))  # pacing: 1 batch a second
-        conversation_id = ids.conversation_id(WA.channel_id, contact)
-        deadline = time.monotonic() + 600
-        summary: dict[str, object] = {}
-        while time.monotonic() < deadline:
-            summary = store.get_conversation(demo.DEMO_TENANT, conversation_id) or {}
-            if summary.get("messageCount") == sent:
-                break
-            time.sleep(1)
-        hot_elapsed = time.perf_counter() - hot_started
     figures = {
         "events": events,
         "batch_size": batch,
@@ -104,15 +98,16 @@ def run(
         "all_in_firestore_seconds": round(landed, 1),
         "end_to_end_events_per_second": round(events / landed, 1),
         "exactly_once": exactly_once,
-        "hot_conversation": {
-            "messages": sent,
-            "rate_per_second": hot_rate,
-            "seconds": hot_seconds,
-            "message_count": summary.get("messageCount"),
-            "unread_count": summary.get("unreadCount"),
-            "exact": summary.get("messageCount") == sent and summary.get("unreadCount") == sent,
-            "settled_after_seconds": round(hot_elapsed, 1),
-        },
+    }
+    # The hot conversation, on stacks of its own (metered; with and without deliver).
+    hot = hot_conversation.run(hot_rate, hot_seconds, before=hot_before, quiet=True)
+    paths = [p for design in ("coalesced", "every_message") for p in (hot.get(design) or {}).values()]
+    figures["hot_conversation"] = {
+        "messages": paths[0]["messages"] if paths else 0,
+        "rate_per_second": hot_rate,
+        "seconds": hot_seconds,
+        "exact": all(p["summary_exact"] for p in (hot.get("coalesced") or {}).values()),
+        **hot_conversation.headline(hot),
     }
     report("load", figures)
     return figures

@@ -2,6 +2,8 @@
 
 Raising makes Pub/Sub redeliver (and, after the subscription's max attempts, dead-letter), so this
 raises only for transient errors. A message it cannot decode is kept in quarantine and acknowledged.
+Each new message is logged with what happened to its conversation's summary: ``written`` with it,
+or ``deferred`` to a fold (a hot conversation, shared/inbox.py).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def handle(cloud_event: CloudEvent) -> None:
                 "event_id": attributes.get("event_id"),
                 "result": outcome.result,
                 "message_id": outcome.message_id,
+                "summary": outcome.summary,  # a new message's summary: written now, or deferred
                 "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
                 **follow_up,
             }

@@ -100,7 +100,7 @@ locals {
   task_enqueuers = {
     send_message = keys(local.topology.queues)
     agent_api    = ["whatsapp", "timers"]
-    ingest       = ["telegram"]
+    ingest       = ["telegram", "timers"]
   }
   task_enqueuer_pairs = flatten([
     for function, queues in local.task_enqueuers : [for queue in queues : { function = function, queue = queue }]

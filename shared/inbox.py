@@ -12,12 +12,53 @@ number of times for the same event and in any order:
 
 It raises :class:`~shared.errors.TransientError` only when retrying can help; everything else is
 recorded (quarantine, channel health) and acknowledged.
+
+Hot conversations. Firestore sustains about one write per second per document, and a busy
+conversation (a group chat, a bot loop: 50 messages a second) would write its summary on every
+message; with Pub/Sub ordering per conversation (production) those writes also sit on the path of
+every message, so a slow hot document slows the whole conversation. So the summary is written at
+most about once a second per conversation, while every message still lands at once:
+
+- A message whose conversation is quiet (on this instance: no summary write in the last second, no
+  deferred message in the last :data:`SUMMARY_HOT_SECONDS`) writes the summary in its own batch, as
+  always: 2 document writes and 1 read (events parked for it), nothing later. Most messages do.
+- Otherwise the batch creates the message and, instead of touching the conversation, the message's
+  share of the summary, a small document ``summaryPending/{message id}``: still 2 writes and 1 read
+  (the conversation, which must exist for a share to wait for it; the fold looks for parked events).
+  Ingest then makes sure a fold runs: a Cloud Task on the timers queue named after the conversation
+  and a whole second at least :data:`SUMMARY_FOLD_LEAD_SECONDS` ahead (and a second after this
+  instance's last direct write); every instance deferring in that second names the same task, so
+  Cloud Tasks keeps one fold per conversation per second. An instance remembers the folds it queued
+  and does not call Cloud Tasks again for a share that fold will count.
+- deliver runs the fold (:func:`fold_summary`): read the summary, then the pending shares; apply the
+  events parked for their messages; then one batch merges the shares in (counts by Increment, times
+  by Maximum, the last message only if later by provider time than the one shown) and deletes them,
+  under a precondition on the summary's update time and on each share's existence. A concurrent
+  fold or an agent's write fails the batch as a whole, which is read and tried again: each share is
+  counted exactly once, without a transaction and without a second write to any message document.
+
+Why this and not a per-conversation sequence or a recount: a sequence is itself a document written
+on every message (the hot document again), and recounting a conversation's messages costs reads that
+grow with its history; here the cost is one small document written and deleted per deferred message
+and one summary write per conversation-second. Why not hold updates in memory: an instance can be
+killed at any moment after Pub/Sub's message was acknowledged, and what it held would be lost. Here
+nothing is acknowledged before the share and the task exist: if ingest dies between its batch and the
+task, Pub/Sub redelivers, the redelivery is a duplicate, and a duplicate always schedules a fold (one
+read when there is nothing to fold). The summary is exact about a second after the last message.
+
+The pacing is per instance (nothing is read to learn what other instances wrote): with N instances
+receiving one conversation at once, the first message each of them sees writes the summary directly
+(a spike of at most N writes), then they all defer while the conversation stays busy, and the folds
+remain one a second. A process without deliver (a bare local stack) cannot schedule folds and writes
+every summary directly, as before.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -70,6 +111,7 @@ class Outcome:
     message_id: str | None = None
     tenant_id: str | None = None  # set for inbound messages (created or duplicate)
     conversation_id: str | None = None
+    summary: str | None = None  # a created message's summary: "written" now, or "deferred" to a fold
 
 
 def apply(event: InboundEvent) -> Outcome:
@@ -203,16 +245,21 @@ def _conversation_base(event: InboundEvent, route: store.Route) -> dict[str, Any
     }
 
 
-def _reply_window(event: MessageEvent, at: datetime) -> dict[str, Any]:
+def _reply_window(event: MessageEvent, at: datetime, *, plain: bool = False) -> dict[str, Any]:
     """The conversation's reply window from the customer's message at ``at``, by the channel's rule
-    (``capabilities.reply_window``): what a reply needs once 24 hours have passed."""
-    window: dict[str, Any] = {"expiresAtMs": store.maximum(_ms(at + CUSTOMER_WINDOW))}
+    (``capabilities.reply_window``): what a reply needs once 24 hours have passed. Expiries are
+    ``Maximum`` transforms, or with ``plain`` the numbers themselves (a deferred summary part)."""
+
+    def expiry(moment: datetime) -> Any:
+        return _ms(moment) if plain else store.maximum(_ms(moment))
+
+    window: dict[str, Any] = {"expiresAtMs": expiry(at + CUSTOMER_WINDOW)}
     rule = channels.capabilities(event.channel).reply_window
     if rule == "template":
         window["needs"] = "template"
     elif rule == "tag":
         window["needs"] = "tag"
-        window["tagExpiresAtMs"] = store.maximum(_ms(at + HUMAN_AGENT_WINDOW))
+        window["tagExpiresAtMs"] = expiry(at + HUMAN_AGENT_WINDOW)
     return window
 
 
@@ -224,21 +271,23 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
     sender = {"kind": "contact", "id": contact_id, "name": event.contact_name}
     message = _message_document(event, route, "in", sender)
     message.update({"status": "received", "standby": event.standby})
+    last_message = {
+        "id": message_id,
+        "type": event.content.type,
+        "text": message["text"],
+        "direction": "in",
+        "at": sent_at,
+    }
+    last_inbound = {"messageId": message_id, "providerMessageId": event.message_id}
     summary = {
         **_conversation_base(event, route),
         "status": "open",
-        "lastMessage": {
-            "id": message_id,
-            "type": event.content.type,
-            "text": message["text"],
-            "direction": "in",
-            "at": sent_at,
-        },
+        "lastMessage": last_message,
         "lastActivityAt": sent_at,
         "lastActivityAtMs": store.maximum(_ms(sent_at)),
         "lastInboundAt": sent_at,
         "lastInboundAtMs": store.maximum(_ms(sent_at)),
-        "lastInbound": {"messageId": message_id, "providerMessageId": event.message_id},
+        "lastInbound": last_inbound,
         "replyWindow": _reply_window(event, sent_at),
         "unreadCount": store.increment(1),
         "messageCount": store.increment(1),
@@ -255,7 +304,9 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
         contact["handle"] = event.contact_handle
     contact_key = (route.tenant_id, contact_id)
     fresh = _known_contacts.unchanged(contact_key, contact)
-    created = store.create_message(
+    part = _summary_part(event, route, last_message, _reply_window(event, sent_at, plain=True))
+    part["lastInbound"] = last_inbound
+    created, deferred = _create_message(
         store.NewMessage(
             tenant_id=route.tenant_id,
             conversation_id=conversation_id,
@@ -264,13 +315,16 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
             conversation=summary,
             contact_id=contact_id,
             contact=None if fresh else contact,
-        )
+        ),
+        part,
     )
     if not created:
         return Outcome("duplicate", message_id, route.tenant_id, conversation_id)
     _known_contacts.remember(contact_key, contact)
-    message_landed(route.tenant_id, conversation_id, event.message_id)
-    return Outcome("created", message_id, route.tenant_id, conversation_id)
+    if not deferred:
+        message_landed(route.tenant_id, conversation_id, event.message_id)
+    summary_outcome = "deferred" if deferred else "written"
+    return Outcome("created", message_id, route.tenant_id, conversation_id, summary_outcome)
 
 
 class KnownContacts:
@@ -312,6 +366,273 @@ CONTACT_MEMORY_SECONDS = 3600.0
 _known_contacts = KnownContacts(CONTACT_MEMORY_SIZE, CONTACT_MEMORY_SECONDS)
 
 
+# --- hot conversations: the summary written at most about once a second ---------------------------
+
+
+@dataclass
+class _Pace:
+    """What one instance knows of one conversation's summary writes (wall-clock seconds)."""
+
+    written: float = -math.inf  # the summary written directly, with a message
+    fold: float = -math.inf  # the latest fold this instance has scheduled (a whole second)
+    deferred: float = -math.inf  # the latest new message whose share of the summary was deferred
+    writing: threading.Event | None = None  # set once the direct write in flight is done
+
+
+class SummaryPacer:
+    """Decides, per conversation, whether a new message writes the summary now or defers its share
+    to a fold, and when that fold must run (see the module docstring). Bounded; thread-safe.
+
+    Only a write that happened counts: while one message's direct write is in flight, another of the
+    same conversation waits for it (at most ``wait`` seconds) before deciding, so a redelivered
+    duplicate racing its original never takes the original's turn."""
+
+    def __init__(self, size: int, interval: float, hot: float, lead: float, wait: float = 1.0) -> None:
+        self._size, self._interval, self._hot, self._lead, self._wait = size, interval, hot, lead, wait
+        self._paces: OrderedDict[tuple[str, str], _Pace] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _pace(self, key: tuple[str, str]) -> _Pace:
+        pace = self._paces.get(key)
+        if pace is None:
+            pace = self._paces[key] = _Pace()
+            while len(self._paces) > self._size:
+                self._paces.popitem(last=False)
+        self._paces.move_to_end(key)
+        return pace
+
+    def write_now(self, key: tuple[str, str], now: float | None = None) -> bool:
+        """True: write the summary with this message, then :meth:`settle` it. False: the
+        conversation is hot here, defer the message's share to a fold (and :meth:`settle` that)."""
+        give_up = time.monotonic() + self._wait
+        while True:
+            with self._lock:
+                pace = self._pace(key)
+                writing = pace.writing
+                if writing is None:
+                    at = time.time() if now is None else now
+                    quiet = (
+                        at >= pace.written + self._interval
+                        and at >= pace.fold + self._interval
+                        and at >= pace.deferred + self._hot
+                    )
+                    if quiet:
+                        pace.writing = threading.Event()
+                    return quiet
+            if not writing.wait(max(0.0, give_up - time.monotonic())):
+                return False
+
+    def settle(self, key: tuple[str, str], direct: bool, created: bool, now: float | None = None) -> None:
+        """What became of a :meth:`write_now` decision: the message was ``created`` (or was a
+        duplicate, which writes nothing and counts for nothing)."""
+        at = time.time() if now is None else now
+        with self._lock:
+            pace = self._pace(key)
+            if direct:
+                if created:
+                    pace.written = at
+                writing, pace.writing = pace.writing, None
+                if writing is not None:
+                    writing.set()
+            elif created:
+                pace.deferred = at
+
+    def fold_second(self, key: tuple[str, str], now: float | None = None) -> int | None:
+        """The whole second a fold must run at to count a share committed by ``now``, or None when a
+        fold this instance scheduled runs late enough (at least ``lead`` from now) to count it."""
+        now = time.time() if now is None else now
+        with self._lock:
+            pace = self._paces.get(key) or _Pace()
+            if pace.fold >= now + self._lead:
+                return None
+            return math.ceil(max(now + self._lead, pace.written + self._interval))
+
+    def folding(self, key: tuple[str, str], second: int) -> None:
+        """A fold at ``second`` is queued (by this instance or another: the task's name is shared)."""
+        with self._lock:
+            pace = self._paces.get(key)
+            if pace is not None:
+                pace.fold = max(pace.fold, second)
+
+    def forget(self) -> None:
+        """Forget everything (tests)."""
+        with self._lock:
+            self._paces.clear()
+
+
+SUMMARY_INTERVAL_SECONDS = 1.0  # Firestore sustains about one write per second per document
+SUMMARY_HOT_SECONDS = 5.0  # a conversation that deferred stays deferred until this long quiet
+SUMMARY_FOLD_LEAD_SECONDS = 0.1  # a fold counts shares committed at least this long before it runs
+SUMMARY_FOLD_PAGE = 450  # shares per fold batch (with the summary: under Firestore's 500 writes)
+SUMMARY_FOLD_PAGES = 10  # pages one fold task takes; then it fails, and its retry takes the rest
+SUMMARY_MEMORY_SIZE = 50_000
+SUMMARY_QUEUE = "timers"  # topology.json queues.timers: conversation changes deliver runs
+_pacer = SummaryPacer(
+    SUMMARY_MEMORY_SIZE, SUMMARY_INTERVAL_SECONDS, SUMMARY_HOT_SECONDS, SUMMARY_FOLD_LEAD_SECONDS
+)
+
+
+def _coalescing() -> bool:
+    """Whether this process can defer summaries: a fold needs deliver (production always has it; a
+    local stack without deliver writes every summary at once, as before)."""
+    return bool(settings().deliver_url)
+
+
+def _create_message(new: store.NewMessage, part: dict[str, Any]) -> tuple[bool, bool]:
+    """Create a new message with the summary written now, or with ``part``, its share of the
+    summary, deferred when the conversation is hot; return (created, deferred).
+
+    A deferred message reads the conversation once instead of looking for events parked for it (the
+    fold does that, for all the messages it counts): a share waits only for a summary that exists,
+    so whoever reads the conversation right after its first message (deliver answering a button
+    press, an agent's dashboard) finds it."""
+    if not _coalescing():
+        return store.create_message(new), False
+    key = (new.tenant_id, new.conversation_id)
+    direct = _pacer.write_now(key)
+    created = False
+    try:
+        if not direct and store.get_conversation(new.tenant_id, new.conversation_id) is None:
+            direct = True
+        created = store.create_message(new if direct else dataclasses.replace(new, summary_part=part))
+    finally:
+        _pacer.settle(key, direct, created)
+    if not created or not direct:
+        # Deferred: a fold must count the share. A duplicate: the first delivery may have died
+        # between its batch and scheduling that fold (a fold with nothing to do costs one read).
+        _schedule_fold(new.tenant_id, new.conversation_id)
+    return created, not direct
+
+
+def _summary_part(
+    event: MessageEvent,
+    route: store.Route,
+    last_message: dict[str, Any],
+    window: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A message's share of its conversation's summary, as plain data (no transforms but the time
+    it was stored): what the fold needs to count it and to order it by provider time."""
+    base = _conversation_base(event, route)
+    base.pop("updatedAt")
+    part: dict[str, Any] = {
+        "providerMessageId": event.message_id,
+        "direction": last_message["direction"],
+        "atMs": _ms(last_message["at"]),
+        "lastMessage": last_message,
+        "base": base,
+        "receivedAt": store.server_time(),
+    }
+    if window is not None:
+        part["replyWindow"] = window
+    if event.contact_name and last_message["direction"] == "in":
+        part["contactName"] = event.contact_name
+    return part
+
+
+def _schedule_fold(tenant_id: str, conversation_id: str) -> None:
+    """Make sure a fold of this conversation runs after the share just committed: a Cloud Task on
+    the timers queue named after the conversation and the second it runs at, so every instance
+    deferring in that second names the same task and Cloud Tasks keeps one."""
+    if not _coalescing():
+        return
+    from shared import tasks
+
+    key = (tenant_id, conversation_id)
+    second = _pacer.fold_second(key)
+    if second is None:
+        return
+    # Raises TransientError when Cloud Tasks is away: the event is redelivered, and its duplicate
+    # schedules the fold again (the share is already stored).
+    tasks.enqueue(
+        tasks.queue_name(SUMMARY_QUEUE),
+        ids.doc_id("summary", tenant_id, conversation_id, str(second)),
+        settings().deliver_url,
+        {"action": "summary", "tenantId": tenant_id, "conversationId": conversation_id},
+        datetime.fromtimestamp(second, UTC),
+    )
+    _pacer.folding(key, second)
+
+
+def fold_summary(tenant_id: str, conversation_id: str) -> str:
+    """Fold the deferred shares of a conversation's summary into it (deliver runs this for a
+    ``summary`` task); what happened, for deliver's log. Raises TransientError to be retried."""
+    folded = 0
+
+    def fold(summary: store.Versioned, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        # Before the batch that deletes the shares (a retry applies them again, harmlessly): the
+        # events that arrived before these messages and were parked for them.
+        message_landed(tenant_id, conversation_id, [str(p.get("providerMessageId") or "") for p in parts])
+        return _folded(summary, parts)
+
+    try:
+        for _ in range(SUMMARY_FOLD_PAGES):
+            count = store.fold_summary(
+                tenant_id, conversation_id, fold, SUMMARY_FOLD_PAGE, SUMMARY_INTERVAL_SECONDS
+            )
+            folded += count
+            if count < SUMMARY_FOLD_PAGE:
+                return f"summary-folded-{folded}" if folded else "summary-current"
+    except store.transient_errors() as exc:
+        raise TransientError(f"Firestore unavailable while folding a summary: {type(exc).__name__}") from exc
+    # More than a task should take at once: Cloud Tasks runs it again (after its backoff) for the rest.
+    raise TransientError(f"folded {folded} shares of a summary; more are waiting")
+
+
+def _folded(summary: store.Versioned, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary update that counts ``parts`` once: counts by Increment, times by Maximum, and
+    the last message (and the last inbound one) only if not earlier, by provider time, than the
+    summary's (a tie goes to the share, stored after what the summary shows).
+    A customer's message reopens the conversation and counts unread only if it was stored after an
+    agent last changed its status or read it, as it would have written directly."""
+    current = summary.data
+
+    def after(field: str, part: dict[str, Any]) -> bool:
+        mark, stored = current.get(field), part.get("receivedAt")
+        return mark is None or stored is None or stored > mark
+
+    def order(part: dict[str, Any]) -> tuple[int, float, str]:
+        # By provider time; providers stamp whole seconds (WhatsApp, Telegram), so within one the
+        # later stored is the later message, as a direct write (last writer wins) would have it.
+        stored = part.get("receivedAt")
+        return int(part["atMs"]), stored.timestamp() if stored else 0.0, str(part["lastMessage"]["id"])
+
+    latest = max(parts, key=order)
+    update: dict[str, Any] = {
+        **latest["base"],
+        "updatedAt": store.server_time(),
+        "messageCount": store.increment(len(parts)),
+        "lastActivityAtMs": store.maximum(int(latest["atMs"])),
+    }
+    shown = current.get("lastMessage") or {}
+    shown_at = shown.get("at")
+    if shown_at is None or _ms(shown_at) <= int(latest["atMs"]):  # a tie: the share came later
+        update["lastMessage"] = latest["lastMessage"]
+        update["lastActivityAt"] = latest["lastMessage"]["at"]
+    inbound = sorted((p for p in parts if p["direction"] == "in"), key=order)
+    if not inbound:
+        return update
+    newest = inbound[-1]
+    unread = sum(1 for part in inbound if after("lastReadAt", part))
+    if unread:
+        update["unreadCount"] = store.increment(unread)
+    if any(after("statusChangedAt", part) for part in inbound):
+        update["status"] = "open"
+    update["lastInboundAtMs"] = store.maximum(int(newest["atMs"]))
+    if int(newest["atMs"]) >= int(current.get("lastInboundAtMs") or -1):
+        update["lastInboundAt"] = newest["lastMessage"]["at"]
+        update["lastInbound"] = newest.get("lastInbound")
+    windows = [p["replyWindow"] for p in inbound if p.get("replyWindow")]
+    for field in sorted({f for window in windows for f in window if f != "needs"}):
+        latest_expiry = max(int(window[field]) for window in windows if field in window)
+        update[f"replyWindow.{field}"] = store.maximum(latest_expiry)
+    if windows and windows[-1].get("needs"):
+        update["replyWindow.needs"] = windows[-1]["needs"]
+    named = [p["contactName"] for p in inbound if p.get("contactName")]
+    if named:
+        update["contactName"] = named[-1]
+    return update
+
+
 def _echo(event: MessageEvent, route: store.Route) -> Outcome:
     """A message the business sent, echoed by Meta: ours (match it) or a human on Meta's own app."""
     conversation_id = ids.conversation_id(route.channel_id, event.contact_id)
@@ -341,31 +662,36 @@ def _echo(event: MessageEvent, route: store.Route) -> Outcome:
     message.update(
         {"status": "sent", "statusRank": store.STATUS_RANK["sent"], "statusHistory": {"sent": sent_at}}
     )
+    last_message = {
+        "id": message_id,
+        "type": event.content.type,
+        "text": message["text"],
+        "direction": "out",
+        "at": sent_at,
+    }
     summary = {
         **_conversation_base(event, route),
-        "lastMessage": {
-            "id": message_id,
-            "type": event.content.type,
-            "text": message["text"],
-            "direction": "out",
-            "at": sent_at,
-        },
+        "lastMessage": last_message,
         "lastActivityAt": sent_at,
         "lastActivityAtMs": store.maximum(_ms(sent_at)),
         "messageCount": store.increment(1),
     }
-    created = store.create_message(
-        store.NewMessage(route.tenant_id, conversation_id, message_id, message, summary)
+    created, deferred = _create_message(
+        store.NewMessage(route.tenant_id, conversation_id, message_id, message, summary),
+        _summary_part(event, route, last_message),
     )
-    if created:
+    if created and not deferred:
         message_landed(route.tenant_id, conversation_id, event.message_id)
     return Outcome("created" if created else "duplicate", message_id)
 
 
-def message_landed(tenant_id: str, conversation_id: str, provider_message_id: str) -> int:
-    """A message is now findable by ``provider_message_id``: apply the events parked for it.
+def message_landed(tenant_id: str, conversation_id: str, provider_message_id: str | list[str]) -> int:
+    """A message is now findable by ``provider_message_id``: apply the events parked for it (or for
+    any of several: a fold lands a hot conversation's deferred messages together).
 
     Called when an inbound message is created and when a send stores the provider's id."""
+    if not provider_message_id:
+        return 0
     applied = 0
     for parked_id, event_json in store.parked_for(tenant_id, conversation_id, provider_message_id):
         event = decode_event(event_json)

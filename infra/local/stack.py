@@ -138,8 +138,9 @@ class LocalStack:
             env["SWITCHBOARD_TASKS_EMULATOR_HOST"] = self.tasks_host
         if self.dashboard_port:
             env["SWITCHBOARD_DASHBOARD_URL"] = f"http://127.0.0.1:{self.dashboard_port}"
-        if "deliver" in self.function_urls:
-            env["SWITCHBOARD_DELIVER_URL"] = self.function_urls["deliver"]
+        # Named even when this stack has no deliver: a function must not inherit another stack's
+        # from the environment of the process that started both (ingest defers summaries to it).
+        env["SWITCHBOARD_DELIVER_URL"] = self.function_urls.get("deliver", "")
         if self.sandbox is not None:
             for name in ("META_GRAPH_BASE_URL", "TELEGRAM_API_BASE_URL", "TWILIO_API_BASE_URL"):
                 env[name] = self.sandbox.base_url

@@ -43,7 +43,7 @@ class DeliveryTask(BaseModel):
     tenantId: str
     conversationId: str
     messageId: str | None = None
-    action: Literal["send", "mark_read", "answer_callback", "wake"] = "send"
+    action: Literal["send", "mark_read", "answer_callback", "wake", "summary"] = "send"
     providerMessageId: str | None = None
     callbackQueryId: str | None = None
     snoozeUntilMs: int | None = None
@@ -162,6 +162,8 @@ def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:
         if task.snoozeUntilMs is None:
             raise MalformedTask("a wake task needs snoozeUntilMs")
         return conversations.wake(tenant_id, conversation_id, task.snoozeUntilMs)
+    if task.action == "summary":
+        return inbox.fold_summary(tenant_id, conversation_id)  # a hot conversation's deferred summary
     if task.messageId is None:
         raise MalformedTask(f"a {task.action} task needs messageId")
     message_id = task.messageId

@@ -5,15 +5,21 @@ delivery claims and parked events.
     tenants/{t}/conversations/{id}                summary: lastMessage, lastInboundAt, replyWindow, unread
     tenants/{t}/conversations/{id}/messages/{m}   one message (deterministic id)
     tenants/{t}/conversations/{id}/parked/{p}     events waiting for their message to land
+    tenants/{t}/conversations/{id}/summaryPending/{m}
+                                                  a message's share of the summary, waiting to be
+                                                  folded in (a hot conversation, shared/inbox.py)
 
 No transactions on hot documents: a new message is one atomic batch (create the message, merge the
-conversation summary with field transforms, merge the contact) and a duplicate fails the batch's
-``create`` as a whole. Status updates use optimistic preconditions on ``update_time``.
+conversation summary with field transforms, or create its pending share of the summary instead;
+merge the contact) and a duplicate fails the batch's ``create`` as a whole. Status updates use
+optimistic preconditions on ``update_time``; so does folding pending shares into a summary
+(:func:`fold_summary`), whose batch deletes the shares it counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,6 +42,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from google.cloud.firestore import DocumentReference, DocumentSnapshot
 
 PARKED_TTL = timedelta(days=7)
+_SUMMARY_PENDING = "summaryPending"
+_IN_LIMIT = 30  # values in one Firestore "in" filter
 
 
 def contact_ref(tenant_id: str, contact_id: str) -> DocumentReference:
@@ -48,7 +56,8 @@ def contact_ref(tenant_id: str, contact_id: str) -> DocumentReference:
 
 @dataclass(frozen=True)
 class NewMessage:
-    """Everything one new message writes: the message, the conversation summary, the contact."""
+    """Everything one new message writes: the message, the conversation summary (or, deferred, the
+    message's share of it, ``summary_part``), the contact."""
 
     tenant_id: str
     conversation_id: str
@@ -57,20 +66,27 @@ class NewMessage:
     conversation: dict[str, Any]
     contact_id: str | None = None
     contact: dict[str, Any] | None = None
+    summary_part: dict[str, Any] | None = None
 
 
 def create_message(new: NewMessage) -> bool:
     """Write a new message and its summary updates atomically; False if it already exists.
 
     Values in ``conversation`` may be the sentinels returned by :func:`increment`, :func:`maximum`
-    and :data:`server_time`."""
+    and :data:`server_time`. With ``summary_part`` the conversation document is not written: the
+    part is created beside the message (``summaryPending/{message id}``), in the same batch, for
+    :func:`fold_summary` to count later."""
     from google.api_core.exceptions import AlreadyExists
 
     check_storable(new.message)
     db = client()
     batch = db.batch()
     batch.create(message_ref(new.tenant_id, new.conversation_id, new.message_id), new.message)
-    batch.set(conversation_ref(new.tenant_id, new.conversation_id), new.conversation, merge=True)
+    conversation = conversation_ref(new.tenant_id, new.conversation_id)
+    if new.summary_part is not None:
+        batch.create(conversation.collection(_SUMMARY_PENDING).document(new.message_id), new.summary_part)
+    else:
+        batch.set(conversation, new.conversation, merge=True)
     if new.contact_id and new.contact:
         batch.set(contact_ref(new.tenant_id, new.contact_id), new.contact, merge=True)
     try:
@@ -95,6 +111,66 @@ def create_outbound(
     except AlreadyExists:
         return False
     return True
+
+
+def fold_summary(
+    tenant_id: str,
+    conversation_id: str,
+    fold: Callable[[Versioned, list[dict[str, Any]]], dict[str, Any]],
+    page: int,
+    spacing: float = 0.0,
+) -> int:
+    """Fold up to ``page`` pending summary parts into the conversation document; return how many.
+
+    A summary written less than ``spacing`` seconds ago (by its update time) is left alone until
+    then: folds that Cloud Tasks runs late, back to back, still write it ``spacing`` apart.
+
+    ``fold(summary, parts)`` turns the summary as read and the parts into one update (field paths,
+    transforms allowed). One batch writes that update and deletes the parts it counted, so a part is
+    counted exactly once: the update carries a ``last_update_time`` precondition on the summary (read
+    *before* the parts, so a fold that committed meanwhile fails ours) and each delete an ``exists``
+    one; a failed batch writes nothing and is read and tried again. No transaction: nothing is
+    locked, and a writer that changed the summary meanwhile (an agent) costs one more round."""
+    from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
+
+    db = client()
+    summary_ref = conversation_ref(tenant_id, conversation_id)
+    for _ in range(PRECONDITION_RETRIES):
+        summary = _versioned(summary_ref.get(**_rpc()))
+        if summary.exists and spacing > 0:
+            age = (datetime.now(UTC) - summary.update_time).total_seconds()
+            if age < spacing:
+                time.sleep(spacing - age)
+                continue
+        pending = list(summary_ref.collection(_SUMMARY_PENDING).limit(page).stream(**_rpc()))
+        if not pending:
+            return 0
+        update = fold(summary, [snapshot.to_dict() or {} for snapshot in pending])
+        batch = db.batch()
+        if summary.exists:
+            batch.update(summary_ref, update, option=db.write_option(last_update_time=summary.update_time))
+        else:
+            batch.create(summary_ref, _nested(update))  # fails if the summary appeared meanwhile
+        for snapshot in pending:
+            batch.delete(snapshot.reference, option=db.write_option(exists=True))
+        try:
+            batch.commit(**_rpc())
+        except (FailedPrecondition, NotFound, AlreadyExists):
+            continue
+        return len(pending)
+    raise TransientError(f"the summary of conversation {conversation_id} kept changing while folding")
+
+
+def _nested(update: dict[str, Any]) -> dict[str, Any]:
+    """An update's field paths (``a.b``) as the nested maps a new document is created with."""
+    nested: dict[str, Any] = {}
+    for path, value in update.items():
+        *parents, leaf = path.split(".")
+        target = nested
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    return nested
 
 
 # --- delivery claims -----------------------------------------------------------------------------
@@ -306,16 +382,23 @@ def park(
     )
 
 
-def parked_for(tenant_id: str, conversation_id: str, target_provider_id: str) -> list[tuple[str, str]]:
-    """The (parked id, event JSON) pairs waiting for ``target_provider_id``."""
+def parked_for(
+    tenant_id: str, conversation_id: str, target_provider_id: str | Sequence[str]
+) -> list[tuple[str, str]]:
+    """The (parked id, event JSON) pairs waiting for ``target_provider_id`` (or for any of several:
+    one query per 30, Firestore's limit for ``in``)."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
-    query = (
-        conversation_ref(tenant_id, conversation_id)
-        .collection("parked")
-        .where(filter=FieldFilter("targetProviderMessageId", "==", target_provider_id))
-    )
-    return [(s.id, (s.to_dict() or {})["event"]) for s in query.stream(**_rpc())]
+    parked = conversation_ref(tenant_id, conversation_id).collection("parked")
+    if isinstance(target_provider_id, str):
+        queries = [parked.where(filter=FieldFilter("targetProviderMessageId", "==", target_provider_id))]
+    else:
+        targets = list(dict.fromkeys(target_provider_id))
+        queries = [
+            parked.where(filter=FieldFilter("targetProviderMessageId", "in", targets[i : i + _IN_LIMIT]))
+            for i in range(0, len(targets), _IN_LIMIT)
+        ]
+    return [(s.id, (s.to_dict() or {})["event"]) for query in queries for s in query.stream(**_rpc())]
 
 
 def unpark(tenant_id: str, conversation_id: str, parked_id: str) -> None:

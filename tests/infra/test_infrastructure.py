@@ -713,12 +713,13 @@ def test_checkov_suppressions_are_justified() -> None:
 
 def test_every_function_that_creates_cloud_tasks_may_and_no_other() -> None:
     """send_message queues replies; agent_api read receipts and snooze wake-ups; ingest answers to
-    Telegram button presses. Each needs enqueuer on those queues and actAs on the tasks invoker."""
+    Telegram button presses and folds a hot conversation's summary (timers). Each needs enqueuer on
+    those queues and actAs on the tasks invoker."""
     enqueuers = root().locals["task_enqueuers"]
     assert set(enqueuers) == {"send_message", "agent_api", "ingest"}
     assert expression(enqueuers["send_message"]) == "keys(local.topology.queues)"
     assert enqueuers["agent_api"] == ["whatsapp", "timers"]
-    assert enqueuers["ingest"] == ["telegram"]
+    assert enqueuers["ingest"] == ["telegram", "timers"]
     assert set(enqueuers["agent_api"] + enqueuers["ingest"]) <= set(topology()["queues"])
     grant = root().resource("google_cloud_tasks_queue_iam_member", "enqueuer")
     assert grant["role"] == "roles/cloudtasks.enqueuer"
