@@ -472,6 +472,12 @@ _pacer = SummaryPacer(
 )
 
 
+def forget_summary_pace() -> None:
+    """Forget when each conversation's summary was last written here (tests: the next message of
+    every conversation is one of a quiet conversation again)."""
+    _pacer.forget()
+
+
 def _coalescing() -> bool:
     """Whether this process can defer summaries: a fold needs deliver (production always has it; a
     local stack without deliver writes every summary at once, as before)."""

@@ -31,6 +31,12 @@ def text_event(n: int, name: str = "Budget Customer") -> MessageEvent:
     )
 
 
+@pytest.fixture(autouse=True)
+def quiet_conversations() -> None:
+    """Every test starts with quiet conversations (see forget_summary_pace)."""
+    inbox.forget_summary_pace()
+
+
 def count_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Document writes per committed batch, from here on (the batches are committed for real)."""
     writes: list[int] = []
@@ -50,6 +56,9 @@ def test_an_inbound_message_costs_two_document_writes(
     inbox.apply(text_event(0))  # the conversation exists from here on: the common path follows
     writes = count_writes(monkeypatch)
     for n in range(1, 11):
+        # Each message as one of a quiet conversation (a second or more after the last): ten in a
+        # row would make it hot, and a hot conversation defers its summary to a fold instead.
+        inbox.forget_summary_pace()
         assert inbox.apply(text_event(n)).result == "created"
     assert writes == [2] * 10, writes
     assert inbox.apply(text_event(5)).result == "duplicate"
@@ -60,6 +69,7 @@ def test_the_contact_is_written_again_when_it_changed(
 ) -> None:
     inbox.apply(text_event(20))
     writes = count_writes(monkeypatch)
+    inbox.forget_summary_pace()
     assert inbox.apply(text_event(21, name="Budget Customer (new name)")).result == "created"
     assert writes == [3]
     contact = (
@@ -88,6 +98,7 @@ def test_the_cost_benchmarks_meter_counts_two_writes_and_one_read_per_message(
     meter = FirestoreMeter()
     with meter.installed():
         for n in range(101, 111):
+            inbox.forget_summary_pace()  # one of a quiet conversation: no deferred summary
             assert inbox.apply(text_event(n)).result == "created"
     assert meter.counts == {"writes": 20, "reads": 10}
     # Uninstalled: nothing more is counted.
