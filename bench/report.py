@@ -105,6 +105,7 @@ BENCHMARKS: dict[str, str] = {
     "load": "bench.load",
     "dashboard_latency": "bench.dashboard_latency",
     "chat": "bench.chat",
+    "chat_scale": "bench.chat_scale",
     "cost": "bench.cost",
     "parse_speed": "bench.parse_speed",
 }
@@ -124,6 +125,8 @@ def run_all(quick: bool) -> dict[str, Any]:
             kwargs = {"events": 2000, "hot_seconds": 10}
         if quick and name == "parse_speed":
             kwargs = {"rounds": 3, "loops": 50}
+        if quick and name == "chat_scale":
+            kwargs = {"sizes": (2, 100), "posts": 6, "rate_line": False}
         try:
             results[name] = run(**kwargs)
         except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others' figures
@@ -168,6 +171,8 @@ def charts(results: dict[str, Any], out: Path) -> list[str]:
         fig.savefig(out / "cold_start.png", dpi=100)
         plt.close(fig)
         written.append("cold_start.png")
+    if "chat_scale" in results:  # against the saved figures of the old code
+        written += chat_scale_chart(results["chat_scale"], out)
     rates = {
         "webhook events/s": (results.get("webhook_throughput") or {}).get("events_per_second"),
         "end-to-end events/s (load)": (results.get("load") or {}).get("end_to_end_events_per_second"),
@@ -184,6 +189,99 @@ def charts(results: dict[str, Any], out: Path) -> list[str]:
         plt.close(fig)
         written.append("throughput.png")
     return written
+
+
+def chat_scale_chart(after: dict[str, Any], out: Path, before: dict[str, Any] | None = None) -> list[str]:
+    """Firestore cost per 1M posts against the channel's member count, before (the figures saved
+    from the old code, bench/results/chat_scale_before.json) and after (this run)."""
+    from bench import chat_scale
+
+    before = before if before is not None else chat_scale.load_before()
+    series = [
+        (label, run, chat_scale.cost_series(run))
+        for label, run in (("before", before or {}), ("after", after))
+        if chat_scale.cost_series(run)
+    ]
+    if not series:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    colors = {"before": "#ef4444", "after": "#10b981"}
+    for label, run, costs in series:
+        sizes = sorted(costs)
+        full = str(run.get("commit") or "")
+        commit = full[:7] + ("+changes" if full.endswith("+changes") else "")
+        share = float(run.get("online_share") or chat_scale.ONLINE_SHARE)
+        ax.plot(
+            sizes,
+            [costs[n][0] for n in sizes],
+            marker="o",
+            color=colors[label],
+            label=f"{label} ({commit}), {share:.0%} of members online",
+        )
+        ax.plot(
+            sizes,
+            [max(costs[n][1], 0.01) for n in sizes],
+            marker=".",
+            linestyle="--",
+            color=colors[label],
+            label=f"{label}, nobody online",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("members in the channel (N)")
+    ax.set_ylabel("USD per 1M posts")
+    ax.set_title("Chat: Firestore cost per 1M posts (us-central1 list prices)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "chat_scale_cost.png", dpi=100)
+    plt.close(fig)
+    return ["chat_scale_cost.png"]
+
+
+def chat_scale_table(after: dict[str, Any], before: dict[str, Any] | None = None) -> list[str]:
+    """Per N, before and after: writes, reads, listener reads per post, p50 and cost per 1M posts."""
+    from bench import chat_scale
+
+    before = before if before is not None else chat_scale.load_before()
+    rows = []
+    for label, run in (("before", before or {}), ("after", after)):
+        for line in run.get("lines") or []:
+            if line.get("benchmark") != "chat_scale":
+                continue
+            rows.append(
+                f"| {label} | {line['members']:,} | {line['writes_per_post']} | {line['reads_per_post']} "
+                f"| {line['listener_reads_per_post']} | {line['post_latency_ms']['p50']} "
+                f"| {line['push_fanout_seconds']} | {line['firestore_cost_per_1m_posts']:,.2f} |"
+            )
+    if not rows:
+        return []
+    verdicts = [
+        f"- {label}: {line.get('verdict')}" + "".join(f"; {s}" for s in line.get("would_break") or [])
+        for label, run in (("before", before or {}), ("after", after))
+        for line in run.get("lines") or []
+        if line.get("benchmark") == "chat_scale_limits"
+    ]
+    return [
+        "## Chat at community scale",
+        "",
+        "`bench/chat_scale.py`, through the public chat API. Before: "
+        f"`{(before or {}).get('commit', 'not measured')}`; after: `{after.get('commit', 'not measured')}`.",
+        "",
+        "| code | members | writes/post | reads/post | listener reads/post | p50 ms "
+        "| push fan-out s | USD/1M posts |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"At {chat_scale.TARGET_RATE:g} posts/s into the largest channel (production limits):",
+        *verdicts,
+        "",
+    ]
 
 
 def parse_table(results: dict[str, Any]) -> list[str]:
@@ -223,6 +321,8 @@ def markdown(results: dict[str, Any], images: list[str], cost: dict[str, float],
         shown = {k: v for k, v in figures.items() if not k.startswith("_")}
         lines += [f"### {name}", "", "```json", json.dumps(shown, indent=2), "```", ""]
     lines += parse_table(results)
+    if "chat_scale" in results:
+        lines += chat_scale_table(results["chat_scale"])
     lines += ["## Charts", ""] + [f"![{image}]({image})" for image in images] + [""]
     lines += [
         "## Cost per 1 million inbound messages",

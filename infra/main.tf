@@ -89,9 +89,10 @@ locals {
     ingest       = ["roles/datastore.user"]
     send_message = ["roles/datastore.user"]
     agent_api    = ["roles/datastore.user"]
-    deliver      = ["roles/datastore.user"]
-    # chat_api mints Firebase custom tokens (signBlob as itself) and sends pushes through FCM.
-    chat_api = ["roles/datastore.user", "roles/iam.serviceAccountTokenCreator", "roles/firebasecloudmessaging.admin"]
+    # deliver also runs chat push jobs (queue push): it sends through FCM.
+    deliver = ["roles/datastore.user", "roles/firebasecloudmessaging.admin"]
+    # chat_api mints Firebase custom tokens (signBlob as itself); its posts queue their pushes.
+    chat_api = ["roles/datastore.user", "roles/iam.serviceAccountTokenCreator"]
     # create_app sets the creator's custom claims (Firebase Auth admin).
     create_app = ["roles/datastore.user", "roles/firebaseauth.admin"]
   }
@@ -101,6 +102,8 @@ locals {
     send_message = keys(local.topology.queues)
     agent_api    = ["whatsapp", "timers"]
     ingest       = ["telegram", "timers"]
+    # A post queues its push job (push) and, in a hot channel, the fold of its summary (timers).
+    chat_api = ["push", "timers"]
   }
   task_enqueuer_pairs = flatten([
     for function, queues in local.task_enqueuers : [for queue in queues : { function = function, queue = queue }]

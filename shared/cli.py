@@ -657,6 +657,29 @@ def cmd_migrate_app_users(dry_run: bool) -> int:
     return 0
 
 
+def cmd_migrate_chat_layout(dry_run: bool) -> int:
+    """Move every chat app's channels and members to the layout of issue 14: channels lose
+    ``memberIds`` and get ``seq`` (from ``messageCount``); members lose their stored
+    ``unreadCount`` and get ``lastReadSeq = seq - unreadCount``, ``userId``, ``tenantId`` and
+    ``channelId`` (the collection-group query of one's channels). One line per channel changed.
+    Idempotent: a second run writes nothing. Run it once the new code serves the apps."""
+    from shared import store
+
+    channels = members = 0
+    for app_id in sorted(store.app_tenant_ids()):
+        for channel_id in store.chat_channel_ids(app_id):
+            done = store.migrate_chat_channel(app_id, channel_id, dry_run=dry_run)
+            if done["channels"] or done["members"]:
+                emit({"app": app_id, "channel": channel_id, **done})
+            channels += done["channels"]
+            members += done["members"]
+    say(
+        f"{channels} channel(s) and {members} member(s) {'would be ' if dry_run else ''}moved to the "
+        "seq/lastReadSeq layout"
+    )
+    return 0
+
+
 # --- dead letters --------------------------------------------------------------------------------------
 
 
@@ -1072,6 +1095,12 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a declaration
     )
     migrate.add_argument("--dry-run", action="store_true", help="list them without deleting")
 
+    chat_layout = commands.add_parser(
+        "migrate-chat-layout",
+        help="move chat channels and members to the seq/lastReadSeq layout (no memberIds, no stored unread)",
+    )
+    chat_layout.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+
     dead = commands.add_parser("dead-letters", help="inbound events Pub/Sub dead-lettered")
     dead_commands = dead.add_subparsers(dest="action", required=True)
     dead_list = dead_commands.add_parser("list", help="show dead letters without removing them")
@@ -1123,6 +1152,8 @@ def run(args: argparse.Namespace) -> int:
         return cmd_invite_agent(args.tenant, args.email, args.name, args.role)
     if command == "migrate-app-users":
         return cmd_migrate_app_users(args.dry_run)
+    if command == "migrate-chat-layout":
+        return cmd_migrate_chat_layout(args.dry_run)
     if command == "dead-letters":
         event_ids = set(args.event_id)
         if args.action == "list":

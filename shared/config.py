@@ -144,10 +144,10 @@ ENVIRONMENT: tuple[Variable, ...] = (
         "SWITCHBOARD_QUEUE_PREFIX", "outbound-", doc="Outbound queue names are this prefix + channel kind."
     ),
     Variable(
-        "SWITCHBOARD_PUSH_OUTBOX",
+        "SWITCHBOARD_FCM_ENDPOINT",
         "",
-        doc="Local only: when set, chat push notifications are written to tenants/{app}/pushOutbox "
-        "instead of being sent through FCM (which the local stack cannot reach).",
+        doc="Local only: root URL of an FCM HTTP v1 stand-in (infra/local/fcm_standin.py) that chat push "
+        "sends to instead of https://fcm.googleapis.com, with a fixed bearer token.",
         local_only=True,
     ),
 )
@@ -187,7 +187,7 @@ class Settings:
     tasks_service_account: str
     tasks_emulator_host: str
     queue_prefix: str
-    push_outbox: bool
+    fcm_endpoint: str
     environment: str = LOCAL
 
     @property
@@ -275,7 +275,7 @@ def settings() -> Settings:
         tasks_service_account=_read("SWITCHBOARD_TASKS_SERVICE_ACCOUNT") or "",
         tasks_emulator_host=_read("SWITCHBOARD_TASKS_EMULATOR_HOST") or "",
         queue_prefix=_read("SWITCHBOARD_QUEUE_PREFIX") or "outbound-",
-        push_outbox=bool(_read("SWITCHBOARD_PUSH_OUTBOX")),
+        fcm_endpoint=(_read("SWITCHBOARD_FCM_ENDPOINT") or "").rstrip("/"),
         environment=environment,
     )
 

@@ -51,6 +51,10 @@ receiving one conversation at once, the first message each of them sees writes t
 (a spike of at most N writes), then they all defer while the conversation stays busy, and the folds
 remain one a second. A process without deliver (a bare local stack) cannot schedule folds and writes
 every summary directly, as before.
+
+Chat channels (shared/chat/api.py) reuse the same pacing and fold: a post into a hot channel
+creates its summary share (marked ``chat``) instead of writing the channel's summary and ``seq``, and
+:func:`create_paced` schedules the fold, which counts chat shares with :func:`_chat_folded`.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -559,16 +564,49 @@ def _schedule_fold(tenant_id: str, conversation_id: str) -> None:
     _pacer.folding(key, second)
 
 
+def create_paced(tenant_id: str, conversation_id: str, write: Callable[[bool], bool]) -> bool:
+    """Run ``write(direct)``, which creates a message with the summary written now (``direct``) or
+    with its share of the summary deferred, and returns whether it created the message; pace it as
+    inbound messages are (one direct summary write a second per conversation on this instance) and
+    schedule the fold a deferred share (or a duplicate) needs. Returns whether the share was
+    deferred. The caller has read the conversation (it exists). For the chat API's posts."""
+    if not _coalescing():
+        write(True)
+        return False
+    key = (tenant_id, conversation_id)
+    direct = _pacer.write_now(key)
+    created = False
+    try:
+        created = write(direct)
+    finally:
+        _pacer.settle(key, direct, created)
+    if not created or not direct:
+        _schedule_fold(tenant_id, conversation_id)
+    return not direct
+
+
 def fold_summary(tenant_id: str, conversation_id: str) -> str:
     """Fold the deferred shares of a conversation's summary into it (deliver runs this for a
     ``summary`` task); what happened, for deliver's log. Raises TransientError to be retried."""
     folded = 0
 
     def fold(summary: store.Versioned, parts: list[dict[str, Any]]) -> dict[str, Any]:
-        # Before the batch that deletes the shares (a retry applies them again, harmlessly): the
-        # events that arrived before these messages and were parked for them.
-        message_landed(tenant_id, conversation_id, [str(p.get("providerMessageId") or "") for p in parts])
-        return _folded(summary, parts)
+        inbound = [p for p in parts if not p.get("chat")]
+        chat = [p for p in parts if p.get("chat")]
+        update: dict[str, Any] = {}
+        if inbound:
+            # Before the batch that deletes the shares (a retry applies them again, harmlessly):
+            # the events that arrived before these messages and were parked for them.
+            message_landed(
+                tenant_id, conversation_id, [str(p.get("providerMessageId") or "") for p in inbound]
+            )
+            update = _folded(summary, inbound)
+        if chat:
+            chat_update = _chat_folded(summary, chat)
+            if inbound:  # both kinds in one conversation: count them all, keep the chat summary
+                chat_update["messageCount"] = store.increment(len(parts))
+            update = {**update, **chat_update}
+        return update
 
     try:
         for _ in range(SUMMARY_FOLD_PAGES):
@@ -636,6 +674,41 @@ def _folded(summary: store.Versioned, parts: list[dict[str, Any]]) -> dict[str, 
     named = [p["contactName"] for p in inbound if p.get("contactName")]
     if named:
         update["contactName"] = named[-1]
+    return update
+
+
+def _chat_folded(summary: store.Versioned, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The update that counts chat posts' shares once (shared/chat/api.py: ``chat_part``): ``seq``
+    and ``messageCount`` by Increment, ``lastActivityAtMs`` by Maximum, and the last post only if
+    not earlier than the one the summary shows; in a support channel, the agents' side (unread,
+    reopened, the customer's latest activity) for the app user's posts."""
+    current = summary.data
+
+    def order(part: dict[str, Any]) -> tuple[int, float, str]:
+        stored = part.get("receivedAt")
+        return int(part["atMs"]), stored.timestamp() if stored else 0.0, str(part["lastPost"]["id"])
+
+    latest = max(parts, key=order)
+    update: dict[str, Any] = {
+        "seq": store.increment(len(parts)),
+        "messageCount": store.increment(len(parts)),
+        "updatedAt": store.server_time(),
+        "lastActivityAtMs": store.maximum(int(latest["atMs"])),
+    }
+    shown_ms = int(current.get("lastActivityAtMs") or -1)
+    if shown_ms <= int(latest["atMs"]):
+        update["lastMessage"] = latest["lastMessage"]
+        update["lastPost"] = latest["lastPost"]
+        update["lastMessageText"] = latest.get("lastMessageText")
+        update["lastActivityAt"] = latest["lastMessage"]["at"]
+    inbound = [p for p in parts if p.get("support")]
+    if inbound:
+        newest = max(inbound, key=order)
+        update["status"] = "open"
+        update["unreadCount"] = store.increment(len(inbound))
+        update["lastInboundAt"] = newest["lastMessage"]["at"]
+        update["lastInboundAtMs"] = store.maximum(int(newest["atMs"]))
+        update["contactName"] = newest["support"].get("contactName")
     return update
 
 

@@ -24,6 +24,8 @@ def clean_stack(stack: LocalStack) -> LocalStack:
     from infra.local import demo
 
     stack.reset_firestore()
+    if stack.fcm is not None:
+        stack.fcm.clear()  # the FCM stand-in: no messages, dead tokens or faults of earlier tests
     stack.apply_env()
     demo.seed()
     return stack

@@ -53,6 +53,11 @@ def banner(stack: LocalStack, dashboard_url: str) -> str:
         f"  Second tenant '{demo.OTHER_TENANT}' with channels:",
         *(f"    {c.kind:<10} {c.external_id:<20} {c.name}" for c in demo.OTHER_CHANNELS),
         f"  Provider sandbox     {stack.sandbox.base_url}  (receipts on)",
+        *(
+            [f"  FCM stand-in         {fcm.base_url}/_received  (chat push notifications)"]
+            if (fcm := getattr(stack, "fcm", None)) is not None
+            else []
+        ),
         f"  Auth emulator        {stack.auth_host}",
         f"  Dashboard            {dashboard_url}",
         f"  App developers       {dashboard_url}/developers  (create an app, live demo chat)",

@@ -64,6 +64,7 @@ class LocalStack:
     with_auth: bool = True
     with_tasks: bool = True
     with_sandbox: bool = True
+    with_fcm: bool = True  # the FCM HTTP v1 stand-in chat push sends to (infra/local/fcm_standin.py)
     processes: list[Process] = field(default_factory=list)
     function_urls: dict[str, str] = field(default_factory=dict)
     firestore_host: str = ""
@@ -71,6 +72,7 @@ class LocalStack:
     auth_host: str = ""
     tasks_host: str = ""
     sandbox: Any = None  # infra.local.provider_sandbox.ProviderSandbox while running
+    fcm: Any = None  # infra.local.fcm_standin.FcmStandIn while running
     extra_env: dict[str, str] = field(default_factory=dict)  # settings a test wants for every function
     # Where infra.local.dashboard serves this stack's dashboard (and the embed bundle): chosen before
     # the functions start, so create_app's embed snippet points at it.
@@ -130,7 +132,9 @@ class LocalStack:
             "SWITCHBOARD_DEAD_LETTER_SUBSCRIPTION": spec["subscriptions"]["inbound_dead_letters"]["name"],
             "SWITCHBOARD_LOCAL_SECRETS_FILE": str(secrets_file),
             "PYTHONUNBUFFERED": "1",
-            "SWITCHBOARD_PUSH_OUTBOX": "1",  # chat push: FCM is unreachable here (shared/chat/push.py)
+            # Chat push sends to the FCM stand-in (FCM is unreachable here); named even when this
+            # stack has none, so that no function inherits another stack's.
+            "SWITCHBOARD_FCM_ENDPOINT": self.fcm.base_url if self.fcm is not None else "",
         }
         if self.auth_host:
             env["FIREBASE_AUTH_EMULATOR_HOST"] = self.auth_host
@@ -151,8 +155,10 @@ class LocalStack:
         """Point this process's clients at the stack (and forget clients made before)."""
         os.environ.update(self.env())
         from shared import auth, bus, config, secrets, store
+        from shared.chat import push
 
         config.reset()
+        push.reset()  # its FCM session was made for the endpoint of before
         bus.reset()
         store.reset()
         secrets.forget()
@@ -169,6 +175,8 @@ class LocalStack:
             self.start_emulators()
             if self.with_sandbox:
                 self.start_sandbox()
+            if self.with_fcm:
+                self.start_fcm()
             self.start_functions()
             self.provision_pubsub()
             if self.with_tasks:
@@ -264,6 +272,14 @@ class LocalStack:
         for _tenant, channel in demo.all_channels():
             details = {"account_sid": channel.account_sid} if channel.account_sid else {}
             self.sandbox.register_account(channel.kind, channel.external_id, channel.token, **details)
+
+    def start_fcm(self) -> None:
+        """Start the FCM HTTP v1 stand-in (in this process, on a free port of 127.0.0.1): every
+        function's SWITCHBOARD_FCM_ENDPOINT points at it, tests configure and read it through
+        ``stack.fcm``."""
+        from infra.local.fcm_standin import FcmStandIn
+
+        self.fcm = FcmStandIn(port=0).start()
 
     def start_functions(self) -> None:
         """Start each function in its own functions-framework process, as Cloud Functions would."""
@@ -378,6 +394,9 @@ class LocalStack:
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None
+        if self.fcm is not None:
+            self.fcm.stop()
+            self.fcm = None
         if self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = None

@@ -24,10 +24,20 @@ Every operation is ``POST /v1/{name}`` with a JSON body validated by shared/chat
 :data:`OPERATIONS` is the single list the function dispatches on and the OpenAPI document is
 generated from. Only members may read a channel's posts or members or post to it.
 
-Unread counts are exact without transactions: a post increments every other member's
-``unreadCount`` in its own batch (store.write_post), and ``setRead`` sets it to an aggregation count
-of later posts by others, under an ``update_time`` precondition on the member document, so a post
-that commits between the count and the write makes the write fail and the count start over.
+Unread counts come from a read watermark, never from a counter every post increments: the channel
+document counts its posts in ``seq``, each member document holds ``lastReadSeq``, and a member's
+unread count is ``max(0, seq - lastReadSeq)``, computed where it is shown (these answers, the embed
+from its listeners). A post writes at most four documents whatever the member count (the post; the
+channel summary with ``seq: Increment(1)``, or in a hot channel its deferred share, folded about once
+a second by the hot-conversation fold of shared/inbox.py; the poster's own ``lastReadSeq + 1``, so
+one's own posts are never unread; the poster's rate bucket) and reads four (the channel, the
+poster's member document and profile, the rate bucket). Push leaves the request: one queued job per
+post (shared/chat/push.py), which reads the channel's push roster. Membership is the member document
+(with a role); "my channels" is a collection-group query on ``members``.
+
+In a channel hot enough to defer its summary, ``seq`` (and so everybody's unread count) lags the
+posts by about a second; a ``setRead`` in that second may leave the reader's own just-sent post
+counted unread until their next ``setRead``.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -48,7 +59,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from shared import auth, ids, store
+from shared import auth, ids, inbox, store
 from shared.auth import Forbidden, Unauthenticated
 from shared.chat import keys, metering, models, push
 from shared.chat.models import (
@@ -98,9 +109,7 @@ log = logging.getLogger(__name__)
 
 VERSION = "1.0.0"
 APP_CHANNEL = "app"  # the `channel` of every conversation of the chat API (no provider behind it)
-READ_RETRIES = 25  # setRead under a burst of posts: each post changes the member document
-POST_RETRIES = 3  # a member left while a post was being written: read the members again
-LATEST_SCAN = 20  # messages looked at to find the latest post (agents' notes are skipped)
+READ_RETRIES = 25  # like and mute toggles under concurrent changes of the same document
 MAX_APPS_PER_ACCOUNT = 3  # apps one developer account may ever create (developers/{uid}/apps slots)
 FIREBASE_UID_LENGTH = 128  # Firebase Auth's limit on a uid
 
@@ -345,12 +354,18 @@ def _is_member(member: store.Versioned) -> bool:
     return member.exists and bool(member.data.get("role"))
 
 
-def _new_member(role: str, user_id: str) -> dict[str, Any]:
+def _new_member(
+    role: str, user_id: str, app_id: str, channel_id: str, last_read_seq: int = 0
+) -> dict[str, Any]:
+    """A member document: ``tenantId``/``channelId`` for the collection-group query of one's channels;
+    ``lastReadSeq`` is the channel's ``seq`` when they join (what was posted before is not unread)."""
     return {
         "userId": user_id,
+        "tenantId": app_id,
+        "channelId": channel_id,
         "role": role,
         "muted": False,
-        "unreadCount": 0,
+        "lastReadSeq": last_read_seq,
         "lastReadAt": None,
         "lastReadMessageId": None,
         "pushTokens": [],
@@ -366,9 +381,9 @@ def _new_channel(app_id: str, kind: str, creator: str, members: list[str], **ext
         "channelId": APP_CHANNEL,
         "tenantId": app_id,
         "createdBy": creator,
-        "memberIds": members,  # what the Firestore rules test membership on
-        "memberCount": len(members),
+        "memberCount": len(members),  # no member list here: members/{userId} documents
         "messageCount": 0,
+        "seq": 0,
         "createdAt": store.server_time(),
         "updatedAt": store.server_time(),
         "lastActivityAtMs": int(time.time() * 1000),
@@ -410,10 +425,28 @@ def _channel(channel_id: str, data: dict[str, Any], me: str | None, member: dict
         lastMessageText=data.get("lastMessageText"),
         createdAt=data.get("createdAt"),
         updatedAt=data.get("updatedAt"),
-        unreadCount=int(member.get("unreadCount") or 0) if member is not None else None,
+        unreadCount=unread_count(data, member) if member is not None else None,
         muted=bool(member.get("muted")) if member is not None else None,
         joinPolicy=join_policy(data),
     )
+
+
+def unread_count(channel: dict[str, Any], member: dict[str, Any]) -> int:
+    """A member's unread posts: ``max(0, channel.seq - member.lastReadSeq)``."""
+    return max(0, _int(channel.get("seq")) - _int(member.get("lastReadSeq")))
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def _seq_at_join(channel: dict[str, Any]) -> int:
+    return _int(channel.get("seq"))
+
+
+def _roster_join(app_id: str, channel_id: str, user_id: str) -> None:
+    """A new member's entry in the channel's push roster (no tokens yet, not muted)."""
+    store.roster_put(app_id, channel_id, user_id, tokens=[], muted=False, shard=push.roster_shard(user_id))
 
 
 def _post(post_id: str, data: dict[str, Any], channel_id: str, group: bool, me: str) -> Post:
@@ -459,14 +492,6 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     if at.tzinfo is None or not re.fullmatch(models.CHANNEL_ID, post_id):
         raise Refused("invalid_cursor", "cursor is not a nextCursor this API returned")
     return at, post_id
-
-
-def _latest_post(app_id: str, channel_id: str) -> tuple[str | None, datetime | None]:
-    """The id and creation time of a channel's latest post (None, None in an empty channel)."""
-    for post_id, data in store.list_posts(app_id, channel_id, None, LATEST_SCAN):
-        if _is_post(data):
-            return post_id, data.get("createdAt")
-    return None, None
 
 
 # --- the developer's backend ----------------------------------------------------------------------
@@ -557,12 +582,18 @@ def subs(caller: AppCaller, request: SubsRequest) -> SubsAnswer:
 
 
 def mysubs(caller: AppCaller, request: MySubsRequest) -> MySubsAnswer:
-    """The caller's channels with their unread count and mute state, latest activity first."""
-    rows = store.chat_channels_of(caller.app_id, caller.user)
-    mine = store.get_chat_members_of(caller.app_id, [channel_id for channel_id, _ in rows], caller.user)
-    rows = [(i, d) for i, d in rows if d.get("channel") == APP_CHANNEL and (mine.get(i) or {}).get("role")]
+    """The caller's channels with their unread count and mute state, latest activity first.
+
+    Found by a collection-group query on the caller's member documents (``userId``, ``tenantId``),
+    then the channels by id; ``unreadCount`` is computed: the channel's ``seq`` minus the member's
+    ``lastReadSeq`` (no stored counter any more)."""
+    rows = [
+        (i, d, m)
+        for i, d, m in store.chat_channels_of(caller.app_id, caller.user)
+        if d.get("channel") == APP_CHANNEL
+    ]
     rows.sort(key=lambda row: -int(row[1].get("lastActivityAtMs") or 0))
-    return MySubsAnswer(channels=[_channel(i, d, caller.user, mine[i]) for i, d in rows])
+    return MySubsAnswer(channels=[_channel(i, d, caller.user, m) for i, d, m in rows])
 
 
 # --- mutations ----------------------------------------------------------------------------------------
@@ -572,8 +603,13 @@ def create_post(caller: AppCaller, request: CreatePostRequest) -> Post:
     """Post to a channel (members only). Idempotent on clientPostId: the post id derives from
     (channel, user, clientPostId), so a retry answers the stored post and writes nothing.
 
-    One batch: the message, the channel summary (field transforms), +1 unread for every other
-    member, +1 on a usage shard and on the user's rate bucket. Then push notifications."""
+    Whatever the member count: 4 document reads (the channel, the caller's membership and profile,
+    their rate bucket: one round trip) and one batch of at most 4 writes (the post; the channel
+    summary with ``seq`` + 1, or in a channel posting faster than about once a second the post's
+    deferred share of it, folded in about once a second; the caller's own ``lastReadSeq`` + 1; the
+    rate bucket). No member is read or written. Usage is counted in memory and flushed to a usage
+    shard every few seconds (within 100 messages of the monthly limit, in the post's own batch).
+    Push notifications are one queued job per post, after the write."""
     bucket = metering.bucket_of(caller.user)
     context = _membership(caller, request.channelId, rate_bucket=bucket)
     metering.admit(caller.app_id, caller.user, context.rate_bucket_count)
@@ -590,7 +626,7 @@ def _write_post(
     slot: metering.QuotaSlot,
 ) -> Post:
     """The admitted post's write (create_post's second half), under its reserved quota slot;
-    ``counters`` are the usage month and the user's rate bucket it increments."""
+    ``counters`` are the usage month and the user's rate bucket."""
     month, bucket = counters
     channel = context.channel.data
     kind = channel.get("kind")
@@ -616,6 +652,7 @@ def _write_post(
         "receivedAt": store.server_time(),
     }
     summary = _summary(post_id, request.type, request.text, "in", caller.user, name, now_ms)
+    part = chat_part(summary, now_ms)
     if kind == "support":
         # The agents' side of a support channel: unread for the inbox, reopened, customer activity.
         summary.update(
@@ -627,23 +664,28 @@ def _write_post(
                 "contactName": name or caller.user,
             }
         )
-    written, members = publish(
-        caller.app_id,
-        request.channelId,
-        post_id,
-        message,
-        summary,
-        exclude=caller.user,
-        usage=(month, metering.pick_shard()),
-        rate_bucket=bucket,
-    )
+        part["support"] = {"contactName": name or caller.user}
+    try:
+        written, _ = publish(
+            caller.app_id,
+            request.channelId,
+            post_id,
+            message,
+            summary,
+            poster=caller.user,
+            part=part,
+            rate_bucket=bucket,
+            usage=(month, metering.pick_shard()) if slot.in_batch else None,
+        )
+    except store.MemberGone as exc:
+        raise Refused("not_a_member", "only the channel's members may do this", 403) from exc
     if written is None:
         existing = store.get_post(caller.app_id, request.channelId, post_id)
         return _post(post_id, existing.data, request.channelId, kind == "group", caller.user)
     slot.commit()
-    notify(
-        caller.app_id, request.channelId, channel, post_id, caller.user, name, request.text, written, members
-    )
+    # A deferred post's seq is not known yet (the fold counts it): the channel's as read, plus one.
+    seq = written.seq if written.seq is not None else _int(channel.get("seq")) + 1
+    notify(caller.app_id, request.channelId, channel, post_id, caller.user, name, request.text, seq)
     stored = {**message, "createdAt": written.created_at, "updatedAt": written.created_at}
     return _post(post_id, stored, request.channelId, kind == "group", caller.user)
 
@@ -651,7 +693,8 @@ def _write_post(
 def _summary(
     post_id: str, kind: str, text: str | None, direction: str, user_id: str, name: str | None, now_ms: int
 ) -> dict[str, Any]:
-    """A channel's summary after a post: field transforms only, no read of the channel document."""
+    """A channel's summary after a post: field transforms only, no read of the channel document;
+    ``seq`` counts the post (unread = seq - lastReadSeq)."""
     return {
         "lastMessage": {
             "id": post_id,
@@ -668,6 +711,20 @@ def _summary(
         "lastActivityAtMs": store.maximum(now_ms),
         "updatedAt": store.server_time(),
         "messageCount": store.increment(1),
+        "seq": store.increment(1),
+    }
+
+
+def chat_part(summary: dict[str, Any], now_ms: int) -> dict[str, Any]:
+    """A post's share of its channel's summary, for a hot channel (shared/inbox._chat_folded folds
+    it): plain data but the time it was stored."""
+    return {
+        "chat": True,
+        "atMs": now_ms,
+        "lastMessage": summary["lastMessage"],
+        "lastPost": summary["lastPost"],
+        "lastMessageText": summary.get("lastMessageText"),
+        "receivedAt": store.server_time(),
     }
 
 
@@ -678,32 +735,41 @@ def publish(
     message: dict[str, Any],
     summary: dict[str, Any],
     *,
-    exclude: str | None,
-    usage: tuple[str, int] | None,
+    poster: str | None,
+    part: dict[str, Any] | None = None,
     rate_bucket: str | None = None,
-) -> tuple[store.WrittenPost | None, list[tuple[str, dict[str, Any]]]]:
-    """Write a post (or an agent's reply) with its unread fan-out to every member but ``exclude``;
-    return (when it was written, or None for a duplicate; the members it was fanned out to)."""
-    for _ in range(POST_RETRIES):
-        members = store.chat_members(app_id, channel_id)
-        try:
-            written = store.write_post(
-                store.NewPost(
-                    tenant_id=app_id,
-                    channel_id=channel_id,
-                    post_id=post_id,
-                    message=message,
-                    summary=summary,
-                    recipients=tuple(user_id for user_id, _ in members if user_id != exclude),
-                    usage_month=usage[0] if usage else None,
-                    usage_shard=usage[1] if usage else 0,
-                    rate_bucket=rate_bucket,
-                )
+    usage: tuple[str, int] | None = None,
+) -> tuple[store.WrittenPost | None, bool]:
+    """Write a post (or an agent's reply): the message and the channel summary (``seq`` + 1), or
+    with ``part``, in a hot channel, the post's deferred share instead; ``poster``'s own
+    ``lastReadSeq`` + 1 (None for agents, who are not members); the rate bucket; with ``usage``
+    (month, shard) a usage shard + 1. Return (when it was written, or None for a duplicate; whether
+    the summary was deferred). Raises MemberGone if the poster is no longer a member."""
+    written: list[store.WrittenPost | None] = [None]
+
+    def write(direct: bool) -> bool:
+        written[0] = store.write_post(
+            store.NewPost(
+                tenant_id=app_id,
+                channel_id=channel_id,
+                post_id=post_id,
+                message=message,
+                summary=summary,
+                poster=poster,
+                summary_part=None if direct else part,
+                usage_month=usage[0] if usage else None,
+                usage_count=1 if usage else 0,
+                usage_shard=usage[1] if usage else 0,
+                rate_bucket=rate_bucket,
             )
-        except store.MemberGone:
-            continue
-        return written, members
-    raise TransientError("the channel's members kept changing during the post")
+        )
+        return written[0] is not None
+
+    if part is None:
+        write(True)
+        return written[0], False
+    deferred = inbox.create_paced(app_id, channel_id, write)
+    return written[0], deferred
 
 
 def notify(
@@ -714,23 +780,12 @@ def notify(
     sender_id: str,
     sender_name: str | None,
     text: str,
-    written: store.WrittenPost,
-    members: list[tuple[str, dict[str, Any]]],
+    seq: int,
 ) -> None:
-    """Push a new post to the members who should hear of it (shared/chat/push.py)."""
-    chosen = push.recipients(members, sender_id, written.created_at)
+    """Queue the push job of a new post (shared/chat/push.py: one Cloud Task per post, which reads
+    the channel's push roster and sends FCM in batches). Never fails the post."""
     channel_name = channel.get("name") if channel.get("kind") == "group" else None
-    push.send(
-        app_id,
-        push.notifications(
-            chosen,
-            channel_id=channel_id,
-            channel_name=channel_name,
-            post_id=post_id,
-            sender_name=sender_name,
-            text=text,
-        ),
-    )
+    push.enqueue_post_push(app_id, channel_id, post_id, sender_id, sender_name, text, channel_name, seq)
 
 
 def like_post(caller: AppCaller, request: LikePostRequest) -> LikeAnswer:
@@ -784,9 +839,10 @@ def create_sub(caller: AppCaller, request: CreateSubRequest) -> Channel:
             _new_channel(
                 caller.app_id, "group", caller.user, [caller.user], name=request.name, joinPolicy=policy
             ),
-            {caller.user: _new_member("owner", caller.user)},
+            {caller.user: _new_member("owner", caller.user, caller.app_id, channel_id)},
         )
         if created:
+            _roster_join(caller.app_id, channel_id, caller.user)
             return _fresh_channel(caller, channel_id)
         # Created by someone else a moment ago: join it.
     raise TransientError("the channel was being created concurrently: retry")
@@ -801,8 +857,20 @@ def _join(caller: AppCaller, channel_id: str, context: store.ChatContext) -> Cha
     if data.get("kind") != "group":
         raise Refused("not_joinable", "only group channels can be joined", 403)
     _may_join(caller, data)
-    store.join_chat_channel(caller.app_id, channel_id, caller.user, _new_member("member", caller.user))
+    _add(caller.app_id, channel_id, caller.user, data)
     return _fresh_channel(caller, channel_id)
+
+
+def _add(app_id: str, channel_id: str, user_id: str, channel: dict[str, Any]) -> bool:
+    """Make ``user_id`` a member of a group channel whose document is ``channel`` (as read): their
+    member document (``lastReadSeq``: the channel's ``seq`` now), ``memberCount`` + 1, and their
+    push roster entry. Two writes and the roster's one, whatever the channel's size. False if they
+    already were a member."""
+    member = _new_member("member", user_id, app_id, channel_id, _seq_at_join(channel))
+    joined = store.join_chat_channel(app_id, channel_id, user_id, member)
+    if joined:
+        _roster_join(app_id, channel_id, user_id)
+    return joined
 
 
 def _may_join(caller: AppCaller, data: dict[str, Any]) -> None:
@@ -833,7 +901,7 @@ def _open_support(caller: AppCaller) -> Channel:
     replies (no provider window)."""
     channel_id = ids.conversation_id(APP_CHANNEL, caller.user)
     profile = store.get_app_users(caller.app_id, [caller.user]).get(caller.user, {})
-    store.create_chat_channel(
+    created = store.create_chat_channel(
         caller.app_id,
         channel_id,
         _new_channel(
@@ -847,10 +915,12 @@ def _open_support(caller: AppCaller) -> Channel:
             contactExternalId=caller.user,
             contactName=profile.get("name") or caller.user,
             replyWindow={"needs": None},  # an app has no provider window: replies are always allowed
-            unreadCount=0,
+            unreadCount=0,  # the agents' unread (the inbox), not an app user's
         ),
-        {caller.user: _new_member("owner", caller.user)},
+        {caller.user: _new_member("owner", caller.user, caller.app_id, channel_id)},
     )
+    if created:
+        _roster_join(caller.app_id, channel_id, caller.user)
     return _fresh_channel(caller, channel_id)
 
 
@@ -867,7 +937,7 @@ def create_pm(caller: AppCaller, request: CreatePMRequest) -> Channel:
         )
     pair = sorted((me, other))
     channel_id = ids.doc_id("pm", *pair)
-    store.create_chat_channel(
+    created = store.create_chat_channel(
         caller.app_id,
         channel_id,
         _new_channel(
@@ -877,8 +947,11 @@ def create_pm(caller: AppCaller, request: CreatePMRequest) -> Channel:
             pair,
             memberNames={user_id: profiles.get(user_id, {}).get("name") or user_id for user_id in pair},
         ),
-        {user_id: _new_member("member", user_id) for user_id in pair},
+        {user_id: _new_member("member", user_id, caller.app_id, channel_id) for user_id in pair},
     )
+    if created:
+        for user_id in pair:
+            _roster_join(caller.app_id, channel_id, user_id)
     return _fresh_channel(caller, channel_id)
 
 
@@ -890,17 +963,26 @@ def delete_sub(caller: AppCaller, request: ChannelRequest) -> LeaveAnswer:
     left = store.leave_chat_channel(caller.app_id, request.channelId, caller.user)
     if not left:
         raise Refused("not_a_member", "only the channel's members may do this", 403)
+    store.roster_remove(caller.app_id, request.channelId, caller.user, shard=push.roster_shard(caller.user))
     return LeaveAnswer(channelId=request.channelId, left=True)
 
 
 def toggle_sub(caller: AppCaller, request: ChannelRequest) -> MuteAnswer:
     """Mute or unmute a channel for the caller (muted: no push notifications)."""
-    member = _membership(caller, request.channelId).member
+    context = _membership(caller, request.channelId)
+    member = context.member
     for _ in range(READ_RETRIES):
         muted = not member.data.get("muted")
         if store.update_chat_member(
             caller.app_id, request.channelId, caller.user, {"muted": muted}, if_version=member.update_time
         ):
+            store.roster_put(
+                caller.app_id,
+                request.channelId,
+                caller.user,
+                muted=muted,
+                shard=push.roster_shard(caller.user),
+            )
             return MuteAnswer(channelId=request.channelId, muted=muted)
         member = store.get_chat_member(caller.app_id, request.channelId, caller.user)
         if not _is_member(member):
@@ -909,59 +991,129 @@ def toggle_sub(caller: AppCaller, request: ChannelRequest) -> MuteAnswer:
 
 
 def set_read(caller: AppCaller, request: SetReadRequest) -> ReadAnswer:
-    """Move the caller's read pointer to a post (default: the latest) and set their unread count to
-    the exact number of posts by others they have not read.
+    """Move the caller's read pointer and answer their unread count (``seq - lastReadSeq``).
 
-    Unread after the call = posts by others created after the pointer among those the count could
-    see, plus every post by others committed after the write (each increments the member document
-    in its own batch). The write carries an update_time precondition on the member document, read
-    before the count: a post by someone else committing in between changes that document, fails the
-    write, and the count starts over, so no post is counted twice or missed. (Server timestamps are
-    taken when a request starts, so under contention a post stamped before the pointer can commit
-    after the read: it was not readable then, and it is unread. ``readAt`` is the write's commit
-    time: posts committed after it are unread whatever their ``createdAt``.) No transaction."""
+    - With ``seq`` (the channel's ``seq`` the client has seen, from its listener or an answer):
+      one write and no read. ``lastReadSeq`` becomes at least ``seq`` (it never moves back);
+      ``postId``, if given too, is recorded as the post read up to, unchecked.
+    - With neither: read up to the latest post: one read (the channel document) and one write.
+    - With ``postId`` alone (the rarer path, which costs more): the pointer moves to that post,
+      back as well as forward: the channel, the caller's membership and the post are read and two
+      aggregation counts find the posts by others after it (about 5 reads and one write).
+
+    Membership is checked by the write itself (the member document must exist). ``viewing: true``
+    says the channel is open on screen: push skips this member for the next few minutes (the push
+    roster's ``viewingUntil``, refreshed at most every two minutes per member). Clients call this at
+    most every few seconds while a channel is open, and once when it closes. In a channel hot enough
+    to defer its summary (shared/inbox.py), ``seq`` lags its posts by about a second."""
+    if request.postId is not None and request.seq is None:
+        return _read_to_post(caller, request)
+    change: dict[str, Any] = {"readUpdatedAt": store.server_time()}
+    channel: dict[str, Any] | None = None  # read only when the client did not say what it saw
+    if request.seq is not None:
+        seen = request.seq
+        if request.postId is not None:
+            change["lastReadMessageId"] = request.postId
+        post_id, at = request.postId, None
+    else:
+        channel = _app_channel(caller.app_id, request.channelId)
+        seen = _int(channel.get("seq"))
+        last = channel.get("lastPost") or {}
+        post_id, at = last.get("id"), last.get("at")
+        change["lastReadMessageId"] = post_id
+        change["lastReadAt"] = at
+    change["lastReadSeq"] = store.maximum(seen)
+    result = store.update_chat_member_transforms(caller.app_id, request.channelId, caller.user, change)
+    if result is None:
+        if channel is None:
+            _app_channel(caller.app_id, request.channelId)  # 404 rather than 403 for no such channel
+        raise Refused("not_a_member", "only the channel's members may do this", 403)
+    read_at, values = result
+    last_read_seq = _int(values.get("lastReadSeq", seen))
+    if request.viewing:
+        _viewing(caller, request.channelId)
+    return ReadAnswer(
+        channelId=request.channelId,
+        lastReadPostId=post_id,
+        lastReadAt=at,
+        readAt=read_at,
+        unreadCount=max(0, seen - last_read_seq),
+        seq=seen,
+    )
+
+
+def _app_channel(app_id: str, channel_id: str) -> dict[str, Any]:
+    """A chat channel's document, or 404."""
+    data = store.get_conversation(app_id, channel_id) or {}
+    if data.get("channel") != APP_CHANNEL:
+        raise Refused("channel_not_found", f"no channel {channel_id}", 404)
+    return data
+
+
+def _read_to_post(caller: AppCaller, request: SetReadRequest) -> ReadAnswer:
+    """setRead with ``postId`` alone: the pointer at that post (it may move back: "unread from
+    here"). ``lastReadSeq = seq - posts by others created after it``: read the channel before
+    counting, so a post landing in between is counted unread, never lost."""
     context = _membership(caller, request.channelId)
-    fixed: tuple[str | None, datetime | None] | None = None
-    if request.postId is not None:
-        post = store.get_post(caller.app_id, request.channelId, request.postId)
-        if not post.exists or not _is_post(post.data):
-            raise Refused("post_not_found", f"no post {request.postId} in this channel", 404)
-        fixed = (request.postId, post.data.get("createdAt"))
-    member = context.member
-    for attempt in range(READ_RETRIES):
-        if attempt:
-            time.sleep(min(0.005 * attempt, 0.05))
-            member = store.get_chat_member(caller.app_id, request.channelId, caller.user)
-            if not _is_member(member):
-                raise Refused("not_a_member", "only the channel's members may do this", 403)
-        post_id, at = fixed if fixed is not None else _latest_post(caller.app_id, request.channelId)
-        unread = store.count_unread(caller.app_id, request.channelId, caller.user, at)
-        read_at = store.update_chat_member(
-            caller.app_id,
-            request.channelId,
-            caller.user,
-            {
-                "unreadCount": unread,
-                "lastReadAt": at,
-                "lastReadMessageId": post_id,
-                "readUpdatedAt": store.server_time(),
-            },
-            if_version=member.update_time,
-        )
-        if read_at is not None:
-            return ReadAnswer(
-                channelId=request.channelId,
-                lastReadPostId=post_id,
-                lastReadAt=at,
-                readAt=read_at,
-                unreadCount=unread,
-            )
-    raise TransientError("posts kept arriving while counting: retry")
+    post = store.get_post(caller.app_id, request.channelId, str(request.postId))
+    if not post.exists or not _is_post(post.data):
+        raise Refused("post_not_found", f"no post {request.postId} in this channel", 404)
+    at = post.data.get("createdAt")
+    seq = _int(context.channel.data.get("seq"))
+    after = store.count_unread(caller.app_id, request.channelId, caller.user, at)
+    last_read_seq = max(0, seq - after)
+    change = {
+        "lastReadSeq": last_read_seq,
+        "lastReadAt": at,
+        "lastReadMessageId": request.postId,
+        "readUpdatedAt": store.server_time(),
+    }
+    read_at = store.update_chat_member(caller.app_id, request.channelId, caller.user, change)
+    if read_at is None:
+        raise Refused("not_a_member", "only the channel's members may do this", 403)
+    if request.viewing:
+        _viewing(caller, request.channelId)
+    return ReadAnswer(
+        channelId=request.channelId,
+        lastReadPostId=request.postId,
+        lastReadAt=at,
+        readAt=read_at,
+        unreadCount=seq - last_read_seq,
+        seq=seq,
+    )
+
+
+_viewing_marks: dict[tuple[str, str, str], float] = {}  # (app, channel, user) -> last roster write
+_viewing_lock = threading.Lock()
+VIEWING_MARKS_KEPT = 50_000
+
+
+def _viewing(caller: AppCaller, channel_id: str) -> None:
+    """Refresh the caller's ``viewingUntil`` in the push roster (push.viewing_until: now + a few
+    minutes), at most once per push.VIEWING_REFRESH_SECONDS per member on this instance, so a roster
+    shard of 100 members stays under one write a second. No read: the shard is a hash of the id."""
+    key = (caller.app_id, channel_id, caller.user)
+    now = time.monotonic()
+    with _viewing_lock:
+        last = _viewing_marks.get(key)
+        if last is not None and now - last < push.VIEWING_REFRESH_SECONDS:
+            return
+        if len(_viewing_marks) >= VIEWING_MARKS_KEPT:
+            _viewing_marks.clear()
+        _viewing_marks[key] = now
+    store.roster_put(
+        caller.app_id,
+        channel_id,
+        caller.user,
+        viewing_until=push.viewing_until(),
+        shard=push.roster_shard(caller.user),
+    )
 
 
 def upsert_sub(caller: AppCaller, request: UpsertSubRequest) -> Subscription:
-    """Register a device push token and/or merge settings into the caller's membership."""
-    _membership(caller, request.channelId)
+    """Register a device push token and/or merge settings into the caller's membership; the token
+    also goes to the channel's push roster. ``unreadCount`` is computed (``seq - lastReadSeq``)."""
+    context = _membership(caller, request.channelId)
     change: dict[str, Any] = {}
     if request.pushToken:
         change["pushTokens"] = store.array_union([request.pushToken])
@@ -970,13 +1122,22 @@ def upsert_sub(caller: AppCaller, request: UpsertSubRequest) -> Subscription:
     if change and not store.update_chat_member(caller.app_id, request.channelId, caller.user, change):
         raise Refused("not_a_member", "only the channel's members may do this", 403)
     member = store.get_chat_member(caller.app_id, request.channelId, caller.user).data
+    tokens = [t for t in member.get("pushTokens") or [] if isinstance(t, str)]
+    if request.pushToken:
+        store.roster_put(
+            caller.app_id,
+            request.channelId,
+            caller.user,
+            tokens=tokens,
+            shard=push.roster_shard(caller.user),
+        )
     return Subscription(
         channelId=request.channelId,
         role="owner" if member.get("role") == "owner" else "member",
         muted=bool(member.get("muted")),
-        unreadCount=int(member.get("unreadCount") or 0),
+        unreadCount=unread_count(context.channel.data, member),
         lastReadPostId=member.get("lastReadMessageId"),
-        pushTokenCount=len(member.get("pushTokens") or []),
+        pushTokenCount=len(tokens),
         settings=member.get("settings") or {},
     )
 
@@ -1024,9 +1185,7 @@ def add_member(caller: AppCaller, request: AddMemberRequest) -> Member:
             f"no user {request.userId} in this app (the backend creates users with token)",
             404,
         )
-    store.join_chat_channel(
-        caller.app_id, request.channelId, request.userId, _new_member("member", request.userId)
-    )
+    _add(caller.app_id, request.channelId, request.userId, data)
     return _member(caller.app_id, request.channelId, request.userId)
 
 
@@ -1081,7 +1240,7 @@ def request_join(caller: AppCaller, request: RequestJoinRequest) -> JoinRequestA
         status = "declined" if stored.get("status") == "declined" else "pending"
         return JoinRequestAnswer(channelId=request.channelId, userId=caller.user, status=status)
     _may_join(caller, data)
-    store.join_chat_channel(caller.app_id, request.channelId, caller.user, _new_member("member", caller.user))
+    _add(caller.app_id, request.channelId, caller.user, data)
     return answer
 
 
@@ -1112,15 +1271,13 @@ def _timestamp(value: object) -> float:
 def decide_join(caller: AppCaller, request: DecideJoinRequest) -> JoinRequestAnswer:
     """Approve (the user joins) or decline a join request: the channel's owner, or the app's backend.
     A declined request may still be approved later."""
-    _group(caller, request.channelId, owner_only=True)
+    data, _ = _group(caller, request.channelId, owner_only=True)
     if store.get_join_request(caller.app_id, request.channelId, request.userId) is None:
         if _is_member(store.get_chat_member(caller.app_id, request.channelId, request.userId)):
             return JoinRequestAnswer(channelId=request.channelId, userId=request.userId, status="joined")
         raise Refused("join_request_not_found", f"{request.userId} has not asked to join this channel", 404)
     if request.approve:
-        store.join_chat_channel(
-            caller.app_id, request.channelId, request.userId, _new_member("member", request.userId)
-        )
+        _add(caller.app_id, request.channelId, request.userId, data)
         return JoinRequestAnswer(channelId=request.channelId, userId=request.userId, status="joined")
     store.decline_join_request(caller.app_id, request.channelId, request.userId, caller.user_id)
     return JoinRequestAnswer(channelId=request.channelId, userId=request.userId, status="declined")
@@ -1191,7 +1348,14 @@ OPERATIONS: dict[str, Operation] = {
         Operation(
             "toggleSub", "mutation", ChannelRequest, MuteAnswer, toggle_sub, "Mute or unmute a channel"
         ),
-        Operation("setRead", "mutation", SetReadRequest, ReadAnswer, set_read, "Move my read pointer"),
+        Operation(
+            "setRead",
+            "mutation",
+            SetReadRequest,
+            ReadAnswer,
+            set_read,
+            "Move my read pointer (with seq: one write, no read)",
+        ),
         Operation(
             "upsertSub",
             "mutation",

@@ -1,12 +1,18 @@
 """Usage, quotas and rate limits of chat apps, without a hot document.
 
 Monthly messages
-    ``tenants/{app}/usage/{YYYY-MM}/shards/{0..N-1}``: every post increments ONE random shard in
-    its own batch (so a post that failed or was a duplicate is never counted). Firestore sustains
-    about one write per second per document; N shards sustain about N per second per app, and any
-    burst spreads across them. Reading sums the N shards (one query), cached in-process for
-    :data:`USAGE_CACHE_SECONDS`; the posts this instance wrote since are added on top, so one instance
-    counts its own posts exactly and other instances' posts show up within the cache time.
+    ``tenants/{app}/usage/{YYYY-MM}/shards/{0..N-1}``. A post writes no usage document: each
+    instance counts the posts it wrote (only once their batch committed, so a post that failed or
+    was a duplicate is never counted) and a background flusher adds them to ONE random shard at most
+    every :data:`USAGE_FLUSH_SECONDS` per (app, month), plus once more when the process exits. So an
+    app's usage costs one write per instance every few seconds whatever its traffic, spread over N
+    shards (Firestore sustains about one write per second per document). An instance killed
+    without its exit flush loses at most the last few seconds of its counts (they undercount).
+    Reading sums the N shards (one query), cached in-process for :data:`USAGE_CACHE_SECONDS`; the
+    posts this instance wrote since, and those it has not flushed yet, are added on top, so one
+    instance counts its own posts exactly and other instances' posts show up within the cache time
+    plus the flush interval. The quota check on a post reads that cached figure (no read, except
+    once per cache period).
 
 Quota
     The free plan allows :data:`PLAN_MONTHLY_MESSAGES` ["free"] messages a month; a tenant document
@@ -15,8 +21,11 @@ Quota
     (:func:`quota_slot`): posts this instance has admitted but not yet written count as used, so
     one instance never admits more than the quota, however many posts race. Within
     :data:`NEAR_QUOTA` messages of the limit the shards are read afresh for every post (no
-    cache), so the only overshoot left is what OTHER instances admit between that read and this
-    post's commit: at most the posts they have in flight at that moment (a few; stated in the README).
+    cache), this instance's unflushed count is flushed first, and each post increments a shard in
+    its own batch again (as every post did before aggregation), so the only overshoot left is what
+    OTHER instances admit between that read and this post's commit: the posts they have in flight at
+    that moment plus those they wrote in their last flush interval while still believing themselves
+    far from the limit (stated in the README).
 
 App-wide rate limit: :data:`APP_POSTS_PER_SECOND` posts per app per second per instance, whatever the
     user ids (an API key cannot escape the per-user limit by spreading posts over invented users).
@@ -36,6 +45,8 @@ Rate limit: :data:`POSTS_PER_SECOND` posts per user per second, answered 429 ``r
 
 from __future__ import annotations
 
+import atexit
+import logging
 import random
 import threading
 import time
@@ -46,6 +57,8 @@ from typing import Any
 from shared import store
 from shared.errors import Throttled
 
+log = logging.getLogger(__name__)
+
 POSTS_PER_SECOND = 5
 APP_POSTS_PER_SECOND = 50
 NEAR_QUOTA = 100  # this close to the monthly limit, usage is read afresh for every post
@@ -53,6 +66,7 @@ WINDOW_SECONDS = 1.0
 PLAN_MONTHLY_MESSAGES: dict[str, int] = {"free": 1_000_000}
 DEFAULT_MONTHLY_MESSAGES = PLAN_MONTHLY_MESSAGES["free"]
 USAGE_CACHE_SECONDS = 5.0
+USAGE_FLUSH_SECONDS = 2.0  # an instance adds its counted posts to a usage shard at most this often
 TENANT_CACHE_SECONDS = 5.0
 WINDOWS_KEPT = 10_000  # in-process windows kept before the idle ones are dropped
 
@@ -71,7 +85,8 @@ def pick_shard() -> int:
 
 
 _usage: dict[tuple[str, str], tuple[float, int]] = {}  # (app, month) -> (fetched at, sum)
-_local_since: dict[tuple[str, str], int] = {}  # posts this instance wrote since the sum was fetched
+_local_since: dict[tuple[str, str], int] = {}  # this instance's posts the fetched sum cannot hold
+_unflushed: dict[tuple[str, str], int] = {}  # posts this instance wrote and has not flushed yet
 _tenants: dict[str, tuple[float, dict[str, Any]]] = {}
 _usage_lock = threading.Lock()
 
@@ -86,26 +101,78 @@ def usage(app_id: str, month: str | None = None, *, fresh: bool = False) -> int:
         if cached and now - cached[0] < USAGE_CACHE_SECONDS and not fresh:
             return cached[1] + _local_since.get(key, 0)
         before = _committed.get(key, 0)
+        unflushed = _unflushed.get(key, 0)
     total = store.usage_total(*key)
     with _usage_lock:
-        # Posts this instance committed while the shards were read may or may not be in ``total``:
-        # they are counted on top (erring towards refusing a post, never towards admitting one).
-        during = _committed.get(key, 0) - before
+        # Posts this instance committed while the shards were read, and those it had not flushed
+        # when the read began, may or may not be in ``total``: they are counted on top (erring
+        # towards refusing a post, never towards admitting one).
+        during = _committed.get(key, 0) - before + unflushed
         _usage[key] = (now, total)
         _local_since[key] = during
     return total + during
 
 
-def counted(app_id: str, month: str) -> None:
-    """This instance wrote one post for ``app_id`` in ``month`` (its shard increment committed)."""
+def counted(app_id: str, month: str, *, in_batch: bool = False) -> None:
+    """This instance wrote one post for ``app_id`` in ``month``: to be flushed to a usage shard,
+    unless ``in_batch`` (the post's own batch already incremented one)."""
     with _usage_lock:
-        _count_locked((app_id, month))
+        _count_locked((app_id, month), in_batch)
+    if not in_batch:
+        _start_flusher()
 
 
-def _count_locked(key: tuple[str, str]) -> None:
+def _count_locked(key: tuple[str, str], in_batch: bool) -> None:
     _committed[key] = _committed.get(key, 0) + 1
+    if not in_batch:
+        _unflushed[key] = _unflushed.get(key, 0) + 1
     if key in _usage:
         _local_since[key] = _local_since.get(key, 0) + 1
+
+
+def flush(key: tuple[str, str] | None = None) -> int:
+    """Add what this instance counted and has not flushed yet to a usage shard (one write per
+    (app, month), or only ``key``'s); return how many posts were flushed. A failed write keeps
+    its count for the next flush."""
+    with _usage_lock:
+        keys = [key] if key is not None else list(_unflushed)
+        taken = {k: _unflushed.pop(k) for k in keys if _unflushed.get(k)}
+    done = 0
+    for (app_id, month), count in taken.items():
+        try:
+            store.add_usage(app_id, month, pick_shard(), count)
+            done += count
+        except store.transient_errors():  # kept for the next flush
+            log.warning("usage flush failed", extra={"fields": {"app": app_id, "count": count}})
+            with _usage_lock:
+                _unflushed[(app_id, month)] = _unflushed.get((app_id, month), 0) + count
+    return done
+
+
+_flusher: dict[str, threading.Thread] = {}  # "thread": the running flusher, once started
+_flusher_stop = threading.Event()
+
+
+def _start_flusher() -> None:
+    """Start the background flusher (once per process, on the first counted post; never at
+    import) and flush once more at exit."""
+    with _usage_lock:
+        running = _flusher.get("thread")
+        if running is not None and running.is_alive():
+            return
+        first = running is None
+        _flusher_stop.clear()
+        thread = _flusher["thread"] = threading.Thread(
+            target=_flush_forever, name="usage-flusher", daemon=True
+        )
+        thread.start()
+    if first:
+        atexit.register(flush)
+
+
+def _flush_forever() -> None:
+    while not _flusher_stop.wait(USAGE_FLUSH_SECONDS):
+        flush()
 
 
 def monthly_limit(app_id: str) -> int:
@@ -131,11 +198,13 @@ _committed: dict[tuple[str, str], int] = {}  # posts this instance wrote, ever (
 
 class QuotaSlot:
     """One admitted post's place in the monthly quota: :meth:`commit` once its write landed;
-    leaving the ``with`` block without committing gives the place back (a duplicate, a failure)."""
+    leaving the ``with`` block without committing gives the place back (a duplicate, a failure).
+    ``in_batch``: near the quota, the post increments a usage shard in its own batch."""
 
-    def __init__(self, key: tuple[str, str]) -> None:
+    def __init__(self, key: tuple[str, str], in_batch: bool = False) -> None:
         self._key = key
         self._committed = False
+        self.in_batch = in_batch
 
     def commit(self) -> None:
         """The post was written: it now counts in this instance's usage."""
@@ -152,7 +221,9 @@ class QuotaSlot:
             if not _in_flight[self._key]:
                 del _in_flight[self._key]
             if self._committed:
-                _count_locked(self._key)
+                _count_locked(self._key, self.in_batch)
+        if self._committed and not self.in_batch:
+            _start_flusher()
 
 
 def quota_slot(app_id: str, month: str) -> QuotaSlot:
@@ -162,7 +233,9 @@ def quota_slot(app_id: str, month: str) -> QuotaSlot:
     one instance never exceed the quota; near it, usage is read afresh (see the module's doc)."""
     limit = monthly_limit(app_id)
     key = (app_id, month)
-    if limit - usage(app_id, month) <= NEAR_QUOTA:
+    near = limit - usage(app_id, month) <= NEAR_QUOTA
+    if near:
+        flush(key)  # what this instance counted is in the shards before they are read
         usage(app_id, month, fresh=True)
     with _usage_lock:
         # Decided on what is known now, under the lock: the last read plus every post this
@@ -172,7 +245,7 @@ def quota_slot(app_id: str, month: str) -> QuotaSlot:
         if used + _in_flight.get(key, 0) >= limit:
             _quota_exceeded(limit, month)
         _in_flight[key] = _in_flight.get(key, 0) + 1
-    return QuotaSlot(key)
+    return QuotaSlot(key, in_batch=near)
 
 
 def check_quota(app_id: str, month: str) -> None:
@@ -250,10 +323,11 @@ def _drop_idle(now: float) -> None:
 
 
 def reset() -> None:
-    """Forget every cache and window (tests)."""
+    """Forget every cache and window (tests); counts not flushed yet are dropped."""
     with _usage_lock:
         _usage.clear()
         _local_since.clear()
+        _unflushed.clear()
         _tenants.clear()
         _in_flight.clear()
         _committed.clear()

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_POST_LENGTH = 4000
+MAX_SEQ = 2**53 - 1  # a channel's post counter: what JSON numbers hold exactly (Firestore: int64)
 
 CHANNEL_ID = r"^[A-Za-z0-9-][A-Za-z0-9_-]{0,63}$"
 USER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$"
@@ -221,7 +222,12 @@ class Channel(Answer):
     lastMessageText: str | None = None
     createdAt: datetime | None = None
     updatedAt: datetime | None = None
-    unreadCount: int | None = None
+    unreadCount: int | None = Field(
+        default=None,
+        description="The caller's unread posts, computed as max(0, seq - lastReadSeq): the channel's "
+        "post counter minus the caller's read watermark (no longer a stored counter). In a channel "
+        "posting faster than about once a second it lags the posts by about a second.",
+    )
     muted: bool | None = None
     joinPolicy: JoinPolicy | None = Field(
         default=None,
@@ -311,20 +317,47 @@ class MuteAnswer(Answer):
 
 
 class SetReadRequest(Request):
-    """Move the caller's read pointer to a post (default: the latest)."""
+    """Move the caller's read pointer: to the ``seq`` the client has seen (one write, no read), to
+    the latest post (default: one read, one write), or to a post (``postId`` alone: costs more)."""
 
     channelId: ChannelId
-    postId: PostId | None = None
+    postId: PostId | None = Field(
+        default=None,
+        description="Read up to this post (it may move the pointer back). Alone, the rarer and "
+        "costlier path: the post is read and the later posts by others are counted. With seq, only "
+        "recorded as the post read up to.",
+    )
+    seq: Annotated[int, Field(ge=0, le=MAX_SEQ), BeforeValidator(_json_integer)] | None = Field(
+        default=None,
+        description="The channel's seq (its post counter) the client has seen, from its listener on "
+        "the channel document or an earlier answer: the cheap path (one write, no read). The "
+        "pointer never moves back on this path.",
+    )
+    viewing: bool = Field(
+        default=False,
+        strict=True,
+        description="The channel is open on the user's screen: push notifications of its posts skip "
+        "this user for the next few minutes. Send setRead every few seconds while the channel is "
+        "open (viewing: true) and once when it closes (viewing: false).",
+    )
 
 
 class ReadAnswer(Answer):
-    """The caller's read state: ``unreadCount`` is the exact number of later posts by others."""
+    """The caller's read state: ``unreadCount`` is max(0, seq - lastReadSeq), computed."""
 
     channelId: str
-    lastReadPostId: str | None
-    lastReadAt: datetime | None = Field(description="createdAt of the post read up to.")
-    readAt: datetime = Field(description="When the pointer was set: posts committed later are unread.")
-    unreadCount: int
+    lastReadPostId: str | None = Field(description="The post read up to, when known.")
+    lastReadAt: datetime | None = Field(
+        description="createdAt of the post read up to (null when setRead was given only seq)."
+    )
+    readAt: datetime = Field(description="When the pointer was set: posts counted later are unread.")
+    unreadCount: int = Field(
+        description="Computed: the channel's seq (as this call saw it) minus the caller's read "
+        "watermark (lastReadSeq); no longer a stored counter."
+    )
+    seq: int | None = Field(
+        default=None, description="The channel's seq this answer counted against (pass it to setRead)."
+    )
 
 
 class UpsertSubRequest(Request):
@@ -343,7 +376,7 @@ class Subscription(Answer):
     channelId: str
     role: Literal["owner", "member"]
     muted: bool
-    unreadCount: int
+    unreadCount: int = Field(description="Computed: max(0, channel seq - the caller's lastReadSeq).")
     lastReadPostId: str | None = None
     pushTokenCount: int = 0
     settings: dict[SettingName, SettingValue] = Field(default_factory=dict)

@@ -2,10 +2,12 @@
 
 The chat API's channel has no provider: an agent's reply (send_message -> shared/outbox.compose) is
 delivered by being written. compose hands channel ``app`` here instead of queueing a Cloud Task:
-the message is stored with status ``sent`` at once, counted unread for the app user in the same
-batch (so setRead's exact count holds for replies too), counted in the app's monthly usage (never
-refused: support must always be able to answer), and pushed to the user's devices. The app user
-reads it through ``posts`` and through their Firestore listener on the channel's messages.
+the message is stored with status ``sent`` at once and counted into the channel's ``seq`` in the
+same batch (so it is unread for the app user: ``seq - lastReadSeq``; no member document is
+written), counted in the app's monthly usage (in memory, flushed with the posts; never refused:
+support must always be able to answer), and its push queued (one task). The app user reads it
+through ``posts`` and through their Firestore listener on the channel's messages. An agent's reply
+writes the summary directly (agents reply at a human pace; the app user's own posts may defer it).
 
 Agents' private notes are written as compose writes them elsewhere: no unread, no push, no usage;
 the chat API and the rules never show them to app users.
@@ -53,15 +55,15 @@ def write_agent_reply(
         "lastMessageText": document.get("text"),
         "lastActivityAtMs": store.maximum(int(time.time() * 1000)),
     }
+    summary.setdefault("seq", store.increment(1))
     month = metering.month_of()
-    written, members = api.publish(
+    written, _ = api.publish(
         tenant_id,
         conversation_id,
         message_id,
         document,
         summary,
-        exclude=None,  # agents are not members: every member (the app user) gets it unread
-        usage=(month, metering.pick_shard()),
+        poster=None,  # agents are not members: the reply is unread for the app user
     )
     if written is not None:
         metering.counted(tenant_id, month)
@@ -73,7 +75,6 @@ def write_agent_reply(
             str(sender.get("id")),
             sender.get("name") or "Support",
             str(document.get("text") or ""),
-            written,
-            members,
+            written.seq or 0,
         )
     return {"messageId": message_id, "status": "sent", "created": written is not None}

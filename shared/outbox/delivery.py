@@ -7,7 +7,9 @@ concurrently, calls the provider once), calls the channel adapter and records th
 (applying receipts that raced ahead) or the failure. A message document deliver cannot turn into a
 send (a corrupt document) fails permanently, with the reason, and is logged: it is never left
 queued. Provider errors map by code (shared/channels): transient ones are retried by Cloud Tasks,
-``retry_after`` schedules a new task for then, permanent ones fail the message.
+``retry_after`` schedules a new task for then, permanent ones fail the message. Tasks that are no
+provider send run other work: ``wake`` (a snoozed conversation), ``summary`` (a hot conversation's
+deferred summary) and ``push`` (a chat post's notifications: :func:`shared.chat.push.fan_out`).
 
 :func:`enqueue` is the one way work reaches deliver (replies, read receipts, callback answers,
 retries at the provider's moment): a task named after what it does, so enqueuing twice is once.
@@ -43,10 +45,11 @@ class DeliveryTask(BaseModel):
     tenantId: str
     conversationId: str
     messageId: str | None = None
-    action: Literal["send", "mark_read", "answer_callback", "wake", "summary"] = "send"
+    action: Literal["send", "mark_read", "answer_callback", "wake", "summary", "push"] = "send"
     providerMessageId: str | None = None
     callbackQueryId: str | None = None
     snoozeUntilMs: int | None = None
+    push: dict[str, Any] | None = None  # a chat post's push (shared/chat/push.py)
 
 
 def enqueue(
@@ -164,6 +167,10 @@ def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:
         return conversations.wake(tenant_id, conversation_id, task.snoozeUntilMs)
     if task.action == "summary":
         return inbox.fold_summary(tenant_id, conversation_id)  # a hot conversation's deferred summary
+    if task.action == "push":
+        from shared.chat import push  # the chat product, loaded by the tasks that need it
+
+        return push.fan_out(payload, retry_count)  # a chat post's notifications, through FCM
     if task.messageId is None:
         raise MalformedTask(f"a {task.action} task needs messageId")
     message_id = task.messageId

@@ -6,8 +6,11 @@
 - ``inbox``: the support inbox (conversations, messages, contacts, receipts and status, delivery
   claims, parked events);
 - ``operator``: routes (and the route cache), tenants, channels, agents, channel health, quarantine;
-- ``chat``: the chat backend (apps, API keys, app users, channels, members, posts, usage shards, rate
-  buckets, the push outbox, join requests, developers' app slots).
+- ``chat``: the chat backend (apps, API keys, app users, channels, members and the collection-group
+  query of one's channels, posts, usage shards, rate buckets, join requests,
+  developers' app slots, the migration to the seq/lastReadSeq layout);
+- ``push_roster``: a chat channel's push roster shards (members' device tokens, mute and viewing
+  marks) and push jobs' progress (shared/chat/push.py).
 
 Callers use the package, never a module: ``from shared import store; store.create_message(...)``.
 Every public name is re-exported here and listed in ``__all__`` (tests/unit/test_store_package.py
@@ -46,17 +49,19 @@ from shared.store._client import (
     transient_errors,
 )
 from shared.store.chat import (
-    CHAT_FANOUT_IN_BATCH,
     CHAT_MEMBER_PAGE,
     JOIN_REQUEST_PAGE,
+    MY_CHANNELS_LIMIT,
     RATE_BUCKET_TTL,
     USAGE_SHARDS,
     ChatContext,
     NewPost,
     WrittenPost,
+    add_usage,
     app_tenant_ids,
     app_user_ids,
     apps_created_by,
+    chat_channel_ids,
     chat_channels_of,
     chat_context,
     chat_members,
@@ -68,18 +73,17 @@ from shared.store.chat import (
     get_api_key,
     get_app_users,
     get_chat_member,
-    get_chat_members_of,
     get_join_request,
     get_post,
     join_chat_channel,
     leave_chat_channel,
     list_posts,
+    migrate_chat_channel,
     pending_join_requests,
-    push_outbox,
     put_app_user,
-    put_push_outbox,
-    remove_push_tokens,
+    put_chat_members,
     update_chat_member,
+    update_chat_member_transforms,
     update_post_if,
     usage_total,
     write_post,
@@ -133,18 +137,31 @@ from shared.store.operator import (
 # The route cache, for tests that look at it (store._route_cache): the same dict the operator module
 # reads, so clearing or inspecting it here acts on the real cache.
 from shared.store.operator import _route_cache as _route_cache
+from shared.store.push_roster import (
+    PUSH_JOBS,
+    ROSTER,
+    push_progress,
+    put_push_progress,
+    roster_drop_tokens,
+    roster_put,
+    roster_remove,
+    roster_shards,
+)
 
 __all__ = [
-    "CHAT_FANOUT_IN_BATCH",
     "CHAT_MEMBER_PAGE",
     "JOIN_REQUEST_PAGE",
     "MAX_DOCUMENT_BYTES",
     "MAX_NESTING",
+    "MY_CHANNELS_LIMIT",
     "PARKED_TTL",
     "PRECONDITION_RETRIES",
+    # shared/store/push_roster.py
+    "PUSH_JOBS",
     "QUARANTINE_RAW_BYTES",
     "QUARANTINE_TTL",
     "RATE_BUCKET_TTL",
+    "ROSTER",
     "ROUTE_CACHE_SECONDS",
     "STATUS_RANK",
     "USAGE_SHARDS",
@@ -156,12 +173,14 @@ __all__ = [
     "StoredMessage",
     "Versioned",
     "WrittenPost",
+    "add_usage",
     "advance_status",
     "app_tenant_ids",
     "app_user_ids",
     "apps_created_by",
     "array_union",
     "bind_route_signer",
+    "chat_channel_ids",
     "chat_channels_of",
     "chat_context",
     "chat_members",
@@ -187,7 +206,6 @@ __all__ = [
     "get_app_users",
     "get_channel",
     "get_chat_member",
-    "get_chat_members_of",
     "get_conversation",
     "get_conversation_versioned",
     "get_join_request",
@@ -203,22 +221,27 @@ __all__ = [
     "mark_quarantine_replayed",
     "maximum",
     "message_ref",
+    "migrate_chat_channel",
     "outbound_below",
     "park",
     "parked_for",
     "pending_join_requests",
-    "push_outbox",
+    "push_progress",
     "put_agent",
     "put_app_user",
     "put_channel",
-    "put_push_outbox",
+    "put_chat_members",
+    "put_push_progress",
     "put_tenant",
     "quarantine_summaries",
     "refused_errors",
     "release_delivery",
-    "remove_push_tokens",
     "reset",
     "resolve_route",
+    "roster_drop_tokens",
+    "roster_put",
+    "roster_remove",
+    "roster_shards",
     "save_quarantine",
     "server_time",
     "transient_errors",
@@ -226,6 +249,7 @@ __all__ = [
     "update_channel",
     "update_channel_health",
     "update_chat_member",
+    "update_chat_member_transforms",
     "update_conversation",
     "update_conversation_if",
     "update_message",

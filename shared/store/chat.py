@@ -1,24 +1,31 @@
 """The chat backend-as-a-service in Firestore (shared/chat/): apps, API keys, app users, channels,
-members, posts, usage shards, rate buckets, the push outbox, join requests and developers' app slots.
+members, posts, usage shards, rate buckets, join requests and developers' app slots.
 
 An app is a tenant of kind "app" on the same tree as the support inbox:
 
     apiKeys/{sha256 hex of the key}                  tenantId, prefix, createdAt (server-only)
     developers/{uid}/apps/{n}                        appId: the n-th app an account created
     tenants/{app}/users/{userId}                     name, avatar (upserted by the `token` operation)
-    tenants/{app}/conversations/{channelId}          kind group | direct | support, memberIds[] (the
-                                                     rules' membership test), summary (lastMessage...)
+    tenants/{app}/conversations/{channelId}          kind group | direct | support, memberCount,
+                                                     seq (posts counted so far), summary
+                                                     (lastMessage...); no member list: it stays small
     tenants/{app}/conversations/{c}/messages/{post}  a post (direction "in", sender {kind "user"})
-    tenants/{app}/conversations/{c}/members/{user}   role, muted, lastReadAt, lastReadMessageId,
-                                                     unreadCount, pushTokens[], settings
+    tenants/{app}/conversations/{c}/members/{user}   userId, tenantId, channelId (the collection-group
+                                                     query of "my channels"), role, muted, joinedAt,
+                                                     lastReadSeq, lastReadAt, lastReadMessageId,
+                                                     pushTokens[], settings
+    tenants/{app}/conversations/{c}/summaryPending/{post}  a hot channel's deferred summary share
+                                                     (folded by shared/inbox.fold_summary)
     tenants/{app}/conversations/{c}/joinRequests/{user}  status pending | declined (server-only)
-    tenants/{app}/usage/{YYYY-MM}/shards/{n}         sharded monthly message counter
+    tenants/{app}/usage/{YYYY-MM}/shards/{n}         sharded monthly message counter (flushed per
+                                                     instance, shared/chat/metering.py)
     tenants/{app}/rateBuckets/{user}-{epoch second}  posts of one user in one second
-    tenants/{app}/pushOutbox/{id}                    notifications (local stack only, FCM otherwise)
 
-No transaction anywhere: a post is one batch (create the message, merge the channel summary with
-field transforms, Increment every other member's unreadCount, Increment a usage shard and the
-sender's rate bucket). Read pointers and like toggles use update_time preconditions.
+No transaction anywhere, and nothing per member on a post: a post is one batch of at most four
+writes (create the message; merge the channel summary with ``seq: Increment(1)`` or, in a hot
+channel, create the post's summary share instead; Increment the poster's own ``lastReadSeq``;
+Increment the sender's rate bucket). A member's unread count is ``seq - lastReadSeq``, computed
+where it is shown. Like toggles use update_time preconditions.
 """
 
 from __future__ import annotations
@@ -45,16 +52,8 @@ from shared.store._client import (
 if TYPE_CHECKING:  # pragma: no cover
     from google.cloud.firestore import DocumentReference
 
-# A batch (a commit) holds at most 500 writes. A post needs the message, the channel summary, a usage
-# shard and a rate bucket besides one write per other member: channels with up to this many other
-# members get their unread counts in the post's own batch (exact, atomic). Larger channels get the
-# first CHAT_FANOUT_IN_BATCH there and the rest in follow-up batches, which are not atomic with the
-# post (a crash between them leaves those members' counts short until their next setRead, which
-# recomputes the exact number) and merge rather than update (a member who left meanwhile leaves a
-# document without a role, which is not a membership). Production should move large fan-outs to a
-# task queue.
-CHAT_FANOUT_IN_BATCH = 450
 CHAT_MEMBER_PAGE = 1000
+MY_CHANNELS_LIMIT = 500  # channels mysubs lists (members of more see their 500 latest joined)
 USAGE_SHARDS = 10
 RATE_BUCKET_TTL = timedelta(minutes=10)
 JOIN_REQUEST_PAGE = 1000
@@ -214,8 +213,8 @@ def create_chat_channel(
 
 
 def join_chat_channel(tenant_id: str, channel_id: str, user_id: str, member: dict[str, Any]) -> bool:
-    """Add a member (document + the channel's ``memberIds``, and their join request gone); False if
-    already a member."""
+    """Add a member (their document, ``memberCount`` + 1, and their join request gone); False if
+    already a member. Two writes whatever the channel's size: the channel holds no member list."""
     from google.api_core.exceptions import AlreadyExists
 
     batch = client().batch()
@@ -223,11 +222,7 @@ def join_chat_channel(tenant_id: str, channel_id: str, user_id: str, member: dic
     batch.delete(_join_request_ref(tenant_id, channel_id, user_id))  # answered by the join, if any
     batch.update(
         conversation_ref(tenant_id, channel_id),
-        {
-            "memberIds": _fs().ArrayUnion([user_id]),
-            "memberCount": increment(1),
-            "updatedAt": server_time(),
-        },
+        {"memberCount": increment(1), "updatedAt": server_time()},
     )
     try:
         batch.commit(**_rpc())
@@ -237,7 +232,7 @@ def join_chat_channel(tenant_id: str, channel_id: str, user_id: str, member: dic
 
 
 def leave_chat_channel(tenant_id: str, channel_id: str, user_id: str) -> bool:
-    """Remove a member (document + ``memberIds``); False if they were not a member."""
+    """Remove a member (their document, ``memberCount`` - 1); False if they were not a member."""
     from google.api_core.exceptions import NotFound
 
     db = client()
@@ -245,11 +240,7 @@ def leave_chat_channel(tenant_id: str, channel_id: str, user_id: str) -> bool:
     batch.delete(_member_ref(tenant_id, channel_id, user_id), option=db.write_option(exists=True))
     batch.update(
         conversation_ref(tenant_id, channel_id),
-        {
-            "memberIds": _fs().ArrayRemove([user_id]),
-            "memberCount": increment(-1),
-            "updatedAt": server_time(),
-        },
+        {"memberCount": increment(-1), "updatedAt": server_time()},
     )
     try:
         batch.commit(**_rpc())
@@ -258,12 +249,22 @@ def leave_chat_channel(tenant_id: str, channel_id: str, user_id: str) -> bool:
     return True
 
 
+def put_chat_members(tenant_id: str, channel_id: str, members: dict[str, dict[str, Any]]) -> None:
+    """Write member documents directly, 500 a batch, without touching the channel (seeding large
+    channels in tests and benchmarks; the migration). Set, not create: idempotent."""
+    rows = list(members.items())
+    for start in range(0, len(rows), 500):
+        batch = client().batch()
+        for user_id, member in rows[start : start + 500]:
+            batch.set(_member_ref(tenant_id, channel_id, user_id), member)
+        batch.commit(**_rpc())
+
+
 def chat_members(
     tenant_id: str, channel_id: str, limit: int | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
-    """A channel's members as (user id, member document): all of them (a post's fan-out), or at most
-    ``limit``. Documents without a role (left behind by a large channel's follow-up fan-out) are not
-    members."""
+    """A channel's members as (user id, member document): all of them, or at most ``limit``.
+    Documents without a role (left behind by the old layout's fan-out) are not members."""
     query: Any = conversation_ref(tenant_id, channel_id).collection("members")
     if limit is not None:
         query = query.limit(limit)
@@ -281,44 +282,153 @@ def update_chat_member(
 ) -> datetime | None:
     """Update a member document (dotted paths allowed); with ``if_version`` only if it has not changed
     since it was read. Returns the write's commit time, or None when it changed or is gone."""
+    result = _update_member(tenant_id, channel_id, user_id, data, if_version)
+    return None if result is None else (result.update_time or datetime.now(UTC))
+
+
+def update_chat_member_transforms(
+    tenant_id: str, channel_id: str, user_id: str, data: dict[str, Any]
+) -> tuple[datetime, dict[str, Any]] | None:
+    """Update a member document that must exist (the write's own precondition: no read) and return
+    (commit time, the values its field transforms left, by dotted field path), or None when there
+    is no such member."""
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    result = _update_member(tenant_id, channel_id, user_id, data, None)
+    if result is None:
+        return None
+    paths = sorted(FieldPath(*p) for p in _transform_paths(_nested(data)))
+    values = {
+        ".".join(path.parts): _plain(value)
+        for path, value in zip(paths, result.transform_results, strict=False)
+    }
+    return result.update_time or datetime.now(UTC), values
+
+
+def _nested(update: dict[str, Any]) -> dict[str, Any]:
+    """An update's dotted field paths as nested maps (how the library orders its transforms)."""
+    nested: dict[str, Any] = {}
+    for path, value in update.items():
+        *parents, leaf = path.split(".")
+        target = nested
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    return nested
+
+
+def _update_member(
+    tenant_id: str, channel_id: str, user_id: str, data: dict[str, Any], if_version: Any
+) -> Any:
     from google.api_core.exceptions import FailedPrecondition, NotFound
 
     ref = _member_ref(tenant_id, channel_id, user_id)
     try:
         if if_version is None:
-            result = ref.update(data, **_rpc())
-        else:
-            result = ref.update(data, option=client().write_option(last_update_time=if_version), **_rpc())
+            return ref.update(data, **_rpc())
+        return ref.update(data, option=client().write_option(last_update_time=if_version), **_rpc())
     except (FailedPrecondition, NotFound):
         return None
-    return result.update_time or datetime.now(UTC)
 
 
-def get_chat_members_of(tenant_id: str, channel_ids: list[str], user_id: str) -> dict[str, dict[str, Any]]:
-    """One user's member documents in several channels (by channel id), in one round trip."""
-    if not channel_ids:
-        return {}
-    refs = [_member_ref(tenant_id, channel_id, user_id) for channel_id in channel_ids]
-    found: dict[str, dict[str, Any]] = {}
-    for snapshot in client().get_all(refs, **_rpc()):
-        if snapshot.exists:
-            channel_ref = snapshot.reference.parent.parent
-            if channel_ref is not None:
-                found[channel_ref.id] = snapshot.to_dict() or {}
-    return found
+def _plain(value: Any) -> Any:
+    """A transform result (a Firestore Value message) as a Python value."""
+    from google.cloud.firestore_v1 import _helpers
+
+    return _helpers.decode_value(value, client())
 
 
-def chat_channels_of(tenant_id: str, user_id: str, limit: int = 500) -> list[tuple[str, dict[str, Any]]]:
-    """The channels whose ``memberIds`` contain ``user_id``, as (channel id, document)."""
+def chat_channels_of(
+    tenant_id: str, user_id: str, limit: int = MY_CHANNELS_LIMIT
+) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """The channels ``user_id`` is a member of, as (channel id, channel document, member document):
+    a collection-group query on ``members`` (``userId`` and ``tenantId``: the composite index in
+    infra/firestore.indexes.json), then the channels by id in one round trip. Reads: one per
+    member document found, one per channel."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     query = (
-        _tenant_ref(tenant_id)
-        .collection("conversations")
-        .where(filter=FieldFilter("memberIds", "array_contains", user_id))
+        client()
+        .collection_group("members")
+        .where(filter=FieldFilter("userId", "==", user_id))
+        .where(filter=FieldFilter("tenantId", "==", tenant_id))
         .limit(limit)
     )
-    return [(s.id, s.to_dict() or {}) for s in query.stream(**_rpc())]
+    mine: dict[str, dict[str, Any]] = {}
+    for snapshot in query.stream(**_rpc()):
+        data = snapshot.to_dict() or {}
+        channel_ref = snapshot.reference.parent.parent
+        if channel_ref is not None and data.get("role"):
+            mine[channel_ref.id] = data
+    if not mine:
+        return []
+    refs = [conversation_ref(tenant_id, channel_id) for channel_id in mine]
+    return [
+        (s.id, s.to_dict() or {}, mine[s.id])
+        for s in client().get_all(refs, **_rpc())
+        if s.exists and s.id in mine
+    ]
+
+
+def chat_channel_ids(tenant_id: str) -> list[str]:
+    """The ids of an app's conversations (names only): what the migration walks."""
+    conversations = _tenant_ref(tenant_id).collection("conversations").select([])
+    return [s.id for s in conversations.stream(**_rpc())]
+
+
+def migrate_chat_channel(tenant_id: str, channel_id: str, *, dry_run: bool = False) -> dict[str, int]:
+    """Move one channel of the old layout (``memberIds[]`` on the channel, a stored ``unreadCount``
+    on every member) to the new one: the channel gets ``seq`` (from ``messageCount``) and loses
+    ``memberIds``; each member gets ``userId``, ``tenantId``, ``channelId`` and ``lastReadSeq =
+    seq - its old unreadCount`` and loses ``unreadCount``; a member document without a role (left
+    behind by the old fan-out for a user who left: not a membership) is deleted. Idempotent: a
+    channel that has ``seq`` and no ``memberIds``, and members without ``unreadCount``, write
+    nothing. Returns what it did
+    (``channels``, ``members``: documents written, or that would be with ``dry_run``).
+
+    Not atomic with posts: run it while the old code no longer serves the app (a post of the old
+    code in between is still counted: its unread increments are read here)."""
+    ref = conversation_ref(tenant_id, channel_id)
+    channel = ref.get(**_rpc())
+    data = channel.to_dict() or {}
+    if not channel.exists or data.get("channel") != "app":
+        return {"channels": 0, "members": 0}
+    seq = data.get("seq")
+    if not isinstance(seq, int):
+        seq = int(data.get("messageCount") or 0)
+    member_writes: list[tuple[Any, dict[str, Any] | None]] = []
+    for snapshot in ref.collection("members").stream(**_rpc()):
+        member = snapshot.to_dict() or {}
+        if not member.get("role"):
+            # Left behind by the old fan-out for a user who left: not a membership. Deleted.
+            member_writes.append((snapshot.reference, None))
+            continue
+        change: dict[str, Any] = {}
+        if "unreadCount" in member or not isinstance(member.get("lastReadSeq"), int):
+            unread = max(0, int(member.get("unreadCount") or 0))
+            change["lastReadSeq"] = max(0, seq - unread)
+            change["unreadCount"] = _fs().DELETE_FIELD
+        for field, value in (("userId", snapshot.id), ("tenantId", tenant_id), ("channelId", channel_id)):
+            if member.get(field) != value:
+                change[field] = value
+        if change:
+            member_writes.append((snapshot.reference, change))
+    channel_change: dict[str, Any] = {}
+    if "memberIds" in data:
+        channel_change["memberIds"] = _fs().DELETE_FIELD
+    if data.get("seq") != seq:
+        channel_change["seq"] = seq
+    if not dry_run:
+        writes = [*member_writes, *([(ref, channel_change)] if channel_change else [])]
+        for start in range(0, len(writes), 500):
+            batch = client().batch()
+            for target, change in writes[start : start + 500]:
+                if change is None:
+                    batch.delete(target)
+                else:
+                    batch.update(target, change)
+            batch.commit(**_rpc())
+    return {"channels": 1 if channel_change else 0, "members": len(member_writes)}
 
 
 # --- posts ---------------------------------------------------------------------------------------
@@ -326,15 +436,23 @@ def chat_channels_of(tenant_id: str, user_id: str, limit: int = 500) -> list[tup
 
 @dataclass(frozen=True)
 class NewPost:
-    """Everything one post writes in its batch."""
+    """Everything one post writes in its batch: never anything per member.
+
+    ``summary`` is merged into the channel document (field transforms; it should carry
+    ``seq: Increment(1)``), or, with ``summary_part``, the channel is left alone and the part is
+    created as ``summaryPending/{post id}`` for the hot-conversation fold to count.
+    ``poster`` is the member whose ``lastReadSeq`` goes up by one (their own post is never unread
+    to them): the batch fails with MemberGone if they are no longer a member."""
 
     tenant_id: str
     channel_id: str
     post_id: str
     message: dict[str, Any]
     summary: dict[str, Any]
-    recipients: tuple[str, ...]  # members whose unreadCount goes up by one
+    poster: str | None = None
+    summary_part: dict[str, Any] | None = None
     usage_month: str | None = None
+    usage_count: int = 0
     usage_shard: int = 0
     rate_bucket: str | None = None
 
@@ -343,28 +461,36 @@ class NewPost:
 class WrittenPost:
     """When a post was written: ``created_at`` is the value its server-timestamp fields got (taken
     when Firestore starts processing the request), ``committed_at`` the commit time. Under
-    contention the two orders differ: a post stamped earlier may commit later."""
+    contention the two orders differ: a post stamped earlier may commit later. ``seq`` is the
+    channel's ``seq`` this post's own increment left (None when its summary share was deferred)."""
 
     created_at: datetime
     committed_at: datetime
+    seq: int | None = None
 
 
 def write_post(post: NewPost) -> WrittenPost | None:
-    """Write a post, the channel summary, the recipients' unread counts, the usage shard and the
-    sender's rate bucket in one batch. Returns when it was written, None if the post already exists
-    (same deterministic id), and raises MemberGone if a recipient left meanwhile (the batch wrote
-    nothing: read the members again)."""
+    """Write a post in one batch: the message, the channel summary (or its deferred share), the
+    poster's ``lastReadSeq`` + 1, the sender's rate bucket (and, near the monthly quota, a usage
+    shard). Returns when it was written, None if the post already exists (same deterministic id),
+    and raises MemberGone if the poster left meanwhile (the batch wrote nothing)."""
     from google.api_core.exceptions import AlreadyExists, NotFound
+    from google.cloud.firestore_v1.field_path import FieldPath
 
     db = client()
     batch = db.batch()
+    channel = conversation_ref(post.tenant_id, post.channel_id)
     batch.create(message_ref(post.tenant_id, post.channel_id, post.post_id), post.message)
-    batch.set(conversation_ref(post.tenant_id, post.channel_id), post.summary, merge=True)
-    if post.usage_month:
-        batch.set(
-            _usage_shards(post.tenant_id, post.usage_month).document(str(post.usage_shard)),
-            {"count": increment(1)},
-            merge=True,
+    if post.summary_part is not None:
+        batch.create(channel.collection("summaryPending").document(post.post_id), post.summary_part)
+    else:
+        batch.set(channel, post.summary, merge=True)
+    if post.poster is not None:
+        # update, not merge: a poster who left between our read and this commit fails the batch
+        # (NotFound) instead of coming back as a ghost document.
+        batch.update(
+            _member_ref(post.tenant_id, post.channel_id, post.poster),
+            {"lastReadSeq": increment(1)},
         )
     if post.rate_bucket:
         batch.set(
@@ -372,29 +498,43 @@ def write_post(post: NewPost) -> WrittenPost | None:
             {"count": increment(1), "expireAt": datetime.now(UTC) + RATE_BUCKET_TTL},
             merge=True,
         )
-    now_batch, later = post.recipients[:CHAT_FANOUT_IN_BATCH], post.recipients[CHAT_FANOUT_IN_BATCH:]
-    for user_id in now_batch:
-        # update, not merge: a member who left between our read and this commit fails the batch
-        # (NotFound) instead of coming back as a ghost document.
-        batch.update(_member_ref(post.tenant_id, post.channel_id, user_id), {"unreadCount": increment(1)})
+    if post.usage_month and post.usage_count:
+        batch.set(
+            _usage_shards(post.tenant_id, post.usage_month).document(str(post.usage_shard)),
+            {"count": increment(post.usage_count)},
+            merge=True,
+        )
     try:
         results = batch.commit(**_rpc())
     except AlreadyExists:
         return None
     except NotFound as exc:
-        raise MemberGone(f"a member of {post.channel_id} left during a post") from exc
-    for start in range(0, len(later), CHAT_FANOUT_IN_BATCH):
-        follow_up = db.batch()
-        for user_id in later[start : start + CHAT_FANOUT_IN_BATCH]:
-            follow_up.set(
-                _member_ref(post.tenant_id, post.channel_id, user_id),
-                {"unreadCount": increment(1)},
-                merge=True,
-            )
-        follow_up.commit(**_rpc())
+        raise MemberGone(f"the poster left {post.channel_id} during a post") from exc
     committed = results[0].update_time
     stamps = [v.timestamp_value for v in results[0].transform_results if "timestamp_value" in v]
-    return WrittenPost(created_at=stamps[0] if stamps else committed, committed_at=committed)
+    seq = None
+    if post.summary_part is None:
+        paths = sorted(FieldPath(*p) for p in _transform_paths(post.summary))
+        if FieldPath("seq") in paths and len(results[1].transform_results) == len(paths):
+            seq = int(_plain(results[1].transform_results[paths.index(FieldPath("seq"))]))
+    return WrittenPost(created_at=stamps[0] if stamps else committed, committed_at=committed, seq=seq)
+
+
+def _transform_paths(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The field paths of a document's transforms (server time, Increment, Maximum, array ops), in
+    the order the client library sends them (sorted): how a commit's transform results line up."""
+    from google.cloud.firestore_v1 import transforms
+
+    paths: list[tuple[str, ...]] = []
+    for key, value in data.items():
+        path = (*prefix, key)
+        if isinstance(value, dict) and value:
+            paths.extend(_transform_paths(value, path))
+        elif value is transforms.SERVER_TIMESTAMP or isinstance(
+            value, transforms._ValueList | transforms._NumericValue
+        ):
+            paths.append(path)
+    return paths
 
 
 def get_post(tenant_id: str, channel_id: str, post_id: str) -> Versioned:
@@ -463,27 +603,10 @@ def usage_total(tenant_id: str, month: str) -> int:
     )
 
 
-def put_push_outbox(tenant_id: str, entries: list[tuple[str, dict[str, Any]]]) -> None:
-    """Write notifications to ``tenants/{t}/pushOutbox`` (local stand-in for FCM); ids are
-    deterministic, so a retried post writes each notification once."""
-    if not entries:
-        return
-    outbox = _tenant_ref(tenant_id).collection("pushOutbox")
-    for start in range(0, len(entries), 500):
-        batch = client().batch()
-        for entry_id, entry in entries[start : start + 500]:
-            batch.set(outbox.document(entry_id), entry)
-        batch.commit(**_rpc())
-
-
-def push_outbox(tenant_id: str) -> list[dict[str, Any]]:
-    """Every notification in an app's push outbox (tests and the local stack read it)."""
-    return [s.to_dict() or {} for s in _tenant_ref(tenant_id).collection("pushOutbox").stream()]
-
-
-def remove_push_tokens(tenant_id: str, channel_id: str, user_id: str, tokens: list[str]) -> None:
-    """Forget device tokens FCM refused as unregistered."""
-    update_chat_member(tenant_id, channel_id, user_id, {"pushTokens": _fs().ArrayRemove(tokens)})
+def add_usage(tenant_id: str, month: str, shard: int, count: int) -> None:
+    """Add ``count`` messages to one usage shard (an instance's aggregated flush)."""
+    shard_ref = _usage_shards(tenant_id, month).document(str(shard))
+    shard_ref.set({"count": increment(count)}, merge=True, **_rpc())
 
 
 # --- join requests (shared/chat/api.py) ----------------------------------------------------------

@@ -4,7 +4,8 @@ the in-process rate limit and who gets a push."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any
 
 import jsonschema_rs
 import pytest
@@ -12,7 +13,7 @@ import schemathesis
 from pydantic import ValidationError
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 
-from shared.chat import api, keys, metering, models, openapi, push
+from shared.chat import api, keys, metering, models, openapi
 from shared.errors import Refused, Throttled
 
 
@@ -108,32 +109,36 @@ def test_the_in_process_window_admits_five_posts_a_second_per_user() -> None:
     metering.reset()
 
 
-def test_push_goes_to_members_who_are_not_the_sender_not_muted_and_have_not_read_it() -> None:
-    posted = datetime(2026, 1, 1, tzinfo=UTC)
-    members = [
-        ("alice", {"pushTokens": ["a1"]}),  # the sender
-        ("bob", {"pushTokens": ["b1", "b2"]}),
-        ("carol", {"pushTokens": ["c1"], "muted": True}),
-        ("dave", {"pushTokens": []}),
-        ("erin", {"pushTokens": ["e1"], "lastReadAt": posted + timedelta(seconds=1)}),
-        ("frank", {"pushTokens": ["f1"], "lastReadAt": posted - timedelta(seconds=1)}),
-    ]
-    assert push.recipients(members, "alice", posted) == [("bob", ("b1", "b2")), ("frank", ("f1",))]
-    notes = push.notifications(
-        [("bob", ("b1",))],
-        channel_id="c",
-        channel_name="General",
-        post_id="p",
-        sender_name="Alice",
-        text="x" * 500,
-    )
-    assert notes[0].title == "Alice in General"
-    assert len(notes[0].body) == push.BODY_CHARS
-
-
 def test_the_embed_snippet_loads_the_bundle_and_mounts_the_chat() -> None:
     snippet = api.embed_snippet("app0123456789abcdef")
     assert "/embed/switchboard-chat.js" in snippet
     assert "SwitchboardChat.mount(" in snippet
     assert "token:" in snippet
     assert 'appId: "app0123456789abcdef"' in snippet
+
+
+def test_a_hot_chat_channels_shares_fold_into_seq_once_with_the_latest_post_shown() -> None:
+    from shared import inbox, store
+
+    def part(post_id: str, at_ms: int, support: bool = False) -> dict[str, Any]:
+        summary = api._summary(post_id, "text", post_id, "in", "alice", "Alice", at_ms)
+        shared_part = api.chat_part(summary, at_ms)
+        shared_part["lastMessage"] = {
+            **shared_part["lastMessage"],
+            "at": datetime.fromtimestamp(at_ms / 1000, UTC),
+        }
+        shared_part["receivedAt"] = datetime.fromtimestamp(at_ms / 1000, UTC)
+        if support:
+            shared_part["support"] = {"contactName": "Alice"}
+        return shared_part
+
+    shown = store.Versioned(True, {"lastActivityAtMs": 2_000, "seq": 5}, None)
+    update = inbox._chat_folded(shown, [part("p1", 1_000), part("p3", 3_000), part("p2", 2_500)])
+    assert update["seq"].value == 3 and update["messageCount"].value == 3
+    assert update["lastPost"]["id"] == "p3" and update["lastMessageText"] == "p3"
+    assert "unreadCount" not in update and "status" not in update
+    # A summary written later than every share keeps what it shows; the counts still move.
+    later = store.Versioned(True, {"lastActivityAtMs": 9_000}, None)
+    update = inbox._chat_folded(later, [part("p4", 4_000, support=True)])
+    assert "lastPost" not in update and update["seq"].value == 1
+    assert (update["unreadCount"].value, update["status"], update["contactName"]) == (1, "open", "Alice")

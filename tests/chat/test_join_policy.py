@@ -77,7 +77,7 @@ def test_new_channels_are_invite_only_and_a_guessed_id_cannot_be_joined(
     ok(app, "addMember", {"channelId": cid, "userId": "erin"})
     members = {m["userId"] for m in ok(app, "subs", {"channelId": cid}, user="alice")["members"]}
     assert members == {"alice", "bob", "carol", "dave", "erin"}
-    assert "mallory" not in store.get_conversation(app.app_id, cid)["memberIds"]
+    assert not store.get_chat_member(app.app_id, cid, "mallory").exists
 
     # Direct channels have no members to add.
     direct = ok(app, "createPM", {"userId": "bob"}, id_token=t["alice"])

@@ -1,5 +1,5 @@
-"""Push notifications (the local outbox that stands in for FCM) and support channels opened from an
-app: in the agents' inbox, answered through send_message, read back by the app user."""
+"""Push notifications (queued, sent by deliver to the local FCM stand-in) and support channels opened
+from an app: in the agents' inbox, answered through send_message, read back by the app user."""
 
 from __future__ import annotations
 
@@ -18,11 +18,25 @@ from tests.support import agent_token, eventually
 pytestmark = pytest.mark.integration
 
 
-def outbox(app: App) -> list[dict[str, Any]]:
-    return sorted(store.push_outbox(app.app_id), key=lambda n: (str(n["createdAt"]), n["userId"]))
+def pushed(stack: LocalStack, post_id: str) -> list[dict[str, Any]]:
+    """The FCM messages (one per device token) sent for a post, once deliver has finished its
+    fan-out: after that nothing more is sent for it."""
+    eventually(
+        lambda: [
+            r
+            for r in stack.log_records("deliver")
+            if r.get("event") == "push_fan_out" and r.get("post_id") == post_id
+        ],
+        what=f"the push fan-out of {post_id}",
+    )
+    return [m["message"] for m in stack.fcm.received() if m["message"]["data"].get("postId") == post_id]
 
 
-def test_new_posts_notify_members_with_devices_who_have_not_muted(app: App) -> None:
+def tokens_of(messages: list[dict[str, Any]]) -> list[str]:
+    return sorted(m["token"] for m in messages)
+
+
+def test_new_posts_notify_members_with_devices_who_have_not_muted(app: App, clean_stack: LocalStack) -> None:
     for user in ("alice", "bob", "carol", "dave"):
         app.ok("token", {"userId": user, "name": user.title()})
     channel = app.ok("createSub", {"name": "Club"}, user="alice")["id"]
@@ -38,27 +52,31 @@ def test_new_posts_notify_members_with_devices_who_have_not_muted(app: App) -> N
     first = app.ok(
         "createPost", {"channelId": channel, "text": "Meeting at 6", "clientPostId": "p1"}, user="alice"
     )
-    notes = outbox(app)
-    assert len(notes) == 1
-    note = notes[0]
-    assert note["userId"] == "bob"
-    assert sorted(note["tokens"]) == ["bob-phone", "bob-tablet"]
-    assert (note["title"], note["body"]) == ("Alice in Club", "Meeting at 6")
-    assert (note["channelId"], note["postId"]) == (channel, first["id"])
-    assert note["createdAt"] is not None
+    notes = pushed(clean_stack, first["id"])
+    # bob's two devices, once each; carol muted, dave has none, alice sent it.
+    assert tokens_of(notes) == ["bob-phone", "bob-tablet"]
+    for note in notes:
+        assert (note["notification"]["title"], note["notification"]["body"]) == (
+            "Club",
+            "Alice: Meeting at 6",
+        )
+        assert (note["data"]["channelId"], note["data"]["appId"]) == (channel, app.app_id)
 
-    # A retried post (same clientPostId) notifies nobody twice.
+    # A retried post (same clientPostId) notifies nobody twice: it queues no second fan-out.
     app.ok("createPost", {"channelId": channel, "text": "Meeting at 6", "clientPostId": "p1"}, user="alice")
-    assert len(outbox(app)) == 1
+    assert tokens_of(pushed(clean_stack, first["id"])) == ["bob-phone", "bob-tablet"]
 
     # Unmuted, carol hears of the next post; the sender never hears of their own.
     assert app.ok("toggleSub", {"channelId": channel}, user="carol")["muted"] is False
     second = app.ok(
         "createPost", {"channelId": channel, "text": "Bring snacks", "clientPostId": "p2"}, user="bob"
     )
-    latest = [n for n in outbox(app) if n["postId"] == second["id"]]
-    assert sorted(n["userId"] for n in latest) == ["alice", "carol"]
-    assert {n["title"] for n in latest} == {"Bob in Club"}
+    latest = pushed(clean_stack, second["id"])
+    assert tokens_of(latest) == ["alice-phone", "carol-phone"]
+    assert {n["notification"]["body"] for n in latest} == {"Bob: Bring snacks"}
+    # Still once each (that the retry queues no second fan-out is proven at the queue, in
+    # tests/chat/test_push_fanout.py).
+    assert tokens_of(pushed(clean_stack, first["id"])) == ["bob-phone", "bob-tablet"]
 
 
 def test_a_support_channel_reaches_the_agents_inbox_and_their_reply_reaches_the_app_user(
@@ -135,14 +153,11 @@ def test_a_support_channel_reaches_the_agents_inbox_and_their_reply_reaches_the_
         (conversation_id, 1, "Sorry! It ships today.")
     ]
     assert app.ok("setRead", {"channelId": conversation_id}, id_token=alice)["unreadCount"] == 0
-    pushed = eventually(
-        lambda: [n for n in store.push_outbox(app.app_id) if n["postId"] == reply.json()["messageId"]],
-        what="the reply's push notification",
-    )
-    assert (pushed[0]["userId"], pushed[0]["tokens"], pushed[0]["title"]) == (
-        "alice",
-        ["alice-phone"],
+    notes = pushed(clean_stack, reply.json()["messageId"])
+    assert tokens_of(notes) == ["alice-phone"]
+    assert (notes[0]["notification"]["title"], notes[0]["notification"]["body"]) == (
         "Sam Support",
+        "Sorry! It ships today.",
     )
 
     # ...and through their Firestore listener: replies yes, notes never (the rules refuse a query

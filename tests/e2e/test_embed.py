@@ -7,6 +7,7 @@ answer through the chat API and send_message, and the widgets must show it live.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,8 +133,28 @@ def post(app: App, channel_id: str, user: str, text: str) -> str:
 
 
 def unread_of(app: App, user: str, channel_id: str) -> int | None:
+    """The API's unread count (computed: the channel's seq minus the user's lastReadSeq). In a
+    channel that posted more than about once a second, seq is folded in about a second later, so a
+    0 here right after a post may only mean "not counted yet": last_read_seq says what was read."""
     channels = app.ok("mysubs", user=user)["channels"]
     return next((c["unreadCount"] for c in channels if c["id"] == channel_id), None)
+
+
+def last_read_seq(app: App, user: str, channel_id: str) -> int:
+    """The user's read watermark, from their member document."""
+    return int(store.get_chat_member(app.app_id, channel_id, user).data.get("lastReadSeq") or 0)
+
+
+def set_reads(page: Any) -> list[dict[str, Any]]:
+    """Record the bodies of the page's setRead calls (the list fills as they are sent)."""
+    bodies: list[dict[str, Any]] = []
+
+    def seen(request: Any) -> None:
+        if request.method == "POST" and request.url.endswith("/v1/setRead"):
+            bodies.append(request.post_data_json)
+
+    page.on("request", seen)
+    return bodies
 
 
 @dataclass(frozen=True)
@@ -180,6 +201,13 @@ def test_the_widget_lists_the_users_channels_and_shows_a_channels_posts(
     expect(channel_row(chat, secret)).to_have_count(0)
     expect(chat.get_by_test_id("sb-unread")).to_have_count(1)  # bob's post in the club
     expect(channel_row(chat, club).get_by_test_id("sb-unread")).to_have_text("1")
+    # What the list is made of: the channel document holds no member list, only its post counter;
+    # the user's member document carries what the collection-group query and the unread need.
+    stored = store.get_conversation(chat_app.app_id, club) or {}
+    assert "memberIds" not in stored and stored["seq"] == 2, stored
+    member = store.get_chat_member(chat_app.app_id, club, "alice").data
+    assert (member["userId"], member["tenantId"], member["channelId"]) == ("alice", chat_app.app_id, club)
+    assert member["lastReadSeq"] == 1 and "unreadCount" not in member, member  # her own post
 
     open_channel(chat, club)
     expect(chat.get_by_test_id("sb-channel-title")).to_have_text("Book club")
@@ -206,6 +234,7 @@ def test_a_post_by_another_user_appears_live_counts_unread_and_opening_the_chann
     alice, club = book_club.alice, book_club.channel_id
 
     page = open_site()
+    reads = set_reads(page)
     mount(page, "chat-a", alice, chat_app.app_id)
     chat = widget(page)
     row = channel_row(chat, club)
@@ -218,20 +247,61 @@ def test_a_post_by_another_user_appears_live_counts_unread_and_opening_the_chann
     post(chat_app, club, "bob", "Hello?")
     expect(row).to_contain_text("Hello?")
     expect(row.get_by_test_id("sb-unread")).to_have_text("2")
+    assert reads == []  # nothing is read from the list
 
     row.click()
     settled(chat.get_by_test_id("sb-posts"))
     expect(post_with(chat, "Hello?")).to_be_visible()
-    until(page, lambda: unread_of(chat_app, "alice", club) == 0, "alice's unread at 0")
+    until(page, lambda: last_read_seq(chat_app, "alice", club) == 2, "alice's lastReadSeq at 2")
+    # One setRead, carrying the seq seen (the server reads nothing) and that she is viewing.
+    assert reads == [{"channelId": club, "seq": 2, "viewing": True}], reads
+    assert unread_of(chat_app, "alice", club) == 0
 
     # While the channel is open, new posts are read as they arrive.
     post(chat_app, club, "bob", "See you at 8")
     expect(post_with(chat, "See you at 8")).to_be_visible()
-    until(page, lambda: unread_of(chat_app, "alice", club) == 0, "alice's unread at 0")
+    until(page, lambda: last_read_seq(chat_app, "alice", club) == 3, "alice's lastReadSeq at 3")
 
+    # Back to the list: one last setRead says she stopped viewing; the badge stays away.
     chat.get_by_test_id("sb-back").click()
     expect(row).to_contain_text("See you at 8")
+    until(page, lambda: reads and reads[-1]["viewing"] is False, "the closing setRead")
+    assert reads[-1] == {"channelId": club, "seq": 3, "viewing": False}, reads
+    assert len(reads) <= 3, reads
     expect(row.get_by_test_id("sb-unread")).to_have_count(0)
+    until(page, lambda: unread_of(chat_app, "alice", club) == 0, "alice's unread at 0")
+
+    # A post while the list shows brings the badge back.
+    post(chat_app, club, "bob", "Bring the book")
+    expect(row.get_by_test_id("sb-unread")).to_have_text("1")
+    assert reads[-1]["viewing"] is False and len(reads) <= 3, reads
+
+
+def test_a_post_seen_just_before_the_page_is_left_is_read_by_the_last_setread(
+    chat_app: App, open_site: Any, book_club: Club
+) -> None:
+    alice, club = book_club.alice, book_club.channel_id
+    post(chat_app, club, "bob", "Chapter 5?")
+
+    page = open_site()
+    reads = set_reads(page)
+    mount(page, "chat-a", alice, chat_app.app_id)
+    chat = widget(page)
+    open_channel(chat, club)
+    until(page, lambda: last_read_seq(chat_app, "alice", club) == 1, "the read on opening")
+    opened = time.monotonic()
+
+    # A post arrives and shows; the next setRead waits for its interval (3 s): the page is left
+    # first, and the setRead sent on pagehide (fetch keepalive, which Playwright does not report
+    # once the page has gone) reads it.
+    post(chat_app, club, "bob", "Still there?")
+    expect(post_with(chat, "Still there?")).to_be_visible()
+    left_within_interval = time.monotonic() - opened < 2.0
+    page.goto("about:blank")
+    until(page, lambda: last_read_seq(chat_app, "alice", club) == 2, "the last setRead stored")
+    assert unread_of(chat_app, "alice", club) == 0
+    if left_within_interval:  # else the periodic setRead may have read it first (a slow machine)
+        assert reads == [{"channelId": club, "seq": 1, "viewing": True}], reads
 
 
 def test_a_post_sent_from_the_widget_is_shown_pending_then_stored_and_shown_once(
@@ -509,6 +579,8 @@ def test_mounting_with_direct_to_opens_the_one_direct_channel_with_that_user(
     send(chat, "Hi Bob, privately")
     direct = str(chat_app.ok("createPM", {"userId": "alice"}, user="bob")["id"])  # the same channel
     expect(post_with(chat, "Hi Bob, privately")).to_have_count(1)
+    # Stored (the live post replaced the pending one), before the API is asked for it.
+    expect(post_with(chat, "Hi Bob, privately")).to_have_attribute("data-post-id", re.compile(r".+"))
     texts = [
         p["information"]["text"] for p in chat_app.ok("posts", {"channelId": direct}, user="bob")["posts"]
     ]

@@ -51,12 +51,9 @@ EXPECTED_PROJECT_ROLES: dict[str, list[str]] = {
     "ingest": ["roles/datastore.user"],
     "send_message": ["roles/datastore.user"],
     "agent_api": ["roles/datastore.user"],
-    "deliver": ["roles/datastore.user"],
-    "chat_api": [
-        "roles/datastore.user",
-        "roles/iam.serviceAccountTokenCreator",
-        "roles/firebasecloudmessaging.admin",
-    ],
+    # deliver runs chat push jobs: FCM sends.
+    "deliver": ["roles/datastore.user", "roles/firebasecloudmessaging.admin"],
+    "chat_api": ["roles/datastore.user", "roles/iam.serviceAccountTokenCreator"],
     "create_app": ["roles/datastore.user", "roles/firebaseauth.admin"],
 }
 
@@ -401,6 +398,22 @@ def test_queue_rate_respects_provider_limit(channel: str) -> None:
     assert queue["min_backoff_seconds"] <= queue["max_backoff_seconds"]
 
 
+def test_push_queue_stays_under_fcm_project_quota() -> None:
+    """FCM accepts 600,000 messages a minute per project: the push jobs the queue runs at once,
+    each at its own pace, stay within 80% of it (the rest for retries after QUOTA_EXCEEDED)."""
+    from shared.chat import push
+
+    queue = topology()["queues"]["push"]
+    assert queue["name"] == "outbound-push" and push.PUSH_QUEUE == "push"
+    per_second = queue["max_concurrent_dispatches"] * push.JOB_MESSAGES_PER_SECOND
+    assert per_second * 60 <= 0.8 * push.FCM_PROJECT_MESSAGES_PER_MINUTE == 0.8 * 600_000
+    # A job hands back to Cloud Tasks (recording its progress) before deliver's timeout cuts it.
+    assert (
+        topology()["functions"]["deliver"]["timeout_seconds"]
+        > push.JOB_BUDGET_SECONDS + push.SEND_TIMEOUT_SECONDS
+    )
+
+
 def test_every_rate_limited_provider_has_a_queue() -> None:
     assert set(PROVIDER_RATE_LIMITS) <= set(topology()["queues"])
 
@@ -586,8 +599,15 @@ def test_rules_scope_reads_to_the_agents_tenant() -> None:
     reads = [allow for allow in rules_allows(text) if allow.condition != "false"]
     assert reads, "no client may read anything"
     tenant = "/databases/{database}/documents/tenants/{tenantId}"
+    # "My channels": the app user's collection-group query on member documents, scoped by the
+    # documents' own tenantId and userId (no tenant in the path to match).
+    my_memberships = "/databases/{database}/documents/{path=**}/members/{memberId}"
     for allow in reads:
         assert allow.methods <= {"read", "get", "list"}
+        if allow.path == my_memberships:
+            assert "resource.data.tenantId == claims().tenantId" in allow.condition
+            assert "resource.data.userId == appUserId()" in allow.condition
+            continue
         assert allow.path == tenant or allow.path.startswith(tenant + "/")
         assert "tenantId" in allow.condition, f"{allow.path} is readable without a tenant check"
     assert re.search(r"(request\.auth\.token|claims\(\))\.tenantId == tenantId", text)
@@ -621,6 +641,18 @@ def index_fields(index: dict[str, Any]) -> list[tuple[str, str]]:
     return [(field["fieldPath"], field.get("order") or field["arrayConfig"]) for field in index["fields"]]
 
 
+def test_push_roster_and_push_jobs_are_not_indexed_and_jobs_expire() -> None:
+    """A roster shard's members map (tokens, mute, viewing marks of ~100 members) is never queried:
+    indexing it would cost index entries on every viewing mark. Push job records expire (TTL)."""
+    overrides = {
+        (o["collectionGroup"], o["fieldPath"]): o
+        for o in json.loads(INDEXES_PATH.read_text())["fieldOverrides"]
+    }
+    assert overrides[("pushRoster", "members")]["indexes"] == []
+    assert overrides[("pushJobs", "sent")]["indexes"] == []
+    assert overrides[("pushJobs", "expireAt")]["ttl"] is True
+
+
 def test_indexes_cover_the_dashboard_and_receipt_queries() -> None:
     declaration = json.loads(INDEXES_PATH.read_text())
     composite = {(index["collectionGroup"], tuple(index_fields(index))) for index in declaration["indexes"]}
@@ -629,9 +661,11 @@ def test_indexes_cover_the_dashboard_and_receipt_queries() -> None:
         assert ("conversations", ((filtered, "ASCENDING"), ("lastActivityAtMs", "DESCENDING"))) in composite
     # shared.store.outbound_below: direction == "out" and statusRank < n.
     assert ("messages", (("direction", "ASCENDING"), ("statusRank", "ASCENDING"))) in composite
-    # The embeddable chat (web/src/embed): my direct and group channels, latest first...
-    my_channels = (("memberIds", "CONTAINS"), ("kind", "ASCENDING"), ("lastActivityAtMs", "DESCENDING"))
-    assert ("conversations", my_channels) in composite
+    # The embeddable chat (web/src/embed) and mysubs: my memberships across the app's channels (a
+    # collection-group query on members), then each channel by id...
+    assert ("members", (("userId", "ASCENDING"), ("tenantId", "ASCENDING"))) in composite
+    scopes = {index["collectionGroup"]: index["queryScope"] for index in declaration["indexes"]}
+    assert scopes["members"] == "COLLECTION_GROUP"
     # ...and a support channel's posts without the agents' notes (direction in ["in", "out"]).
     assert ("messages", (("direction", "ASCENDING"), ("createdAt", "DESCENDING"))) in composite
 
@@ -713,14 +747,18 @@ def test_checkov_suppressions_are_justified() -> None:
 
 def test_every_function_that_creates_cloud_tasks_may_and_no_other() -> None:
     """send_message queues replies; agent_api read receipts and snooze wake-ups; ingest answers to
-    Telegram button presses and folds a hot conversation's summary (timers). Each needs enqueuer on
-    those queues and actAs on the tasks invoker."""
+    Telegram button presses and folds a hot conversation's summary (timers); chat_api queues each
+    post's push job (push) and a hot channel's summary fold (timers). Each needs enqueuer on those
+    queues and actAs on the tasks invoker."""
     enqueuers = root().locals["task_enqueuers"]
-    assert set(enqueuers) == {"send_message", "agent_api", "ingest"}
+    assert set(enqueuers) == {"send_message", "agent_api", "ingest", "chat_api"}
     assert expression(enqueuers["send_message"]) == "keys(local.topology.queues)"
     assert enqueuers["agent_api"] == ["whatsapp", "timers"]
     assert enqueuers["ingest"] == ["telegram", "timers"]
-    assert set(enqueuers["agent_api"] + enqueuers["ingest"]) <= set(topology()["queues"])
+    assert enqueuers["chat_api"] == ["push", "timers"]
+    assert set(enqueuers["agent_api"] + enqueuers["ingest"] + enqueuers["chat_api"]) <= set(
+        topology()["queues"]
+    )
     grant = root().resource("google_cloud_tasks_queue_iam_member", "enqueuer")
     assert grant["role"] == "roles/cloudtasks.enqueuer"
     assert expression(grant["member"]) == "module.functions[each.value.function].service_account_member"

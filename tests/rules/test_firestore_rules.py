@@ -129,10 +129,18 @@ def seeded(stack: LocalStack) -> Iterator[LocalStack]:
         conversation.collection("parked").document("p1").set({"event": "{}"})
         store.contact_ref(tenant, "contact-1").set({"name": "Kerry"})
         direct = store.conversation_ref(tenant, DIRECT)
-        direct.set({"kind": "direct", "memberIds": ["app-user-1", "app-user-2"], "lastActivityAtMs": 2})
+        direct.set({"kind": "direct", "memberCount": 2, "seq": 3, "lastActivityAtMs": 2})
         direct.collection("messages").document("d1").set({"text": "hey", "sentAt": now})
-        direct.collection("members").document("app-user-1").set({"role": "member", "unreadCount": 0})
-        direct.collection("members").document("app-user-2").set({"role": "member", "unreadCount": 3})
+        for user_id, read in (("app-user-1", 3), ("app-user-2", 0)):
+            direct.collection("members").document(user_id).set(
+                {
+                    "userId": user_id,
+                    "tenantId": tenant,
+                    "channelId": DIRECT,
+                    "role": "member",
+                    "lastReadSeq": read,
+                }
+            )
     store.client().collection("quarantine").document("q1").set({"reason": "unparseable", "raw": "{}"})
     yield stack
     stack.reset_firestore()

@@ -13,18 +13,21 @@ Expected outcomes come from the rules' stated intent, not from running them:
   channels, agents and contacts; never an app's direct or group channels (its users' private chats:
   not even a staff token whose uid is a member's id), and never server-only documents: routes/,
   quarantine/, apiKeys/, developers/, parked events, join requests, app users' profiles, usage
-  counters, rate buckets, the push outbox;
+  counters, rate buckets, the push roster and push jobs;
 - an app user (role ``user``, their app's id for them in the ``userId`` claim, uid
-  ``<app>:<userId>``, signed in with the custom token) reads the group/direct conversations whose
-  ``memberIds`` hold their ``userId``, their messages, and their own member document; in a support
+  ``<app>:<userId>``, signed in with the custom token) reads the group/direct conversations where a
+  member document ``members/{userId}`` with a role exists (the channel holds no member list), their
+  messages, their own member document, and their own member documents across the app by a
+  collection-group query on ``members`` that asks for ``userId`` == theirs and ``tenantId`` == their
+  app ("my channels"); in a support
   channel they opened from the app they read the messages with direction in/out (never an agent's
   note, so a query must ask for in/out) and their member document, not the conversation (its
   summary may quote a note);
 - the same account signed in any other way (a password linked to it), even carrying the very same
   claims, reads nothing; nor does a token minted before accounts were per app (uid = the user id,
   no ``userId`` claim);
-- a member document left behind without a role (a member who left during a large channel's
-  follow-up fan-out, ``shared/store.write_post``) is not a membership;
+- a member document left behind without a role (the old layout's fan-out could recreate one for a
+  member who left) is not a membership;
 - anonymous callers and signed-in users without claims read nothing;
 - no client ever writes (create, update or delete), whoever it is.
 
@@ -94,7 +97,7 @@ PRINCIPALS = (
     Principal("agent-B", "staff-agent", {"tenantId": B, "role": "agent"}),
     Principal("admin-B", "staff-admin", {"tenantId": B, "role": "admin"}),
     # App X's developer (its admin) whose uid happens to be a member's user id: staff tokens carry no
-    # userId, and staff read no direct or group channel, whoever is in memberIds.
+    # userId, and staff read no direct or group channel, whoever is a member.
     Principal("admin-A-uid-u-member", "u-member", {"tenantId": A, "role": "admin"}),
     # App users of app X (= tenant A): a member of its group, direct and support channels; one who
     # is a member of nothing; one who left the group but whose member document was left behind.
@@ -179,7 +182,8 @@ DOCS = (
     Doc("app-user-profile", "users/u-member", NOBODY),
     Doc("usage-shard", f"usage/{MONTH}/shards/0", NOBODY),
     Doc("rate-bucket", "rateBuckets/u-member-1700000000", NOBODY),
-    Doc("push-outbox", "pushOutbox/push-1", NOBODY),
+    Doc("push-roster", f"{GROUP}/pushRoster/7", NOBODY),
+    Doc("push-job", f"{GROUP}/pushJobs/post-1", NOBODY),
     Doc("route", f"routes/{ROUTE}", NOBODY, root=True),
     Doc("quarantine", f"quarantine/{QUARANTINE}", NOBODY, root=True),
     Doc("api-key", f"apiKeys/{API_KEY}", NOBODY, root=True),
@@ -277,18 +281,50 @@ QUERIES = (
     ),
     # An app's admin (its developer) asking for its users' private chats: refused.
     Query("app-users-chats", "", "conversations", NOBODY, where=_in("kind", "direct", "group")),
-    # The embedded chat's channel list (web/src/embed/channels.ts): every app user of app X may ask
-    # for their own direct and group chats.
+    # The embedded chat's channel list (web/src/embed/channels.ts, the API's mysubs): every app user
+    # of app X may ask for their own member documents across the app (a collection-group query on
+    # members, userId == theirs and tenantId == their app), then reads each channel by id.
     Query(
-        "my-group-and-direct-chats",
+        "my-memberships",
         "",
-        "conversations",
+        "members",
         APP_USERS,
-        where=_and(_contains("memberIds", ME), _in("kind", "direct", "group")),
-        order_by="lastActivityAtMs",
+        where=_and(_eq("userId", ME), _eq("tenantId", A)),
+        all_descendants=True,
+        root=True,
     ),
-    # Without the kind filter the query could return the user's app support conversation.
-    Query("my-chats-any-kind", "", "conversations", NOBODY, where=_contains("memberIds", ME)),
+    # ...never without naming their app, never someone else's, never another app's.
+    Query(
+        "my-memberships-any-app",
+        "",
+        "members",
+        NOBODY,
+        where=_eq("userId", ME),
+        all_descendants=True,
+        root=True,
+    ),
+    Query(
+        "someone-elses-memberships",
+        "",
+        "members",
+        NOBODY,
+        where=_and(_eq("userId", "u-other"), _eq("tenantId", A)),
+        all_descendants=True,
+        root=True,
+    ),
+    # Asking for app Y's: only app Y's own users (the same user id in app X reads nothing there).
+    Query(
+        "my-memberships-in-app-y",
+        "",
+        "members",
+        frozenset({"user-Y-member"}),
+        where=_and(_eq("userId", ME), _eq("tenantId", B)),
+        all_descendants=True,
+        root=True,
+    ),
+    # Listing conversations is no way to find one's chats any more (membership is a document per
+    # member, tested with get(), which a query cannot be proven against).
+    Query("chats-by-kind", "", "conversations", NOBODY, where=_in("kind", "direct", "group")),
     # The dashboard's thread: a conversation's messages, latest first.
     Query("support-messages", SUPPORT, "messages", STAFF, order_by="sentAt"),
     Query("support-messages-in-out", SUPPORT, "messages", STAFF, where=IN_OR_OUT),
@@ -317,7 +353,8 @@ QUERIES = (
     Query("app-users", "", "users", NOBODY),
     Query("usage-shards", f"usage/{MONTH}", "shards", NOBODY),
     Query("rate-buckets", "", "rateBuckets", NOBODY),
-    Query("push-outbox", "", "pushOutbox", NOBODY),
+    Query("push-roster", GROUP, "pushRoster", NOBODY),
+    Query("push-jobs", GROUP, "pushJobs", NOBODY),
     Query("routes", "", "routes", NOBODY, root=True),
     Query("quarantine", "", "quarantine", NOBODY, root=True),
     Query("api-keys", "", "apiKeys", NOBODY, root=True),
@@ -374,21 +411,33 @@ def tree(tenant: str) -> dict[str, dict[str, Any]]:
             "createdAt": now,
         }
     app = {"channel": "app", "channelId": "app", "tenantId": tenant, "status": "open"}
-    docs[GROUP] = {**app, "kind": "group", "memberIds": ["u-member", "u-other"], "lastActivityAtMs": 2}
-    docs[DIRECT] = {**app, "kind": "direct", "memberIds": ["u-member", "u-other"], "lastActivityAtMs": 1}
+    docs[GROUP] = {**app, "kind": "group", "memberCount": 2, "seq": 1, "lastActivityAtMs": 2}
+    docs[DIRECT] = {**app, "kind": "direct", "memberCount": 2, "seq": 1, "lastActivityAtMs": 1}
+
+    def member(channel: str, user_id: str, role: str, read: int) -> dict[str, Any]:
+        return {
+            "userId": user_id,
+            "tenantId": tenant,
+            "channelId": channel.rpartition("/")[2],
+            "role": role,
+            "lastReadSeq": read,
+            "pushTokens": [f"p-{user_id}"],
+        }
+
     for channel in (GROUP, DIRECT):
         docs[f"{channel}/messages/post-1"] = {"direction": "in", "text": "hey", "createdAt": now}
-        docs[f"{channel}/members/u-member"] = {"role": "owner", "unreadCount": 0, "pushTokens": ["p1"]}
-        docs[f"{channel}/members/u-other"] = {"role": "member", "unreadCount": 1, "pushTokens": ["p2"]}
-    # u-left left the group while a large post's follow-up fan-out was merging unread counts: the
-    # merge recreated its member document without a role, which is not a membership (store.write_post).
+        docs[f"{channel}/members/u-member"] = member(channel, "u-member", "owner", 1)
+        docs[f"{channel}/members/u-other"] = member(channel, "u-other", "member", 0)
+    # u-left left the group while the old layout's fan-out was merging unread counts: the merge
+    # recreated its member document without a role, which is not a membership.
     docs[f"{GROUP}/members/u-left"] = {"unreadCount": 4}
-    docs[APP_SUPPORT] = {**app, "kind": "support", "memberIds": ["u-member"], "lastActivityAtMs": 4}
-    docs[f"{APP_SUPPORT}/members/u-member"] = {"role": "owner", "unreadCount": 1, "pushTokens": ["p1"]}
+    docs[APP_SUPPORT] = {**app, "kind": "support", "memberCount": 1, "seq": 2, "lastActivityAtMs": 4}
+    docs[f"{APP_SUPPORT}/members/u-member"] = member(APP_SUPPORT, "u-member", "owner", 1)
     docs["users/u-member"] = {"name": "Mia"}
     docs[f"usage/{MONTH}/shards/0"] = {"count": 7}
     docs["rateBuckets/u-member-1700000000"] = {"count": 1, "expireAt": now}
-    docs["pushOutbox/push-1"] = {"userId": "u-member", "tokens": ["p1"], "title": "Sam"}
+    docs[f"{GROUP}/pushRoster/7"] = {"members": {"u-member": {"tokens": ["p1"], "muted": False}}}
+    docs[f"{GROUP}/pushJobs/post-1"] = {"sent": 500, "done": False}
     docs[f"{GROUP}/joinRequests/u-outsider"] = {
         "userId": "u-outsider",
         "status": "pending",

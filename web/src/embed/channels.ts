@@ -1,17 +1,34 @@
-/** The user's channels, live: their group and direct conversations from one Firestore query, their
- * support channel from the chat API (its document is staff-only: `mysubs` lists it), and the unread
- * count of each from their own `members/{userId}` document.
+/** The user's channels, live, and the unread count of each, computed from a watermark
+ * (unread = max(0, channel.seq - member.lastReadSeq); see model.ts):
  *
- * Why a listener per channel on members/{userId} rather than re-asking mysubs: that document is exactly
- * where the count lives (every post increments it in the post's own batch, setRead rewrites it), the
- * rules let the user read it, and a listener costs one small read per change, whereas mysubs reads
- * every channel and membership on each call and would still need something to tell it when to run.
- * mysubs is asked only for the support channel: at start, when it is opened, and when its member
- * document changes (a new post or reply), so its last message text stays current too. */
+ * - ONE collection-group listener on the user's own member documents (`members` where userId == me
+ *   and tenantId == the app: the composite index in infra/firestore.indexes.json; the rules let an
+ *   app user read exactly those). It gives the channel ids and each `lastReadSeq`. A member document
+ *   changes only when this user reads, posts, joins or leaves: never when someone else posts.
+ * - ONE document listener per membership on its channel document (`seq`, name, last message,
+ *   `lastActivityAtMs`, by which the list is sorted here). A post changes that one small document,
+ *   so a listening member pays one read per post whatever the channel's size.
+ *
+ * Why a listener per channel rather than batched `documentId() in [...]` queries of up to 30: after
+ * the initial reads (one per channel either way) both cost one read per changed channel document;
+ * but a batched query's id list is fixed, so every join or leave would replace the query and read
+ * its up-to-30 documents again, where a per-channel listener reads one. The rules decide a document
+ * read by that document's own member document (an exists() per channel), which a get evaluates
+ * once, whereas a query over many ids would need one such call per id and Firestore allows 10 per
+ * query request. And at most CHANNEL_LIMIT listeners (plus one) stay under the SDK's advised 100
+ * per client; they all share the client's one connection.
+ *
+ * The support channel is the exception: its document is staff-only (its summary may quote an
+ * agent's private note), so it comes from the chat API's `mysubs` (with the unread count the API
+ * computes), asked at start, when it is opened or left, and again when something happens in it: a
+ * post or reply (a listener on its latest visible message, which the rules let the user read) or a
+ * read (its member document's lastReadSeq moves). */
 import {
   collection,
+  collectionGroup,
   doc,
   limit,
+  limitToLast,
   onSnapshot,
   orderBy,
   query,
@@ -20,61 +37,96 @@ import {
 } from "firebase/firestore";
 import { computed, onScopeDispose, reactive, ref, shallowRef, watch } from "vue";
 
-import { channelFromApi, channelFromDoc, type ApiChannel, type ChannelRow } from "./model";
+import {
+  channelFromApi,
+  channelFromDoc,
+  membershipFromDoc,
+  unreadFrom,
+  type ApiChannel,
+  type ChannelRow,
+  type Membership,
+  type ReadState,
+} from "./model";
 import { describe, type ChatSession } from "./session";
 
-/** The list shows at most this many group/direct channels (and a listener on each one's unread). */
+/** The list follows at most this many memberships (one channel-document listener each). */
 export const CHANNEL_LIMIT = 50;
 const SUPPORT_REFRESH_MS = 300;
 
 export function useChannels(session: ChatSession) {
   const { db, appId, userId } = session;
-  const conversations = shallowRef<ChannelRow[]>([]);
+  /** The user's memberships (member documents with a role), by channel id. */
+  const memberships = shallowRef<ReadonlyMap<string, Membership>>(new Map());
+  /** Each followed channel's document as its listener delivered it: a row, or null (missing, not
+   * readable, or not a group/direct channel). No entry: not delivered yet. */
+  const documents = reactive(new Map<string, ChannelRow | null>());
   const support = shallowRef<ChannelRow | null>(null);
-  const unread = reactive<Record<string, number>>({});
-  const listLoaded = ref(false);
+  const supportUnread = ref(0);
+  const membersLoaded = ref(false);
   const supportLoaded = ref(false);
   const problem = ref<string | null>(null);
+
+  const isSupport = (id: string): boolean => support.value?.id === id;
+
+  const conversations = computed(() => {
+    const rows: ChannelRow[] = [];
+    for (const id of memberships.value.keys()) {
+      const row = isSupport(id) ? null : documents.get(id);
+      if (row) rows.push(row);
+    }
+    return rows;
+  });
 
   const channels = computed(() =>
     [...conversations.value, ...(support.value ? [support.value] : [])].sort((a, b) => b.activityMs - a.activityMs),
   );
-  const loaded = computed(() => listLoaded.value && supportLoaded.value);
-  /** Loaded, and every listed channel's unread count has arrived (its listener is live). */
-  const settled = computed(() => loaded.value && channels.value.every((channel) => channel.id in unread));
 
-  // Only what the rules allow an app user to list: their direct/group conversations. Production
-  // needs the composite index memberIds CONTAINS, kind ASC, lastActivityAtMs DESC
-  // (infra/firestore.indexes.json).
-  const stopList = session.track(
-    onSnapshot(
-      query(
-        collection(db, "tenants", appId, "conversations"),
-        where("memberIds", "array-contains", userId),
-        where("kind", "in", ["direct", "group"]),
-        orderBy("lastActivityAtMs", "desc"),
-        limit(CHANNEL_LIMIT),
-      ),
-      (snapshot) => {
-        conversations.value = snapshot.docs.map((snap) => channelFromDoc(snap, userId));
-        listLoaded.value = true;
-      },
-      (exc) => {
-        problem.value = `Your channels could not be loaded: ${describe(exc)}`;
-        listLoaded.value = true;
-      },
-    ),
+  /** Unread per listed channel: max(0, seq - lastReadSeq); the support channel's from the API. */
+  const unread = computed<Record<string, number>>(() => {
+    const counts: Record<string, number> = {};
+    for (const row of conversations.value) counts[row.id] = unreadFrom(row.seq, memberships.value.get(row.id)?.lastReadSeq);
+    if (support.value) counts[support.value.id] = supportUnread.value;
+    return counts;
+  });
+
+  /** Every listener has delivered: the memberships, each one's channel document, and mysubs. */
+  const settled = computed(
+    () =>
+      membersLoaded.value &&
+      supportLoaded.value &&
+      [...memberships.value.keys()].every((id) => isSupport(id) || documents.has(id)),
   );
+  /** Settled once (the first full list): later joins do not bring "Loading…" back. */
+  const loaded = ref(false);
+  watch(settled, (now) => (loaded.value ||= now), { immediate: true, flush: "sync" });
 
+  /** The open channel's read state, as useThread needs it. */
+  function readState(id: string): ReadState {
+    if (isSupport(id)) return { seq: null, lastReadSeq: null, unread: supportUnread.value, lastPostId: null };
+    const row = documents.get(id);
+    const membership = memberships.value.get(id);
+    return {
+      seq: row ? row.seq : null,
+      lastReadSeq: membership ? membership.lastReadSeq : null,
+      unread: unread.value[id] ?? 0,
+      lastPostId: row ? row.lastPostId : null,
+    };
+  }
+
+  // --- the support channel, through the API ---
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   let disposed = false;
+
+  function takeSupport(channel: ApiChannel | undefined): void {
+    support.value = channel ? channelFromApi(channel) : null;
+    supportUnread.value = Math.max(Number(channel?.unreadCount) || 0, 0);
+  }
 
   async function loadSupport(): Promise<void> {
     try {
       const answer = await session.call<{ channels: ApiChannel[] }>("mysubs");
       if (disposed) return;
-      const found = answer.channels.find((channel) => channel.kind === "support");
-      support.value = found ? channelFromApi(found) : null;
+      takeSupport(answer.channels.find((channel) => channel.kind === "support"));
     } catch (exc) {
       if (!disposed) problem.value = `Your support channel could not be loaded: ${describe(exc)}`;
     } finally {
@@ -84,52 +136,107 @@ export function useChannels(session: ChatSession) {
 
   /** Ask mysubs again soon (several changes in a burst make one call). */
   function refreshSupport(): void {
+    if (disposed) return;
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => void loadSupport(), SUPPORT_REFRESH_MS);
   }
 
   void loadSupport();
 
-  // One listener per listed channel on the user's own membership document.
-  const members = new Map<string, Unsubscribe>();
-  function syncMembers(): void {
-    const wanted = new Set(channels.value.map((channel) => channel.id));
-    for (const [id, stop] of members) {
+  // --- the memberships: one collection-group listener ---
+  const stopMembers = session.track(
+    onSnapshot(
+      query(
+        collectionGroup(db, "members"),
+        where("userId", "==", userId),
+        where("tenantId", "==", appId),
+        limit(CHANNEL_LIMIT),
+      ),
+      (snapshot) => {
+        const next = new Map<string, Membership>();
+        for (const snap of snapshot.docs) {
+          const membership = membershipFromDoc(snap);
+          if (membership?.role) next.set(membership.channelId, membership);
+        }
+        // The support channel's read pointer moved (read here or elsewhere, or the user posted):
+        // its unread count lives in the API's answer.
+        const supportId = support.value?.id;
+        if (membersLoaded.value && supportId && memberships.value.get(supportId)?.lastReadSeq !== next.get(supportId)?.lastReadSeq) {
+          refreshSupport();
+        }
+        memberships.value = next;
+        membersLoaded.value = true;
+      },
+      (exc) => {
+        problem.value = `Your channels could not be loaded: ${describe(exc)}`;
+        membersLoaded.value = true;
+      },
+    ),
+  );
+
+  // --- each membership's channel document ---
+  const channelListeners = new Map<string, Unsubscribe>();
+  function syncChannels(): void {
+    const wanted = new Set([...memberships.value.keys()].filter((id) => !isSupport(id)));
+    for (const [id, stop] of channelListeners) {
       if (!wanted.has(id)) {
         stop();
-        members.delete(id);
-        delete unread[id];
+        channelListeners.delete(id);
+        documents.delete(id);
       }
     }
     for (const id of wanted) {
-      if (members.has(id)) continue;
-      let first = true;
+      if (channelListeners.has(id)) continue;
       const stop = session.track(
         onSnapshot(
-          doc(db, "tenants", appId, "conversations", id, "members", userId),
+          doc(db, "tenants", appId, "conversations", id),
           (snap) => {
-            const count = Math.max(Number(snap.data()?.unreadCount) || 0, 0);
-            const changed = unread[id] !== count;
-            unread[id] = count;
-            // The support channel's summary is not readable: a change here (a post, a reply, a
-            // read) is the cue to ask mysubs for its last message.
-            if (!first && changed && support.value?.id === id) refreshSupport();
-            first = false;
+            const kind = snap.exists() ? snap.data()?.kind : undefined;
+            documents.set(id, kind === "group" || kind === "direct" ? channelFromDoc(snap, userId) : null);
           },
-          () => {
-            unread[id] = 0; // no longer a member (left, or removed): nothing to count
-          },
+          // Not readable (left or removed meanwhile, or the support channel before mysubs named
+          // it): nothing to list.
+          () => documents.set(id, null),
         ),
       );
-      members.set(id, stop);
+      channelListeners.set(id, stop);
     }
   }
-  watch(channels, syncMembers, { immediate: true });
+  // Synchronously: listeners start (and stop) in the same tick as the snapshot that asks for them.
+  watch([memberships, () => support.value?.id], syncChannels, { immediate: true, flush: "sync" });
+
+  // --- the support channel's latest visible message: the cue that an agent replied ---
+  let stopSupportPosts: Unsubscribe | undefined;
+  watch(
+    () => support.value?.id,
+    (id) => {
+      stopSupportPosts?.();
+      stopSupportPosts = undefined;
+      if (!id) return;
+      let first = true;
+      stopSupportPosts = session.track(
+        onSnapshot(
+          query(
+            collection(db, "tenants", appId, "conversations", id, "messages"),
+            where("direction", "in", ["in", "out"]),
+            orderBy("createdAt", "asc"),
+            limitToLast(1),
+          ),
+          () => {
+            if (!first) refreshSupport();
+            first = false;
+          },
+          () => undefined, // the badge then moves only when the list is reopened: not worth an alert
+        ),
+      );
+    },
+    { immediate: true, flush: "sync" },
+  );
 
   async function openSupport(): Promise<ChannelRow> {
     // One per user: an existing support channel comes back as it is (its last message included).
-    support.value = channelFromApi(await session.call<ApiChannel>("createSub", { support: true }));
-    return support.value;
+    takeSupport(await session.call<ApiChannel>("createSub", { support: true }));
+    return support.value!;
   }
 
   async function createGroup(name: string): Promise<ChannelRow> {
@@ -139,12 +246,13 @@ export function useChannels(session: ChatSession) {
   onScopeDispose(() => {
     disposed = true;
     clearTimeout(refreshTimer);
-    stopList();
-    for (const stop of members.values()) stop();
-    members.clear();
+    stopMembers();
+    stopSupportPosts?.();
+    for (const stop of channelListeners.values()) stop();
+    channelListeners.clear();
   });
 
-  return { channels, unread, loaded, settled, problem, support, refreshSupport, openSupport, createGroup };
+  return { channels, unread, loaded, settled, problem, support, readState, refreshSupport, openSupport, createGroup };
 }
 
 export type Channels = ReturnType<typeof useChannels>;

@@ -1,7 +1,11 @@
 /** Firestore documents and chat API answers as the widget shows them. Field names follow
- * shared/chat/api.py (`_new_channel`, `_channel`, `create_post`) and shared/outbox.py (agents'
- * replies in support channels). */
-import type { DocumentData, QueryDocumentSnapshot, Timestamp } from "firebase/firestore";
+ * shared/chat/api.py (`_new_channel`, `_new_member`, `_channel`, `create_post`) and shared/outbox.py
+ * (agents' replies in support channels).
+ *
+ * Read state is a watermark (issue 14): a channel document counts its posts in `seq`, the user's
+ * member document holds `lastReadSeq`, and unread = max(0, seq - lastReadSeq), computed here. Nothing
+ * per member is written when someone posts (the poster's own `lastReadSeq` moves with their post). */
+import type { DocumentData, DocumentSnapshot, QueryDocumentSnapshot, Timestamp } from "firebase/firestore";
 
 export type ChannelKind = "group" | "direct" | "support";
 
@@ -12,6 +16,38 @@ export interface ChannelRow {
   lastMessageText: string | null;
   /** For ordering the list, newest activity first. */
   activityMs: number;
+  /** The channel document's post count as last delivered (null: not readable here, the support
+   * channel, whose document is staff-only). */
+  seq: number | null;
+  /** The post `seq` last counted (the channel's `lastPost.id`): later posts the widget shows are not
+   * in `seq` yet (a hot channel folds them in about a second later). */
+  lastPostId: string | null;
+}
+
+/** The user's member document of one channel (`tenants/{app}/conversations/{c}/members/{userId}`),
+ * from the collection-group listener. */
+export interface Membership {
+  channelId: string;
+  /** Membership is a member document WITH a role (as the API and the rules test it). */
+  role: "owner" | "member" | null;
+  lastReadSeq: number;
+}
+
+/** What the open channel needs to know about its read state, live. */
+export interface ReadState {
+  /** The channel's seq this client has seen (null: unknown here; setRead then lets the server read
+   * it). */
+  seq: number | null;
+  /** The user's lastReadSeq (null: unknown here). */
+  lastReadSeq: number | null;
+  unread: number;
+  /** The post the channel's seq counted last (null: none, or unknown). */
+  lastPostId: string | null;
+}
+
+/** Unread = max(0, seq - lastReadSeq). */
+export function unreadFrom(seq: number | null | undefined, lastReadSeq: number | null | undefined): number {
+  return Math.max(0, (Number(seq) || 0) - (Number(lastReadSeq) || 0));
 }
 
 export interface PostView {
@@ -43,14 +79,15 @@ export interface ApiChannel {
   lastMessage: { createdAt: string | null } | null;
   createdAt: string | null;
   updatedAt: string | null;
+  /** The caller's unread count, computed by the API from seq and lastReadSeq. */
   unreadCount: number | null;
 }
 
 const KIND_NAMES: Record<ChannelKind, string> = { group: "Group", direct: "Direct message", support: "Support" };
 
 /** A group or direct conversation document (read through the rules: the user is a member). */
-export function channelFromDoc(doc: QueryDocumentSnapshot<DocumentData>, me: string): ChannelRow {
-  const data = doc.data();
+export function channelFromDoc(doc: Pick<DocumentSnapshot<DocumentData>, "id" | "data">, me: string): ChannelRow {
+  const data = doc.data() ?? {};
   const kind = (["group", "direct", "support"].includes(data.kind) ? data.kind : "group") as ChannelKind;
   let name: string | undefined = typeof data.name === "string" && data.name ? data.name : undefined;
   if (!name && kind === "direct") {
@@ -64,6 +101,37 @@ export function channelFromDoc(doc: QueryDocumentSnapshot<DocumentData>, me: str
     name: name || KIND_NAMES[kind],
     lastMessageText: typeof data.lastMessageText === "string" ? data.lastMessageText : null,
     activityMs: Number(data.lastActivityAtMs) || 0,
+    seq: Math.max(Number(data.seq) || 0, 0),
+    lastPostId: postIdOf(data.lastPost) ?? postIdOf(data.lastMessage),
+  };
+}
+
+function postIdOf(summary: unknown): string | null {
+  const id = (summary as { id?: unknown } | null | undefined)?.id;
+  return typeof id === "string" && id ? id : null;
+}
+
+/** The seq the reader has seen: the channel's, plus the posts shown after the one it counted last
+ * (in a channel hot enough to defer its summary, seq trails the posts by about a second; a reader
+ * who saw a post and left meanwhile has still read it). `posts` oldest first. */
+export function seenSeq(seq: number, lastPostId: string | null, posts: readonly { id: string }[]): number {
+  if (lastPostId === null) return seq === 0 ? posts.length : seq;
+  const index = posts.findIndex((post) => post.id === lastPostId);
+  // Not among the posts shown: they are older than it (or it is older than the last 50: rare).
+  return index < 0 ? seq : seq + (posts.length - 1 - index);
+}
+
+/** The user's member document (from the collection-group query on `members`). The channel is its
+ * `channelId` field, or else the document's parent (a document written before the field existed). */
+export function membershipFromDoc(doc: QueryDocumentSnapshot<DocumentData>): Membership | null {
+  const data = doc.data();
+  const channelId =
+    typeof data.channelId === "string" && data.channelId ? data.channelId : (doc.ref?.parent?.parent?.id ?? "");
+  if (!channelId) return null;
+  return {
+    channelId,
+    role: data.role === "owner" || data.role === "member" ? data.role : null,
+    lastReadSeq: Math.max(Number(data.lastReadSeq) || 0, 0),
   };
 }
 
@@ -78,6 +146,8 @@ export function channelFromApi(channel: ApiChannel): ChannelRow {
     name: channel.name || KIND_NAMES[channel.kind],
     lastMessageText: channel.lastMessageText,
     activityMs: stamps.length ? Math.max(...stamps) : 0,
+    seq: null,
+    lastPostId: null,
   };
 }
 

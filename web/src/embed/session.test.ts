@@ -179,6 +179,46 @@ describe("calling the chat API", () => {
   });
 });
 
+describe("a call as the widget goes away (sendOnExit)", () => {
+  it("is sent at once with keepalive and the ID token in hand", async () => {
+    const { session } = await openChatSession();
+    await session.call("mysubs");
+    server.calls.length = 0;
+
+    session.sendOnExit("setRead", { channelId: "g1", seq: 4, viewing: false });
+
+    // Synchronously: no await between the page event and the request.
+    expect(server.calls).toHaveLength(1);
+    const [call] = server.calls;
+    expect(call.url).toBe("http://chat.test/v1/setRead");
+    expect(call.body).toEqual({ channelId: "g1", seq: 4, viewing: false });
+    expect(call.headers.Authorization).toBe("Bearer id-token");
+    expect(call.init).toMatchObject({ method: "POST", keepalive: true, credentials: "omit" });
+  });
+
+  it("without an ID token in hand, is an ordinary call; a failure is dropped", async () => {
+    route = () => ({ status: 503 });
+    const { session } = await openChatSession();
+
+    session.sendOnExit("setRead", { channelId: "g1", viewing: false });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+
+    expect(server.callsTo("/v1/setRead")).toHaveLength(1);
+    expect(server.calls[0].init.keepalive).toBeUndefined();
+  });
+
+  it("sends nothing once the session is closed", async () => {
+    const { session } = await openChatSession();
+    await session.call("mysubs");
+    await session.close();
+    server.calls.length = 0;
+
+    session.sendOnExit("setRead", { channelId: "g1", viewing: false });
+
+    expect(server.calls).toEqual([]);
+  });
+});
+
 describe("closing", () => {
   it("stops every tracked listener, signs out and deletes the app; calls fail afterwards", async () => {
     const { session } = await openChatSession();

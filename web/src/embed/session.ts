@@ -26,6 +26,8 @@ export function describe(exc: unknown): string {
 }
 
 let mounts = 0;
+/** sendOnExit uses the last ID token only if it was minted this recently (they live an hour). */
+const BEARER_FRESH_MS = 50 * 60_000;
 
 function emulatorUrl(host: string): string {
   return /^https?:\/\//.test(host) ? host : `http://${host}`;
@@ -57,6 +59,9 @@ export class ChatSession {
   private closed = false;
   /** The custom token's session is no longer valid (a 401 a fresh ID token did not cure). */
   private ended = false;
+  /** The last `Bearer <ID token>` minted (for sendOnExit). */
+  private bearer: string | null = null;
+  private bearerAtMs = 0;
 
   private constructor(
     readonly app: FirebaseApp,
@@ -66,7 +71,7 @@ export class ChatSession {
     readonly user: User,
     /** The app (tenant) the user belongs to: the token's tenantId claim. */
     readonly appId: string,
-    /** The app's id for the user (members/{userId}, memberIds, posts' sender): the token's userId
+    /** The app's id for the user (members/{userId}, posts' sender): the token's userId
      * claim. Not the Firebase uid, which is the app's own account for them, `<appId>:<userId>`. */
     readonly userId: string,
   ) {}
@@ -148,10 +153,38 @@ export class ChatSession {
     }
   }
 
+  /** POST {apiUrl}/v1/{operation} now, without waiting for anything: for what the widget says as it
+   * goes away (setRead when a channel closes, the page is hidden or left). `keepalive`, so the
+   * request outlives the page, and the ID token already in hand (minting one is asynchronous and
+   * may not finish on a page being unloaded); without one, an ordinary call. No answer, no retry:
+   * failures are dropped (the next setRead corrects the read state). */
+  sendOnExit(operation: string, body: object): void {
+    if (this.closed || this.ended) return;
+    // ID tokens live an hour: an older one would only earn a 401.
+    if (!this.bearer || Date.now() - this.bearerAtMs > BEARER_FRESH_MS) {
+      void this.call(operation, body).catch(() => undefined);
+      return;
+    }
+    try {
+      void fetch(`${this.config.apiUrl}/v1/${operation}`, {
+        method: "POST",
+        headers: { Authorization: this.bearer, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        credentials: "omit",
+        keepalive: true,
+      }).catch(() => undefined);
+    } catch {
+      // fetch refused the request outright (a browser without keepalive for it): nothing to do.
+    }
+  }
+
   /** `Bearer <ID token>`; a token Firebase will not mint (other than for being offline) ends the session. */
   private async credential(forceRefresh: boolean): Promise<string> {
     try {
-      return `Bearer ${await this.user.getIdToken(forceRefresh)}`;
+      const bearer = `Bearer ${await this.user.getIdToken(forceRefresh)}`;
+      this.bearer = bearer;
+      this.bearerAtMs = Date.now();
+      return bearer;
     } catch (exc) {
       if ((exc as { code?: string } | null)?.code === "auth/network-request-failed") {
         throw new ApiError("network", "Could not reach the server. Check your connection and retry.", 0);
@@ -165,6 +198,7 @@ export class ChatSession {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.bearer = null;
     for (const unsubscribe of this.listeners) unsubscribe();
     this.listeners.clear();
     await signOut(this.auth).catch(() => undefined);

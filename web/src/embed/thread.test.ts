@@ -1,4 +1,4 @@
-import { effectScope, nextTick, ref } from "vue";
+import { effectScope, nextTick, ref, type Ref } from "vue";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 vi.mock("firebase/app", async () => (await import("../testing/fakeFirebase")).appModule);
@@ -19,12 +19,12 @@ import {
   type Call,
   type FakeDoc,
 } from "../testing/fakeFirebase";
-import type { ChannelRow } from "./model";
+import type { ChannelRow, ReadState } from "./model";
 import type { ChatSession } from "./session";
-import { POST_LIMIT, useThread } from "./thread";
+import { POST_LIMIT, READ_INTERVAL_MS, useThread } from "./thread";
 
-const GROUP: ChannelRow = { id: "g1", kind: "group", name: "Team", lastMessageText: null, activityMs: 0 };
-const SUPPORT: ChannelRow = { id: "s1", kind: "support", name: "Support", lastMessageText: null, activityMs: 0 };
+const GROUP: ChannelRow = { id: "g1", kind: "group", name: "Team", lastMessageText: null, activityMs: 0, seq: 0, lastPostId: null };
+const SUPPORT: ChannelRow = { id: "s1", kind: "support", name: "Support", lastMessageText: null, activityMs: 0, seq: null, lastPostId: null };
 const POSTS = "tenants/app1/conversations/g1/messages";
 
 type Answer = { status: number; body?: unknown } | Error | Promise<{ status: number; body?: unknown }>;
@@ -36,13 +36,24 @@ let server: ReturnType<typeof fakeServer>;
 let answers: Record<string, (call: Call) => Answer>;
 let session: ChatSession;
 let scope: ReturnType<typeof effectScope> | undefined;
-let unread: ReturnType<typeof ref<number>>;
+let read: Ref<ReadState>;
 let notify: ReturnType<typeof vi.fn<(text: string) => void>>;
 
-function open(channel: ChannelRow = GROUP, unreadCount = 0) {
-  unread = ref(unreadCount);
+/** Open `channel` with this read state (by default: nothing unread, seq 0). */
+function open(channel: ChannelRow = GROUP, state: Partial<ReadState> = {}) {
+  read = ref({ seq: 0, lastReadSeq: 0, unread: 0, lastPostId: null, ...state }) as Ref<ReadState>;
   scope = effectScope();
-  return scope.run(() => useThread(session, channel, unread as never, notify))!;
+  return scope.run(() => useThread(session, channel, read, notify))!;
+}
+
+/** What the list's listeners report: the channel document's seq and the member's lastReadSeq. */
+async function moveTo(seq: number, lastReadSeq = read.value.lastReadSeq ?? 0): Promise<void> {
+  read.value = { ...read.value, seq, lastReadSeq, unread: Math.max(0, seq - lastReadSeq) };
+  await nextTick();
+}
+
+function setReads(): Record<string, unknown>[] {
+  return callsOf("setRead").map((call) => call.body);
 }
 
 function post(id: string, fields: Record<string, unknown> = {}): FakeDoc {
@@ -249,47 +260,129 @@ describe("likes", () => {
 });
 
 describe("read state", () => {
-  it("unread posts in the open channel are marked read at once", async () => {
+  it("unread posts in the open channel are marked read at once, with the seq seen and viewing: true", async () => {
     vi.useFakeTimers();
-    open(GROUP, 3);
+    open(GROUP, { seq: 5, lastReadSeq: 2, unread: 3 });
 
     await vi.advanceTimersByTimeAsync(0);
     await settle();
 
-    expect(callsOf("setRead").map((call) => call.body)).toEqual([{ channelId: "g1" }]);
+    expect(setReads()).toEqual([{ channelId: "g1", seq: 5, viewing: true }]);
   });
 
-  it("nothing is written while there is nothing unread", async () => {
+  it("no setRead when nothing new was seen, while open or on close", async () => {
     vi.useFakeTimers();
-    open(GROUP, 0);
+    open(GROUP, { seq: 3, lastReadSeq: 3 });
     await vi.advanceTimersByTimeAsync(10_000);
+    scope!.stop();
+    scope = undefined;
+    await vi.advanceTimersByTimeAsync(10_000);
+
     expect(callsOf("setRead")).toEqual([]);
   });
 
-  it("posts arriving while it is open are marked read at most every 2 s", async () => {
+  it("a post of the user's own (seq and their lastReadSeq move together) is not read again", async () => {
     vi.useFakeTimers();
-    open(GROUP, 1);
+    open(GROUP, { seq: 3, lastReadSeq: 3 });
+    read.value = { ...read.value, seq: 4, lastReadSeq: 3, unread: 1 }; // the channel document's snapshot...
+    read.value = { ...read.value, seq: 4, lastReadSeq: 4, unread: 0 }; // ...and the member's, in the same tick
+    await nextTick();
+    await vi.advanceTimersByTimeAsync(10_000);
+
+    expect(callsOf("setRead")).toEqual([]);
+  });
+
+  it(`setRead at most once per ${READ_INTERVAL_MS / 1000} s under a burst, each with the latest seq seen`, async () => {
+    vi.useFakeTimers();
+    open(GROUP, { seq: 1, lastReadSeq: 0, unread: 1 });
     await vi.advanceTimersByTimeAsync(0);
     await settle();
-    unread.value = 0; // the member listener reports the read
+    expect(setReads()).toEqual([{ channelId: "g1", seq: 1, viewing: true }]);
 
-    await vi.advanceTimersByTimeAsync(500);
-    unread.value = 1;
-    await nextTick();
-    await vi.advanceTimersByTimeAsync(1000);
-    unread.value = 2;
-    await nextTick();
-    expect(callsOf("setRead")).toHaveLength(1);
+    // 10 posts a second for 5.9 s (the member listener follows each setRead).
+    for (let seq = 2; seq <= 60; seq++) {
+      await vi.advanceTimersByTimeAsync(100);
+      await moveTo(seq);
+    }
+    await settle();
+    expect(setReads().map((body) => body.seq)).toEqual([1, 30]); // at 0 s and 3 s
 
-    await vi.advanceTimersByTimeAsync(500);
+    await vi.advanceTimersByTimeAsync(100);
+    await settle();
+    expect(setReads().map((body) => body.seq)).toEqual([1, 30, 60]); // at 6 s
+    expect(setReads().every((body) => body.viewing === true)).toBe(true);
+
+    await vi.advanceTimersByTimeAsync(30_000); // nothing more arrives: nothing more is sent
+    expect(callsOf("setRead")).toHaveLength(3);
+  });
+
+  it("one setRead on close: the seq seen, viewing: false, kept alive past the page", async () => {
+    vi.useFakeTimers();
+    open(GROUP, { seq: 5, lastReadSeq: 2, unread: 3 });
+    await vi.advanceTimersByTimeAsync(0);
+    await settle();
+    await moveTo(6, 5); // read up to 5; a post arrives, its setRead waits for the interval
+
+    scope!.stop();
+    scope = undefined;
+    await vi.advanceTimersByTimeAsync(10_000);
+    await settle();
+
+    const calls = callsOf("setRead");
+    expect(calls.map((call) => call.body)).toEqual([
+      { channelId: "g1", seq: 5, viewing: true },
+      { channelId: "g1", seq: 6, viewing: false },
+    ]);
+    expect(calls[1].init.keepalive).toBe(true);
+    expect(calls[1].headers.Authorization).toBe("Bearer id-token");
+  });
+
+  it("closing after reading ends the viewing with one setRead even when nothing new arrived", async () => {
+    vi.useFakeTimers();
+    open(GROUP, { seq: 5, lastReadSeq: 2, unread: 3 });
+    await vi.advanceTimersByTimeAsync(0);
+    await settle();
+    await moveTo(5, 5);
+
+    scope!.stop();
+    scope = undefined;
+    await settle();
+
+    expect(setReads()).toEqual([
+      { channelId: "g1", seq: 5, viewing: true },
+      { channelId: "g1", seq: 5, viewing: false },
+    ]);
+  });
+
+  it("hiding the page sends one setRead (viewing: false); posts while hidden wait until it is shown", async () => {
+    vi.useFakeTimers();
+    open(GROUP, { seq: 2, lastReadSeq: 1, unread: 1 });
+    await vi.advanceTimersByTimeAsync(0);
+    await settle();
+    await moveTo(3, 2); // seen, its setRead not yet due
+
+    visibility = "hidden";
+    document.dispatchEvent(new Event("visibilitychange"));
+    await settle();
+    expect(setReads()).toEqual([
+      { channelId: "g1", seq: 2, viewing: true },
+      { channelId: "g1", seq: 3, viewing: false },
+    ]);
+    expect(callsOf("setRead")[1].init.keepalive).toBe(true);
+
+    await moveTo(4, 3); // arrives while hidden: not seen
+    await vi.advanceTimersByTimeAsync(10_000);
+    window.dispatchEvent(new Event("pagehide"));
+    scope!.stop();
+    scope = undefined;
     await settle();
     expect(callsOf("setRead")).toHaveLength(2);
   });
 
-  it("waits while the page is hidden, then marks read when it is shown", async () => {
+  it("the page shown again reads what arrived while it was hidden", async () => {
     vi.useFakeTimers();
     visibility = "hidden";
-    open(GROUP, 2);
+    open(GROUP, { seq: 4, lastReadSeq: 2, unread: 2 });
     await vi.advanceTimersByTimeAsync(10_000);
     expect(callsOf("setRead")).toEqual([]);
 
@@ -298,20 +391,82 @@ describe("read state", () => {
     await vi.advanceTimersByTimeAsync(0);
     await settle();
 
-    expect(callsOf("setRead")).toHaveLength(1);
+    expect(setReads()).toEqual([{ channelId: "g1", seq: 4, viewing: true }]);
   });
 
-  it("a count that rises during a call is marked once the call is done", async () => {
+  it("leaving the page (pagehide) sends the last setRead once", async () => {
+    vi.useFakeTimers();
+    open(GROUP, { seq: 4, lastReadSeq: 1, unread: 3 });
+    await vi.advanceTimersByTimeAsync(0);
+    await settle();
+    await moveTo(5, 4);
+
+    window.dispatchEvent(new Event("pagehide"));
+    scope!.stop(); // the widget goes with the page
+    scope = undefined;
+    await vi.advanceTimersByTimeAsync(10_000);
+    await settle();
+
+    expect(setReads()).toEqual([
+      { channelId: "g1", seq: 4, viewing: true },
+      { channelId: "g1", seq: 5, viewing: false },
+    ]);
+  });
+
+  it("counts the posts on screen that the channel's seq has not counted yet (a hot channel folds it later)", async () => {
+    vi.useFakeTimers();
+    open(GROUP, { seq: 2, lastReadSeq: 2, lastPostId: "p2" });
+    listenerOn(POSTS).next(querySnapshot([post("p1"), post("p2")]));
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(callsOf("setRead")).toEqual([]); // everything shown is counted and read
+
+    // Two posts by others show up; the channel document still says seq 2, last counted p2.
+    listenerOn(POSTS).next(querySnapshot([post("p1"), post("p2"), post("p3"), post("p4")]));
+    await nextTick();
+    await vi.advanceTimersByTimeAsync(0);
+    await settle();
+    expect(setReads()).toEqual([{ channelId: "g1", seq: 4, viewing: true }]);
+
+    // The fold catches up: nothing new.
+    read.value = { ...read.value, seq: 4, lastReadSeq: 4, lastPostId: "p4" };
+    await nextTick();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(callsOf("setRead")).toHaveLength(1);
+
+    // One more shows and the reader leaves before the fold: it was seen, so it is read.
+    listenerOn(POSTS).next(querySnapshot([post("p1"), post("p2"), post("p3"), post("p4"), post("p5")]));
+    await nextTick();
+    scope!.stop();
+    scope = undefined;
+    await settle();
+    expect(setReads()[1]).toEqual({ channelId: "g1", seq: 5, viewing: false });
+  });
+
+  it("never sends a seq below the user's own pointer (a hot channel's seq trails their post)", async () => {
+    vi.useFakeTimers();
+    open(GROUP, { seq: 3, lastReadSeq: 3 });
+    await moveTo(5, 3); // two posts by others...
+    await moveTo(5, 6); // ...and one of the user's own, whose seq the channel has not folded yet
+    await vi.advanceTimersByTimeAsync(0);
+    await settle();
+    expect(callsOf("setRead")).toEqual([]); // nothing beyond the pointer
+
+    await moveTo(7, 6);
+    await vi.advanceTimersByTimeAsync(0);
+    await settle();
+    expect(setReads()).toEqual([{ channelId: "g1", seq: 7, viewing: true }]);
+  });
+
+  it("a seq that rises during a call is marked once the call is done", async () => {
     vi.useFakeTimers();
     let finish!: (answer: { status: number; body: unknown }) => void;
     answers.setRead = () => new Promise((resolve) => (finish = resolve));
-    open(GROUP, 1);
+    open(GROUP, { seq: 1, lastReadSeq: 0, unread: 1 });
     await vi.advanceTimersByTimeAsync(0);
     await settle();
     expect(callsOf("setRead")).toHaveLength(1);
 
-    unread.value = 2;
-    await nextTick();
+    await moveTo(2, 0);
     await vi.advanceTimersByTimeAsync(5000);
     expect(callsOf("setRead")).toHaveLength(1); // still in flight
 
@@ -320,30 +475,63 @@ describe("read state", () => {
     await settle();
     await vi.advanceTimersByTimeAsync(0);
     await settle();
-    expect(callsOf("setRead")).toHaveLength(2);
+    expect(setReads().map((body) => body.seq)).toEqual([1, 2]);
   });
 
-  it("a failed setRead is told in a notice", async () => {
+  it("a failed setRead is told in a notice, and the next post tries again", async () => {
     vi.useFakeTimers();
     answers.setRead = () => ({ status: 500 });
-    open(GROUP, 1);
+    open(GROUP, { seq: 1, lastReadSeq: 0, unread: 1 });
 
     await vi.advanceTimersByTimeAsync(0);
     await settle();
-
     expect(notify).toHaveBeenCalledWith("Could not mark the channel read: The server answered 500.");
+
+    answers.setRead = () => ({ status: 200, body: {} });
+    await moveTo(2, 0);
+    await vi.advanceTimersByTimeAsync(READ_INTERVAL_MS);
+    await settle();
+    expect(setReads().map((body) => body.seq)).toEqual([1, 2]);
+  });
+
+  it("the support channel (its seq is not readable): setRead without a seq when its unread count rises", async () => {
+    vi.useFakeTimers();
+    open(SUPPORT, { seq: null, lastReadSeq: null, unread: 1 });
+    await vi.advanceTimersByTimeAsync(0);
+    await settle();
+    expect(setReads()).toEqual([{ channelId: "s1", viewing: true }]);
+
+    read.value = { ...read.value, unread: 0 }; // mysubs after the read
+    await nextTick();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(callsOf("setRead")).toHaveLength(1);
+
+    read.value = { ...read.value, unread: 1 }; // an agent replied
+    await nextTick();
+    await vi.advanceTimersByTimeAsync(0);
+    await settle();
+    expect(setReads()).toEqual([
+      { channelId: "s1", viewing: true },
+      { channelId: "s1", viewing: true },
+    ]);
+
+    scope!.stop();
+    scope = undefined;
+    await settle();
+    expect(setReads()[2]).toEqual({ channelId: "s1", viewing: false });
   });
 });
 
 describe("leaving the channel", () => {
-  it("stops the posts listener, the read timer and the visibility listener", async () => {
+  it("stops the posts listener, the read timer and the page listeners", async () => {
     vi.useFakeTimers();
-    open(GROUP, 0);
+    open(GROUP, { seq: 0, lastReadSeq: 0 });
     scope!.stop();
     scope = undefined;
 
-    unread.value = 4;
+    await moveTo(4, 0);
     document.dispatchEvent(new Event("visibilitychange"));
+    window.dispatchEvent(new Event("pagehide"));
     await vi.advanceTimersByTimeAsync(10_000);
 
     expect(allListenersOn(POSTS).every((listener) => !listener.active)).toBe(true);

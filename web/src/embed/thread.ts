@@ -10,17 +10,17 @@ import {
   where,
   type QueryConstraint,
 } from "firebase/firestore";
-import { computed, onScopeDispose, ref, shallowRef, watch, type Ref } from "vue";
+import { onScopeDispose, ref, shallowRef, watch, type Ref } from "vue";
 
 import { isRefusal, isUnauthenticated } from "../lib/api";
-import { newClientPostId, postFromDoc, type ChannelRow, type PendingPost, type PostView } from "./model";
+import { newClientPostId, postFromDoc, seenSeq, type ChannelRow, type PendingPost, type PostView, type ReadState } from "./model";
 import { describe, type ChatSession } from "./session";
 
 export const POST_LIMIT = 50;
-/** setRead at most this often while posts keep arriving: each call counts posts and writes. */
-const READ_INTERVAL_MS = 2000;
+/** setRead at most this often while posts keep arriving: each call writes the member document. */
+export const READ_INTERVAL_MS = 3000;
 
-export function useThread(session: ChatSession, channel: ChannelRow, unread: Ref<number>, notify: (text: string) => void) {
+export function useThread(session: ChatSession, channel: ChannelRow, read: Ref<ReadState>, notify: (text: string) => void) {
   const { db, appId, userId } = session;
   const posts = shallowRef<PostView[]>([]);
   const pending = ref<PendingPost[]>([]);
@@ -93,35 +93,81 @@ export function useThread(session: ChatSession, channel: ChannelRow, unread: Ref
     }
   }
 
-  // --- read state: unread (the member document, live) > 0 while the channel is open and the page is
-  // visible -> setRead, throttled; the listener then reports 0 and the list's badge goes.
-  let lastRead = 0;
+  // --- read state. Something new is seen when the channel's seq (live from its document; plus the
+  // posts shown that it has not counted yet, see seenSeq) passes both the user's lastReadSeq and the
+  // last seq sent, while the channel is open and the page
+  // visible. setRead then carries that seq (so the server reads nothing) and `viewing: true` (the
+  // push job skips members viewing the channel), at most every READ_INTERVAL_MS under a burst; and
+  // once more with `viewing: false` when the channel closes or the page is hidden or left, sent with
+  // `keepalive` so it survives the page going away. Nothing new seen (and no viewing to end): no
+  // call. The support channel's seq is not readable here (staff-only document): its unread count
+  // from the API is the cue, and setRead goes without a seq (the server reads it).
+  let sentSeq = -1;
+  /** Support channel: unread seen since the last setRead. */
+  let unsent = false;
+  /** A setRead with viewing: true went out, and none with viewing: false since. */
+  let viewing = false;
+  let lastSent = -Infinity;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let inFlight = false;
   let again = false;
   let disposed = false;
 
-  const wantsRead = computed(() => unread.value > 0);
+  const isVisible = (): boolean => document.visibilityState !== "hidden";
+
+  /** The seq on screen: the channel's, plus the posts shown that it has not counted yet. */
+  function seen(): number | null {
+    const { seq, lastPostId } = read.value;
+    return seq === null ? null : seenSeq(seq, lastPostId, posts.value);
+  }
+
+  function hasNew(): boolean {
+    const seq = seen();
+    if (seq === null) return unsent;
+    return seq > Math.max(sentSeq, read.value.lastReadSeq ?? 0);
+  }
+
+  function body(viewingNow: boolean): Record<string, unknown> {
+    const seq = seen();
+    // Never below the stored pointer (a hot channel's seq can trail the poster's own lastReadSeq).
+    const sent = seq === null ? {} : { seq: Math.max(seq, read.value.lastReadSeq ?? 0) };
+    return { channelId: channel.id, ...sent, viewing: viewingNow };
+  }
+
+  /** Record what this setRead tells the server; the previous state, to restore if it fails. */
+  function record(viewingNow: boolean): () => void {
+    const before = { sentSeq, unsent };
+    sentSeq = Math.max(sentSeq, seen() ?? -1);
+    unsent = false;
+    viewing = viewingNow;
+    lastSent = Date.now();
+    return () => {
+      sentSeq = Math.min(sentSeq, before.sentSeq);
+      unsent ||= before.unsent;
+    };
+  }
 
   function requestRead(): void {
-    if (disposed || !wantsRead.value) return;
-    if (document.visibilityState === "hidden") return; // visibilitychange asks again
+    if (disposed || !isVisible() || !hasNew()) return;
     if (inFlight) {
       again = true;
       return;
     }
     if (timer !== undefined) return;
-    timer = setTimeout(() => void markRead(), Math.max(0, lastRead + READ_INTERVAL_MS - Date.now()));
+    timer = setTimeout(() => void markRead(), Math.max(0, lastSent + READ_INTERVAL_MS - Date.now()));
   }
 
   async function markRead(): Promise<void> {
     timer = undefined;
-    if (disposed) return;
+    // Decided when it fires: a post of the user's own moves seq and their lastReadSeq together.
+    if (disposed || !isVisible() || !hasNew()) return;
+    const payload = body(true);
+    const restore = record(true);
     inFlight = true;
-    lastRead = Date.now();
     try {
-      await session.call("setRead", { channelId: channel.id });
+      await session.call("setRead", payload);
     } catch (exc) {
+      restore();
       if (!disposed) notify(`Could not mark the channel read: ${describe(exc)}`);
     } finally {
       inFlight = false;
@@ -132,14 +178,40 @@ export function useThread(session: ChatSession, channel: ChannelRow, unread: Ref
     }
   }
 
-  watch(unread, requestRead, { immediate: true });
-  const onVisibility = (): void => requestRead();
+  /** The channel closes or the page is hidden or left: one last setRead, `viewing: false`, if
+   * something new was seen or the server was told we are viewing. `seen` false: the page is already
+   * hidden, and what arrived since was not on screen (hiding flushed what was). */
+  function flush(seen: boolean): void {
+    clearTimeout(timer);
+    timer = undefined;
+    if (!seen || !(hasNew() || viewing)) return;
+    const payload = body(false);
+    record(false);
+    session.sendOnExit("setRead", payload);
+  }
+
+  watch(
+    () => [read.value.seq, read.value.lastReadSeq, read.value.unread, read.value.lastPostId, posts.value] as const,
+    ([seq, , count], previous) => {
+      if (seq === null && count > 0 && count !== previous?.[2]) unsent = true;
+      requestRead();
+    },
+    { immediate: true },
+  );
+  const onVisibility = (): void => {
+    // Fired once hidden: what was delivered until now was on screen.
+    if (isVisible()) requestRead();
+    else flush(true);
+  };
+  const onPageHide = (): void => flush(isVisible());
   document.addEventListener("visibilitychange", onVisibility);
+  window.addEventListener("pagehide", onPageHide);
 
   onScopeDispose(() => {
+    flush(isVisible());
     disposed = true;
-    clearTimeout(timer);
     document.removeEventListener("visibilitychange", onVisibility);
+    window.removeEventListener("pagehide", onPageHide);
     stop();
   });
 

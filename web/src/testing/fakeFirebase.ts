@@ -6,8 +6,8 @@
  *   vi.mock("firebase/firestore", async () => (await import("../testing/fakeFirebase")).firestoreModule);
  *
  * and drives what the SDK would deliver itself: `listenersOn(path)` finds the live onSnapshot
- * listeners on a collection or document path (their query constraints included), `querySnapshot`
- * and `docSnapshot` build what they are called with, `emitAuth(user)` plays onAuthStateChanged.
+ * listeners on a collection, collection group (see Ref) or document path (their query constraints
+ * included), `querySnapshot` and `docSnapshot` build what they are called with, `emitAuth(user)` plays onAuthStateChanged.
  * The real SDK against the emulators is covered by the e2e tests in Chromium (tests/e2e/). */
 import { vi } from "vitest";
 
@@ -23,7 +23,8 @@ export interface Constraint {
 }
 
 export interface Ref {
-  kind: "collection" | "doc";
+  // "collectionGroup": collectionGroup(db, id), whose listeners are found on the path "**/<id>".
+  kind: "collection" | "collectionGroup" | "doc";
   path: string;
   id: string;
 }
@@ -138,7 +139,10 @@ export const firestoreModule = {
     path: path(segments),
     id: segments[segments.length - 1]!,
   }),
+  collectionGroup: (_db: unknown, id: string): Ref => ({ kind: "collectionGroup", path: `**/${id}`, id }),
   doc: (_db: unknown, ...segments: string[]): Ref => ({ kind: "doc", path: path(segments), id: segments[segments.length - 1]! }),
+  /** The sentinel a where() on the document id names (the SDK's FieldPath.documentId()). */
+  documentId: () => "__name__",
   query: (ref: Ref, ...constraints: Constraint[]): Query => ({ kind: "query", path: ref.path, constraints }),
   where: (field: string, op: string, value: unknown): Constraint => ({ type: "where", field, op, value }),
   orderBy: (field: string, direction = "asc"): Constraint => ({ type: "orderBy", field, direction }),
