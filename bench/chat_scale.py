@@ -14,7 +14,8 @@ Per channel size N it prints one JSON line:
 - ``listener_reads_per_post``: for :data:`ONLINE_SHARE` of the members online, each holding the
   embed's listeners (its channel list, the open channel, its own membership, as the tree's model
   has them: see :func:`listen`), measured with up to :data:`LISTENER_SAMPLE` members' real
-  Firestore listeners (three each) and scaled to ``ONLINE_SHARE * N``;
+  Firestore listeners (three each before, two after: see :func:`listen`) and scaled to
+  ``ONLINE_SHARE * N``;
 - ``max_document_writes_per_second`` (and the busiest document), ``post_latency_ms`` p50/p99 of the
   round trip of ``createPost`` from one client, ``firestore_cost_per_1m_posts`` at us-central1 list
   prices (bench/report.py ``PRICES``), the channel document's size and index entries;
@@ -61,7 +62,7 @@ from bench.stats import percentile
 SIZES = (2, 100, 1_000, 10_000)
 SMOKE_SIZES = (2, 100)
 ONLINE_SHARE = 0.10
-LISTENER_SAMPLE = 100  # online members simulated with real listeners (3 each)
+LISTENER_SAMPLE = 100  # online members viewing the channel, simulated with real listeners
 API_SEED = 100  # members per channel added through addMember; the rest are cloned
 API_CALLERS = 16
 POSTERS = 10  # members who post, in turn (each well under the 5 posts/s per-user limit)
@@ -287,7 +288,7 @@ class Listeners:
         self._first = 0
         self._lock = threading.Lock()
         self._watches: list[Any] = []
-        kinds = ("channel_list", "membership", "posts") if legacy else ("membership", "channel", "posts")
+        kinds = ("channel_list", "membership", "posts") if legacy else ("membership", "posts")
         for user in users:
             for kind, query in zip(kinds, listen(app_id, channel_id, user, legacy), strict=True):
                 self._watches.append(query.on_snapshot(functools.partial(self._on_snapshot, kind)))
@@ -342,10 +343,12 @@ def listen(app_id: str, channel_id: str, user: str, legacy: bool) -> list[Any]:
 
     - ``legacy`` (channels carry ``memberIds``): the channel list (channels whose ``memberIds``
       contain the user, latest activity first) and the user's member document (its unread count);
-    - otherwise: the user's memberships and the channel document (seq and summary). The embed
-      finds its memberships with a collection-group query on ``members`` (userId, tenantId); here
-      the listener is the user's member document of this channel, which is the only document that
-      query returns that a post can change, so the billed reads are the same. (The emulator, which
+    - otherwise: the user's memberships, but not the open channel's document (the embed pauses
+      that listener while the channel is open: its posts' listener already pays for every post,
+      web/src/embed/channels.ts). The embed finds its memberships with a collection-group query on
+      ``members`` (userId, tenantId); here the listener is the user's member document of this
+      channel, which is the only document that query returns that a post can change, so the billed
+      reads are the same. (The emulator, which
       has no indexes, evaluates a collection-group listener by scanning every member document of
       every channel: with 10,000-member channels that slows every write there, not in production.)"""
     from google.cloud.firestore_v1.base_query import FieldFilter
@@ -366,7 +369,7 @@ def listen(app_id: str, channel_id: str, user: str, legacy: bool) -> list[Any]:
             .limit(50)
         )
         return [channels, channel.collection("members").document(user), posts]
-    return [channel.collection("members").document(user), channel, posts]
+    return [channel.collection("members").document(user), posts]
 
 
 # --- posting ----------------------------------------------------------------------------------------

@@ -233,6 +233,38 @@ describe("unread counts", () => {
     expect(list.unread.value.g1).toBe(0);
   });
 
+  it("the open channel's document is not listened to while it is open, and is again once it closes", async () => {
+    start();
+    await settle();
+    deliver(group("g1", 3, { seq: 1 }), group("g2", 2, { seq: 5 }));
+
+    list.focus("g1");
+    await nextTick();
+    expect(listenersOn(channelPath("g1"))).toEqual([]); // the posts' listener pays for what it shows
+    expect(list.channels.value.map((c) => c.id)).toEqual(["g1", "g2"]); // its row stays as it was
+    expect(list.readState("g1").seq).toBe(1);
+    expect(listenersOn(channelPath("g2"))).toHaveLength(1); // the others are followed as before
+
+    list.focus(null);
+    await nextTick();
+    expect(allListenersOn(channelPath("g1"))).toHaveLength(2); // listened to again
+    listenerOn(channelPath("g1")).next(group("g1", 4, { seq: 9 }));
+    expect(list.readState("g1").seq).toBe(9);
+  });
+
+  it("a channel opened before its document arrived is listened to until it has", async () => {
+    start();
+    await settle();
+    listenerOn(MEMBERS).next(querySnapshot([membership("g1")]));
+    list.focus("g1");
+    await nextTick();
+    expect(listenersOn(channelPath("g1"))).toHaveLength(1);
+    listenerOn(channelPath("g1")).next(group("g1", 3, { seq: 2 }));
+    await nextTick();
+    expect(listenersOn(channelPath("g1"))).toEqual([]);
+    expect(list.readState("g1").seq).toBe(2);
+  });
+
   it("a channel leaving the list stops its listener and its count; the others are kept", async () => {
     start();
     await settle();

@@ -6,8 +6,11 @@
  *   app user read exactly those). It gives the channel ids and each `lastReadSeq`. A member document
  *   changes only when this user reads, posts, joins or leaves: never when someone else posts.
  * - ONE document listener per membership on its channel document (`seq`, name, last message,
- *   `lastActivityAtMs`, by which the list is sorted here). A post changes that one small document,
- *   so a listening member pays one read per post whatever the channel's size.
+ *   `lastActivityAtMs`, by which the list is sorted here). A post changes that one small document
+ *   (at most about once a second in a busy channel), so a listening member pays at most one read per
+ *   post whatever the channel's size. Except the OPEN channel's (`focus`): its posts' listener
+ *   already pays one read per post, and the document would make a viewer pay a second; it is
+ *   paused while the channel is open (its row kept as it was) and listened to again when it closes.
  *
  * Why a listener per channel rather than batched `documentId() in [...]` queries of up to 30: after
  * the initial reads (one per channel either way) both cost one read per changed channel document;
@@ -67,6 +70,8 @@ export function useChannels(session: ChatSession) {
   const problem = ref<string | null>(null);
 
   const isSupport = (id: string): boolean => support.value?.id === id;
+  /** The open channel, whose document is not listened to while it is open (see the top). */
+  const focused = ref<string | null>(null);
 
   const conversations = computed(() => {
     const rows: ChannelRow[] = [];
@@ -177,12 +182,15 @@ export function useChannels(session: ChatSession) {
   // --- each membership's channel document ---
   const channelListeners = new Map<string, Unsubscribe>();
   function syncChannels(): void {
-    const wanted = new Set([...memberships.value.keys()].filter((id) => !isSupport(id)));
+    const member = [...memberships.value.keys()].filter((id) => !isSupport(id));
+    // The open channel's document is paused once it has been delivered (its row stays as it was).
+    const paused = (id: string): boolean => id === focused.value && documents.has(id);
+    const wanted = new Set(member.filter((id) => !paused(id)));
     for (const [id, stop] of channelListeners) {
       if (!wanted.has(id)) {
         stop();
         channelListeners.delete(id);
-        documents.delete(id);
+        if (!paused(id) || !member.includes(id)) documents.delete(id);
       }
     }
     for (const id of wanted) {
@@ -193,6 +201,7 @@ export function useChannels(session: ChatSession) {
           (snap) => {
             const kind = snap.exists() ? snap.data()?.kind : undefined;
             documents.set(id, kind === "group" || kind === "direct" ? channelFromDoc(snap, userId) : null);
+            if (id === focused.value) syncChannels(); // opened before it arrived: pause it now
           },
           // Not readable (left or removed meanwhile, or the support channel before mysubs named
           // it): nothing to list.
@@ -203,7 +212,12 @@ export function useChannels(session: ChatSession) {
     }
   }
   // Synchronously: listeners start (and stop) in the same tick as the snapshot that asks for them.
-  watch([memberships, () => support.value?.id], syncChannels, { immediate: true, flush: "sync" });
+  watch([memberships, () => support.value?.id, focused], syncChannels, { immediate: true, flush: "sync" });
+
+  /** The channel now open (null: none): its document's listener pauses while it is. */
+  function focus(id: string | null): void {
+    focused.value = id;
+  }
 
   // --- the support channel's latest visible message: the cue that an agent replied ---
   let stopSupportPosts: Unsubscribe | undefined;
@@ -252,7 +266,7 @@ export function useChannels(session: ChatSession) {
     channelListeners.clear();
   });
 
-  return { channels, unread, loaded, settled, problem, support, readState, refreshSupport, openSupport, createGroup };
+  return { channels, unread, loaded, settled, problem, support, readState, refreshSupport, openSupport, createGroup, focus };
 }
 
 export type Channels = ReturnType<typeof useChannels>;

@@ -121,6 +121,36 @@ export function seenSeq(seq: number, lastPostId: string | null, posts: readonly 
   return index < 0 ? seq : seq + (posts.length - 1 - index);
 }
 
+/** A seenSeq that also counts what arrives after the channel's last post has scrolled off screen:
+ * while a channel is open its document is not listened to (its posts' listener already pays one
+ * read per post; the document would cost a viewer a second), so its seq and lastPostId stay as they
+ * were when it opened, and more than a screenful of posts may arrive after that post. Every post
+ * first seen after the anchor counts, once. */
+export function seenCounter(): (seq: number, lastPostId: string | null, posts: readonly { id: string }[]) => number {
+  let anchor = "";
+  let primed = false;
+  const known = new Set<string>();
+  const counted = new Set<string>();
+  return (seq, lastPostId, posts) => {
+    const key = `${seq}\u0000${lastPostId ?? ""}`;
+    if (key !== anchor) {
+      anchor = key;
+      primed = false;
+      known.clear();
+      counted.clear();
+    }
+    const index = lastPostId === null ? -1 : posts.findIndex((post) => post.id === lastPostId);
+    if (index >= 0) {
+      for (const post of posts.slice(index + 1)) counted.add(post.id);
+    } else if (primed || (lastPostId === null && seq === 0)) {
+      for (const post of posts) if (!known.has(post.id)) counted.add(post.id);
+    }
+    for (const post of posts) known.add(post.id);
+    primed = true;
+    return seq + counted.size;
+  };
+}
+
 /** The user's member document (from the collection-group query on `members`). The channel is its
  * `channelId` field, or else the document's parent (a document written before the field existed). */
 export function membershipFromDoc(doc: QueryDocumentSnapshot<DocumentData>): Membership | null {

@@ -13,7 +13,7 @@ import {
 import { onScopeDispose, ref, shallowRef, watch, type Ref } from "vue";
 
 import { isRefusal, isUnauthenticated } from "../lib/api";
-import { newClientPostId, postFromDoc, seenSeq, type ChannelRow, type PendingPost, type PostView, type ReadState } from "./model";
+import { newClientPostId, postFromDoc, seenCounter, type ChannelRow, type PendingPost, type PostView, type ReadState } from "./model";
 import { describe, type ChatSession } from "./session";
 
 export const POST_LIMIT = 50;
@@ -115,7 +115,9 @@ export function useThread(session: ChatSession, channel: ChannelRow, read: Ref<R
 
   const isVisible = (): boolean => document.visibilityState !== "hidden";
 
-  /** The seq on screen: the channel's, plus the posts shown that it has not counted yet. */
+  const seenSeq = seenCounter();
+  /** The seq on screen: the channel's, plus the posts shown that it has not counted yet (and those
+   * that arrived since, once its last post scrolled off: see seenCounter). */
   function seen(): number | null {
     const { seq, lastPostId } = read.value;
     return seq === null ? null : seenSeq(seq, lastPostId, posts.value);
