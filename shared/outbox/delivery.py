@@ -27,7 +27,7 @@ from shared import channels, conversations, ids, inbox, secrets, store, tasks
 from shared.config import settings
 from shared.errors import MalformedTask, PermanentError, ProviderError, SwitchboardError, TransientError
 from shared.models import InboundEvent
-from shared.models.outbound import ChannelAccount, OutboundMessage, TemplateParameter
+from shared.models.outbound import ChannelAccount, OutboundMedia, OutboundMessage, TemplateParameter
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,9 @@ class DeliveryTask(BaseModel):
     tenantId: str
     conversationId: str
     messageId: str | None = None
-    action: Literal["send", "mark_read", "answer_callback", "wake", "summary"] = "send"
+    action: Literal["send", "mark_read", "answer_callback", "wake", "summary", "fetch_media"] = "send"
     providerMessageId: str | None = None
+    mediaIndex: int | None = None  # fetch_media: which of the message's files (shared/media/fetch.py)
     callbackQueryId: str | None = None
     snoozeUntilMs: int | None = None
 
@@ -111,9 +112,20 @@ def _outbound(data: dict[str, Any], message_id: str) -> OutboundMessage:
     if kind == "text":
         return OutboundMessage(type="text", text=content.get("text"), **common)
     if kind in MEDIA_TYPES:
+        uploaded = tuple(
+            OutboundMedia(
+                path=str(item["path"]),
+                content_type=str(item["contentType"]),
+                size=int(item["size"]),
+                file_name=item.get("fileName"),
+            )
+            for item in content.get("media") or []
+            if isinstance(item, dict) and item.get("path")
+        )
         return OutboundMessage(
             type=kind,
-            media_url=content.get("mediaUrl"),
+            media_url=None if uploaded else content.get("mediaUrl"),
+            attachments=uploaded,
             caption=content.get("caption"),
             filename=content.get("filename"),
             **common,
@@ -167,6 +179,8 @@ def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:
     if task.messageId is None:
         raise MalformedTask(f"a {task.action} task needs messageId")
     message_id = task.messageId
+    if task.action == "fetch_media":  # inbound media into Cloud Storage, off the ingest path
+        return _fetch_media(task, retry_count)
     conversation = store.get_conversation(tenant_id, conversation_id)
     if conversation is None:
         return "no-conversation"
@@ -220,6 +234,15 @@ def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:
     else:
         store.advance_status(tenant_id, conversation_id, message_id, "sent", None)
     return "sent"
+
+
+def _fetch_media(task: DeliveryTask, retry_count: int) -> str:
+    """A ``fetch_media`` task: one inbound file into Cloud Storage (shared/media/fetch.py)."""
+    from shared.media import fetch
+
+    if task.mediaIndex is None or task.messageId is None:
+        raise MalformedTask("a fetch_media task needs messageId and mediaIndex")
+    return fetch.fetch(task.tenantId, task.conversationId, task.messageId, task.mediaIndex, retry_count)
 
 
 def _provider_failed(

@@ -719,7 +719,7 @@ def test_every_function_that_creates_cloud_tasks_may_and_no_other() -> None:
     assert set(enqueuers) == {"send_message", "agent_api", "ingest"}
     assert expression(enqueuers["send_message"]) == "keys(local.topology.queues)"
     assert enqueuers["agent_api"] == ["whatsapp", "timers"]
-    assert enqueuers["ingest"] == ["telegram", "timers"]
+    assert enqueuers["ingest"] == ["telegram", "timers", "media"]
     assert set(enqueuers["agent_api"] + enqueuers["ingest"]) <= set(topology()["queues"])
     grant = root().resource("google_cloud_tasks_queue_iam_member", "enqueuer")
     assert grant["role"] == "roles/cloudtasks.enqueuer"
