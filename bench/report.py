@@ -108,6 +108,9 @@ BENCHMARKS: dict[str, str] = {
     "chat_scale": "bench.chat_scale",
     "cost": "bench.cost",
     "parse_speed": "bench.parse_speed",
+    "media_latency": "bench.media_latency",
+    "media_dashboard_latency": "bench.media_dashboard_latency",
+    "media_upload": "bench.media_upload",
 }
 
 

@@ -31,23 +31,51 @@ class AgentAction(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    action: Literal["assign", "set_status", "mark_read"]
+    action: Literal["assign", "set_status", "mark_read", "mediaUrl", "uploadUrl"]
     conversationId: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     assigneeId: str | None = Field(default=None, max_length=128)
     status: Literal["open", "pending", "snoozed", "resolved"] | None = None
     snoozeUntilMs: int | None = Field(default=None, ge=0)
+    # mediaUrl: one file of one message; uploadUrl: a new file (shared/media/access.py)
+    messageId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    index: int = Field(default=0, ge=0, le=99)
+    variant: Literal["original", "thumbnail"] = "original"
+    fileName: str | None = Field(default=None, min_length=1, max_length=255)
+    contentType: str | None = Field(default=None, min_length=3, max_length=255)
+    size: int | None = Field(default=None, ge=0)
 
 
 def agent_api(request: flask.Request) -> Response:
-    """POST {action: assign|set_status|mark_read, conversationId, ...} -> the conversation's new state."""
+    """POST {action: assign|set_status|mark_read, conversationId, ...} -> the conversation's new state;
+    {action: mediaUrl, conversationId, messageId, index, variant} or {action: uploadUrl,
+    conversationId, fileName, contentType, size} -> a signed URL (shared/media/access.py)."""
 
     def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
         caller = auth.verify(req.headers.get("Authorization"))
         action = AgentAction.model_validate_json(body)
         if action.action == "mark_read":
             return outbox.mark_read(caller, action.conversationId)
+        if action.action in ("mediaUrl", "uploadUrl"):
+            return _media(caller, action)
         if action.action == "assign":
             return conversations.assign(caller, action.conversationId, action.assigneeId)
         return conversations.set_status(caller, action.conversationId, action.status, action.snoozeUntilMs)
 
     return serve(request, handle, body_limit("agent_api"))
+
+
+def _media(caller: auth.Caller, action: AgentAction) -> dict[str, Any]:
+    """Signed media URLs for staff of the conversation's tenant, support conversations only."""
+    from shared.errors import Refused
+    from shared.media import access
+
+    conversations.for_staff(caller, action.conversationId)
+    if action.action == "mediaUrl":
+        if action.messageId is None:
+            raise Refused("invalid_request", "mediaUrl needs messageId")
+        return access.media_url(
+            caller.tenant_id, action.conversationId, action.messageId, action.index, action.variant
+        )
+    if action.fileName is None or action.contentType is None or action.size is None:
+        raise Refused("invalid_request", "uploadUrl needs fileName, contentType and size")
+    return access.upload_url(caller.tenant_id, caller.uid, action.fileName, action.contentType, action.size)

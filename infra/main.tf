@@ -61,6 +61,7 @@ locals {
     SWITCHBOARD_QUEUE_PREFIX             = "outbound-"
     SWITCHBOARD_PUBSUB_ENDPOINT          = "https://${var.region}-pubsub.googleapis.com"
     SWITCHBOARD_STORE_RETRY_SECONDS      = "15"
+    SWITCHBOARD_MEDIA_BUCKET             = google_storage_bucket.media.name
   }
 
   # Secret environment variables -> Secret Manager secret ids. Only references reach Terraform:
@@ -101,7 +102,7 @@ locals {
   task_enqueuers = {
     send_message = keys(local.topology.queues)
     agent_api    = ["whatsapp", "timers"]
-    ingest       = ["telegram", "timers"]
+    ingest       = ["telegram", "timers", "media"]
     # A post queues its push job (push) and, in a hot channel, the fold of its summary (timers).
     chat_api = ["push", "timers"]
   }

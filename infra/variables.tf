@@ -192,3 +192,20 @@ variable "labels" {
     error_message = "label keys and values must be lowercase letters, digits, '_' or '-' (keys start with a letter)."
   }
 }
+
+variable "media_retention_days" {
+  description = "Days a media object (inbound media, thumbnails, uploads) is kept before the bucket's lifecycle rule deletes it."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.media_retention_days >= 1 && floor(var.media_retention_days) == var.media_retention_days
+    error_message = "media_retention_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "media_cors_origins" {
+  description = "Origins besides the Hosting site's own that may upload to and read from the media bucket through signed URLs (a custom dashboard domain)."
+  type        = list(string)
+  default     = []
+}

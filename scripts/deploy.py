@@ -71,6 +71,7 @@ APP_SECRETS: dict[str, str | None] = {
 }
 # Google APIs the dashboard's Firebase SDK calls in production (Firestore, Auth sign-in and token
 # refresh); locally the emulators stand in for them.
+MEDIA_ORIGIN = "https://storage.googleapis.com"  # where signed media URLs point (shared/media/storage.py)
 FIREBASE_API_ORIGINS = (
     "https://firestore.googleapis.com",
     "https://identitytoolkit.googleapis.com",
@@ -598,7 +599,8 @@ def content_security_policy(config: Mapping[str, Any]) -> str:
     for index, directive in enumerate(directives):
         if directive.startswith("connect-src "):
             origins = directive.split()[1:]
-            directives[index] = "connect-src " + " ".join([*origins, *FIREBASE_API_ORIGINS])
+            # Attachments upload straight to Cloud Storage through signed URLs.
+            directives[index] = "connect-src " + " ".join([*origins, *FIREBASE_API_ORIGINS, MEDIA_ORIGIN])
     return "; ".join(directives)
 
 

@@ -150,6 +150,24 @@ ENVIRONMENT: tuple[Variable, ...] = (
         "sends to instead of https://fcm.googleapis.com, with a fixed bearer token.",
         local_only=True,
     ),
+    Variable(
+        "SWITCHBOARD_MEDIA_BUCKET",
+        "switchboard-local-media",
+        doc="Cloud Storage bucket of every media object (Terraform: <project>-media).",
+    ),
+    Variable(
+        "SWITCHBOARD_MEDIA_URL_ENDPOINT",
+        "",
+        doc="Local only: the root signed media URLs point at (the local signed-URL gateway in front of "
+        "the Cloud Storage emulator); production uses https://storage.googleapis.com.",
+        local_only=True,
+    ),
+    Variable(
+        "SWITCHBOARD_MEDIA_SIGNING_KEY_FILE",
+        "",
+        doc="Local only: a service-account JSON key that signs media URLs instead of IAM signBlob.",
+        local_only=True,
+    ),
 )
 
 
@@ -188,6 +206,10 @@ class Settings:
     tasks_emulator_host: str
     queue_prefix: str
     fcm_endpoint: str
+    media_bucket: str = "switchboard-local-media"
+    media_url_endpoint: str = ""
+    media_signing_key_file: str = ""
+    storage_emulator_host: str = ""
     environment: str = LOCAL
 
     @property
@@ -276,6 +298,10 @@ def settings() -> Settings:
         tasks_emulator_host=_read("SWITCHBOARD_TASKS_EMULATOR_HOST") or "",
         queue_prefix=_read("SWITCHBOARD_QUEUE_PREFIX") or "outbound-",
         fcm_endpoint=(_read("SWITCHBOARD_FCM_ENDPOINT") or "").rstrip("/"),
+        media_bucket=_read("SWITCHBOARD_MEDIA_BUCKET") or "switchboard-local-media",
+        media_url_endpoint=(_read("SWITCHBOARD_MEDIA_URL_ENDPOINT") or "").rstrip("/"),
+        media_signing_key_file=_read("SWITCHBOARD_MEDIA_SIGNING_KEY_FILE") or "",
+        storage_emulator_host=_read("STORAGE_EMULATOR_HOST") or "",
         environment=environment,
     )
 

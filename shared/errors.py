@@ -23,6 +23,8 @@ SwitchboardError                 transient?  http
     ├── InvalidSecretName        no          400  a name Secret Manager would refuse
     ├── InvitationRefused        no          409  the address belongs to an account of another tenant
     ├── UnknownChannel           no          404  no adapter is registered under that channel kind
+    ├── MediaNotFound            no          404  no stored object at that media path
+    ├── MediaUnavailable         no          410  a provider's media that cannot be fetched (gone, too big)
     ├── OperatorError            no          -    an operator CLI command cannot be done as asked (exit 1)
     │   └── BadInput             no          -    its arguments or stdin are wrong (exit 2, like argparse)
     └── Refused                  no          400+ refused, with a machine-readable code
@@ -154,6 +156,19 @@ class UnknownChannel(PermanentError, KeyError):
     http_status = 404
 
 
+class MediaNotFound(PermanentError):
+    """No object in the media bucket at that path (or no media at that index of a message)."""
+
+    http_status = 404
+
+
+class MediaUnavailable(PermanentError):
+    """A provider's media that can no longer be fetched: expired, deleted, over the size limit. The
+    message's media is marked failed with this reason; the fetch is not retried."""
+
+    http_status = 410
+
+
 class OperatorError(PermanentError):
     """An operator CLI command cannot do what was asked; the message says why and what to do."""
 
@@ -227,6 +242,8 @@ __all__ = [
     "InvalidSecretName",
     "InvitationRefused",
     "MalformedTask",
+    "MediaNotFound",
+    "MediaUnavailable",
     "MemberGone",
     "MissingSecret",
     "MissingSetting",

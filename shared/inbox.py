@@ -77,6 +77,7 @@ from pydantic import TypeAdapter
 from shared import channels, ids, store
 from shared.config import settings
 from shared.errors import TransientError
+from shared.media import fetch as media_fetch
 from shared.models import (
     ChannelNoticeEvent,
     DeleteEvent,
@@ -276,6 +277,9 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
     sender = {"kind": "contact", "id": contact_id, "name": event.contact_name}
     message = _message_document(event, route, "in", sender)
     message.update({"status": "received", "standby": event.standby})
+    media = media_fetch.pending_entries(event.content)
+    if media:
+        message["content"]["media"] = media  # "still downloading" from the first moment
     last_message = {
         "id": message_id,
         "type": event.content.type,
@@ -323,6 +327,10 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
         ),
         part,
     )
+    if media:
+        # Also on a duplicate: a redelivery after a crash between the create and here still
+        # queues the fetches (named tasks: queued once).
+        _queue_media(route.tenant_id, conversation_id, message_id, len(media))
     if not created:
         return Outcome("duplicate", message_id, route.tenant_id, conversation_id)
     _known_contacts.remember(contact_key, contact)
@@ -330,6 +338,23 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
         message_landed(route.tenant_id, conversation_id, event.message_id)
     summary_outcome = "deferred" if deferred else "written"
     return Outcome("created", message_id, route.tenant_id, conversation_id, summary_outcome)
+
+
+def _queue_media(tenant_id: str, conversation_id: str, message_id: str, count: int) -> None:
+    """Queue the fetch of a stored message's media (shared/media/fetch.py): a quick Cloud Tasks
+    call, never a download. Transient errors make Pub/Sub redeliver (the message is stored
+    already, so the redelivery is a duplicate that queues again); anything else is logged."""
+    try:
+        media_fetch.enqueue_fetches(tenant_id, conversation_id, message_id, count)
+    except TransientError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a queue error never holds back the stored message
+        log.error(
+            "could not queue inbound media fetches",
+            extra={
+                "fields": {"event": "media_not_queued", "message_id": message_id, "error": type(exc).__name__}
+            },
+        )
 
 
 class KnownContacts:

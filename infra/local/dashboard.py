@@ -166,7 +166,17 @@ def stack_config(stack: LocalStack) -> dict[str, Any]:
         "authHost": stack.auth_host,
         "firestoreHost": stack.firestore_host,
         "functions": {name: stack.function_urls[name] for name in BROWSER_FUNCTIONS},
+        **_media_origin(getattr(getattr(stack, "storage_gateway", None), "base_url", None)),
     }
+
+
+def _media_origin(endpoint: str | None) -> dict[str, str]:
+    """Where signed media URLs point (the local storage gateway): the browser uploads attachments
+    there, so the policy's connect-src must name it."""
+    if not endpoint:
+        return {}
+    parts = urlsplit(endpoint)
+    return {"mediaOrigin": f"{parts.scheme}://{parts.netloc}"}
 
 
 def content_security_policy(config: dict[str, Any]) -> str:
@@ -180,6 +190,8 @@ def content_security_policy(config: dict[str, Any]) -> str:
     for url in (config.get("functions") or {}).values():
         parts = urlsplit(url)
         origins.add(f"{parts.scheme}://{parts.netloc}")
+    if config.get("mediaOrigin"):
+        origins.add(str(config["mediaOrigin"]))  # attachments upload straight to storage
     return "; ".join(
         [
             "default-src 'self'",
@@ -326,6 +338,7 @@ def _config_from_state(state_path: Path) -> dict[str, Any]:
         "authHost": env.get("FIREBASE_AUTH_EMULATOR_HOST", ""),
         "firestoreHost": env["FIRESTORE_EMULATOR_HOST"],
         "functions": {name: state["functions"][name] for name in BROWSER_FUNCTIONS},
+        **_media_origin(env.get("SWITCHBOARD_MEDIA_URL_ENDPOINT")),
     }
 
 

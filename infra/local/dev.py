@@ -46,6 +46,11 @@ def banner(stack: LocalStack, dashboard_url: str) -> str:
         "",
         f"  Firestore emulator   {stack.firestore_host}",
         f"  Pub/Sub emulator     {stack.pubsub_host}",
+        *(
+            [f"  Storage emulator     {stack.storage_host}  (signed URLs via {gateway.base_url})"]
+            if (gateway := getattr(stack, "storage_gateway", None)) is not None
+            else []
+        ),
         *(f"  {name:<20} {url}" for name, url in stack.function_urls.items()),
         "",
         f"  Demo tenant '{demo.DEMO_TENANT}' with channels:",

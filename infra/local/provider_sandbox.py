@@ -54,6 +54,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from infra.local.sandbox_media import MediaStore, ProviderMediaApi
 from infra.local.sandbox_meta import MetaGraphApi
 from infra.local.sandbox_telegram import TelegramBotApi
 from infra.local.sandbox_twilio import TwilioMessagesApi
@@ -94,9 +95,14 @@ WEBHOOK_TIMEOUT_SECONDS = 5.0
 # What providers plug into
 
 
+def _loggable(body: Any) -> Any:
+    return f"<{len(body)} bytes>" if isinstance(body, bytes) else body
+
+
 def default_apis() -> list[ProviderApi]:
     """Every provider API the sandbox serves."""
-    return [MetaGraphApi(), TelegramBotApi(), TwilioMessagesApi()]
+    # Media downloads first: they claim only their own paths (and Telegram's getFile).
+    return [ProviderMediaApi(), MetaGraphApi(), TelegramBotApi(), TwilioMessagesApi()]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -261,6 +267,13 @@ class ProviderSandbox:
         if self._server is None:
             raise RuntimeError("the provider sandbox is not started")
         return int(self._server.server_address[1])
+
+    @property
+    def media(self) -> MediaStore:
+        """The files the providers keep (inbound media): ``sandbox.media.add(...)``."""
+        api = next(api for api in self._apis if isinstance(api, ProviderMediaApi))
+        api.store.base_url = self.base_url
+        return api.store
 
     @property
     def base_url(self) -> str:
@@ -530,7 +543,9 @@ class ProviderSandbox:
         with self._lock:
             record = self._log.get(seq)
             if record is not None:
-                self._log[seq] = replace(record, channel=channel, status=reply.status, response=reply.body)
+                self._log[seq] = replace(
+                    record, channel=channel, status=reply.status, response=_loggable(reply.body)
+                )
 
     def _control(self, method: str, path: str, call: Call) -> Reply:
         """The ``/_sandbox/`` control endpoints (same internals as the Python methods)."""
@@ -678,10 +693,12 @@ def _make_handler(sandbox: ProviderSandbox) -> type[BaseHTTPRequestHandler]:
             )
 
         def _send(self, reply: Reply) -> None:
-            payload = json.dumps(reply.body).encode("utf-8")
+            raw = isinstance(reply.body, bytes)  # a media file (sandbox_media.py)
+            payload = reply.body if raw else json.dumps(reply.body).encode("utf-8")
             try:
                 self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                if not raw:
+                    self.send_header("Content-Type", "application/json; charset=UTF-8")
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from infra.local import sandbox_multipart as multipart
 from infra.local.sandbox_types import (
     Account,
     AccountBook,
@@ -45,6 +46,12 @@ from infra.local.sandbox_types import (
     Route,
     ScheduledWebhook,
     SentMessage,
+)
+from infra.local.sandbox_uploads import (
+    StoredUpload,
+    UploadBook,
+    new_whatsapp_media_id,
+    whatsapp_upload_problem,
 )
 
 __all__ = ["GraphError", "MetaGraphApi"]
@@ -57,6 +64,8 @@ SEND_API_CHANNELS = (MESSENGER, INSTAGRAM)
 _PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/(?P<node>[^/]+)/messages/?$")
 _SUBSCRIBED_APPS_PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/(?P<node>[^/]+)/subscribed_apps/?$")
 SUBSCRIBED_APPS = "subscribed_apps"
+_MEDIA_UPLOAD_PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/(?P<node>[^/]+)/media/?$")
+MEDIA_UPLOAD = "media_upload"
 
 # Page webhook fields an app may subscribe a Page to (Graph API reference, "Page Subscribed Apps" and
 # Webhooks for Messenger Platform); any other value is refused as Graph does.
@@ -342,6 +351,7 @@ class MetaGraphApi:
         self._conversations: dict[tuple[str, str], str] = {}
         self._subscriptions: dict[str, list[str]] = {}  # page id -> subscribed fields
         self._lock = threading.Lock()
+        self.uploads = UploadBook()  # WhatsApp media uploads (POST /{phone-number-id}/media)
 
     def subscribed_fields(self, page_id: str) -> list[str]:
         """The fields our app is subscribed to on ``page_id`` (empty: not subscribed)."""
@@ -363,6 +373,13 @@ class MetaGraphApi:
                     "version": subscribed["version"],
                     "endpoint": SUBSCRIBED_APPS,
                 },
+            )
+        upload = _MEDIA_UPLOAD_PATH.match(call.path)
+        if upload is not None and call.method == "POST":
+            numbers = accounts.by_id(upload["node"], [WHATSAPP])
+            return Route(
+                channel=WHATSAPP if numbers else None,
+                params={"node": upload["node"], "version": upload["version"], "endpoint": MEDIA_UPLOAD},
             )
         match = _PATH.match(call.path)
         if match is None or call.method != "POST":
@@ -389,6 +406,8 @@ class MetaGraphApi:
                 )
             except GraphError as error:
                 return graph_error_reply(error, whatsapp=False, version=version)
+        if route.params.get("endpoint") == MEDIA_UPLOAD:
+            return self._media_upload(node, version, call, accounts)
         whatsapp = route.channel == WHATSAPP or (route.channel is None and "messaging_product" in params)
         try:
             account = self._authenticate(node, call, params, accounts, whatsapp=whatsapp)
@@ -399,6 +418,39 @@ class MetaGraphApi:
         except GraphError as error:
             return graph_error_reply(error, whatsapp=whatsapp, version=version)
         return Reply(200, body, _graph_headers(version), sent)
+
+    def _media_upload(self, node: str, version: str, call: Call, accounts: AccountBook) -> Reply:
+        """WhatsApp ``POST /{phone-number-id}/media``: a multipart upload becomes a media id."""
+        fields, files = multipart.parse(call)
+        params: dict[str, Any] = {k: v[-1] for k, v in fields.items()}
+        try:
+            account = self._authenticate(node, call, params, accounts, whatsapp=True)
+            if account.channel != WHATSAPP:
+                raise _invalid("(#100) Unsupported post request", details="media uploads are WhatsApp only")
+            file = files.get("file")
+            problem = whatsapp_upload_problem(fields, file)
+            if problem is not None:
+                code, details = problem
+                if code == 100:
+                    raise _invalid("(#100) Invalid parameter", details=details)
+                raise GraphError(code, _WHATSAPP_CODES[code][0], details=details)
+        except GraphError as error:
+            return graph_error_reply(error, whatsapp=True, version=version)
+        assert file is not None  # checked by whatsapp_upload_problem
+        media_id = new_whatsapp_media_id()
+        self.uploads.add(
+            StoredUpload(
+                channel=WHATSAPP,
+                account_id=account.account_id,
+                media_id=media_id,
+                method="media",
+                field="file",
+                filename=file.filename,
+                content_type=params.get("type") or file.content_type,
+                data=file.data,
+            )
+        )
+        return Reply(200, {"id": media_id}, _graph_headers(version))
 
     def _authenticate(
         self, node: str, call: Call, params: Mapping[str, Any], accounts: AccountBook, *, whatsapp: bool

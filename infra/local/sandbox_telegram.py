@@ -35,6 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from infra.local import sandbox_multipart as multipart
+from infra.local.sandbox_multipart import UploadedFile
 from infra.local.sandbox_types import (
     Account,
     AccountBook,
@@ -45,6 +47,7 @@ from infra.local.sandbox_types import (
     ScheduledWebhook,
     SentMessage,
 )
+from infra.local.sandbox_uploads import StoredUpload, UploadBook, telegram_upload_problem
 
 __all__ = ["BotApiError", "TelegramBotApi"]
 
@@ -89,6 +92,7 @@ _MEDIA_METHODS = {
     "senddocument": ("document", "application/octet-stream"),
     "sendaudio": ("audio", "audio/mpeg"),
     "sendvideo": ("video", "video/mp4"),
+    "sendvoice": ("voice", "audio/ogg"),
 }
 
 
@@ -143,6 +147,15 @@ def _params(call: Call) -> dict[str, Any]:
     return params
 
 
+def _form_value(value: str) -> Any:
+    """A form field as the Bot API reads it: a JSON array or object is decoded, the rest is text."""
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, dict | list) else value
+
+
 def _file_id() -> str:
     alphabet = string.ascii_letters + string.digits + "-_"
     return "AgAC" + "".join(secrets.choice(alphabet) for _ in range(64))
@@ -160,6 +173,7 @@ class TelegramBotApi:
         self._last_ids: dict[tuple[str, int | str], int] = {}
         self._answered: set[tuple[str, str]] = set()  # (bot id, callback query id)
         self._webhooks: dict[str, dict[str, Any]] = {}
+        self.uploads = UploadBook()  # files sent as multipart/form-data
 
     def webhook(self, bot_id: str) -> dict[str, Any] | None:
         """What setWebhook last registered for ``bot_id`` (None: no webhook)."""
@@ -186,13 +200,16 @@ class TelegramBotApi:
         account = found[0]
         method = route.params["method"].lower()
         params = _params(call)
+        fields, files = multipart.parse(call)
+        for key, values in fields.items():
+            params[key] = _form_value(values[-1])
         try:
             if method == "getme":
                 return Reply(200, {"ok": True, "result": self._bot_user(account, full=True)})
             if method == "sendmessage":
                 return self._send(account, params, "text")
             if method in _MEDIA_METHODS:
-                return self._send(account, params, method)
+                return self._send(account, params, method, files)
             if method == "setmessagereaction":
                 return self._set_reaction(params)
             if method == "answercallbackquery":
@@ -291,7 +308,13 @@ class TelegramBotApi:
             self._last_ids[key] = last + 1
             return last + 1
 
-    def _send(self, account: Account, params: Mapping[str, Any], method: str) -> Reply:
+    def _send(
+        self,
+        account: Account,
+        params: Mapping[str, Any],
+        method: str,
+        files: Mapping[str, UploadedFile] | None = None,
+    ) -> Reply:
         chat = self._chat(params)
         message: dict[str, Any] = {}
         if method == "text":
@@ -305,9 +328,32 @@ class TelegramBotApi:
         else:
             field, mime = _MEDIA_METHODS[method]
             source = params.get(field)
-            if source is None or source == "":
+            uploaded = (files or {}).get(field)
+            if isinstance(source, str) and source.startswith("attach://"):
+                uploaded = (files or {}).get(source[len("attach://") :])
+                if uploaded is None:
+                    raise _bad(f"can't find attached file {source[len('attach://') :]}")
+            if uploaded is not None:
+                problem = telegram_upload_problem(method, uploaded)
+                if problem is not None:
+                    raise BotApiError(*problem)
+                mime = uploaded.content_type or mime
+                source = uploaded.filename or "file"
+                self.uploads.add(
+                    StoredUpload(
+                        channel=TELEGRAM,
+                        account_id=account.account_id,
+                        media_id="",
+                        method=method,
+                        field=field,
+                        filename=uploaded.filename,
+                        content_type=uploaded.content_type,
+                        data=uploaded.data,
+                    )
+                )
+            elif source is None or source == "":
                 raise _bad(f"there is no {field} in the request")
-            if not isinstance(source, str) or not (
+            elif not isinstance(source, str) or not (
                 re.match(r"^https?://[^\s/]+", source) or _FILE_ID.fullmatch(source)
             ):
                 raise _bad("wrong file identifier/HTTP URL specified")
@@ -370,6 +416,8 @@ class TelegramBotApi:
             return {"document": {**file, "file_name": name, "mime_type": mime}}
         if field == "audio":
             return {"audio": {**file, "duration": 30, "file_name": name, "mime_type": mime}}
+        if field == "voice":
+            return {"voice": {**file, "duration": 7, "mime_type": mime}}
         return {"video": {**file, "width": 1280, "height": 720, "duration": 10, "mime_type": mime}}
 
     def _set_reaction(self, params: Mapping[str, Any]) -> Reply:

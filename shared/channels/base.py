@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from shared.errors import Refused, VerificationError
+from shared.errors import MediaUnavailable, Refused, VerificationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from shared.inbox import Outcome
@@ -45,6 +45,24 @@ if TYPE_CHECKING:  # pragma: no cover
 MEDIA_KINDS: frozenset[str] = frozenset({"image", "audio", "video", "document"})
 
 ReplyWindowRule = Literal["none", "template", "tag"]
+
+# How long a provider may fetch an agent's attachment through a signed URL (Messenger/Instagram
+# attachment URLs, Twilio MediaUrl): they fetch at once, so this is short.
+PROVIDER_MEDIA_URL_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class MediaLimit:
+    """What a provider accepts for one outbound media kind: the content types (``"*"``: any type
+    the media allow-list admits) and the largest size in bytes, as the provider documents them."""
+
+    kind: str
+    content_types: frozenset[str]
+    max_bytes: int
+
+    def accepts_type(self, content_type: str) -> bool:
+        """Whether ``content_type`` (no parameters, lower case) is one the provider takes."""
+        return "*" in self.content_types or content_type in self.content_types
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +75,9 @@ class Capabilities:
     to 7 days (Messenger, Instagram). The conversation records it as ``replyWindow.needs``.
     ``templates``: agents may send templates. ``reactions``: agents may react to a message.
     ``read_receipts``: opening a conversation sends the provider a read receipt (``mark_read``).
-    ``typing``: the adapter sends typing indicators. ``media``: the media kinds ``send`` delivers."""
+    ``typing``: the adapter sends typing indicators. ``media``: the media kinds ``send`` delivers.
+    ``media_limits``: the provider's own limits on an uploaded attachment, per kind (refused
+    before queueing); ``max_attachments``: how many files one message may carry."""
 
     reply_window: ReplyWindowRule = "none"
     templates: bool = False
@@ -65,11 +85,24 @@ class Capabilities:
     read_receipts: bool = False
     typing: bool = False
     media: frozenset[str] = frozenset()
+    media_limits: tuple[MediaLimit, ...] = ()
+    max_attachments: int = 1
+
+    def media_limit(self, kind: str) -> MediaLimit | None:
+        """The provider's limit for an attachment of ``kind`` (None: it takes no such upload)."""
+        return next((limit for limit in self.media_limits if limit.kind == kind), None)
 
 
 # A channel kind with no provider adapter (the in-app chat, whose replies are written straight to
 # Firestore): text and media, no window, nothing else.
-WITHOUT_PROVIDER = Capabilities(media=MEDIA_KINDS)
+WITHOUT_PROVIDER = Capabilities(
+    media=MEDIA_KINDS,
+    media_limits=tuple(
+        MediaLimit(kind=kind, content_types=frozenset({"*"}), max_bytes=100 * 1024 * 1024)
+        for kind in sorted(MEDIA_KINDS)
+    ),
+    max_attachments=10,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +132,23 @@ class ConnectRequest:
             for field in fields(self)
             if field.name != "external_id" and (value := getattr(self, field.name)) is not None
         }
+
+
+# What one inbound fetch reads at most (shared.media.kinds.MAX_FETCH_BYTES: the largest kind's limit).
+MAX_MEDIA_FETCH_BYTES = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedMedia:
+    """One downloaded inbound media file: its bytes and what the provider said about it (the
+    content type is sniffed from ``data`` afterwards, never taken from ``content_type``)."""
+
+    data: bytes
+    content_type: str | None = None
+    file_name: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None
 
 
 def refused(message: str) -> Refused:
@@ -178,6 +228,16 @@ class ChannelAdapter(abc.ABC):
         """Call the provider's API (``requests``, with ``timeout``) to deliver ``message`` to
         ``recipient`` (PSID, IGSID, wa_id, chat id, phone). Raise ProviderError on refusal,
         transient for timeouts, connection errors and the provider's retryable codes."""
+
+    # -- inbound media (deliver's fetch_media) ------------------------------------------------
+
+    def fetch_media(self, account: ChannelAccount, ref: Mapping[str, Any], *, timeout: float) -> FetchedMedia:
+        """Download one inbound media file the provider keeps, with ``account``'s credentials.
+        ``ref`` is the message's ``content.media[i].providerRef`` (``mediaId`` and/or ``url``, as
+        the parser found them). Read at most :data:`MAX_MEDIA_FETCH_BYTES`. Raise ProviderError
+        (``transient`` by the provider's code: retried) or MediaUnavailable (gone, expired,
+        too large: the media is marked failed with the reason, never retried)."""
+        raise MediaUnavailable(f"{self.kind} keeps no media to fetch")
 
     # -- connecting a channel (the operator CLI) ----------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any
 import requests
 
 from shared.errors import ProviderError
-from shared.models.outbound import ChannelAccount, OutboundMessage, SendResult
+from shared.models.outbound import ChannelAccount, OutboundMedia, OutboundMessage, SendResult
 
 # code -> (transient, human-readable reason, channel health problem or None)
 META_ERRORS: dict[int, tuple[bool, str, str | None]] = {
@@ -180,7 +180,13 @@ def send_api_request(recipient: str, message: OutboundMessage) -> dict[str, Any]
 
 
 def send_api(account: ChannelAccount, recipient: str, message: OutboundMessage, timeout: float) -> SendResult:
-    """Send through ``POST /{page-or-ig-id}/messages``; the result carries Meta's ``message_id``."""
+    """Send through ``POST /{page-or-ig-id}/messages``; the result carries Meta's ``message_id``.
+    An uploaded attachment goes as an attachment by URL: a short-lived signed URL Meta fetches."""
+    if message.attachments:
+        from shared.channels import outbound_media
+
+        url = outbound_media.link(account.channel, message.attachments[0])
+        message = message.model_copy(update={"attachments": (), "media_url": url})
     payload = send_api_request(recipient, message)
     if message.type != "text" and message.caption and "message" in payload:
         # The Send API has no captions: the caption follows as its own text message.
@@ -198,8 +204,11 @@ def send_api(account: ChannelAccount, recipient: str, message: OutboundMessage, 
 # --- WhatsApp Cloud API ---------------------------------------------------------------------------
 
 
-def cloud_api_request(recipient: str, message: OutboundMessage) -> dict[str, Any]:
-    """The documented WhatsApp Cloud API ``/messages`` body for one outbound message."""
+def cloud_api_request(
+    recipient: str, message: OutboundMessage, media_id: str | None = None
+) -> dict[str, Any]:
+    """The documented WhatsApp Cloud API ``/messages`` body for one outbound message; ``media_id``:
+    an uploaded file's id (``POST /{phone-number-id}/media``), sent instead of a link."""
     if message.type == "mark_read":
         return {"messaging_product": "whatsapp", "status": "read", "message_id": message.reply_to}
     body: dict[str, Any] = {
@@ -211,7 +220,7 @@ def cloud_api_request(recipient: str, message: OutboundMessage) -> dict[str, Any
     if message.type == "text":
         body["text"] = {"body": message.text, "preview_url": False}
     elif message.type in ("image", "audio", "video", "document"):
-        media: dict[str, Any] = {"link": message.media_url}
+        media: dict[str, Any] = {"id": media_id} if media_id else {"link": message.media_url}
         if message.caption and message.type != "audio":
             media["caption"] = message.caption
         if message.filename and message.type == "document":
@@ -241,14 +250,47 @@ def cloud_api_request(recipient: str, message: OutboundMessage) -> dict[str, Any
 def cloud_api(
     account: ChannelAccount, recipient: str, message: OutboundMessage, timeout: float
 ) -> SendResult:
-    """Send through ``POST /{phone-number-id}/messages``; the result carries the ``wamid``."""
+    """Send through ``POST /{phone-number-id}/messages``; the result carries the ``wamid``. An
+    uploaded attachment is first uploaded to the number's media endpoint, then sent by its id."""
+    media_id = upload_media(account, message.attachments[0], timeout) if message.attachments else None
     body = post(
         account.channel,
         f"{_base(account)}/{account.external_id}/messages",
         account.token,
-        cloud_api_request(recipient, message),
+        cloud_api_request(recipient, message, media_id),
         timeout,
     )
     messages = body.get("messages") or []
     provider_id = messages[0].get("id") if messages and isinstance(messages[0], dict) else None
     return SendResult(provider_message_id=provider_id, response=body)
+
+
+def upload_media(account: ChannelAccount, media: OutboundMedia, timeout: float) -> str:
+    """``POST /{phone-number-id}/media`` (multipart: ``messaging_product``, ``type``, ``file``): the
+    file from the media bucket becomes a WhatsApp media id, usable for 30 days."""
+    from shared.channels import outbound_media
+
+    data = outbound_media.read(account.channel, media)
+    try:
+        response = requests.post(
+            f"{_base(account)}/{account.external_id}/media",
+            data={"messaging_product": "whatsapp", "type": media.content_type},
+            files={"file": (outbound_media.file_name(media), data, media.content_type)},
+            headers={"Authorization": f"Bearer {account.token}"},
+            timeout=timeout,
+        )
+    except (requests.Timeout, requests.ConnectionError) as exc:
+        raise ProviderError(
+            f"{account.channel} API unreachable: {type(exc).__name__}",
+            channel=account.channel,
+            code=None,
+            http_status=None,
+            transient=True,
+        ) from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code >= 400 or not isinstance(body, dict) or "error" in body or not body.get("id"):
+        raise provider_error(account.channel, response.status_code, body)
+    return str(body["id"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from shared.channels import media_limits
 from shared.channels.base import MEDIA_KINDS, Capabilities, ConnectRequest, refused
 from shared.channels.meta import Content, MessagingAdapter
 
@@ -22,7 +23,9 @@ class InstagramAdapter(MessagingAdapter):
     """Inbound Instagram DMs: an Instagram professional account's conversations (IGSIDs)."""
 
     kind: ClassVar[str] = "instagram"
-    capabilities: ClassVar[Capabilities] = Capabilities(reply_window="tag", reactions=True, media=MEDIA_KINDS)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        reply_window="tag", reactions=True, media=MEDIA_KINDS, media_limits=media_limits.INSTAGRAM
+    )
     connect_options: ClassVar[frozenset[str]] = frozenset({"page_id"})
 
     def check_connection(self, request: ConnectRequest) -> None:

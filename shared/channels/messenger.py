@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from shared.channels import media_limits
 from shared.channels.base import MEDIA_KINDS, Capabilities
 from shared.channels.meta import Content, MessagingAdapter
 from shared.channels.payload import as_id
@@ -27,7 +28,9 @@ class MessengerAdapter(MessagingAdapter):
     kind: ClassVar[str] = "messenger"
     # The Send API's reactions (sender_action react) and mark_seen are not sent on Messenger: only
     # Instagram documents reactions through it, and Switchboard sends read receipts on WhatsApp only.
-    capabilities: ClassVar[Capabilities] = Capabilities(reply_window="tag", media=MEDIA_KINDS)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        reply_window="tag", media=MEDIA_KINDS, media_limits=media_limits.MESSENGER
+    )
 
     def sticker_content(self, payload: dict[str, Any], url: str | None, text: str | None) -> Content:
         """A sticker; the like button's thumbs-up also reads as text, so agents see it."""

@@ -351,6 +351,26 @@ class MessagingAdapter(MetaAdapter):
                     )
         return items
 
+    def fetch_media(self, account: ChannelAccount, ref: Mapping[str, Any], *, timeout: float) -> Any:
+        """Messenger/Instagram attachment URLs are signed CDN URLs that expire (hours to days): the
+        URL itself is fetched at once, with no token, and only on Meta's media hosts."""
+        from shared.channels import downloads
+        from shared.channels.base import MAX_MEDIA_FETCH_BYTES, FetchedMedia
+        from shared.channels.whatsapp import meta_media_hosts
+        from shared.errors import MediaUnavailable
+
+        url = ref.get("url")
+        if not isinstance(url, str) or not url:
+            raise MediaUnavailable("the attachment carries no URL")
+        if not downloads.host_allowed(url, meta_media_hosts(account.base_url)):
+            raise MediaUnavailable("the attachment URL is not on Meta's media hosts")
+        data, headers = downloads.get(url, channel=self.kind, timeout=timeout, limit=MAX_MEDIA_FETCH_BYTES)
+        return FetchedMedia(
+            data=data,
+            content_type=headers.get("Content-Type"),
+            file_name=ref.get("fileName") or downloads.file_name_of(headers),
+        )
+
     def parse_item(self, item: dict[str, Any]) -> list[InboundEvent]:
         """Normalize one item from :meth:`split`; raise ParseError if it cannot be understood."""
         field = item.get("field")

@@ -45,6 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from shared.channels import media_limits
 from shared.channels.base import MEDIA_KINDS, Capabilities, ChannelAdapter, ConnectRequest, refused
 from shared.channels.payload import (
     as_dict,
@@ -149,7 +150,9 @@ class TelegramAdapter(ChannelAdapter):
 
     kind: ClassVar[str] = KIND
     # Bots cannot send read receipts; reactions are setMessageReaction. No reply window.
-    capabilities: ClassVar[Capabilities] = Capabilities(reactions=True, media=MEDIA_KINDS)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        reactions=True, media=MEDIA_KINDS, media_limits=media_limits.TELEGRAM
+    )
     environment: ClassVar[tuple[str, ...]] = (
         "TELEGRAM_API_BASE_URL",
         "TELEGRAM_WEBHOOK_SECRET",
@@ -279,6 +282,37 @@ class TelegramAdapter(ChannelAdapter):
         return send_message(account, recipient, message, timeout)
 
     # -- connecting a bot --
+
+    def fetch_media(self, account: ChannelAccount, ref: Mapping[str, Any], *, timeout: float) -> Any:
+        """Bot API ``getFile`` (the file_id) answers ``file_path``; the file is then
+        ``GET {base}/file/bot<token>/<file_path>`` (the link lives at least an hour). Bots download
+        at most 20 MB: a larger file is refused by getFile ("file is too big") and marked failed."""
+        from shared.channels import downloads
+        from shared.channels.base import MAX_MEDIA_FETCH_BYTES, FetchedMedia
+        from shared.errors import MediaUnavailable
+
+        file_id = ref.get("mediaId")
+        if not isinstance(file_id, str) or not file_id:
+            raise MediaUnavailable("the message names no Telegram file_id")
+        try:
+            found = call(account, "getFile", {"file_id": file_id}, timeout)
+        except ProviderError as exc:
+            if not exc.transient and exc.code == "400":
+                raise MediaUnavailable(f"Telegram cannot hand out this file: {exc.detail or exc}") from exc
+            raise
+        path = as_text(as_dict(found).get("file_path"))
+        if not path:
+            raise MediaUnavailable("Telegram answered getFile without a file_path")
+        url = f"{account.base_url.rstrip('/')}/file/bot{account.token}/{urllib.parse.quote(path)}"
+        data, _ = downloads.get(url, channel=KIND, timeout=timeout, limit=MAX_MEDIA_FETCH_BYTES)
+        return FetchedMedia(
+            data=data,
+            content_type=ref.get("mimeType"),
+            file_name=ref.get("fileName") or path.rsplit("/", 1)[-1],
+            width=ref.get("width"),
+            height=ref.get("height"),
+            duration_seconds=ref.get("durationSeconds"),
+        )
 
     def check_connection(self, request: ConnectRequest) -> None:
         """The webhook URL to register and the master secret must both be known before anything
@@ -623,6 +657,9 @@ def _file(obj: dict[str, Any], caption: str | None) -> dict[str, Any]:
         "filename": as_text(obj.get("file_name")),
         "caption": caption,
         "size": _int(obj.get("file_size")),
+        "width": _int(obj.get("width")),
+        "height": _int(obj.get("height")),
+        "duration": _int(obj.get("duration")),
     }
 
 
@@ -951,6 +988,10 @@ def request_for(recipient: str, message: OutboundMessage) -> tuple[str, dict[str
             raise _permanent("a text message needs text", code="invalid_request")
         method = "sendMessage"
         payload["text"] = message.text
+    elif message.type in _MEDIA_METHODS and message.attachments:
+        method, _field = _upload_method(message)  # the file itself travels as multipart (_upload)
+        if message.caption:
+            payload["caption"] = message.caption
     elif message.type in _MEDIA_METHODS:
         if not message.media_url:
             raise _permanent(f"a {message.type} message needs media_url", code="invalid_request")
@@ -968,6 +1009,41 @@ def request_for(recipient: str, message: OutboundMessage) -> tuple[str, dict[str
     return method, payload
 
 
+def _upload_method(message: OutboundMessage) -> tuple[str, str]:
+    """The Bot API method and file field for an uploaded attachment: audio is a voice note
+    (sendVoice takes OGG Opus, MP3 and M4A), the rest as for a URL."""
+    if message.type == "audio":
+        return "sendVoice", "voice"
+    return _MEDIA_METHODS[message.type]
+
+
+def _upload(
+    account: ChannelAccount, method: str, payload: dict[str, Any], message: OutboundMessage, timeout: float
+) -> Any:
+    """``POST {base}/bot<token>/<method>`` as multipart/form-data with the file from the media
+    bucket (Bot API "Sending files": photos up to 10 MB, other files up to 50 MB); objects
+    (``reply_parameters``) travel JSON-encoded, as the Bot API reads form fields."""
+    import requests
+
+    from shared.channels import outbound_media
+
+    media = message.attachments[0]
+    _method, field = _upload_method(message)
+    data = outbound_media.read(KIND, media)
+    form = {k: json.dumps(v) if isinstance(v, dict | list) else str(v) for k, v in payload.items()}
+    url = f"{account.base_url.rstrip('/')}/bot{account.token}/{method}"
+    try:
+        response = requests.post(
+            url,
+            data=form,
+            files={field: (outbound_media.file_name(media), data, media.content_type)},
+            timeout=timeout,
+        )
+    except requests.RequestException as exc:
+        raise _unreachable(exc) from None
+    return _result(response)
+
+
 def send_message(
     account: ChannelAccount, recipient: str, message: OutboundMessage, timeout: float
 ) -> SendResult:
@@ -976,7 +1052,10 @@ def send_message(
     if request is None:
         return SendResult(provider_message_id=None)
     method, payload = request
-    result = call(account, method, payload, timeout)
+    if message.attachments:
+        result = _upload(account, method, payload, message, timeout)
+    else:
+        result = call(account, method, payload, timeout)
     if not isinstance(result, dict):
         return SendResult(provider_message_id=None, response={"result": result})  # setMessageReaction: true
     message_id = as_id(result.get("message_id"))

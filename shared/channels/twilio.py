@@ -53,6 +53,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from shared.channels import media_limits
 from shared.channels.base import (
     MEDIA_KINDS,
     Acknowledgement,
@@ -229,7 +230,7 @@ class TwilioAdapter(ChannelAdapter):
     kind: ClassVar[str] = KIND
     # The Messages API has no reactions and no read receipts. Content API templates can be sent
     # (request_for) but are not offered to agents, and no reply window is kept for Twilio.
-    capabilities: ClassVar[Capabilities] = Capabilities(media=MEDIA_KINDS)
+    capabilities: ClassVar[Capabilities] = Capabilities(media=MEDIA_KINDS, media_limits=media_limits.TWILIO)
     # Twilio wants TwiML back: an empty <Response/> sends no automatic reply.
     acknowledgement: ClassVar[Acknowledgement] = Acknowledgement(
         '<?xml version="1.0" encoding="UTF-8"?><Response/>', "text/xml"
@@ -403,6 +404,34 @@ class TwilioAdapter(ChannelAdapter):
         return build(ReceiptEvent, fields)
 
     # -- outbound --
+
+    def fetch_media(self, account: ChannelAccount, ref: Mapping[str, Any], *, timeout: float) -> Any:
+        """``MediaUrl{N}`` with HTTP basic auth (account SID, auth token), only on Twilio's REST
+        host; Twilio answers a redirect to its CDN, where the credentials are not sent again."""
+        from shared.channels import downloads
+        from shared.channels.base import MAX_MEDIA_FETCH_BYTES, FetchedMedia
+        from shared.errors import MediaUnavailable
+
+        url = ref.get("url")
+        if not isinstance(url, str) or not url:
+            raise MediaUnavailable("the message carries no MediaUrl")
+        rest_host = urllib.parse.urlsplit(account.base_url).hostname or "api.twilio.com"
+        if not downloads.host_allowed(url, ("api.twilio.com", rest_host)):
+            raise MediaUnavailable("the MediaUrl is not on Twilio's REST host")
+        if not account.account_sid:
+            raise MediaUnavailable("the channel has no account SID to fetch its media with")
+        data, headers = downloads.get(
+            url,
+            channel=KIND,
+            timeout=timeout,
+            limit=MAX_MEDIA_FETCH_BYTES,
+            auth=(account.account_sid, account.token),
+        )
+        return FetchedMedia(
+            data=data,
+            content_type=headers.get("Content-Type") or ref.get("mimeType"),
+            file_name=ref.get("fileName") or downloads.file_name_of(headers),
+        )
 
     def account(self, channel: Mapping[str, Any], token: str) -> ChannelAccount:
         """The number, the account SID that owns it and its auth token, on the REST root; status
@@ -697,9 +726,15 @@ def request_for(account: ChannelAccount, recipient: str, message: OutboundMessag
             raise _permanent("a text message needs text", code="invalid_request")
         form["Body"] = message.text
     elif message.type in ("image", "audio", "video", "document"):
-        if not message.media_url:
+        if message.attachments:
+            # An uploaded file: a short-lived signed URL that Twilio fetches when it sends.
+            from shared.channels import outbound_media
+
+            form["MediaUrl"] = outbound_media.link(KIND, message.attachments[0])
+        elif not message.media_url:
             raise _permanent(f"a {message.type} message needs media_url", code="invalid_request")
-        form["MediaUrl"] = message.media_url
+        else:
+            form["MediaUrl"] = message.media_url
         if message.caption:
             form["Body"] = message.caption
     elif message.type == "template":

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from shared.channels.base import MEDIA_KINDS, Capabilities
+from shared.channels import media_limits
+from shared.channels.base import MAX_MEDIA_FETCH_BYTES, MEDIA_KINDS, Capabilities, FetchedMedia
 from shared.channels.meta import MetaAdapter, error_summary, receipt_error
 from shared.channels.payload import (
     as_dict,
@@ -166,7 +168,12 @@ class WhatsAppAdapter(MetaAdapter):
 
     kind: ClassVar[str] = "whatsapp"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        reply_window="template", templates=True, reactions=True, read_receipts=True, media=MEDIA_KINDS
+        reply_window="template",
+        templates=True,
+        reactions=True,
+        read_receipts=True,
+        media=MEDIA_KINDS,
+        media_limits=media_limits.WHATSAPP,
     )
     # A number needs no per-number subscription call: its business account is subscribed once.
     connect_note: ClassVar[str | None] = (
@@ -184,6 +191,51 @@ class WhatsAppAdapter(MetaAdapter):
         return graph.cloud_api(account, recipient, message, timeout)
 
     # -- split --
+
+    def fetch_media(self, account: ChannelAccount, ref: Mapping[str, Any], *, timeout: float) -> FetchedMedia:
+        """Cloud API "Retrieve media URL", then "Download media": ``GET /{version}/{media-id}``
+        (bearer token) answers ``{url, mime_type, sha256, file_size}``; the URL (valid 5 minutes,
+        on Meta's hosts only: the token goes nowhere else) is fetched with the same token."""
+        import requests
+
+        from shared.channels import downloads, graph
+        from shared.errors import MediaUnavailable, ProviderError
+
+        media_id = ref.get("mediaId")
+        if not isinstance(media_id, str) or not media_id or "/" in media_id:
+            raise MediaUnavailable("the message names no WhatsApp media id")
+        bearer = {"Authorization": f"Bearer {account.token}"}
+        url = f"{account.base_url}/{account.api_version or 'v21.0'}/{media_id}"
+        try:
+            response = requests.get(
+                url, headers=bearer, params={"phone_number_id": account.external_id}, timeout=timeout
+            )
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise ProviderError(
+                f"WhatsApp media endpoint unreachable: {type(exc).__name__}",
+                channel=self.kind,
+                code=None,
+                http_status=None,
+                transient=True,
+            ) from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code >= 400 or not isinstance(body, dict) or "error" in body:
+            if response.status_code == 404:
+                raise MediaUnavailable("WhatsApp no longer has this media (it keeps media 30 days)")
+            raise graph.provider_error(self.kind, response.status_code, body)
+        download_url = body.get("url")
+        hosts = meta_media_hosts(account.base_url)
+        if not isinstance(download_url, str) or not downloads.host_allowed(download_url, hosts):
+            raise MediaUnavailable("WhatsApp answered no usable media URL")
+        data, _ = downloads.get(
+            download_url, channel=self.kind, timeout=timeout, limit=MAX_MEDIA_FETCH_BYTES, headers=bearer
+        )
+        return FetchedMedia(
+            data=data, content_type=as_text(body.get("mime_type")), file_name=ref.get("fileName")
+        )
 
     def split(self, body: bytes, url: str) -> list[dict[str, Any]]:
         """Cut a verified body into one item per message, status, error or other change."""
@@ -687,3 +739,12 @@ class WhatsAppAdapter(MetaAdapter):
                 "error": error,
             },
         )
+
+
+def meta_media_hosts(graph_base_url: str) -> tuple[str, ...]:
+    """Where Meta serves media files, and the host of the Graph API root the account uses (the
+    local provider sandbox's)."""
+    import urllib.parse
+
+    graph = urllib.parse.urlsplit(graph_base_url).hostname or "graph.facebook.com"
+    return (".fbcdn.net", ".fbsbx.com", ".facebook.com", ".cdninstagram.com", ".whatsapp.net", graph)

@@ -61,7 +61,9 @@ from pydantic import BaseModel
 
 from shared import auth, ids, inbox, store
 from shared.auth import Forbidden, Unauthenticated
+from shared.chat import attachments as chat_attachments
 from shared.chat import keys, metering, models, push
+from shared.chat import media as chat_media
 from shared.chat.models import (
     AddMemberRequest,
     Channel,
@@ -464,6 +466,7 @@ def _post(post_id: str, data: dict[str, Any], channel_id: str, group: bool, me: 
             text=data.get("text"),
             likes=int(data.get("likes") or 0),
             mediaUrl=content.get("mediaUrl"),
+            media=chat_attachments.post_media(content),
         ),
         likedByMe=me in (data.get("likedBy") or {}),
         createdAt=data.get("createdAt"),
@@ -651,7 +654,8 @@ def _write_post(
         "updatedAt": store.server_time(),
         "receivedAt": store.server_time(),
     }
-    summary = _summary(post_id, request.type, request.text, "in", caller.user, name, now_ms)
+    shown = chat_attachments.attach(caller.app_id, caller.user, request, message)  # image/file posts
+    summary = _summary(post_id, request.type, shown, "in", caller.user, name, now_ms)
     part = chat_part(summary, now_ms)
     if kind == "support":
         # The agents' side of a support channel: unread for the inbox, reopened, customer activity.
@@ -685,7 +689,7 @@ def _write_post(
     slot.commit()
     # A deferred post's seq is not known yet (the fold counts it): the channel's as read, plus one.
     seq = written.seq if written.seq is not None else _int(channel.get("seq")) + 1
-    notify(caller.app_id, request.channelId, channel, post_id, caller.user, name, request.text, seq)
+    notify(caller.app_id, request.channelId, channel, post_id, caller.user, name, shown, seq)
     stored = {**message, "createdAt": written.created_at, "updatedAt": written.created_at}
     return _post(post_id, stored, request.channelId, kind == "group", caller.user)
 
@@ -1410,6 +1414,29 @@ OPERATIONS: dict[str, Operation] = {
         ),
     )
 }
+# Media (shared/chat/media.py): signed URLs for one file, for the channel's members.
+OPERATIONS.update(
+    {
+        "mediaUrl": Operation(
+            "mediaUrl",
+            "query",
+            chat_media.MediaUrlRequest,
+            chat_media.MediaUrlAnswer,
+            chat_media.media_url,
+            "A signed URL (5 minutes) for one file of a post (a member of its channel)",
+            errors=(400, 401, 403, 404, 409),
+        ),
+        "uploadUrl": Operation(
+            "uploadUrl",
+            "mutation",
+            chat_media.UploadUrlRequest,
+            chat_media.UploadUrlAnswer,
+            chat_media.upload_url,
+            "A signed resumable upload URL (15 minutes) for a file to post (a member of the channel)",
+            errors=(400, 401, 403, 413),
+        ),
+    }
+)
 
 
 def call(name: str, body: bytes, authorization: str | None, user_header: str | None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 MAX_POST_LENGTH = 4000
 MAX_SEQ = 2**53 - 1  # a channel's post counter: what JSON numbers hold exactly (Firestore: int64)
@@ -143,13 +143,32 @@ class PostUser(Answer):
     kind: Literal["user", "agent", "system"] = "user"
 
 
+class PostMedia(Answer):
+    """One stored file of a post: what it is, and whether it can be shown yet."""
+
+    index: int = Field(description="Its index, for mediaUrl.")
+    state: Literal["pending", "stored", "failed"] = "stored"
+    contentType: str | None = Field(default=None, description="Sniffed from the bytes.")
+    size: int | None = None
+    fileName: str | None = None
+    width: int | None = None
+    height: int | None = None
+    hasThumbnail: bool = False
+
+
 class PostInformation(Answer):
     """What a post says."""
 
-    type: str = Field(description="text for posts; an agent's reply may also be image, audio, video...")
+    type: str = Field(
+        description="text, image or file for posts; an agent's reply may also be audio, video..."
+    )
     text: str | None
     likes: int = 0
     mediaUrl: str | None = None
+    media: list[PostMedia] = Field(
+        default_factory=list,
+        description="The files of an image or file post (a signed URL for each comes from mediaUrl).",
+    )
 
 
 class Post(Answer):
@@ -245,15 +264,68 @@ class MySubsAnswer(Answer):
 # --- mutations -----------------------------------------------------------------------------------
 
 
+class PostAttachment(Request):
+    """A file the user uploaded first (``uploadUrl`` answered its ``path``), posted by reference.
+    Only ``path`` is trusted: the stored object's size, and its type sniffed from its bytes, decide."""
+
+    path: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="The object path uploadUrl answered (the caller's own upload).",
+        examples=["tenants/app_123/uploads/u_1/Qx7.../photo.jpg"],
+    )
+    fileName: str | None = Field(default=None, max_length=240, description="The name shown to members.")
+    contentType: str | None = Field(default=None, max_length=255, description="What the client believes.")
+    size: JsonInt | None = Field(default=None, ge=0, description="What the client believes (bytes).")
+
+
 class CreatePostRequest(Request):
-    """Post to a channel. Idempotent on ``clientPostId``: the same id posts once."""
+    """Post to a channel. Idempotent on ``clientPostId``: the same id posts once.
+
+    ``type`` ``text`` (the default) needs ``text``; ``image`` and ``file`` need ``attachment``
+    (upload first with ``uploadUrl``, then post the object's path), with ``text`` as an optional
+    caption. An image must be an image (JPEG, PNG, GIF or WebP, by its bytes); a file may be any
+    allowed type. Refused: 404 ``attachment_not_yours`` / ``attachment_missing`` (not the caller's
+    upload, or gone), 400 ``attachment_type_not_allowed``, ``attachment_not_an_image``,
+    ``attachment_too_large``."""
 
     channelId: ChannelId
-    text: str = Field(min_length=1, max_length=MAX_POST_LENGTH, pattern=r"\S", examples=["Hello!"])
-    type: Literal["text"] = "text"
+    text: str | None = Field(
+        default=None, min_length=1, max_length=MAX_POST_LENGTH, pattern=r"\S", examples=["Hello!"]
+    )
+    type: Literal["text", "image", "file"] = "text"
+    attachment: PostAttachment | None = Field(default=None, description="Required for image and file posts.")
     clientPostId: str = Field(
         pattern=CLIENT_POST_ID, description="The client's idempotency key.", examples=["c-1"]
     )
+
+    # What _shape enforces, said in the schema too (OpenAPI 3.1 is JSON Schema 2020-12): a text post
+    # (type omitted or "text") has text and no attachment; an image or file post has an attachment.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"type": {"const": "text"}}},
+                    "then": {
+                        "required": ["text"],
+                        "properties": {"text": {"type": "string"}, "attachment": {"type": "null"}},
+                    },
+                },
+                {
+                    "if": {"properties": {"type": {"enum": ["image", "file"]}}, "required": ["type"]},
+                    "then": {"required": ["attachment"], "properties": {"attachment": {"type": "object"}}},
+                },
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> CreatePostRequest:
+        if self.type == "text" and (self.text is None or self.attachment is not None):
+            raise ValueError("a text post needs text and no attachment")
+        if self.type != "text" and self.attachment is None:
+            raise ValueError(f"an {self.type} post needs an attachment (upload it with uploadUrl first)")
+        return self
 
 
 class LikePostRequest(Request):

@@ -18,12 +18,13 @@ from shared.chat import api, models
 REF = "#/components/schemas/{model}"
 COMMON_ERRORS = (413, 503)
 ERROR_DESCRIPTIONS = {
-    400: "Invalid request (invalid_request, invalid_json, invalid_cursor, user_required, ...)",
+    400: "Invalid request (invalid_request, invalid_json, invalid_cursor, user_required, "
+    "attachment_type_not_allowed, attachment_not_an_image, attachment_too_large, ...)",
     401: "No or invalid credentials (unauthenticated)",
     403: "Not allowed (forbidden, not_a_member, not_joinable, invite_only, approval_required, "
     "not_channel_owner)",
     404: "Not found (channel_not_found, post_not_found, user_not_found, join_request_not_found, "
-    "unknown_operation)",
+    "attachment_not_yours, attachment_missing, unknown_operation)",
     409: "Conflict (user_id_taken)",
     413: "Body too large (payload_too_large)",
     429: "quota_exceeded (monthly messages) or rate_limited (posts per second); see Retry-After",

@@ -49,6 +49,9 @@ class Attachment(Frozen):
     caption: str | None = None
     size: int | None = None
     sha256: str | None = None
+    width: int | None = None  # pixels, where the provider says (Telegram)
+    height: int | None = None
+    duration: float | None = None  # seconds, where the provider says (Telegram voice, audio, video)
 
 
 class TextContent(Frozen):

@@ -24,12 +24,24 @@ class TemplateParameter(OutboundFrozen):
     text: str
 
 
+class OutboundMedia(OutboundFrozen):
+    """An agent's uploaded file in the media bucket (``path``), with what ``send_message`` checked
+    about it: the sniffed content type and the stored size. The adapter reads it (WhatsApp upload,
+    Telegram multipart) or hands the provider a short-lived signed URL (Meta Send API, Twilio)."""
+
+    path: str
+    content_type: str
+    size: int
+    file_name: str | None = None
+
+
 class OutboundMessage(OutboundFrozen):
     """One thing to send on a channel.
 
     ``type``:
       text      ``text`` (required)
-      image, audio, video, document   ``media_url`` (required), ``caption``, ``filename``
+      image, audio, video, document   ``media_url`` or ``attachments`` (uploaded files),
+                ``caption``, ``filename``
       template  ``template_name``, ``template_language`` (e.g. en_US), ``template_parameters``
       reaction  ``emoji`` (empty string removes), ``reply_to`` = the provider id reacted to
       mark_read ``reply_to`` = the provider id of the customer's message read by the agent
@@ -45,6 +57,7 @@ class OutboundMessage(OutboundFrozen):
     ]
     text: str | None = None
     media_url: str | None = None
+    attachments: tuple[OutboundMedia, ...] = ()
     caption: str | None = None
     filename: str | None = None
     template_name: str | None = None

@@ -29,7 +29,7 @@ from shared import channels, conversations, ids, inbox, secrets, store, tasks
 from shared.config import settings
 from shared.errors import MalformedTask, PermanentError, ProviderError, SwitchboardError, TransientError
 from shared.models import InboundEvent
-from shared.models.outbound import ChannelAccount, OutboundMessage, TemplateParameter
+from shared.models.outbound import ChannelAccount, OutboundMedia, OutboundMessage, TemplateParameter
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,9 @@ class DeliveryTask(BaseModel):
     tenantId: str
     conversationId: str
     messageId: str | None = None
-    action: Literal["send", "mark_read", "answer_callback", "wake", "summary", "push"] = "send"
+    action: Literal["send", "mark_read", "answer_callback", "wake", "summary", "push", "fetch_media"] = "send"
     providerMessageId: str | None = None
+    mediaIndex: int | None = None  # fetch_media: which of the message's files (shared/media/fetch.py)
     callbackQueryId: str | None = None
     snoozeUntilMs: int | None = None
     push: dict[str, Any] | None = None  # a chat post's push (shared/chat/push.py)
@@ -114,9 +115,20 @@ def _outbound(data: dict[str, Any], message_id: str) -> OutboundMessage:
     if kind == "text":
         return OutboundMessage(type="text", text=content.get("text"), **common)
     if kind in MEDIA_TYPES:
+        uploaded = tuple(
+            OutboundMedia(
+                path=str(item["path"]),
+                content_type=str(item["contentType"]),
+                size=int(item["size"]),
+                file_name=item.get("fileName"),
+            )
+            for item in content.get("media") or []
+            if isinstance(item, dict) and item.get("path")
+        )
         return OutboundMessage(
             type=kind,
-            media_url=content.get("mediaUrl"),
+            media_url=None if uploaded else content.get("mediaUrl"),
+            attachments=uploaded,
             caption=content.get("caption"),
             filename=content.get("filename"),
             **common,
@@ -151,6 +163,24 @@ def account_for(tenant_id: str, channel_id: str) -> ChannelAccount:
     return channels.adapter(str(channel["kind"])).account(channel, token)
 
 
+def _queued_work(task: DeliveryTask, payload: dict[str, Any], retry_count: int) -> str | None:
+    """Run a task that is not about one outbound message (a wake-up, a summary fold, a chat push, an
+    inbound media fetch); None for the others."""
+    if task.action == "wake":
+        if task.snoozeUntilMs is None:
+            raise MalformedTask("a wake task needs snoozeUntilMs")
+        return conversations.wake(task.tenantId, task.conversationId, task.snoozeUntilMs)
+    if task.action == "summary":  # a hot conversation's deferred summary
+        return inbox.fold_summary(task.tenantId, task.conversationId)
+    if task.action == "push":
+        from shared.chat import push  # the chat product, loaded by the tasks that need it
+
+        return push.fan_out(payload, retry_count)  # a chat post's notifications, through FCM
+    if task.action == "fetch_media":  # inbound media into Cloud Storage, off the ingest path
+        return _fetch_media(task, retry_count)
+    return None
+
+
 def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:
     """Run one delivery task; return what happened. Raises TransientError to make Cloud Tasks retry
     and MalformedTask for a body that is no delivery task (the caller logs it and drops it)."""
@@ -160,17 +190,10 @@ def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:
         raise MalformedTask(
             f"not a delivery task: {exc.error_count()} problem(s), {exc.errors()[0]['msg']}"
         ) from exc
+    done = _queued_work(task, payload, retry_count)
+    if done is not None:
+        return done
     tenant_id, conversation_id = task.tenantId, task.conversationId
-    if task.action == "wake":
-        if task.snoozeUntilMs is None:
-            raise MalformedTask("a wake task needs snoozeUntilMs")
-        return conversations.wake(tenant_id, conversation_id, task.snoozeUntilMs)
-    if task.action == "summary":
-        return inbox.fold_summary(tenant_id, conversation_id)  # a hot conversation's deferred summary
-    if task.action == "push":
-        from shared.chat import push  # the chat product, loaded by the tasks that need it
-
-        return push.fan_out(payload, retry_count)  # a chat post's notifications, through FCM
     if task.messageId is None:
         raise MalformedTask(f"a {task.action} task needs messageId")
     message_id = task.messageId
@@ -227,6 +250,15 @@ def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:
     else:
         store.advance_status(tenant_id, conversation_id, message_id, "sent", None)
     return "sent"
+
+
+def _fetch_media(task: DeliveryTask, retry_count: int) -> str:
+    """A ``fetch_media`` task: one inbound file into Cloud Storage (shared/media/fetch.py)."""
+    from shared.media import fetch
+
+    if task.mediaIndex is None or task.messageId is None:
+        raise MalformedTask("a fetch_media task needs messageId and mediaIndex")
+    return fetch.fetch(task.tenantId, task.conversationId, task.messageId, task.mediaIndex, retry_count)
 
 
 def _provider_failed(

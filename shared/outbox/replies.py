@@ -24,13 +24,28 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shared import channels, conversations, ids, store
 from shared.auth import Caller
 from shared.errors import Refused
+from shared.outbox.attachments import Upload, check_uploads
 from shared.outbox.delivery import MEDIA_TYPES, enqueue
 
 # --- the request -----------------------------------------------------------------------------------
 
 
+class ComposeAttachment(BaseModel):
+    """A file the agent uploaded through ``uploadUrl``: its object path and what the browser knew of
+    it. Only the path is trusted, and only once it is checked (shared/outbox/attachments.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(min_length=1, max_length=1024)
+    fileName: str | None = Field(default=None, max_length=240)
+    contentType: str | None = Field(default=None, max_length=255)
+    size: int | None = Field(default=None, ge=0)
+
+
 class ComposeMessage(BaseModel):
-    """What an agent sends (the JSON body's ``message``)."""
+    """What an agent sends (the JSON body's ``message``). A media message carries either
+    ``mediaUrl`` (a public URL the provider fetches) or ``attachments`` (uploaded files); its
+    ``caption`` (or ``text``) goes with it where the provider allows."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,6 +59,7 @@ class ComposeMessage(BaseModel):
     templateParameters: list[str] = Field(default_factory=list, max_length=20)
     emoji: str | None = Field(default=None, max_length=16)
     replyTo: str | None = Field(default=None, max_length=64, description="Message id quoted or reacted to.")
+    attachments: list[ComposeAttachment] = Field(default_factory=list, max_length=10)
 
     @field_validator("mediaUrl")
     @classmethod
@@ -75,8 +91,16 @@ def _validate_shape(message: ComposeMessage, channel: str) -> None:
         _require(message.text and message.text.strip(), "text_required", "a text message needs text")
     elif message.type in MEDIA_TYPES:
         _require(message.type in can.media, "media_not_supported", f"{channel} cannot send {message.type}")
-        _require(message.mediaUrl, "media_url_required", f"an {message.type} needs mediaUrl")
-    elif message.type == "template":
+        _require(
+            bool(message.mediaUrl) != bool(message.attachments),
+            "media_url_required",
+            f"an {message.type} needs mediaUrl or attachments (one of them)",
+        )
+    if message.attachments and message.type not in MEDIA_TYPES:
+        raise Refused(
+            "attachments_need_media_type", "attachments go with an image, audio, video or document", 422
+        )
+    if message.type == "template":
         _require(can.templates, "template_not_supported", f"{channel} has no templates")
         _require(
             message.templateName and message.templateLanguage,
@@ -139,7 +163,7 @@ def _check_window(conversation: dict[str, Any], request: ComposeRequest) -> str 
 
 
 def _content(message: ComposeMessage) -> dict[str, Any]:
-    content = message.model_dump(exclude_none=True, exclude={"replyTo"})
+    content = message.model_dump(exclude_none=True, exclude={"replyTo", "attachments"})
     if not content.get("templateParameters"):
         content.pop("templateParameters", None)
     return content
@@ -152,6 +176,19 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
     message = request.message
     _validate_shape(message, channel)
     tag = _check_window(conversation, request)
+    media: list[dict[str, Any]] = []
+    if message.attachments:
+        # Checked before anything is written or queued: ownership, sniffed type, provider limits.
+        send_type, media = check_uploads(
+            caller.tenant_id,
+            caller.uid,
+            channel,
+            message.type,
+            [Upload(a.path, a.fileName, a.contentType, a.size) for a in message.attachments],
+        )
+        if message.text and not message.caption:
+            message = message.model_copy(update={"caption": message.text, "text": None})
+        message = message.model_copy(update={"type": send_type})
     reply_to_provider = None
     if message.replyTo:
         target = store.get_message(caller.tenant_id, request.conversationId, message.replyTo)
@@ -167,12 +204,16 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
     now = datetime.now(UTC)
     is_note = message.type == "note"
     status = "note" if is_note else "queued"
+    content = _content(message)
+    if media:
+        content["media"] = media
     document: dict[str, Any] = {
         "direction": "note" if is_note else "out",
         "type": message.type,
-        "content": _content(message),
+        "content": content,
         "text": message.text
         or message.caption
+        or (media[0]["fileName"] if media and message.type == "document" else None)
         or (f"[{message.type}]" if message.type != "reaction" else message.emoji),
         "sender": {"kind": "agent", "id": caller.uid, "name": caller.name or caller.email},
         "channel": channel,

@@ -257,3 +257,8 @@ __all__ = [
     "usage_total",
     "write_post",
 ]
+
+# Media of a message (shared/store/media.py): appended here, re-exported like the rest.
+from shared.store.media import MEDIA_STATES, media_entries, message_media, set_media_entry
+
+__all__ += ["MEDIA_STATES", "media_entries", "message_media", "set_media_entry"]

@@ -296,6 +296,8 @@ EXPECTED: dict[str, Check] = {
                     media_id="AgADAQADtKcxG4LRUUQSQVUjfJIiiF8G6C8ABA9NJzFdXskaincBAAEC",
                     caption="Photo Caption",
                     size=104737,
+                    width=720,
+                    height=1280,
                 ),
             ),
             text="Photo Caption",
@@ -308,7 +310,10 @@ EXPECTED: dict[str, Check] = {
     # Legacy `thumb`, no username anywhere: no handle.
     "telegram/courier-sticker.json": tg_message(
         MediaContent(
-            type="sticker", attachments=(Attachment(media_id="BQADAwADRQADyIsGAAHtBskMy6GoLAI", size=38440),)
+            type="sticker",
+            attachments=(
+                Attachment(media_id="BQADAwADRQADyIsGAAHtBskMy6GoLAI", size=38440, width=436, height=512),
+            ),
         ),
         "3527065:44",
         174114373,
@@ -333,7 +338,14 @@ EXPECTED: dict[str, Check] = {
         MediaContent(
             type="video",
             attachments=(
-                Attachment(media_id="BAADAQADBgADgtFRRPFTAAHxLVw76wI", mime_type="video/mp4", size=257507),
+                Attachment(
+                    media_id="BAADAQADBgADgtFRRPFTAAHxLVw76wI",
+                    mime_type="video/mp4",
+                    size=257507,
+                    width=360,
+                    height=640,
+                    duration=1,
+                ),
             ),
         ),
         "3527065:86",
@@ -345,7 +357,9 @@ EXPECTED: dict[str, Check] = {
         MediaContent(
             type="audio",
             attachments=(
-                Attachment(media_id="AwADAQADCQADgtFRRGn8KrC-0D_MAg", mime_type="audio/ogg", size=4288),
+                Attachment(
+                    media_id="AwADAQADCQADgtFRRGn8KrC-0D_MAg", mime_type="audio/ogg", size=4288, duration=1
+                ),
             ),
             voice=True,
         ),

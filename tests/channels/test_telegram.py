@@ -231,7 +231,15 @@ def test_channel_post_has_sender_chat_and_no_from() -> None:
     # The largest PhotoSize by area, wherever it is in the list.
     assert event.content == MediaContent(
         type="image",
-        attachments=(Attachment(media_id="AgACAgQAAxkBAAIBlarge", caption="New opening hours", size=90000),),
+        attachments=(
+            Attachment(
+                media_id="AgACAgQAAxkBAAIBlarge",
+                caption="New opening hours",
+                size=90000,
+                width=1280,
+                height=853,
+            ),
+        ),
         text="New opening hours",
     )
 
@@ -314,7 +322,13 @@ def test_media_kinds() -> None:
         type="video",
         attachments=(
             Attachment(
-                media_id="CgACAgQAAxkBAAIBanimation", mime_type="video/mp4", filename="dance.mp4", size=120000
+                media_id="CgACAgQAAxkBAAIBanimation",
+                mime_type="video/mp4",
+                filename="dance.mp4",
+                size=120000,
+                width=320,
+                height=240,
+                duration=3,
             ),
         ),
         animated=True,
@@ -324,12 +338,12 @@ def test_media_kinds() -> None:
     assert audio.text == "this one" and audio.attachments[0].filename == "song.mp3"
     note = only("video-note.json").content
     assert note == MediaContent(
-        type="video", attachments=(Attachment(media_id="DQACAgQAAxkBAAIBnote", size=300000),)
+        type="video", attachments=(Attachment(media_id="DQACAgQAAxkBAAIBnote", size=300000, duration=7),)
     )
     sticker = only("sticker-animated.json").content
     assert sticker == MediaContent(
         type="sticker",
-        attachments=(Attachment(media_id="CAACAgIAAxkBAAIBsticker", size=24000),),
+        attachments=(Attachment(media_id="CAACAgIAAxkBAAIBsticker", size=24000, width=512, height=512),),
         text="\N{SMILING FACE WITH SMILING EYES}",
         animated=True,
     )

@@ -264,7 +264,13 @@ def test_every_operation_through_both_doors(app: App) -> None:
     ]
     first = posts[0]
     assert first["user"] == {"id": "alice", "name": "Alice", "avatar": None, "kind": "user"}
-    assert first["information"] == {"type": "text", "text": "hello 0", "likes": 0, "mediaUrl": None}
+    assert first["information"] == {
+        "type": "text",
+        "text": "hello 0",
+        "likes": 0,
+        "mediaUrl": None,
+        "media": [],
+    }
     assert (first["channel"], first["group"]) == (group["id"], True)
     # Idempotent on clientPostId: the same post, not a second one.
     again = ok(

@@ -754,7 +754,7 @@ def test_every_function_that_creates_cloud_tasks_may_and_no_other() -> None:
     assert set(enqueuers) == {"send_message", "agent_api", "ingest", "chat_api"}
     assert expression(enqueuers["send_message"]) == "keys(local.topology.queues)"
     assert enqueuers["agent_api"] == ["whatsapp", "timers"]
-    assert enqueuers["ingest"] == ["telegram", "timers"]
+    assert enqueuers["ingest"] == ["telegram", "timers", "media"]
     assert enqueuers["chat_api"] == ["push", "timers"]
     assert set(enqueuers["agent_api"] + enqueuers["ingest"] + enqueuers["chat_api"]) <= set(
         topology()["queues"]

@@ -7,6 +7,8 @@
  * per member is written when someone posts (the poster's own `lastReadSeq` moves with their post). */
 import type { DocumentData, DocumentSnapshot, QueryDocumentSnapshot, Timestamp } from "firebase/firestore";
 
+import { mediaEntries, type MediaEntry } from "../lib/mediaFiles";
+
 export type ChannelKind = "group" | "direct" | "support";
 
 export interface ChannelRow {
@@ -60,6 +62,10 @@ export interface PostView {
   createdAt: Date | null;
   likes: number;
   likedByMe: boolean;
+  /** text, image, file (and an agent's image, audio, video, document in support channels). */
+  type: string;
+  /** Its files (content.media[]), shown through chat_api mediaUrl. */
+  media: MediaEntry[];
 }
 
 /** A post sent from this widget that the live query has not delivered yet. */
@@ -68,6 +74,12 @@ export interface PendingPost {
   text: string;
   /** Why it was not sent (null while sending). */
   failed: string | null;
+  /** An image or file post: the file's name, its upload progress (0..1), and once uploaded what
+   * createPost posts (a retry posts it again without uploading again). */
+  fileName?: string;
+  progress?: number;
+  attachment?: { path: string; fileName: string; contentType: string; size: number } | null;
+  kind?: "image" | "file";
 }
 
 /** The chat API's Channel (shared/chat/models.py), the fields the widget reads. */
@@ -184,7 +196,8 @@ export function channelFromApi(channel: ApiChannel): ChannelRow {
 export function postFromDoc(doc: QueryDocumentSnapshot<DocumentData>, me: string): PostView {
   const data = doc.data();
   const sender = (data.sender ?? {}) as { kind?: string; id?: string; name?: string };
-  const content = (data.content ?? {}) as { text?: string };
+  const content = (data.content ?? {}) as { text?: string; caption?: string; media?: unknown };
+  const media = mediaEntries(content);
   const senderKind = sender.kind === "user" || sender.kind === "agent" ? sender.kind : "system";
   const createdAt = data.createdAt as Timestamp | null | undefined;
   return {
@@ -193,10 +206,12 @@ export function postFromDoc(doc: QueryDocumentSnapshot<DocumentData>, me: string
     senderId: sender.id ?? null,
     senderName: sender.name || sender.id || (senderKind === "agent" ? "Support" : "Someone"),
     senderKind,
-    text: String(data.text ?? content.text ?? (data.type ? `[${data.type}]` : "")),
+    text: String(data.text ?? content.text ?? content.caption ?? (data.type && !media.length ? `[${data.type}]` : "")),
     createdAt: createdAt && typeof createdAt.toDate === "function" ? createdAt.toDate() : null,
     likes: Math.max(Number(data.likes) || 0, 0),
     likedByMe: Boolean(data.likedBy && me in data.likedBy),
+    type: String(data.type ?? "text"),
+    media,
   };
 }
 

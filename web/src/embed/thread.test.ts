@@ -6,6 +6,7 @@ vi.mock("firebase/auth", async () => (await import("../testing/fakeFirebase")).a
 vi.mock("firebase/firestore", async () => (await import("../testing/fakeFirebase")).firestoreModule);
 
 import { openChatSession } from "../testing/chatSession";
+import { FakeXhr, resetXhr, respondWith, xhrCalls } from "../testing/fakeUpload";
 import {
   allListenersOn,
   constraint,
@@ -238,6 +239,76 @@ describe("sending: pending, then the live post", () => {
     thread.discard(thread.pending.value[0].clientPostId);
 
     expect(thread.pending.value.map((p) => p.text)).toEqual(["two"]);
+  });
+});
+
+describe("image and file posts", () => {
+  const uploadAnswer = (call: Call) => ({
+    status: 200,
+    body: {
+      url: "http://storage.test/b/o?X-Goog-Signature=s",
+      method: "POST",
+      headers: { "x-goog-resumable": "start", "Content-Type": call.body.contentType, "x-goog-content-length-range": `0,${call.body.size}` },
+      path: `tenants/app1/uploads/me/u1/${call.body.fileName}`,
+      fileName: call.body.fileName,
+      contentType: call.body.contentType,
+      size: call.body.size,
+      expiresAt: "2026-12-07T10:15:00Z",
+    },
+  });
+
+  beforeEach(() => {
+    resetXhr();
+    vi.stubGlobal("XMLHttpRequest", FakeXhr);
+    answers.uploadUrl = uploadAnswer;
+  });
+
+  it("a picture is uploaded straight to storage, then posted as an image with the caption", async () => {
+    const thread = open();
+    thread.sendFile(new File([new Uint8Array(300)], "lid.png", { type: "image/png" }), "The lid");
+    expect(thread.pending.value[0]).toMatchObject({ fileName: "lid.png", kind: "image", text: "The lid" });
+    await settle();
+
+    expect(callsOf("uploadUrl")[0].body).toEqual({ channelId: "g1", fileName: "lid.png", contentType: "image/png", size: 300 });
+    expect(xhrCalls.map((c) => c.method)).toEqual(["POST", "PUT"]);
+    expect(callsOf("createPost")[0].body).toEqual({
+      channelId: "g1",
+      type: "image",
+      attachment: { path: "tenants/app1/uploads/me/u1/lid.png", fileName: "lid.png", contentType: "image/png", size: 300 },
+      clientPostId: thread.pending.value[0].clientPostId,
+      text: "The lid",
+    });
+  });
+
+  it("any other file is a file post; a failed upload says why and Retry uploads again", async () => {
+    respondWith((call) => call.xhr.answer(403));
+    const thread = open();
+    thread.sendFile(new File(["%PDF-1.4"], "invoice.pdf", { type: "application/pdf" }));
+    await settle();
+    expect(thread.pending.value[0].failed).toMatch(/expired or was refused/);
+    expect(callsOf("createPost")).toHaveLength(0);
+
+    respondWith(null);
+    thread.retry(thread.pending.value[0].clientPostId);
+    await settle();
+    expect(callsOf("createPost")[0].body).toMatchObject({ type: "file", attachment: { fileName: "invoice.pdf" } });
+    expect(callsOf("createPost")[0].body.text).toBeUndefined();
+  });
+
+  it("a post's files are read from content.media and shown through mediaUrl", async () => {
+    answers.mediaUrl = () => ({ status: 200, body: { url: "http://storage.test/signed", expiresAt: new Date(Date.now() + 300_000).toISOString(), contentType: "image/png", variant: "thumbnail" } });
+    const thread = open();
+    listenerOn(POSTS).next(
+      querySnapshot([post("p1", { type: "image", text: null, content: { type: "image", media: [{ state: "stored", path: "x", contentType: "image/png", size: 10, fileName: "a.png", thumbnailPath: "x.thumb.jpg" }] } })]),
+    );
+    const [shown] = thread.posts.value;
+    expect(shown.type).toBe("image");
+    expect(shown.text).toBe("");
+    expect(shown.media[0]).toMatchObject({ index: 0, state: "stored", fileName: "a.png", hasThumbnail: true });
+
+    expect(await thread.mediaUrl("p1", 0, "thumbnail")).toBe("http://storage.test/signed");
+    expect(await thread.mediaUrl("p1", 0, "thumbnail")).toBe("http://storage.test/signed");
+    expect(callsOf("mediaUrl").map((c) => c.body)).toEqual([{ channelId: "g1", postId: "p1", index: 0, variant: "thumbnail" }]);
   });
 });
 

@@ -13,6 +13,7 @@ import {
 import { onScopeDispose, ref, shallowRef, watch, type Ref } from "vue";
 
 import { isRefusal, isUnauthenticated } from "../lib/api";
+import { attachmentType, createSignedUrls, guessContentType, uploadToStorage, type SignedMedia, type SignedUpload } from "../lib/mediaFiles";
 import { newClientPostId, postFromDoc, seenCounter, type ChannelRow, type PendingPost, type PostView, type ReadState } from "./model";
 import { describe, type ChatSession } from "./session";
 
@@ -58,7 +59,10 @@ export function useThread(session: ChatSession, channel: ChannelRow, read: Ref<R
   async function post(entry: PendingPost): Promise<void> {
     entry.failed = null;
     try {
-      await session.call("createPost", { channelId: channel.id, text: entry.text, clientPostId: entry.clientPostId });
+      const body = entry.attachment
+        ? { channelId: channel.id, type: entry.kind, attachment: entry.attachment, clientPostId: entry.clientPostId, ...(entry.text ? { text: entry.text } : {}) }
+        : { channelId: channel.id, text: entry.text, clientPostId: entry.clientPostId };
+      await session.call("createPost", body);
     } catch (exc) {
       // Still pending (the live post may have arrived meanwhile): say why and offer Retry, which
       // sends the same clientPostId, so the server stores it once whatever happened. A refusal,
@@ -78,7 +82,65 @@ export function useThread(session: ChatSession, channel: ChannelRow, read: Ref<R
 
   function retry(clientPostId: string): void {
     const entry = pending.value.find((item) => item.clientPostId === clientPostId);
-    if (entry) void post(entry);
+    if (entry && entry.fileName && !entry.attachment) {
+      const file = files.get(clientPostId);
+      if (file) void upload(entry, file);
+    } else if (entry) void post(entry);
+  }
+
+  // --- image and file posts: upload straight to storage (chat_api uploadUrl), then createPost.
+  const files = new Map<string, File>();
+
+  async function upload(entry: PendingPost, file: File): Promise<void> {
+    entry.failed = null;
+    const find = () => pending.value.find((item) => item.clientPostId === entry.clientPostId);
+    try {
+      const contentType = guessContentType(file);
+      const signed = await session.call<SignedUpload>("uploadUrl", {
+        channelId: channel.id,
+        fileName: file.name || "file",
+        contentType,
+        size: file.size,
+      });
+      await uploadToStorage(signed, file, (fraction) => {
+        const current = find();
+        if (current) current.progress = fraction;
+      });
+      const current = find();
+      if (!current) return; // discarded meanwhile
+      current.attachment = { path: signed.path, fileName: file.name || signed.fileName, contentType: signed.contentType, size: file.size };
+      files.delete(entry.clientPostId);
+      await post(current);
+    } catch (exc) {
+      const current = find();
+      if (current) current.failed = exc instanceof Error && !("code" in exc) ? exc.message : describe(exc);
+    }
+  }
+
+  /** Post a file: a picture as an image post, anything else as a file post; ``caption`` goes with it. */
+  function sendFile(file: File, caption = ""): void {
+    const kind = attachmentType(guessContentType(file)) === "image" ? "image" : "file";
+    const entry: PendingPost = {
+      clientPostId: newClientPostId(),
+      text: caption,
+      failed: null,
+      fileName: file.name || "file",
+      progress: 0,
+      attachment: null,
+      kind,
+    };
+    files.set(entry.clientPostId, file);
+    pending.value = [...pending.value, entry];
+    void upload(pending.value[pending.value.length - 1]!, file);
+  }
+
+  const signedUrls = createSignedUrls((_channel, postId, index, variant) =>
+    session.call<SignedMedia>("mediaUrl", { channelId: channel.id, postId, index, variant }),
+  );
+
+  /** A signed URL (5 minutes, cached) for one file of a post. */
+  function mediaUrl(postId: string, index: number, variant: "original" | "thumbnail"): Promise<string> {
+    return signedUrls.get(channel.id, postId, index, variant);
   }
 
   function discard(clientPostId: string): void {
@@ -217,5 +279,5 @@ export function useThread(session: ChatSession, channel: ChannelRow, read: Ref<R
     stop();
   });
 
-  return { posts, pending, loaded, problem, send, retry, discard, like };
+  return { posts, pending, loaded, problem, send, sendFile, mediaUrl, retry, discard, like };
 }

@@ -7,6 +7,7 @@
  * The embed bundles this module (vite.embed.config.ts): what it does not use (`api`,
  * `idTokenCredential`, and with them ./firebase) is tree-shaken out of its script. */
 import type { ConversationStatus, OutgoingMessage } from "./types";
+import type { SignedMedia, SignedUpload } from "./mediaFiles";
 import { auth, runtimeConfig } from "./firebase";
 
 export class ApiError extends Error {
@@ -117,4 +118,10 @@ export const api = {
     }),
   markRead: (conversationId: string) =>
     post(runtimeConfig().functions.agent_api, { action: "mark_read", conversationId }),
+  /** A signed URL (5 minutes) for one file of a message: `content.media[index]`. */
+  mediaUrl: (conversationId: string, messageId: string, index: number, variant: "original" | "thumbnail") =>
+    post<SignedMedia>(runtimeConfig().functions.agent_api, { action: "mediaUrl", conversationId, messageId, index, variant }),
+  /** A signed resumable upload (15 minutes) for a file to attach in this conversation. */
+  uploadUrl: (conversationId: string, fileName: string, contentType: string, size: number) =>
+    post<SignedUpload>(runtimeConfig().functions.agent_api, { action: "uploadUrl", conversationId, fileName, contentType, size }),
 };

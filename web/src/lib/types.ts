@@ -97,10 +97,20 @@ export interface PendingMessage {
   sending: boolean;
 }
 
+/** A file the agent uploaded through `uploadUrl`, as send_message takes it (only `path` is
+ * trusted: the server checks it, sniffs the type and applies the provider's limits). */
+export interface OutgoingAttachment {
+  path: string;
+  fileName: string;
+  contentType: string;
+  size: number;
+}
+
 export interface OutgoingMessage {
   type: "text" | "image" | "audio" | "video" | "document" | "template" | "reaction" | "note";
   text?: string;
   mediaUrl?: string;
+  attachments?: OutgoingAttachment[];
   caption?: string;
   filename?: string;
   templateName?: string;

@@ -1,0 +1,209 @@
+"""The README's screenshot of a thread with media, made the way the tests run the system: the local
+stack (emulators, every function, the provider sandbox, the storage emulator), the built dashboard,
+Debian's Chromium through Playwright. A customer sends a photo, a voice note, an invoice and a file
+the provider no longer has (signed WhatsApp webhooks; the sandbox serves the files as the Cloud API
+does); an agent signs in, opens the conversation and answers with a photo attached through the
+composer. The page is then saved as ``docs/thread-with-media.png``.
+
+    PYTHONPATH=. .venv/bin/python scripts/screenshots.py [--out docs/thread-with-media.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import struct
+import sys
+import time
+import uuid
+import wave
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
+]
+AGENT, PASSWORD = "dana@demo.test", "switchboard-demo"
+
+
+def photo(width: int, height: int, lid: tuple[int, int, int]) -> bytes:
+    """A product photo stand-in: a box with a cracked lid (drawn, so nothing is downloaded)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), (236, 231, 222))
+    draw = ImageDraw.Draw(image)
+    for y in range(height):  # a soft background gradient
+        shade = 236 - int(30 * y / height)
+        draw.line([(0, y), (width, y)], fill=(shade, shade - 4, shade - 12))
+    box = (width * 0.2, height * 0.35, width * 0.8, height * 0.85)
+    draw.rectangle(box, fill=(176, 124, 74), outline=(120, 80, 44), width=6)
+    draw.polygon(
+        [
+            (width * 0.16, height * 0.35),
+            (width * 0.84, height * 0.35),
+            (width * 0.74, height * 0.2),
+            (width * 0.26, height * 0.2),
+        ],
+        fill=lid,
+        outline=(60, 60, 60),
+    )
+    crack = [
+        (width * 0.45, height * 0.2),
+        (width * 0.5, height * 0.27),
+        (width * 0.47, height * 0.31),
+        (width * 0.53, height * 0.35),
+    ]
+    draw.line(crack, fill=(30, 30, 30), width=5)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=88)
+    return out.getvalue()
+
+
+def voice_note(seconds: float = 4.0) -> bytes:
+    """A short WAV tone (browsers play it; the sandbox serves it as the customer's voice note)."""
+    rate = 8000
+    frames = b"".join(
+        struct.pack("<h", int(6000 * math.sin(2 * math.pi * 440 * i / rate) * (1 - i / (rate * seconds))))
+        for i in range(int(rate * seconds))
+    )
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(frames)
+    return out.getvalue()
+
+
+def invoice() -> bytes:
+    return (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+        b"trailer<</Root 1 0 R>>\n%%EOF\n" + b"%" * 48_000
+    )
+
+
+def media_message(wa_id: str, kind: str, media: dict[str, Any], at: int) -> dict[str, Any]:
+    return {"from": wa_id, "id": f"wamid.{uuid.uuid4().hex}", "timestamp": str(at), "type": kind, kind: media}
+
+
+def capture(stack: Any, conversation_id: str, out: Path) -> None:
+    """Sign in as the agent, open the conversation, answer with a photo, save the page."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from infra.local.dashboard import DashboardServer
+
+    with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+        )
+        page = browser.new_context(viewport={"width": 1280, "height": 1080}, device_scale_factor=1).new_page()
+        page.goto(dashboard.url)
+        page.get_by_label("Email").fill(AGENT)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.locator(f'[data-testid="conversation-row"][data-conversation-id="{conversation_id}"]').click()
+        expect(page.get_by_test_id("media-thumbnail").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_test_id("media-failed")).to_be_visible(timeout=30_000)
+
+        page.get_by_test_id("attach-input").set_input_files(
+            {
+                "name": "replacement lid.jpg",
+                "mimeType": "image/jpeg",
+                "buffer": photo(1024, 768, (120, 170, 220)),
+            }
+        )
+        expect(page.get_by_test_id("attachment")).to_have_attribute("data-state", "ready", timeout=30_000)
+        page.get_by_test_id("composer-input").fill("So sorry! A new lid is on its way, it looks like this:")
+        page.get_by_test_id("composer-input").press("Enter")
+        sent = page.locator('[data-testid="message"][data-direction="out"][data-type="image"]')
+        expect(sent.get_by_test_id("media-thumbnail")).to_be_visible(timeout=30_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=media-thumbnail]')]"
+            ".every(i => i.complete && i.naturalWidth > 0)"
+        )
+        expect(sent.get_by_test_id("ticks")).to_have_attribute("data-status", "sent", timeout=30_000)
+        page.get_by_test_id("composer-input").fill("")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out))
+        browser.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "thread-with-media.png")
+    args = parser.parse_args(argv)
+
+    from infra.local import demo, payloads
+    from infra.local.stack import LocalStack
+    from shared import auth, ids, store
+    from tests.support import eventually, post_signed
+
+    wa = next(c for c in demo.DEMO_CHANNELS if c.kind == "whatsapp")
+    wa_id = "15550142020"
+    with LocalStack() as stack:
+        stack.apply_env()
+        demo.seed()
+        uid = auth.invite(AGENT, PASSWORD, demo.DEMO_TENANT, "agent", "Dana Agent")
+        store.put_agent(demo.DEMO_TENANT, uid, {"name": "Dana Agent", "email": AGENT, "role": "agent"})
+        media = stack.sandbox.media
+        now = int(time.time())
+        picture = media.add("whatsapp", wa.external_id, photo(1280, 800, (210, 210, 215)), "image/jpeg")
+        voice = media.add("whatsapp", wa.external_id, voice_note(), "audio/ogg")
+        pdf = media.add(
+            "whatsapp", wa.external_id, invoice(), "application/pdf", file_name="Invoice 2026-1187.pdf"
+        )
+        gone = media.add("whatsapp", wa.external_id, photo(320, 240, (90, 90, 90)), "image/jpeg")
+        media.delete(gone["media_id"])
+        messages = [
+            payloads.whatsapp_text_message(
+                wa_id, "Hi! My order arrived today but the lid is cracked 😞", timestamp=now - 240
+            ),
+            media_message(
+                wa_id,
+                "image",
+                {"id": picture["media_id"], "mime_type": "image/jpeg", "caption": "This is how it came"},
+                now - 230,
+            ),
+            media_message(
+                wa_id,
+                "audio",
+                {"id": voice["media_id"], "mime_type": "audio/ogg; codecs=opus", "voice": True},
+                now - 200,
+            ),
+            media_message(
+                wa_id,
+                "document",
+                {"id": pdf["media_id"], "mime_type": "application/pdf", "filename": "Invoice 2026-1187.pdf"},
+                now - 180,
+            ),
+            media_message(wa_id, "image", {"id": gone["media_id"], "mime_type": "image/jpeg"}, now - 170),
+        ]
+        for message in messages:  # one webhook each, in order, as WhatsApp sends them
+            body = payloads.whatsapp_change(
+                wa.external_id,
+                contacts=[payloads.whatsapp_contact(wa_id, "Kerry Fisher")],
+                messages=[message],
+            )
+            assert post_signed(stack, "whatsapp", body).status_code == 200
+        conversation_id = ids.conversation_id(wa.channel_id, wa_id)
+        eventually(lambda: store.get_conversation(demo.DEMO_TENANT, conversation_id), what="the conversation")
+
+        capture(stack, conversation_id, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
