@@ -174,15 +174,25 @@ class FcmStandIn:
     def start(self) -> FcmStandIn:
         """Serve on 127.0.0.1 (an asyncio server in its own thread: a fan-out sends thousands of
         requests a second over a few dozen keep-alive connections)."""
+        # The loop runs in its own thread from the start: the caller's thread may already run an
+        # event loop (Playwright's sync API leaves one running), where run_until_complete refuses.
         loop = asyncio.new_event_loop()
-        server = loop.run_until_complete(
+        thread = threading.Thread(target=loop.run_forever, name="fcm-standin", daemon=True)
+        thread.start()
+        opening = asyncio.run_coroutine_threadsafe(
             asyncio.start_server(
                 self._serve, HOST, self._requested_port, backlog=512, limit=MAX_BODY_BYTES * 2
-            )
+            ),
+            loop,
         )
-        self._loop, self._server = loop, server
-        self._thread = threading.Thread(target=loop.run_forever, name="fcm-standin", daemon=True)
-        self._thread.start()
+        try:
+            server = opening.result(timeout=10)
+        except BaseException:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=5)
+            loop.close()
+            raise
+        self._loop, self._server, self._thread = loop, server, thread
         return self
 
     def stop(self) -> None:

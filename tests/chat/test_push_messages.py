@@ -4,6 +4,7 @@ refuses, or the fan-out tests would prove nothing)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -160,6 +161,23 @@ def test_the_standin_is_configured_over_http_from_another_process(standin: FcmSt
     assert push.send_one(post().message("gone")).code == "UNREGISTERED"
     requests.post(f"{standin.base_url}/_reset", json={}, timeout=5).raise_for_status()
     assert push.send_one(post().message("gone")).ok
+
+
+def test_the_standin_starts_and_stops_in_a_thread_already_running_an_event_loop() -> None:
+    """As the whole suite runs it: Playwright's sync API (the e2e tests) leaves an event loop
+    running in the test thread, and every stack started after them starts a stand-in."""
+
+    async def inside_a_running_loop() -> int:
+        with FcmStandIn(port=0) as running:
+            answer = requests.post(
+                f"{running.base_url}/v1/projects/p/messages:send",
+                json={"message": {"token": "t1", "data": {"k": "v"}}},
+                headers={"Authorization": "Bearer x"},
+                timeout=5,
+            )
+            return answer.status_code
+
+    assert asyncio.run(inside_a_running_loop()) == 200
 
 
 def test_a_jobs_progress_record_skips_what_was_handed_over_and_closes_finished_shards() -> None:
