@@ -105,16 +105,17 @@ def provider_error(channel: str, http_status: int | None, body: Any) -> Provider
     )
 
 
-def post(channel: str, url: str, token: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """POST ``payload`` to a Graph endpoint with the token as a Bearer header (never in the URL,
-    which ends up in logs); return the JSON answer or raise ProviderError."""
+def call(
+    method: str, url: str, *, channel: str, unreachable: str, timeout: float, **kwargs: Any
+) -> tuple[requests.Response, Any]:
+    """One HTTP request to a Graph endpoint: the response and its JSON body (``{}`` when it is not
+    JSON). A network failure is a transient ProviderError saying ``unreachable``; what the answer
+    means is the caller's to decide (provider_error reads Graph's error codes)."""
     try:
-        response = requests.post(
-            url, json=payload, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
-        )
+        response = requests.request(method, url, timeout=timeout, **kwargs)
     except (requests.Timeout, requests.ConnectionError) as exc:
         raise ProviderError(
-            f"{channel} API unreachable: {type(exc).__name__}",
+            f"{unreachable}: {type(exc).__name__}",
             channel=channel,
             code=None,
             http_status=None,
@@ -124,6 +125,21 @@ def post(channel: str, url: str, token: str, payload: dict[str, Any], timeout: f
         body = response.json()
     except ValueError:
         body = {}
+    return response, body
+
+
+def post(channel: str, url: str, token: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """POST ``payload`` to a Graph endpoint with the token as a Bearer header (never in the URL,
+    which ends up in logs); return the JSON answer or raise ProviderError."""
+    response, body = call(
+        "POST",
+        url,
+        channel=channel,
+        unreachable=f"{channel} API unreachable",
+        timeout=timeout,
+        json=payload,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     # Some Graph errors come with HTTP 200 (Messenger 36000): the body decides.
     if response.status_code >= 400 or (isinstance(body, dict) and "error" in body):
         raise provider_error(channel, response.status_code, body)
@@ -271,26 +287,16 @@ def upload_media(account: ChannelAccount, media: OutboundMedia, timeout: float) 
     from shared.channels import outbound_media
 
     data = outbound_media.read(account.channel, media)
-    try:
-        response = requests.post(
-            f"{_base(account)}/{account.external_id}/media",
-            data={"messaging_product": "whatsapp", "type": media.content_type},
-            files={"file": (outbound_media.file_name(media), data, media.content_type)},
-            headers={"Authorization": f"Bearer {account.token}"},
-            timeout=timeout,
-        )
-    except (requests.Timeout, requests.ConnectionError) as exc:
-        raise ProviderError(
-            f"{account.channel} API unreachable: {type(exc).__name__}",
-            channel=account.channel,
-            code=None,
-            http_status=None,
-            transient=True,
-        ) from exc
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
+    response, body = call(
+        "POST",
+        f"{_base(account)}/{account.external_id}/media",
+        channel=account.channel,
+        unreachable=f"{account.channel} API unreachable",
+        timeout=timeout,
+        data={"messaging_product": "whatsapp", "type": media.content_type},
+        files={"file": (outbound_media.file_name(media), data, media.content_type)},
+        headers={"Authorization": f"Bearer {account.token}"},
+    )
     if response.status_code >= 400 or not isinstance(body, dict) or "error" in body or not body.get("id"):
         raise provider_error(account.channel, response.status_code, body)
     return str(body["id"])

@@ -13,9 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import requests
-
-from shared.channels.graph import provider_error
+from shared.channels.graph import call, provider_error
 from shared.errors import ProviderError
 
 # Everything the inbound parser understands (messages and echoes, postbacks, receipts, reactions,
@@ -47,25 +45,15 @@ def subscribe_page(
     The token travels as a Bearer header, never in the URL. Raises ProviderError (by Meta's error
     code: an expired token says ``health == "token_expired"``) unless Graph answers success."""
     url = f"{base_url.rstrip('/')}/{version}/{page_id}/subscribed_apps"
-    try:
-        response = requests.post(
-            url,
-            json={"subscribed_fields": ",".join(fields)},
-            headers={"Authorization": f"Bearer {page_token}"},
-            timeout=timeout,
-        )
-    except (requests.Timeout, requests.ConnectionError) as exc:
-        raise ProviderError(
-            f"Graph API unreachable at {base_url}: {type(exc).__name__}",
-            channel=channel,
-            code=None,
-            http_status=None,
-            transient=True,
-        ) from exc
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
+    response, body = call(
+        "POST",
+        url,
+        channel=channel,
+        unreachable=f"Graph API unreachable at {base_url}",
+        timeout=timeout,
+        json={"subscribed_fields": ",".join(fields)},
+        headers={"Authorization": f"Bearer {page_token}"},
+    )
     if response.status_code >= 400 or not isinstance(body, dict) or "error" in body:
         raise provider_error(channel, response.status_code, body)
     if body.get("success") is not True:

@@ -196,32 +196,24 @@ class WhatsAppAdapter(MetaAdapter):
         """Cloud API "Retrieve media URL", then "Download media": ``GET /{version}/{media-id}``
         (bearer token) answers ``{url, mime_type, sha256, file_size}``; the URL (valid 5 minutes,
         on Meta's hosts only: the token goes nowhere else) is fetched with the same token."""
-        import requests
 
         from shared.channels import downloads, graph
-        from shared.errors import MediaUnavailable, ProviderError
+        from shared.errors import MediaUnavailable
 
         media_id = ref.get("mediaId")
         if not isinstance(media_id, str) or not media_id or "/" in media_id:
             raise MediaUnavailable("the message names no WhatsApp media id")
         bearer = {"Authorization": f"Bearer {account.token}"}
         url = f"{account.base_url}/{account.api_version or 'v21.0'}/{media_id}"
-        try:
-            response = requests.get(
-                url, headers=bearer, params={"phone_number_id": account.external_id}, timeout=timeout
-            )
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            raise ProviderError(
-                f"WhatsApp media endpoint unreachable: {type(exc).__name__}",
-                channel=self.kind,
-                code=None,
-                http_status=None,
-                transient=True,
-            ) from exc
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
+        response, body = graph.call(
+            "GET",
+            url,
+            channel=self.kind,
+            unreachable="WhatsApp media endpoint unreachable",
+            timeout=timeout,
+            headers=bearer,
+            params={"phone_number_id": account.external_id},
+        )
         if response.status_code >= 400 or not isinstance(body, dict) or "error" in body:
             if response.status_code == 404:
                 raise MediaUnavailable("WhatsApp no longer has this media (it keeps media 30 days)")
