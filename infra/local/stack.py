@@ -163,13 +163,14 @@ class LocalStack:
     def apply_env(self) -> None:
         """Point this process's clients at the stack (and forget clients made before)."""
         os.environ.update(self.env())
-        from shared import auth, bus, config, secrets, store
+        from shared import auth, bus, config, secrets, store, tasks
         from shared.chat import push
         from shared.media import storage
 
         config.reset()
         push.reset()  # its FCM session was made for the endpoint of before
         bus.reset()
+        tasks.reset()  # a client made for another stack's Cloud Tasks emulator
         store.reset()
         storage.reset()
         secrets.forget()
@@ -541,6 +542,16 @@ class LocalStack:
     def running(self) -> bool:
         """True while every process is alive and the emulators answer."""
         return all(p.running() for p in self.processes) and http_ok(f"http://{self.firestore_host}/")
+
+    def purge_tasks(self) -> None:
+        """Drop the tasks still waiting in every queue (retries of earlier tests' work), so that a
+        test's tasks run as soon as they are due. The stack's env must be applied."""
+        if not self.with_tasks:
+            return
+        from shared import tasks
+
+        for queue in topology()["queues"].values():
+            tasks.purge(queue["name"])
 
     def reset_firestore(self) -> None:
         """Delete every document in the Firestore emulator (between tests)."""

@@ -19,9 +19,9 @@ from playwright.sync_api import Page, expect
 
 from infra.local import demo
 from infra.local.stack import LocalStack
-from shared import ids
+from shared import ids, store
 from tests.e2e.conftest import DANA
-from tests.support import post_webhook, whatsapp_text_webhook
+from tests.support import eventually, post_webhook, whatsapp_text_webhook
 
 pytestmark = pytest.mark.integration
 
@@ -222,13 +222,47 @@ def test_bidi_controls_cannot_disguise_a_link_or_a_name(clean_stack: LocalStack,
     assert whole["unicodeBidi"] == "isolate" and whole["text"].startswith("pay "), whole
 
 
-def test_remote_media_loads_only_when_the_agent_asks(
+def test_the_customers_host_is_asked_by_our_fetcher_never_by_the_agents_browser(
     clean_stack: LocalStack, open_dashboard: Any, media_server: MediaServer
 ) -> None:
+    """Inbound media is copied into our storage by queued work (issue 16): the agent's browser shows
+    the stored copy, so the customer's server never learns an agent's address or browser."""
+    image_url = f"http://{media_server.host}/pic.png?track=agent"
+    conversation_id = messenger_attachment(clean_stack, "psid-media-1", "image", image_url)
+
+    page = open_dashboard(DANA)
+    row(page, conversation_id).click()
+    image = page.locator('[data-testid="message"][data-type="image"]')
+    expect(image.get_by_test_id("media-thumbnail")).to_be_visible(timeout=30_000)
+    # One request, from our fetcher (not a browser), and nothing on the page points at that host.
+    assert media_server.paths() == ["/pic.png?track=agent"], media_server.requests
+    agent = media_server.requests[0][1].get("user-agent", "")
+    assert "Mozilla" not in agent and "Chrom" not in agent, agent
+    pointing_there = f'img[src*="{media_server.host}"], video[src*="{media_server.host}"]'
+    expect(page.locator(pointing_there)).to_have_count(0)
+
+
+def test_remote_media_of_older_messages_loads_only_when_the_agent_asks(
+    clean_stack: LocalStack, open_dashboard: Any, media_server: MediaServer
+) -> None:
+    """Messages stored before media was copied (no content.media) still carry the provider's URL: those
+    wait for the agent's click, and then load that one file, without a referrer."""
     image_url = f"http://{media_server.host}/pic.png?track=agent"
     video_url = f"http://{media_server.host}/clip.mp4"
     conversation_id = messenger_attachment(clean_stack, "psid-media-1", "image", image_url)
     messenger_attachment(clean_stack, "psid-media-1", "video", video_url)
+
+    # Both fetches done (stored, and the video refused by the host), then the messages as they were
+    # stored before: without content.media.
+    def settled() -> list[Any]:
+        docs = list(store.message_ref(demo.DEMO_TENANT, conversation_id, "x").parent.stream())
+        states = [((d.to_dict() or {}).get("content") or {}).get("media") or [] for d in docs]
+        done = len(docs) == 2 and all(m and m[0].get("state") in ("stored", "failed") for m in states)
+        return docs if done else []
+
+    for doc in eventually(settled, timeout=60, what="both media fetched or refused"):
+        doc.reference.update({"content.media": store.delete_field()})
+    media_server.requests.clear()
 
     page = open_dashboard(DANA)
     row(page, conversation_id).click()

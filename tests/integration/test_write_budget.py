@@ -61,6 +61,7 @@ def test_an_inbound_message_costs_two_document_writes(
         inbox.forget_summary_pace()
         assert inbox.apply(text_event(n)).result == "created"
     assert writes == [2] * 10, writes
+    inbox.forget_summary_pace()
     assert inbox.apply(text_event(5)).result == "duplicate"
 
 
@@ -85,6 +86,7 @@ def test_an_erased_contact_document_comes_back_once_the_memory_expires(
     contact_id = ids.contact_id(WA.channel_id, "15553330001")
     store.contact_ref(demo.DEMO_TENANT, contact_id).delete()
     monkeypatch.setattr(inbox._known_contacts, "_seconds", 0.0)
+    inbox.forget_summary_pace()
     inbox.apply(text_event(31))
     assert store.contact_ref(demo.DEMO_TENANT, contact_id).get().exists
 
