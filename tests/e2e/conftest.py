@@ -71,9 +71,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     setattr(item, f"rep_{report.when}", report)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
+def stack() -> Iterator[LocalStack]:
+    """The browser tests' own stack (this package's ``clean_stack`` uses it). The Firestore
+    emulator keeps a closed page's listener channel and retries every later matching write to it,
+    logging each failure; with its own stack that ends with these tests instead of slowing every
+    test after them."""
+    with LocalStack() as running:
+        running.apply_env()
+        yield running
+
+
+@pytest.fixture(scope="package")
 def dashboard(stack: LocalStack) -> Iterator[DashboardServer]:
-    """The built dashboard (rebuilt only when web/ changed), configured for the session's stack."""
+    """The built dashboard (rebuilt only when web/ changed), configured for these tests' stack."""
     with DashboardServer(stack) as server:
         yield server
 
@@ -213,7 +224,7 @@ def open_dashboard(
 # --- the embeddable chat on a developer's own site -----------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def third_party_site(dashboard: DashboardServer) -> Iterator[ThirdPartySite]:
     """A developer's site on its own origin, loading the bundle from the dashboard's origin."""
     with ThirdPartySite(f"{dashboard.url}/embed/switchboard-chat.js") as site:
