@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.limits import max_in_window
 from bench.stats import percentile, summary
 
 LOG_ENV = "SWITCHBOARD_BENCH_WRITE_LOG"
@@ -140,17 +141,6 @@ def kind(path: str) -> str:
     if len(parts) == 4 and parts[2] in {"conversations", "contacts", "channels"}:
         return parts[2].removesuffix("s")
     return parts[0] if len(parts) <= 2 else parts[-2]
-
-
-def max_in_window(times: list[float], window: float = 1.0) -> int:
-    """The most writes within any ``window`` seconds (a sliding window)."""
-    times = sorted(times)
-    best, first = 0, 0
-    for last, at in enumerate(times):
-        while at - times[first] >= window:
-            first += 1
-        best = max(best, last - first + 1)
-    return best
 
 
 def per_document(writes: list[tuple[float, str]], seconds: float) -> dict[str, Any]:

@@ -128,6 +128,19 @@ def _stored_size(value: Any, depth: int) -> int:
 # --- field transforms ----------------------------------------------------------------------------
 
 
+def _nested(update: dict[str, Any]) -> dict[str, Any]:
+    """An update's dotted field paths (``a.b``) as nested maps: what a new document is created with,
+    and how the library orders an update's transforms."""
+    nested: dict[str, Any] = {}
+    for path, value in update.items():
+        *parents, leaf = path.split(".")
+        target = nested
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    return nested
+
+
 def increment(amount: int = 1) -> Any:
     """Field transform: add ``amount``."""
     return _fs().Increment(amount)

@@ -39,6 +39,7 @@ from shared.errors import MemberGone
 from shared.store._client import (
     Versioned,
     _fs,
+    _nested,
     _rpc,
     _tenant_ref,
     _versioned,
@@ -303,18 +304,6 @@ def update_chat_member_transforms(
         for path, value in zip(paths, result.transform_results, strict=False)
     }
     return result.update_time or datetime.now(UTC), values
-
-
-def _nested(update: dict[str, Any]) -> dict[str, Any]:
-    """An update's dotted field paths as nested maps (how the library orders its transforms)."""
-    nested: dict[str, Any] = {}
-    for path, value in update.items():
-        *parents, leaf = path.split(".")
-        target = nested
-        for parent in parents:
-            target = target.setdefault(parent, {})
-        target[leaf] = value
-    return nested
 
 
 def _update_member(

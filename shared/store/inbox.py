@@ -29,6 +29,7 @@ from shared.models.status import STATUS_RANK, advances, rank
 from shared.store._client import (
     PRECONDITION_RETRIES,
     Versioned,
+    _nested,
     _rpc,
     _versioned,
     check_storable,
@@ -159,18 +160,6 @@ def fold_summary(
             continue
         return len(pending)
     raise TransientError(f"the summary of conversation {conversation_id} kept changing while folding")
-
-
-def _nested(update: dict[str, Any]) -> dict[str, Any]:
-    """An update's field paths (``a.b``) as the nested maps a new document is created with."""
-    nested: dict[str, Any] = {}
-    for path, value in update.items():
-        *parents, leaf = path.split(".")
-        target = nested
-        for parent in parents:
-            target = target.setdefault(parent, {})
-        target[leaf] = value
-    return nested
 
 
 # --- delivery claims -----------------------------------------------------------------------------
