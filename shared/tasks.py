@@ -89,14 +89,6 @@ def enqueue(
     return True
 
 
-def purge(queue: str) -> None:
-    """Drop every task waiting in a queue (the local stack between tests; never production's)."""
-    from google.api_core.exceptions import NotFound
-
-    with contextlib.suppress(NotFound):
-        _client().purge_queue(name=queue_path(queue))
-
-
 def reset() -> None:
     """Forget the client (tests point the process at another emulator)."""
     _client.cache_clear()

@@ -27,6 +27,5 @@ def clean_stack(stack: LocalStack) -> LocalStack:
     if stack.fcm is not None:
         stack.fcm.clear()  # the FCM stand-in: no messages, dead tokens or faults of earlier tests
     stack.apply_env()
-    stack.purge_tasks()  # earlier tests' retrying work (media fetches, push jobs) does not delay this one's
     demo.seed()
     return stack

@@ -543,16 +543,6 @@ class LocalStack:
         """True while every process is alive and the emulators answer."""
         return all(p.running() for p in self.processes) and http_ok(f"http://{self.firestore_host}/")
 
-    def purge_tasks(self) -> None:
-        """Drop the tasks still waiting in every queue (retries of earlier tests' work), so that a
-        test's tasks run as soon as they are due. The stack's env must be applied."""
-        if not self.with_tasks:
-            return
-        from shared import tasks
-
-        for queue in topology()["queues"].values():
-            tasks.purge(queue["name"])
-
     def reset_firestore(self) -> None:
         """Delete every document in the Firestore emulator (between tests)."""
         import urllib.request
