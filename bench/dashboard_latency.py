@@ -29,21 +29,11 @@ import requests
 
 from bench.stats import report, summary
 from infra.local import demo, payloads
+from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
 from infra.local.dashboard import DIST, DashboardServer
 from infra.local.simulate import meta_signature
 from infra.local.stack import LocalStack
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EMAIL, PASSWORD, NAME = "bench@demo.test", "bench-password-1", "Bench Agent"
 WA = next(c for c in demo.DEMO_CHANNELS if c.kind == "whatsapp")
 MARKER_PATTERN = r"bench-\d+-[0-9a-f]{8}"  # each message carries a unique marker
@@ -150,7 +140,9 @@ def run(count: int = 200, warmup: int = 10, pace_seconds: float = 0.1) -> dict[s
         customers = Customers(stack)
         customers.write(0, "15559990000", measured=False)  # something in the inbox to render
         with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
             try:
                 context = browser.new_context(viewport={"width": 1280, "height": 800})
                 context.add_init_script(OBSERVER)

@@ -22,17 +22,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
-]
 AGENT, PASSWORD = "dana@demo.test", "switchboard-demo"
 
 
@@ -100,12 +89,11 @@ def capture(stack: Any, conversation_id: str, out: Path) -> None:
     """Sign in as the agent, open the conversation, answer with a photo, save the page."""
     from playwright.sync_api import expect, sync_playwright
 
+    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
     from infra.local.dashboard import DashboardServer
 
     with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
-        )
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         page = browser.new_context(viewport={"width": 1280, "height": 1080}, device_scale_factor=1).new_page()
         page.goto(dashboard.url)
         page.get_by_label("Email").fill(AGENT)

@@ -19,27 +19,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from infra.local import demo
+from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
 from infra.local.dashboard import DashboardServer
 from infra.local.stack import LocalStack
 from tests.chat.client import App, create_app
 from tests.e2e.embed_support import ThirdPartySite
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # Nothing leaves this machine: every host but this one fails to resolve. Blocking here, not in a
-    # Playwright route handler, keeps the pages' own requests flowing while a test waits in Python
-    # (route handlers run only inside Playwright calls).
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
-]
 SCREENSHOTS = REPO / ".local" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
