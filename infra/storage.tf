@@ -1,5 +1,7 @@
 # Media: customers' photos, voice notes and files, and agents' and app users' uploads, in one bucket
-# under the tenant (tenants/{t}/conversations/... and tenants/{t}/uploads/...; shared/media/).
+# (tenants/{t}/conversations/..., tenants/{app}/channels/... for what messages carry; uploads not
+# sent yet at uploads/{t}/..., one top-level prefix so a lifecycle rule can expire them; sending
+# copies an upload to its message's path; shared/media/).
 #
 # Nobody reads or writes it directly: uniform bucket-level access, public access prevented, no
 # user or allUsers binding. Functions that checked the caller hand out V4 signed URLs for one object
@@ -10,12 +12,13 @@ locals {
   # Function -> its role on the media bucket (and nothing else of Cloud Storage):
   # deliver stores inbound media and reads agents' uploads to send them; agent_api and chat_api
   # sign download and upload URLs (a signed URL acts with its signer's permissions) and check
-  # uploads; send_message reads an upload's bytes to sniff it before queueing.
+  # uploads (chat_api also copies a posted upload to its post); send_message reads an upload's
+  # bytes to sniff it before queueing and copies it to the message (with its thumbnail or poster).
   media_bucket_roles = {
     deliver      = "roles/storage.objectUser"
     agent_api    = "roles/storage.objectUser"
     chat_api     = "roles/storage.objectUser"
-    send_message = "roles/storage.objectViewer"
+    send_message = "roles/storage.objectUser"
   }
   # Functions that sign media URLs, as themselves.
   media_url_signers = ["agent_api", "chat_api", "deliver"]
@@ -46,6 +49,31 @@ resource "google_storage_bucket" "media" {
   lifecycle_rule {
     condition {
       age = var.media_retention_days
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  # Uploads never sent: everything under uploads/ goes unsent_upload_days after it was uploaded (a
+  # sent upload was copied to its message's path when it was sent, so no sent file is lost);
+  # shared/media/uploads.py's sweep does the same where there is no lifecycle (the emulator).
+  lifecycle_rule {
+    condition {
+      age            = var.unsent_upload_days
+      matches_prefix = ["uploads/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  # ... and their noncurrent versions (versioning keeps one) do not wait the 7 days below.
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 1
+      matches_prefix             = ["uploads/"]
+      with_state                 = "ARCHIVED"
     }
     action {
       type = "Delete"

@@ -204,6 +204,17 @@ variable "media_retention_days" {
   }
 }
 
+variable "unsent_upload_days" {
+  description = "Days an upload (uploads/, an agent's or app user's file before it is sent) is kept; sending copies it to the message, so this only expires files nobody sent (shared/media/uploads.py UNSENT_UPLOAD_AGE)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.unsent_upload_days >= 1 && floor(var.unsent_upload_days) == var.unsent_upload_days
+    error_message = "unsent_upload_days must be a whole number of days, at least 1."
+  }
+}
+
 variable "media_cors_origins" {
   description = "Origins besides the Hosting site's own that may upload to and read from the media bucket through signed URLs (a custom dashboard domain)."
   type        = list(string)

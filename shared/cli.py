@@ -24,6 +24,10 @@
     replay-quarantine [--dry-run]  run quarantined items through the current parser and publish what
                                    now parses (and unknown-route events whose channel is now connected)
     channel-health [--tenant T] [--json]
+    media sweep-uploads [--older-than 1d] [--dry-run]
+                                   delete uploads older than that (30s, 15m, 12h, 1d): the ones never
+                                   sent, since sending copies a file to its message; production's
+                                   bucket lifecycle rule does this daily (infra/storage.tf)
 
 Data goes to stdout (JSON lines, or a table for channel-health), summaries and errors to stderr; bad
 input exits 2, a failed operation 1. Secrets (tokens, passwords) are read from stdin, never from the
@@ -1012,6 +1016,30 @@ def cmd_channel_health(tenant_id: str | None, as_json: bool) -> int:
 # --- the command line ----------------------------------------------------------------------------------
 
 
+def cmd_media_sweep_uploads(older_than: timedelta, dry_run: bool) -> int:
+    """Delete uploads older than ``older_than`` (the ones never sent: sending copies a file to its
+    message). Production's lifecycle rule does this daily; this is for the emulator and operators."""
+    from shared.media import uploads
+
+    swept = uploads.sweep(older_than, dry_run=dry_run)
+    emit({"deleted": swept.deleted, "kept": swept.kept, "cutoff": swept.cutoff, "dryRun": dry_run})
+    verb = "would delete" if dry_run else "deleted"
+    say(f"{verb} {swept.deleted} upload(s) created before {swept.cutoff.isoformat()}; kept {swept.kept}")
+    return 0
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: str) -> timedelta:
+    """``30s``, ``15m``, ``12h``, ``1d`` (a bare number is seconds)."""
+    match = _DURATION.match(value.strip().lower())
+    if not match:
+        raise argparse.ArgumentTypeError("a duration such as 30s, 15m, 12h or 1d")
+    return timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -1110,6 +1138,16 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a declaration
         sub.add_argument("--event-id", action="append", default=[], help="only this event id (repeatable)")
     dead_replay.add_argument("--dry-run", action="store_true", help="show what would be replayed")
 
+    media = commands.add_parser("media", help="media bucket housekeeping")
+    media_commands = media.add_subparsers(dest="action", required=True)
+    sweep = media_commands.add_parser(
+        "sweep-uploads", help="delete uploads never sent (older than --older-than; sent files were copied)"
+    )
+    sweep.add_argument(
+        "--older-than", type=_duration, default=timedelta(days=1), help="30s, 15m, 12h, 1d (default 1d)"
+    )
+    sweep.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+
     health = commands.add_parser("channel-health", help="every channel's health and verdict")
     health.add_argument("--tenant")
     health.add_argument("--json", action="store_true", help="JSON lines instead of a table")
@@ -1161,6 +1199,8 @@ def run(args: argparse.Namespace) -> int:
         return cmd_dead_letters_replay(args.max, event_ids, args.dry_run)
     if command == "channel-health":
         return cmd_channel_health(args.tenant, args.json)
+    if command == "media":
+        return cmd_media_sweep_uploads(args.older_than, args.dry_run)
     raise BadInput(f"unknown command {command}")  # pragma: no cover - argparse refuses it first
 
 

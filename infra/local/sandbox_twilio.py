@@ -16,7 +16,8 @@ Sources for the shapes below (Twilio docs):
 - "Error and warning dictionary" and the REST error body ``{code, message, more_info, status}``:
   20003 authenticate (401), 21602 body required, 21603 From required, 21604 To required, 21211
   invalid To, 21606 From not ours, 21617 body too long, 21610 unsubscribed, 21614 not mobile,
-  20429 too many requests (429), 63016 outside the WhatsApp window...
+  20429 too many requests (429), 21623 more than 10 MediaUrl in one message ("You may send up to
+  10 media files in a single message"), 63016 outside the WhatsApp window...
 - "Outbound message status in status callbacks" and "Webhooks security": status callbacks are
   form-encoded POSTs to the message's ``StatusCallback`` (MessageSid, MessageStatus, SmsSid,
   SmsStatus, AccountSid, From, To, ApiVersion; WhatsApp adds ChannelPrefix, ChannelToAddress,

@@ -77,7 +77,9 @@ class Capabilities:
     ``read_receipts``: opening a conversation sends the provider a read receipt (``mark_read``).
     ``typing``: the adapter sends typing indicators. ``media``: the media kinds ``send`` delivers.
     ``media_limits``: the provider's own limits on an uploaded attachment, per kind (refused
-    before queueing); ``max_attachments``: how many files one message may carry."""
+    before queueing); ``max_attachments``: how many files one message may carry;
+    ``max_total_bytes``: the most all of one message's files may weigh together (None: no limit
+    beyond each file's own)."""
 
     reply_window: ReplyWindowRule = "none"
     templates: bool = False
@@ -87,6 +89,7 @@ class Capabilities:
     media: frozenset[str] = frozenset()
     media_limits: tuple[MediaLimit, ...] = ()
     max_attachments: int = 1
+    max_total_bytes: int | None = None
 
     def media_limit(self, kind: str) -> MediaLimit | None:
         """The provider's limit for an attachment of ``kind`` (None: it takes no such upload)."""

@@ -7,7 +7,9 @@ Sources: WhatsApp Cloud API "Supported media types"; Messenger Platform "Send AP
 (25 MB); Instagram Platform "Messaging API, send media" (images 8 MB, audio/video/PDF 25 MB);
 Telegram Bot API "Sending files" (multipart: photos 10 MB, other files 50 MB; sendVoice takes OGG
 Opus, MP3 and M4A); Twilio "Accepted content types for media" (MMS 5 MB; WhatsApp through Twilio
-images 5 MB, other media 16 MB: the smaller applies, since one Twilio channel may be either).
+images 5 MB, other media 16 MB: the smaller applies, since one Twilio channel may be either);
+Twilio "Media subresource": a message carries up to 10 media files (``MediaUrl`` repeated; more
+is error 21623) of at most 5 MB together.
 """
 
 from __future__ import annotations
@@ -84,3 +86,6 @@ TWILIO = (
     _limit("video", {"video/mp4", "video/3gpp"}, 5),
     _limit("document", {"application/pdf", "text/vcard", "text/plain"}, 5),
 )
+# One Twilio message: up to 10 MediaUrl, at most 5 MB of media in all ("Media subresource").
+TWILIO_MAX_FILES = 10
+TWILIO_MAX_TOTAL_BYTES = 5 * MB

@@ -230,7 +230,13 @@ class TwilioAdapter(ChannelAdapter):
     kind: ClassVar[str] = KIND
     # The Messages API has no reactions and no read receipts. Content API templates can be sent
     # (request_for) but are not offered to agents, and no reply window is kept for Twilio.
-    capabilities: ClassVar[Capabilities] = Capabilities(media=MEDIA_KINDS, media_limits=media_limits.TWILIO)
+    # Several files go as ONE message (MediaUrl repeated), up to 10 and 5 MB together.
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        media=MEDIA_KINDS,
+        media_limits=media_limits.TWILIO,
+        max_attachments=media_limits.TWILIO_MAX_FILES,
+        max_total_bytes=media_limits.TWILIO_MAX_TOTAL_BYTES,
+    )
     # Twilio wants TwiML back: an empty <Response/> sends no automatic reply.
     acknowledgement: ClassVar[Acknowledgement] = Acknowledgement(
         '<?xml version="1.0" encoding="UTF-8"?><Response/>', "text/xml"
@@ -710,8 +716,12 @@ def _permanent(reason: str, code: str = "unsupported") -> ProviderError:
     return ProviderError(reason, channel=KIND, code=code, http_status=None, transient=False)
 
 
-def request_for(account: ChannelAccount, recipient: str, message: OutboundMessage) -> dict[str, str] | None:
-    """The form fields of ``POST .../Messages.json`` for ``message`` (None: nothing to call)."""
+def request_for(
+    account: ChannelAccount, recipient: str, message: OutboundMessage
+) -> dict[str, str | list[str]] | None:
+    """The form fields of ``POST .../Messages.json`` for ``message`` (None: nothing to call); a
+    message with several uploaded files repeats ``MediaUrl``, one signed URL per file (Twilio
+    takes up to 10 in one message)."""
     if message.type == "mark_read":
         return None  # no read receipts through Twilio's Messages API
     if message.type == "reaction":
@@ -720,17 +730,23 @@ def request_for(account: ChannelAccount, recipient: str, message: OutboundMessag
     to = recipient
     if sender.startswith("whatsapp:") and not to.startswith("whatsapp:"):
         to = f"whatsapp:{to}"  # both sides of a WhatsApp message carry the channel prefix
-    form: dict[str, str] = {"To": to, "From": sender}
+    form: dict[str, str | list[str]] = {"To": to, "From": sender}
     if message.type == "text":
         if not message.text:
             raise _permanent("a text message needs text", code="invalid_request")
         form["Body"] = message.text
     elif message.type in ("image", "audio", "video", "document"):
         if message.attachments:
-            # An uploaded file: a short-lived signed URL that Twilio fetches when it sends.
+            # Uploaded files: short-lived signed URLs that Twilio fetches when it sends, all in one
+            # message (send_message checked the count and the total size against the capabilities).
             from shared.channels import outbound_media
 
-            form["MediaUrl"] = outbound_media.link(KIND, message.attachments[0])
+            if len(message.attachments) > media_limits.TWILIO_MAX_FILES:
+                raise _permanent(
+                    f"Twilio takes at most {media_limits.TWILIO_MAX_FILES} files per message",
+                    code="21623",
+                )
+            form["MediaUrl"] = [outbound_media.link(KIND, media) for media in message.attachments]
         elif not message.media_url:
             raise _permanent(f"a {message.type} message needs media_url", code="invalid_request")
         else:
@@ -746,9 +762,7 @@ def request_for(account: ChannelAccount, recipient: str, message: OutboundMessag
             variables = {str(i): p.text for i, p in enumerate(message.template_parameters, start=1)}
             form["ContentVariables"] = json.dumps(variables, ensure_ascii=False)
     if account.status_callback_url:
-        form["StatusCallback"] = status_callback_url(
-            account.status_callback_url, account.external_id, form["To"]
-        )
+        form["StatusCallback"] = status_callback_url(account.status_callback_url, account.external_id, to)
     return form
 
 

@@ -654,7 +654,7 @@ def _write_post(
         "updatedAt": store.server_time(),
         "receivedAt": store.server_time(),
     }
-    shown = chat_attachments.attach(caller.app_id, caller.user, request, message)  # image/file posts
+    shown = chat_attachments.attach(caller.app_id, caller.user, request, message, post_id)  # image/file posts
     summary = _summary(post_id, request.type, shown, "in", caller.user, name, now_ms)
     part = chat_part(summary, now_ms)
     if kind == "support":

@@ -27,7 +27,7 @@ LABELS = {"image": "\N{CAMERA} Photo", "file": "\N{PAPERCLIP} {name}"}
 
 
 def uploader(app_id: str, user_id: str) -> str:
-    """The uploader segment of an app user's uploads (``tenants/{app}/uploads/{uploader}/...``)."""
+    """The uploader segment of an app user's uploads (``uploads/{app}/{uploader}/...``)."""
     return user_id
 
 
@@ -37,11 +37,16 @@ def _display_name(file_name: str | None) -> str | None:
 
 
 def media_entry(
-    app_id: str, user_id: str, post_type: str, path: str, file_name: str | None
+    app_id: str,
+    user_id: str,
+    post_type: str,
+    path: str,
+    file_name: str | None,
+    read: list[bytes] | None = None,
 ) -> dict[str, Any]:
     """Check one uploaded file for a ``post_type`` post and return its ``content.media[]`` entry;
     Refused naming what is wrong (404 when the file is not the caller's upload or is gone, 400 for
-    what it is)."""
+    what it is). ``read``, when given, receives the bytes read (the whole file up to 16 MB)."""
     from shared.media import kinds, storage
 
     if not storage.is_upload_of(path, app_id, uploader(app_id, user_id)):
@@ -53,6 +58,8 @@ def media_entry(
     if info is None:
         raise Refused("attachment_missing", "the attachment was not uploaded (or has expired)", 404)
     head = storage.read(path) if info.size <= WHOLE_READ_BYTES else storage.read(path, limit=SNIFF_BYTES)
+    if read is not None:
+        read.append(head)
     classified = kinds.classify(head, file_name)
     if not classified.allowed:
         raise Refused("attachment_type_not_allowed", f"files of type {classified.detected} cannot be posted")
@@ -89,12 +96,28 @@ def _dimensions(data: bytes) -> dict[str, int]:
     return {"width": int(width), "height": int(height)}
 
 
-def attach(app_id: str, user_id: str, request: CreatePostRequest, message: dict[str, Any]) -> str:
-    """Complete an image or file post's message document with its checked attachment; return the
-    text its channel summary and push notification show (the caption, else "Photo" / the name)."""
+def attach(
+    app_id: str,
+    user_id: str,
+    request: CreatePostRequest,
+    message: dict[str, Any],
+    post_id: str | None = None,
+) -> str:
+    """Complete an image or file post's message document with its checked attachment, copied to
+    the post's own path when ``post_id`` is given (uploads/ expires; shared/media/uploads.py), with
+    a thumbnail or a video's poster; return the text its channel summary and push notification show
+    (the caption, else "Photo" / the name)."""
     if request.type == "text" or request.attachment is None:
         return request.text or ""
-    entry = media_entry(app_id, user_id, request.type, request.attachment.path, request.attachment.fileName)
+    read: list[bytes] = []
+    entry = media_entry(
+        app_id, user_id, request.type, request.attachment.path, request.attachment.fileName, read
+    )
+    if post_id is not None:
+        from shared.media import storage, uploads
+
+        destination = storage.post_path(app_id, request.channelId, post_id, 0, entry["fileName"])
+        entry = uploads.keep(entry, destination, read[0] if read else None)
     message["type"] = request.type
     message["text"] = request.text
     message["content"] = {"type": request.type, "text": request.text, "media": [entry]}

@@ -272,7 +272,7 @@ class PostAttachment(Request):
         min_length=1,
         max_length=1024,
         description="The object path uploadUrl answered (the caller's own upload).",
-        examples=["tenants/app_123/uploads/u_1/Qx7.../photo.jpg"],
+        examples=["uploads/app_123/u_1/Qx7.../photo.jpg"],
     )
     fileName: str | None = Field(default=None, max_length=240, description="The name shown to members.")
     contentType: str | None = Field(default=None, max_length=255, description="What the client believes.")
@@ -526,9 +526,9 @@ class ErrorBody(Answer):
     """What went wrong: a machine-readable code and a readable message."""
 
     code: str = Field(
-        description="e.g. invalid_request, unauthenticated, forbidden, not_a_member, "
-        "channel_not_found, invite_only, approval_required, not_channel_owner, quota_exceeded, "
-        "rate_limited, unknown_operation"
+        description="e.g. invalid_request, unauthenticated, not_a_member, channel_not_found, "
+        "file_too_large, media_not_ready, rate_limited; every code an operation can answer is listed "
+        "in its error response's description and x-error-codes"
     )
     message: str
     details: list[dict[str, object]] | dict[str, object] | str | None = None

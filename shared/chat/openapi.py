@@ -17,19 +17,77 @@ from shared.chat import api, models
 
 REF = "#/components/schemas/{model}"
 COMMON_ERRORS = (413, 503)
-ERROR_DESCRIPTIONS = {
-    400: "Invalid request (invalid_request, invalid_json, invalid_cursor, user_required, "
-    "attachment_type_not_allowed, attachment_not_an_image, attachment_too_large, ...)",
-    401: "No or invalid credentials (unauthenticated)",
-    403: "Not allowed (forbidden, not_a_member, not_joinable, invite_only, approval_required, "
-    "not_channel_owner)",
-    404: "Not found (channel_not_found, post_not_found, user_not_found, join_request_not_found, "
-    "attachment_not_yours, attachment_missing, unknown_operation)",
-    409: "Conflict (user_id_taken)",
-    413: "Body too large (payload_too_large)",
-    429: "quota_exceeded (monthly messages) or rate_limited (posts per second); see Retry-After",
+# Every error code the chat API answers, by HTTP status: what Refused/Throttled (and the auth
+# errors) raise in shared/chat/ and in the media checks it calls (shared/media/access.py), plus the
+# HTTP layer's own (functions/http.py). tests/chat/test_openapi_errors.py scans the code for raised
+# codes and fails when one is missing here, so the document stays complete.
+ERROR_TITLES = {
+    400: "Invalid request",
+    401: "No or invalid credentials",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict",
+    413: "Too large",
+    429: "A limit was reached; see Retry-After",
     503: "Temporarily unavailable: retry",
 }
+ERROR_CODES: dict[int, dict[str, str]] = {
+    400: {
+        "invalid_request": "the body does not match the request schema (details lists the fields)",
+        "invalid_json": "the body is not JSON",
+        "invalid_cursor": "the cursor is not one this API answered",
+        "invalid_user_id": "X-User-Id is not a valid user id",
+        "user_required": "the operation acts for a user: send X-User-Id (API key) or an ID token",
+        "cannot_message_self": "createPM with yourself",
+        "cannot_leave": "a direct channel cannot be left",
+        "unsupported_media_type": "uploadUrl: the content type is not on the allow-list",
+        "empty_file": "uploadUrl: size 0",
+        "attachment_type_not_allowed": "createPost: the uploaded bytes are not an allowed type",
+        "attachment_not_an_image": "createPost: an image post whose file is not an image",
+        "attachment_too_large": "createPost: the uploaded file is over its kind's maximum",
+    },
+    401: {"unauthenticated": "no, malformed, expired or revoked API key or ID token"},
+    403: {
+        "forbidden": "the credentials may not do this (wrong app, a backend-only operation)",
+        "not_a_member": "only the channel's members may do this",
+        "not_joinable": "the channel cannot be joined this way",
+        "invite_only": "the channel takes members by invitation only",
+        "approval_required": "the channel asks its owner's approval: requestJoin",
+        "not_channel_owner": "only the channel's owner (or the app's backend) may do this",
+    },
+    404: {
+        "channel_not_found": "no such channel",
+        "post_not_found": "no such post",
+        "user_not_found": "no such user",
+        "join_request_not_found": "no such pending join request",
+        "attachment_not_yours": "createPost: attachment.path is not the caller's upload",
+        "attachment_missing": "createPost: the file was not uploaded, or has expired",
+        "media_not_found": "mediaUrl: no such file (or no thumbnail of it)",
+        "unknown_operation": "no such operation",
+    },
+    409: {
+        "user_id_taken": "token: the user id belongs to another account",
+        "media_not_ready": "mediaUrl: the file is still being stored, or could not be (the reason)",
+    },
+    413: {
+        "payload_too_large": "the request body is over the limit",
+        "file_too_large": "uploadUrl: the file is over its kind's maximum (images 25 MB, audio and "
+        "video 50 MB, documents 100 MB, stickers 1 MB)",
+    },
+    429: {
+        "quota_exceeded": "the app's monthly messages are used up",
+        "rate_limited": "too many posts per second",
+    },
+    503: {"unavailable": "a dependency is briefly away: retry"},
+}
+
+
+def error_description(status: int) -> str:
+    """The response's description: its title and every code it can carry."""
+    codes = "; ".join(f"`{code}`: {meaning}" for code, meaning in ERROR_CODES[status].items())
+    return f"{ERROR_TITLES[status]}. Codes: {codes}."
+
+
 API_KEY_AUTH = [{"apiKey": [], "userId": []}]
 CLIENT_AUTH = [{"firebaseIdToken": []}]
 
@@ -59,9 +117,10 @@ def document() -> dict[str, Any]:
         }
         for status in sorted({*operation.errors, *COMMON_ERRORS}):
             response: dict[str, Any] = {
-                "description": ERROR_DESCRIPTIONS[status],
+                "description": error_description(status),
                 "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorAnswer")}}},
             }
+            response["x-error-codes"] = sorted(ERROR_CODES[status])
             if status == 429:
                 response["headers"] = {
                     "Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}

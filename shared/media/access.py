@@ -7,7 +7,7 @@ are and hands out a short-lived V4 signed URL for one object:
   staff member of the message's tenant on a support conversation (agent_api), or a member of the
   chat channel (chat_api, shared/chat/media.py): 5 minutes.
 - :func:`upload_url`: a signed resumable upload of one new file under the caller's own uploads
-  (``tenants/{t}/uploads/{uploader}/{id}/{name}``): 15 minutes, for an allowed content type and
+  (``uploads/{t}/{uploader}/{id}/{name}``): 15 minutes, for an allowed content type and
   at most that kind's maximum size.
 
 Everything is refused with 404 when it is not the caller's to see, never 403 with a hint.

@@ -9,7 +9,8 @@
 2. deliver runs each task (action ``fetch_media``, :func:`fetch`): the channel adapter's
    ``fetch_media`` downloads the file with the channel's credentials (deliver alone holds them);
    the bytes are sniffed (:mod:`shared.media.kinds`), checked against the kind's maximum, stored at
-   ``tenants/{t}/conversations/{c}/{m}/{n}-{name}``, with a thumbnail for images, and the entry
+   ``tenants/{t}/conversations/{c}/{m}/{n}-{name}``, with a thumbnail for images and a poster
+   frame for videos (shared/media/thumbnails.py), and the entry
    becomes *stored* (path, sniffed type, size, name, dimensions, thumbnail path).
 3. A file the provider no longer has (404, expired URL, too large) becomes *failed* with the
    reason at once; a transient error (timeouts, 429, 5xx, by the provider's code) is retried by
@@ -208,17 +209,20 @@ def _store(
     if classified.detected != classified.content_type:
         stored["detectedType"] = classified.detected
     width, height = fetched.width, fetched.height
-    if classified.content_type in thumbnails.IMAGE_FORMATS:
+    duration = fetched.duration_seconds
+    if thumbnails.can_make(classified.content_type):
+        # An image's thumbnail or a video's poster frame; a file the decoders refuse has none.
         thumbnail = thumbnails.make(fetched.data, classified.content_type)
         if thumbnail is not None:
             thumb_path = storage.thumbnail_path(path)
             storage.put(thumb_path, thumbnail.data, "image/jpeg", file_name="thumbnail.jpg")
             stored["thumbnailPath"] = thumb_path
             width, height = thumbnail.width, thumbnail.height
+            duration = duration or thumbnail.duration_seconds
     if width:
         stored["width"] = int(width)
     if height:
         stored["height"] = int(height)
-    if fetched.duration_seconds:
-        stored["durationSeconds"] = float(fetched.duration_seconds)
+    if duration:
+        stored["durationSeconds"] = float(duration)
     return stored

@@ -3,8 +3,11 @@
 One bucket (``SWITCHBOARD_MEDIA_BUCKET``), uniform bucket-level access, public access prevented:
 nobody reads or writes it directly. Functions that checked the caller hand out V4 signed URLs for
 one object: :func:`signed_download_url` (GET, 5 minutes) and :func:`start_upload` (a signed
-*resumable* upload start, 15 minutes). Paths (:func:`inbound_path`, :func:`upload_path`) always
-begin with ``tenants/{tenant}/``.
+*resumable* upload start, 15 minutes). A message's files (:func:`inbound_path`, inbound or sent,
+and :func:`post_path`, chat posts) live under ``tenants/{tenant}/``; uploads not sent yet under
+``uploads/{tenant}/`` (:func:`upload_path`): one top-level prefix, so a Cloud Storage lifecycle rule
+(which matches a literal prefix) deletes the ones never sent (infra/storage.tf). Sending copies an
+upload to its message's path (:func:`copy`), so that rule never touches a sent file.
 
 Signing. In production the function's own runtime service account signs through IAM ``signBlob``
 (Terraform grants it ``roles/iam.serviceAccountTokenCreator`` on itself, infra/storage.tf), the way
@@ -45,6 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
 DOWNLOAD_TTL = dt.timedelta(minutes=5)
 UPLOAD_TTL = dt.timedelta(minutes=15)
 THUMBNAIL_SUFFIX = ".thumb.jpg"
+# Uploads not sent yet (every tenant's): the prefix infra/storage.tf's lifecycle rule expires.
+UPLOADS_PREFIX = "uploads/"
 PUBLIC_ENDPOINT = "https://storage.googleapis.com"
 
 
@@ -70,18 +75,28 @@ def _segment(value: str, what: str) -> str:
 
 
 def inbound_path(tenant: str, conversation: str, message: str, index: int, file_name: str | None) -> str:
-    """``tenants/{t}/conversations/{c}/{m}/{n}-{safe name}``: an inbound message's ``index``-th media."""
+    """``tenants/{t}/conversations/{c}/{m}/{n}-{safe name}``: a message's ``index``-th media (an
+    inbound file, or an agent's upload once sent)."""
     return (
         f"tenants/{_segment(tenant, 'tenant')}/conversations/{_segment(conversation, 'conversation')}/"
         f"{_segment(message, 'message')}/{int(index)}-{kinds.safe_name(file_name)}"
     )
 
 
+def post_path(app: str, channel: str, post: str, index: int, file_name: str | None) -> str:
+    """``tenants/{app}/channels/{channel}/{post}/{n}-{safe name}``: a chat post's ``index``-th file."""
+    return (
+        f"tenants/{_segment(app, 'app')}/channels/{_segment(channel, 'channel')}/"
+        f"{_segment(post, 'post')}/{int(index)}-{kinds.safe_name(file_name)}"
+    )
+
+
 def upload_path(tenant: str, uploader: str, file_name: str | None, upload_id: str | None = None) -> str:
-    """``tenants/{t}/uploads/{uid}/{upload id}/{safe name}``: a file an agent or app user uploads."""
+    """``uploads/{t}/{uid}/{upload id}/{safe name}``: a file an agent or app user uploads, until a
+    message sends it (a copy then lives at the message's path); never-sent ones expire."""
     upload_id = upload_id or secrets.token_urlsafe(12)
     return (
-        f"tenants/{_segment(tenant, 'tenant')}/uploads/{_segment(uploader, 'uploader')}/"
+        f"{UPLOADS_PREFIX}{_segment(tenant, 'tenant')}/{_segment(uploader, 'uploader')}/"
         f"{_segment(upload_id, 'upload id')}/{kinds.safe_name(file_name)}"
     )
 
@@ -92,9 +107,10 @@ def thumbnail_path(path: str) -> str:
 
 
 def tenant_of(path: str) -> str | None:
-    """The tenant an object path belongs to (None if the path is not under a tenant)."""
+    """The tenant an object path belongs to (None if the path is not under a tenant): ``tenants/{t}/``
+    and ``uploads/{t}/``."""
     parts = path.split("/")
-    if len(parts) >= 3 and parts[0] == "tenants" and parts[1]:
+    if len(parts) >= 3 and parts[0] in ("tenants", UPLOADS_PREFIX.rstrip("/")) and parts[1]:
         return parts[1]
     return None
 
@@ -102,7 +118,7 @@ def tenant_of(path: str) -> str | None:
 def is_upload_of(path: str, tenant: str, uploader: str) -> bool:
     """True when ``path`` is one of ``uploader``'s uploads in ``tenant`` (what send_message and
     createPost check before they take an attachment)."""
-    prefix = f"tenants/{tenant}/uploads/{uploader}/"
+    prefix = f"{UPLOADS_PREFIX}{tenant}/{uploader}/"
     return path.startswith(prefix) and ".." not in path.split("/") and len(path) > len(prefix)
 
 
@@ -209,6 +225,37 @@ def read(path: str, limit: int | None = None) -> bytes:
         if _transient(exc):
             raise TransientError(f"Cloud Storage read failed: {type(exc).__name__}") from exc
         raise
+
+
+def copy(source: str, destination: str) -> ObjectInfo:
+    """Copy the object at ``source`` to ``destination`` inside the bucket (a server-side rewrite: the
+    bytes never pass through the function; overwriting, so a retried send writes the same copy).
+    MediaNotFound when there is no ``source``."""
+    from google.api_core.exceptions import NotFound
+
+    bucket = _bucket()
+    try:
+        blob = bucket.copy_blob(_blob(source), bucket, destination, timeout=60)
+    except NotFound as exc:
+        raise MediaNotFound(f"no object at {source}") from exc
+    except Exception as exc:
+        if _transient(exc) or type(exc).__module__.startswith("requests"):
+            raise TransientError(f"Cloud Storage copy failed: {type(exc).__name__}") from exc
+        raise
+    return ObjectInfo(
+        path=destination,
+        size=int(blob.size or 0),
+        content_type=blob.content_type or kinds.OCTET_STREAM,
+        content_disposition=blob.content_disposition,
+        updated=blob.updated,
+        metadata=dict(blob.metadata or {}),
+    )
+
+
+def listed(prefix: str, *, page_size: int = 1000) -> Any:
+    """Every object under ``prefix`` as (path, created time), page by page (an iterator)."""
+    for blob in _client().list_blobs(settings().media_bucket, prefix=prefix, page_size=page_size, timeout=60):
+        yield blob.name, blob.time_created or blob.updated
 
 
 def delete(path: str) -> None:

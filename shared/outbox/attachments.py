@@ -2,14 +2,16 @@
 
 ``send_message`` takes ``attachments: [{path, fileName, contentType, size}]`` that the browser
 uploaded through ``uploadUrl``. Nothing the browser says is trusted: the object must be the
-caller's own upload in the caller's tenant (``tenants/{t}/uploads/{uid}/...``), its size is the
+caller's own upload in the caller's tenant (``uploads/{t}/{uid}/...``), its size is the
 stored object's, its content type is sniffed from its bytes (shared/media/kinds.py), and the
 channel's own limits (``capabilities.media_limits``, shared/channels/media_limits.py) decide
 whether the provider can take it. A refusal is a 422 with a message an agent understands
 ("WhatsApp takes videos up to 16 MB; this one is 100 MB"), before the message exists.
 
 The message document records each file as a ``content.media[]`` entry in the same shape as inbound
-media (``state: "stored"``), so the dashboard renders both the same way.
+media (``state: "stored"``), so the dashboard renders both the same way; compose then copies each
+upload to the message's own path (shared/media/uploads.py ``keep``), so the message never points
+into ``uploads/``, which expires.
 """
 
 from __future__ import annotations
@@ -81,11 +83,17 @@ def _inspect(path: str) -> tuple[int, bytes] | None:
 
 
 def check_uploads(
-    tenant_id: str, uid: str, channel: str, requested_type: str, uploads: list[Upload]
+    tenant_id: str,
+    uid: str,
+    channel: str,
+    requested_type: str,
+    uploads: list[Upload],
+    read: list[bytes] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """Verify ``uploads`` for a message to ``channel``; return the type to send (the sniffed kind,
     or ``document`` when the agent asked for one) and the ``content.media[]`` entries. Raises
-    Refused (422) naming what is wrong."""
+    Refused (422) naming what is wrong. ``read``, when given, receives the bytes read of each file
+    (the whole file up to 16 MB), for its thumbnail or poster."""
     from shared.media import kinds
 
     can = channels.capabilities(channel)
@@ -106,6 +114,8 @@ def check_uploads(
         if found is None:
             raise _refuse("attachment_missing", "The attached file was not uploaded (or has expired).")
         size, head = found
+        if read is not None:
+            read.append(head)
         classified = kinds.classify(head, upload.file_name)
         if not classified.allowed:
             raise _refuse(
@@ -142,4 +152,11 @@ def check_uploads(
         }
         entry.update(dimensions)  # the dashboard reserves the picture's box before it loads
         media.append(entry)
+    total = sum(int(entry["size"]) for entry in media)
+    if can.max_total_bytes is not None and len(media) > 1 and total > can.max_total_bytes:
+        raise _refuse(
+            "attachments_too_large",
+            f"{name} takes up to {_megabytes(can.max_total_bytes)} of files in one message; "
+            f"these are {_megabytes(total)} together: send some of them separately.",
+        )
     return send_type, media

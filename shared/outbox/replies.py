@@ -177,6 +177,7 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
     _validate_shape(message, channel)
     tag = _check_window(conversation, request)
     media: list[dict[str, Any]] = []
+    read: list[bytes] = []
     if message.attachments:
         # Checked before anything is written or queued: ownership, sniffed type, provider limits.
         send_type, media = check_uploads(
@@ -185,6 +186,7 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
             channel,
             message.type,
             [Upload(a.path, a.fileName, a.contentType, a.size) for a in message.attachments],
+            read,
         )
         if message.text and not message.caption:
             message = message.model_copy(update={"caption": message.text, "text": None})
@@ -201,6 +203,18 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
         )
 
     message_id = ids.outbound_message_id(request.conversationId, request.clientMessageId)
+    if media:
+        # The message keeps its own copy of each upload (uploads/ expires), with a thumbnail or a
+        # video's poster; the same id on a retry copies to the same place.
+        from shared.media import storage, uploads
+
+        media = uploads.keep_all(
+            media,
+            lambda index, entry: storage.inbound_path(
+                caller.tenant_id, request.conversationId, message_id, index, entry.get("fileName")
+            ),
+            read,
+        )
     now = datetime.now(UTC)
     is_note = message.type == "note"
     status = "note" if is_note else "queued"

@@ -67,7 +67,8 @@ def test_a_user_posts_a_photo_from_the_widget_and_sees_a_members_file(
     )
     picture = mine.get_by_test_id("sb-media-image").locator("img")
     expect(picture).to_be_visible(timeout=30_000)
-    page.wait_for_function("img => img.complete && img.naturalWidth === 480", arg=picture.element_handle())
+    # The post's thumbnail (made when it was posted), not the 480 px original.
+    page.wait_for_function("img => img.complete && img.naturalWidth === 320", arg=picture.element_handle())
 
     posts = chat_app.ok("posts", {"channelId": book_club.channel_id}, user=BOB[0])["posts"]
     assert posts[0]["information"]["type"] == "image"
@@ -98,3 +99,44 @@ def test_a_user_posts_a_photo_from_the_widget_and_sees_a_members_file(
     file_button = chat.get_by_test_id("sb-media-file")
     expect(file_button).to_contain_text("reading list.pdf")
     expect(file_button).to_contain_text("2 KB")
+
+
+def test_a_members_video_shows_its_poster_with_a_play_button_and_plays_on_click(
+    chat_app: App, open_site: Any, book_club: Club, site_allowed_by_cors: None
+) -> None:
+    from shared.media import storage
+    from tests.media.video import video
+
+    page = open_site()
+    mount(page, "chat-a", book_club.alice, chat_app.app_id)
+    chat = widget(page)
+    open_channel(chat, book_club.channel_id)
+
+    clip = video("webm", 320, 240)
+    path = storage.upload_path(chat_app.app_id, BOB[0], "trailer.webm")
+    storage.put(path, clip, "video/webm", file_name="trailer.webm")
+    chat_app.ok(
+        "createPost",
+        {
+            "channelId": book_club.channel_id,
+            "clientPostId": f"t-{uuid.uuid4().hex[:12]}",
+            "type": "file",
+            "attachment": {
+                "path": path,
+                "fileName": "trailer.webm",
+                "contentType": "video/webm",
+                "size": len(clip),
+            },
+        },
+        user=BOB[0],
+    )
+    settled(chat.get_by_test_id("sb-posts"))
+    poster = chat.get_by_test_id("sb-media-poster")
+    image = poster.locator("img")
+    expect(image).to_be_visible(timeout=30_000)
+    page.wait_for_function("img => img.complete && img.naturalWidth === 320", arg=image.element_handle())
+    expect(chat.locator("video")).to_have_count(0)  # not loaded until played
+
+    poster.click()
+    expect(chat.get_by_test_id("sb-media-video")).to_be_visible()
+    expect(chat.get_by_test_id("sb-media-poster")).to_have_count(0)

@@ -6,6 +6,7 @@ provider cannot take is refused in the composer with the reason."""
 from __future__ import annotations
 
 import io
+import re
 import time
 from typing import Any
 
@@ -92,6 +93,35 @@ def test_a_customers_photo_shows_as_a_thumbnail_and_opens_full_size(
     page.wait_for_function("img => img.complete && img.naturalWidth === 1200", arg=full.element_handle())
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("media-viewer")).to_have_count(0)
+
+
+def test_a_customers_video_shows_its_poster_with_a_play_button_and_plays_on_click(
+    clean_stack: LocalStack, open_dashboard: Any
+) -> None:
+    from tests.media import helpers
+    from tests.media.video import video
+
+    clip = video("mp4", 640, 360, frames=20, rate=10)
+    ref = clean_stack.sandbox.media.add("twilio", demo.TWILIO_SID, clip, "video/mp4", file_name="clip.mp4")
+    body, sender, _sid = helpers.twilio_mms([ref["url"]], ["video/mp4"])
+    page = open_dashboard(DANA)
+    assert post_signed(clean_stack, "twilio", body).status_code == 200
+    conversation_id = ids.conversation_id(helpers.CHANNEL["twilio"].channel_id, sender)
+    eventually(lambda: store.get_conversation(demo.DEMO_TENANT, conversation_id), what="the conversation")
+    open_conversation(page, conversation_id)
+
+    poster_button = page.get_by_test_id("media-video-poster")
+    expect(poster_button).to_have_attribute("data-state", "loaded", timeout=30_000)
+    expect(poster_button.get_by_test_id("media-play")).to_be_visible()
+    poster = poster_button.get_by_test_id("media-poster")
+    page.wait_for_function("img => img.complete && img.naturalWidth === 320", arg=poster.element_handle())
+    expect(page.locator("video")).to_have_count(0)  # the video is not loaded until played
+
+    poster_button.click()
+    player = page.locator('video[data-testid="media-video"]')
+    expect(player).to_be_visible()
+    expect(player).to_have_attribute("src", re.compile(r"X-Goog-Signature="))
+    expect(page.get_by_test_id("media-video-poster")).to_have_count(0)
 
 
 def test_still_downloading_then_the_photo_and_could_not_fetch_with_the_reason_show_live(

@@ -62,6 +62,22 @@ def test_retention_is_a_configurable_lifecycle_rule() -> None:
     assert variable["default"] >= 30 and "validation" in variable
 
 
+def test_unsent_uploads_expire_by_a_lifecycle_rule_on_the_uploads_prefix() -> None:
+    from shared.media import uploads
+
+    rules = bucket()["lifecycle_rule"]
+    on_uploads = [r for r in rules if block(r, "condition").get("matches_prefix") == [storage.UPLOADS_PREFIX]]
+    live = [r for r in on_uploads if "age" in block(r, "condition")]
+    assert len(live) == 1 and block(live[0], "action")["type"] == "Delete"
+    assert expression(block(live[0], "condition")["age"]) == "var.unsent_upload_days"
+    variable = root().variables["unsent_upload_days"]
+    assert variable["default"] == uploads.UNSENT_UPLOAD_AGE.days and "validation" in variable
+    # Uploads live under that literal prefix (a lifecycle prefix has no wildcard), messages do not.
+    assert storage.upload_path("t1", "u1", "a.png").startswith(storage.UPLOADS_PREFIX)
+    assert not storage.inbound_path("t1", "c", "m", 0, "a.png").startswith(storage.UPLOADS_PREFIX)
+    assert not storage.post_path("t1", "ch", "p", 0, "a.png").startswith(storage.UPLOADS_PREFIX)
+
+
 def test_cors_admits_the_dashboard_for_downloads_and_resumable_uploads() -> None:
     cors = block(bucket(), "cors")
     assert expression(cors["origin"]) == "local.media_cors_origins"
@@ -79,7 +95,7 @@ def test_only_the_functions_that_use_the_bucket_hold_a_role_on_it() -> None:
         "deliver": "roles/storage.objectUser",  # stores inbound media, reads uploads to send
         "agent_api": "roles/storage.objectUser",  # signs downloads and uploads
         "chat_api": "roles/storage.objectUser",  # signs, and checks posted uploads
-        "send_message": "roles/storage.objectViewer",  # sniffs an upload before queueing
+        "send_message": "roles/storage.objectUser",  # sniffs an upload, copies it to the message
     }
     assert set(roles) <= set(topology()["functions"])
     grant = root().resource("google_storage_bucket_iam_member", "media")

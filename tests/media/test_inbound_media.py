@@ -5,6 +5,7 @@ reason, fetched once, not retried forever; the message itself lands first and is
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -117,6 +118,53 @@ def test_every_twilio_media_url_of_an_mms_is_copied_with_the_account_credentials
     assert "thumbnailPath" not in document
     assert storage.read(document["path"]) == pdf
     assert storage.stat(document["path"]).content_disposition.startswith("attachment")
+
+
+def test_an_mms_with_ten_media_stores_all_ten_in_order(clean_stack: LocalStack) -> None:
+    # Twilio's maximum (NumMedia up to 10): ten fetches of one message run at once and each entry
+    # is replaced under its own precondition, none lost.
+    sid = demo.TWILIO_SID
+    images = [helpers.jpeg(40 + index, 30) for index in range(10)]
+    refs = [
+        clean_stack.sandbox.media.add("twilio", sid, data, "image/jpeg", file_name=f"p{index}.jpg")
+        for index, data in enumerate(images)
+    ]
+    body, sender, message_sid = helpers.twilio_mms([r["url"] for r in refs], ["image/jpeg"] * 10)
+    assert body["NumMedia"] == "10"
+    assert post_signed(clean_stack, "twilio", body).status_code == 200
+    entries = media_of("twilio-sms", sender, message_sid)
+    assert len(entries) == 10
+    for index, (entry, data) in enumerate(zip(entries, images, strict=True)):
+        assert_stored_image(entry, data, "image/jpeg", (40 + index, 30))
+        assert entry["fileName"] == f"p{index}.jpg"
+
+
+def test_an_inbound_video_gets_a_poster_frame_and_a_broken_one_is_kept_without(
+    clean_stack: LocalStack,
+) -> None:
+    from PIL import Image
+
+    from tests.media.video import video
+
+    sid = demo.TWILIO_SID
+    clip = video("mp4", 480, 270, frames=15, rate=10)
+    broken = clip[: len(clip) // 3]  # an MP4 cut short: sniffed as a video, undecodable
+    good_ref = clean_stack.sandbox.media.add("twilio", sid, clip, "video/mp4", file_name="clip.mp4")
+    bad_ref = clean_stack.sandbox.media.add("twilio", sid, broken, "video/mp4", file_name="cut.mp4")
+    body, sender, message_sid = helpers.twilio_mms([good_ref["url"], bad_ref["url"]], ["video/mp4"] * 2)
+    assert post_signed(clean_stack, "twilio", body).status_code == 200
+    good, bad = media_of("twilio-sms", sender, message_sid)
+
+    assert good["contentType"] == "video/mp4" and good["kind"] == "video"
+    assert (good["width"], good["height"]) == (480, 270)
+    assert good["durationSeconds"] == pytest.approx(1.5, abs=0.2)
+    assert good["thumbnailPath"] == storage.thumbnail_path(good["path"])
+    with Image.open(io.BytesIO(storage.read(good["thumbnailPath"]))) as poster:
+        assert poster.format == "JPEG" and poster.size == (320, 180)
+    assert storage.read(good["path"]) == clip
+
+    assert bad["state"] == "stored" and "thumbnailPath" not in bad  # no poster, the file is kept
+    assert storage.read(bad["path"]) == broken
 
 
 def test_media_the_provider_no_longer_has_is_marked_failed_once_and_the_message_is_kept(

@@ -91,9 +91,12 @@ def test_uploads_declare_only_allowed_types() -> None:
 
 def test_object_paths_stay_under_the_tenant() -> None:
     path = storage.upload_path("t1", "u1", "../../../x.png", "abc")
-    assert path == "tenants/t1/uploads/u1/abc/x.png"
+    assert path == "uploads/t1/u1/abc/x.png"  # one top-level prefix: the lifecycle rule expires it
+    assert storage.tenant_of(path) == "t1"
     assert storage.is_upload_of(path, "t1", "u1") and not storage.is_upload_of(path, "t1", "u2")
-    assert not storage.is_upload_of("tenants/t1/uploads/u1/../u2/x", "t1", "u1")
+    assert not storage.is_upload_of("uploads/t1/u1/../u2/x", "t1", "u1")
+    assert not storage.is_upload_of("tenants/t1/uploads/u1/abc/x.png", "t1", "u1")
+    assert storage.post_path("app1", "ch1", "p1", 0, "../a b.png") == "tenants/app1/channels/ch1/p1/0-a_b.png"
     with pytest.raises(ValueError):
         storage.inbound_path("t/../t2", "c", "m", 0, "x")
     assert storage.thumbnail_path(path) == path + ".thumb.jpg"

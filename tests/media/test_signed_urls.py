@@ -119,7 +119,7 @@ def test_an_agent_uploads_through_a_signed_resumable_url_within_its_limits(clean
     answer = agent_api(clean_stack, agent, {**ask, "contentType": "image/png", "size": len(data)})
     assert answer.status_code == 200, answer.text
     signed = answer.json()
-    assert signed["path"].startswith(f"tenants/{demo.DEMO_TENANT}/uploads/") and ".." not in signed["path"]
+    assert signed["path"].startswith(f"uploads/{demo.DEMO_TENANT}/") and ".." not in signed["path"]
     origin = f"http://127.0.0.1:{clean_stack.dashboard_port}"
     put = upload(signed, data, origin=origin)
     assert put.status_code in (200, 201), put.text
@@ -154,7 +154,7 @@ def test_a_member_uploads_posts_and_reads_a_file_and_a_non_member_cannot(app: Ap
         {"channelId": channel, "fileName": "cat.jpg", "contentType": "image/jpeg", "size": len(data)},
         id_token=alice,
     )
-    assert signed["path"].startswith(f"tenants/{app.app_id}/uploads/alice/")
+    assert signed["path"].startswith(f"uploads/{app.app_id}/alice/")
     assert upload(signed, data).status_code in (200, 201)
     post = app.ok(
         "createPost",

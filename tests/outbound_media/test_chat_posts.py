@@ -52,7 +52,7 @@ def test_an_image_post_carries_its_sniffed_file_and_members_see_it(app: App, gro
             "fileName": "lid.png",
             "width": 120,
             "height": 80,
-            "hasThumbnail": False,
+            "hasThumbnail": True,
         }
     ]
     assert "path" not in information["media"][0]

@@ -59,17 +59,24 @@ def test_a_whatsapp_photo_is_uploaded_to_the_media_endpoint_then_sent_by_its_id(
     message_id = response.json()["messageId"]
     data = wait_sent(conversation_id, message_id)
 
+    # The message keeps its own copy (uploads/ expires), with a thumbnail like an inbound image.
+    kept = f"tenants/{TENANT}/conversations/{conversation_id}/{message_id}/0-broken_lid.png"
     assert data["content"]["media"] == [
         {
             "state": "stored",
-            "path": attachment["path"],
+            "path": kept,
             "contentType": "image/png",
             "size": len(image),
             "fileName": "broken lid.png",
             "width": 64,
             "height": 48,
+            "thumbnailPath": kept + ".thumb.jpg",
         }
     ]
+    from shared.media import storage
+
+    assert storage.read(kept) == image
+    assert storage.stat(kept + ".thumb.jpg").content_type == "image/jpeg"
     uploads = [u for u in _api(clean_stack, "whatsapp").uploads.all() if u.data == image]
     assert len(uploads) == 1 and uploads[0].content_type == "image/png"
     sends = [r for r in clean_stack.sandbox.requests("whatsapp") if r.path.endswith("/messages")]
@@ -158,6 +165,35 @@ def test_twilio_gets_a_signed_media_url_and_the_caption_as_body(clean_stack: Loc
     assert fetched.headers["Content-Type"].startswith("image/png")
 
 
+def test_several_files_go_to_twilio_as_one_message_with_a_media_url_each(
+    clean_stack: LocalStack, token: str
+) -> None:
+    conversation_id = open_conversation(clean_stack, "twilio", unique_contact())
+    files = [(png(20 + index, 10), f"part {index}.png", "image/png") for index in range(9)]
+    files.append((pdf(), "invoice.pdf", "application/pdf"))
+    attachments = [upload(TENANT, uid_of(token), *file) for file in files]
+    before = len([r for r in clean_stack.sandbox.requests("twilio") if r.path.endswith("/Messages.json")])
+    response = send(
+        clean_stack,
+        token,
+        conversation_id,
+        {"type": "image", "caption": "All ten", "attachments": attachments},
+    )
+    assert response.status_code == 200, response.text
+    data = wait_sent(conversation_id, response.json()["messageId"])
+    assert [entry["fileName"] for entry in data["content"]["media"]] == [name for _, name, _ in files]
+
+    sends = [r for r in clean_stack.sandbox.requests("twilio") if r.path.endswith("/Messages.json")]
+    assert len(sends) == before + 1  # one Twilio message, not one per file
+    sent = sends[-1]
+    assert sent.status == 201 and sent.response["num_media"] == "10"
+    assert sent.form["Body"] == ["All ten"]
+    assert len(sent.form["MediaUrl"]) == 10
+    for media_url, (content, _, _) in zip(sent.form["MediaUrl"], files, strict=True):
+        fetched = requests.get(media_url, timeout=10)
+        assert fetched.status_code == 200 and fetched.content == content
+
+
 # --- refused before queueing -------------------------------------------------------------------------
 
 
@@ -235,3 +271,33 @@ def test_one_file_per_message_where_the_provider_takes_one(clean_stack: LocalSta
     response = send(clean_stack, token, conversation_id, {"type": "image", "attachments": [first, second]})
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "too_many_attachments"
+
+
+def test_more_than_ten_files_for_twilio_are_refused_before_queueing(
+    clean_stack: LocalStack, token: str
+) -> None:
+    conversation_id = open_conversation(clean_stack, "twilio", unique_contact())
+    attachments = [upload(TENANT, uid_of(token), png(), f"{index}.png", "image/png") for index in range(11)]
+    response = send(clean_stack, token, conversation_id, {"type": "image", "attachments": attachments})
+    # send_message takes 10 attachments at most (Twilio's maximum, the largest any channel takes).
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and error["details"][0]["loc"] == ["message", "attachments"]
+    _nothing_queued(conversation_id)
+
+
+def test_twilio_files_over_5_mb_together_are_refused_before_queueing(
+    clean_stack: LocalStack, token: str
+) -> None:
+    conversation_id = open_conversation(clean_stack, "twilio", unique_contact())
+    # Each under Twilio's 5 MB per file, 6 MB together: over its 5 MB per message.
+    attachments = [
+        upload(TENANT, uid_of(token), png(padding=2 * 1024 * 1024), f"{index}.png", "image/png")
+        for index in range(3)
+    ]
+    response = send(clean_stack, token, conversation_id, {"type": "image", "attachments": attachments})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "attachments_too_large"
+    assert "Twilio takes up to 5 MB of files in one message" in error["message"]
+    _nothing_queued(conversation_id)

@@ -401,6 +401,16 @@ def test_create_message_answers_the_documented_resource(
         },
     ).json()
     assert re.fullmatch(r"MM[0-9a-f]{32}", media["sid"]) and media["num_media"] == "2"
+    ten = messages(
+        http,
+        sandbox,
+        {
+            "To": "+14155550123",
+            "From": SMS_NUMBER,
+            "MediaUrl": [f"https://x.example/{n}.jpg" for n in range(10)],
+        },
+    ).json()
+    assert ten["num_media"] == "10"  # Twilio's maximum per message
     template = messages(
         http,
         sandbox,
@@ -431,6 +441,14 @@ def test_create_message_answers_the_documented_resource(
         ({"To": "+14155550123", "From": WA_NUMBER, "Body": "x"}, 21910),
         ({"To": "+14155550123", "From": SMS_NUMBER, "Body": "x" * 1601}, 21617),
         ({"To": "+14155550123", "From": SMS_NUMBER, "MediaUrl": "ftp://x.example/a.jpg"}, 21620),
+        (
+            {
+                "To": "+14155550123",
+                "From": SMS_NUMBER,
+                "MediaUrl": [f"https://x.example/{n}.jpg" for n in range(11)],
+            },
+            21623,
+        ),
         ({"To": "whatsapp:+14155550123", "From": WA_NUMBER, "ContentSid": "hello_template"}, 21655),
         (
             {

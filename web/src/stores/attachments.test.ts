@@ -8,7 +8,7 @@ vi.mock("firebase/firestore", async () => (await import("../testing/fakeFirebase
 import { initFirebase } from "../lib/firebase";
 import { fakeAuth, fakeServer, fakeUser, resetFirebase, settle, type Call } from "../testing/fakeFirebase";
 import { FakeXhr, resetXhr, respondWith, xhrCalls } from "../testing/fakeUpload";
-import { useAttachments } from "./attachments";
+import { batches, useAttachments } from "./attachments";
 import { useThread } from "./thread";
 
 const FUNCTIONS = { send_message: "http://f.test/send_message", agent_api: "http://f.test/agent_api", create_app: "c", chat_api: "x" };
@@ -169,6 +169,49 @@ describe("attaching a file", () => {
 });
 
 describe("sending files", () => {
+  it("sends up to 10 files as one message where the channel takes them (Twilio), split at 5 MB", async () => {
+    const big = 3 * 1024 * 1024;
+    attachments.add("c1", [
+      file("a.jpg", "image/jpeg", 10),
+      file("b.pdf", "application/pdf", 20),
+      file("c.jpg", "image/jpeg", big),
+      file("d.jpg", "image/jpeg", big),
+    ]);
+    await settle();
+    expect(await attachments.send("c1", "All of them", false, "twilio")).toBe(true);
+
+    const sent = server.callsTo("/send_message").map((call) => call.body.message);
+    // a, b and c fit one MMS (under 5 MB together); d would take it over 5 MB: a second message.
+    expect(sent.map((message) => message.attachments.map((a: { fileName: string }) => a.fileName))).toEqual([
+      ["a.jpg", "b.pdf", "c.jpg"],
+      ["d.jpg"],
+    ]);
+    expect(sent[0]).toMatchObject({ type: "image", caption: "All of them" });
+    expect(sent[1].caption).toBeUndefined();
+    expect(attachments.of("c1")).toEqual([]);
+  });
+
+  it("a refused group keeps every one of its files with the reason", async () => {
+    attachments.add("c1", [file("a.jpg", "image/jpeg", 10), file("b.jpg", "image/jpeg", 10)]);
+    await settle();
+    sendAnswer = () => ({ status: 422, body: { error: { code: "attachments_too_large", message: "Twilio takes up to 5 MB" } } });
+    expect(await attachments.send("c1", "", false, "twilio")).toBe(false);
+    expect(server.callsTo("/send_message")).toHaveLength(1);
+    expect(attachments.of("c1").map((item) => [item.state, item.error])).toEqual([
+      ["failed", "Twilio takes up to 5 MB"],
+      ["failed", "Twilio takes up to 5 MB"],
+    ]);
+  });
+
+  it("batches: one file per message unless the channel takes more", () => {
+    const sizes = (n: number[]) => n.map((size) => ({ size }));
+    expect(batches(sizes([1, 2, 3]), "whatsapp").map((b) => b.length)).toEqual([1, 1, 1]);
+    expect(batches(sizes([1, 2, 3])).map((b) => b.length)).toEqual([1, 1, 1]);
+    expect(batches(sizes(Array(12).fill(1)), "twilio").map((b) => b.length)).toEqual([10, 2]);
+    // A single file over the total still goes (alone): the server says why it cannot.
+    expect(batches(sizes([6 * 1024 * 1024, 1]), "twilio").map((b) => b.length)).toEqual([1, 1]);
+  });
+
   it("sends one message per file, the caption with the first, and empties the tray", async () => {
     attachments.add("c1", [file("a.jpg", "image/jpeg", 10), file("b.pdf", "application/pdf", 20)]);
     await settle();

@@ -1,6 +1,7 @@
 /** The composer's attachments: files the agent picked, dropped or pasted, each uploaded straight to
  * Cloud Storage at once (lib/media.ts, with progress), then sent with the reply, one message per
- * file (the providers take one file per message; the caption goes with the first). A file the
+ * file where the provider takes one file per message, several per message where it takes more
+ * (FILES_PER_MESSAGE: Twilio up to 10 files and 5 MB in one MMS); the caption goes with the first. A file the
  * server refuses (too large for this provider, a type it cannot take) stays in the tray with the
  * reason, so the agent sees which one and why; the others are sent. Per conversation: switching
  * keeps each conversation's tray, as drafts do. */
@@ -9,11 +10,37 @@ import { ref } from "vue";
 
 import { ApiError } from "../lib/api";
 import { attachmentType, guessContentType, uploadAttachment, UploadError } from "../lib/media";
-import type { OutgoingAttachment, OutgoingMessage } from "../lib/types";
+import type { ChannelKind, OutgoingAttachment, OutgoingMessage } from "../lib/types";
 import { useThread } from "./thread";
 
 /** At most this many files wait in one conversation's tray. */
 export const MAX_ATTACHMENTS = 10;
+
+/** Channels whose provider takes several files in one message (shared/channels capabilities'
+ * max_attachments / max_total_bytes); every other channel gets one message per file. */
+export const FILES_PER_MESSAGE: Partial<Record<ChannelKind, { files: number; bytes: number }>> = {
+  twilio: { files: 10, bytes: 5 * 1024 * 1024 },
+};
+
+/** The tray's ready files in the messages they go in: in order, as many per message as the
+ * channel takes. */
+export function batches<T extends { size: number }>(files: T[], channel?: ChannelKind): T[][] {
+  const limit = (channel && FILES_PER_MESSAGE[channel]) || { files: 1, bytes: Number.POSITIVE_INFINITY };
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const file of files) {
+    if (current.length && (current.length >= limit.files || bytes + file.size > limit.bytes)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(file);
+    bytes += file.size;
+  }
+  if (current.length) out.push(current);
+  return out;
+}
 
 export type AttachmentState = "uploading" | "ready" | "failed" | "sending";
 
@@ -151,33 +178,45 @@ export const useAttachments = defineStore("attachments", () => {
     return of(conversationId).filter((item) => item.state === "ready" && item.uploaded);
   }
 
-  /** Send every uploaded file of the conversation, one message each, the caption with the first;
-   * a sent file leaves the tray, a refused one stays with the server's reason. True when all
-   * went. A transient failure (network) leaves a pending bubble with Retry, as for text. */
-  async function send(conversationId: string, caption: string, useHumanAgentTag = false): Promise<boolean> {
+  /** Send every uploaded file of the conversation, one message each (several per message where
+   * the channel takes them: {@link batches}), the caption with the first; a sent file leaves the
+   * tray, a refused one stays with the server's reason. True when all went. A transient failure
+   * (network) leaves a pending bubble with Retry, as for text. */
+  async function send(
+    conversationId: string,
+    caption: string,
+    useHumanAgentTag = false,
+    channel?: ChannelKind,
+  ): Promise<boolean> {
     const thread = useThread();
     let first = true;
     let allSent = true;
-    for (const item of ready(conversationId)) {
-      const message: OutgoingMessage = { type: item.kind, attachments: [item.uploaded!] };
+    for (const group of batches(ready(conversationId), channel)) {
+      // A mixed group goes as its first picture/audio/video kind: asking for "document" would make
+      // every file a document.
+      const type = group.find((item) => item.kind !== "document")?.kind ?? "document";
+      const message: OutgoingMessage = { type, attachments: group.map((item) => item.uploaded!) };
       if (first && caption.trim()) message.caption = caption.trim();
-      item.state = "sending";
+      for (const item of group) item.state = "sending";
       try {
         await thread.send(message, useHumanAgentTag);
-        remove(item.id);
+        for (const item of group) remove(item.id);
         first = false;
       } catch (exc) {
         allSent = false;
-        const current = find(item.id);
-        if (!current) continue;
-        if (exc instanceof ApiError && exc.httpStatus >= 400 && exc.httpStatus < 500) {
-          current.state = "failed";
-          current.error = exc.message;
-          current.uploaded = current.uploaded && exc.code.startsWith("attachment_missing") ? null : current.uploaded;
-        } else {
-          remove(item.id); // on its way: the pending bubble keeps it, with Retry
-          first = false;
+        const refused = exc instanceof ApiError && exc.httpStatus >= 400 && exc.httpStatus < 500;
+        for (const item of group) {
+          const current = find(item.id);
+          if (!current) continue;
+          if (refused) {
+            current.state = "failed";
+            current.error = exc.message;
+            current.uploaded = current.uploaded && exc.code.startsWith("attachment_missing") ? null : current.uploaded;
+          } else {
+            remove(item.id); // on its way: the pending bubble keeps it, with Retry
+          }
         }
+        if (!refused) first = false;
       }
     }
     return allSent;
