@@ -26,6 +26,7 @@ MAX_EVENT_BYTES = 256 * 1024
 # Real provider items nest about ten levels; pydantic's JSON parser (what ingest decodes events
 # with) stops near 200. Deeper items are quarantined with their raw kept as JSON text.
 MAX_ITEM_NESTING = 64
+_ALL_BUT_OPENING_BRACKETS = bytes(set(range(256)) - set(b"{["))
 
 
 @dataclass
@@ -54,8 +55,8 @@ def normalize(adapter: ChannelAdapter, body: bytes, url: str | None = None) -> N
         )
         return result
     # Nesting deeper than the limit needs more opening brackets than the limit: most bodies have
-    # fewer, and skip the walk (counting bytes is C-fast; the walk is not).
-    deep = body.count(b"{") + body.count(b"[") > MAX_ITEM_NESTING
+    # fewer, and skip the walk (counting bytes is C-fast, in one pass; the walk is not).
+    deep = len(body.translate(None, _ALL_BUT_OPENING_BRACKETS)) > MAX_ITEM_NESTING
     for item in items:
         parse_into(adapter, item, result, check_nesting=deep)
     return result
@@ -83,7 +84,7 @@ def parse_into(
         events = adapter.parse_item(item)
         encoded = []
         for event in events:
-            data = event.__pydantic_serializer__.to_json(event)  # model_dump_json(), as UTF-8
+            data = encode(event)
             # The limit counts characters of the JSON text, as it always has (at most its bytes).
             if len(data) > MAX_EVENT_BYTES and (size := len(data.decode())) > MAX_EVENT_BYTES:
                 log.warning("quarantined an oversized %s item (%d bytes)", adapter.kind, size)
@@ -119,6 +120,17 @@ def parse_into(
                 raw=publishable_raw(item),
             )
         )
+
+
+def encode(event: InboundEvent) -> bytes:
+    """``event.model_dump_json()`` as UTF-8, the same bytes, a quarter faster: the event's fields
+    (``__dict__``, in the model's order, every one of them validated and none excluded) through
+    pydantic's encoder by their runtime types, which is what the model's own serializer does field
+    by field, without checking each value against the field's type again. Nested models (the
+    content) go through their own serializer. Floats: ``null`` for inf/NaN, as the model's
+    serializer writes them (none can be there: readers and validation refuse them).
+    ``tests/channels/test_published_bytes.py`` pins the bytes for every fixture."""
+    return to_json(event.__dict__, inf_nan_mode="null")
 
 
 def nesting_exceeds(value: object, limit: int, depth: int = 1) -> bool:

@@ -134,7 +134,7 @@ def receipt_error(error: object) -> ReceiptError | None:
     )
     if code is None and title is None and detail is None:
         return None
-    return ReceiptError(code=code, title=title, detail=detail)
+    return build(ReceiptError, {"code": code, "title": title, "detail": detail})
 
 
 def error_summary(error: ReceiptError | None) -> str | None:

@@ -302,13 +302,11 @@ class WhatsAppAdapter(MetaAdapter):
                     }
                 )
         # A list Meta added to the messages field after this code: recorded, never dropped.
-        others = [key for key in value.keys() - _KNOWN_VALUE_KEYS if isinstance(value[key], list)]
-        if others:
-            for key in value:  # in the value's order
-                if key in others:
-                    for element in value[key]:
-                        if element is not None and element != {}:
-                            items.append(self._item(obj, entry_id, field, f"other:{key}", metadata, element))
+        for key, elements in value.items():  # in the value's order
+            if key not in _KNOWN_VALUE_KEYS and isinstance(elements, list):
+                for element in elements:
+                    if element is not None and element != {}:
+                        items.append(self._item(obj, entry_id, field, f"other:{key}", metadata, element))
 
     @staticmethod
     def _item(

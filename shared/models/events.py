@@ -19,13 +19,20 @@ replay and audit but hidden from ``repr`` and logs (it holds personal data).
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.channels import REGISTRY
+
+try:  # CPython's own SHA-256: the same digest, about twice as fast as OpenSSL's on short input
+    from _sha256 import sha256 as _sha256  # type: ignore[import-not-found]  # Python 3.11
+except ImportError:  # pragma: no cover - Python 3.12 moved it; any other build has hashlib's
+    try:
+        from _sha2 import sha256 as _sha256  # type: ignore[import-not-found,no-redef]
+    except ImportError:
+        from hashlib import sha256 as _sha256  # type: ignore[assignment]
 
 # Every registered channel, and "app": the in-app chat, which has no provider adapter.
 ChannelKind = Literal[(*REGISTRY, "app")]
@@ -273,7 +280,7 @@ InboundEvent = Annotated[
 def stable_event_id(*parts: object) -> str:
     """A deterministic id for an event that carries no provider id of its own (a read watermark,
     a status): the same provider delivery always hashes to the same id."""
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+    digest = _sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
     return digest[:32]
 
 

@@ -3,6 +3,10 @@ report renders its figures as a table (bench/report.py)."""
 
 from __future__ import annotations
 
+import sys
+
+import pytest
+
 from bench import parse_speed, report
 from shared import channels
 
@@ -32,3 +36,15 @@ def test_the_report_shows_parse_microseconds_per_channel() -> None:
     assert "| whatsapp | 15 | 16 | 21.5 | 5.1 | 4.2x | 3.0% |" in text
     assert "## Parsing speed" not in report.markdown({}, [], report.cost_per_million())
     assert report.BENCHMARKS["parse_speed"] == "bench.parse_speed"
+
+
+def test_the_comparison_libraries_are_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Never a project dependency: without them the row says so, with them it carries their figures.
+    monkeypatch.setitem(sys.modules, "fbmq", None)
+    monkeypatch.setitem(sys.modules, "pywa", None)
+    assert parse_speed.library("messenger") == (None, "fbmq 2.5.0 not installed")
+    assert parse_speed.library("instagram") == (None, "fbmq 2.5.0 not installed")
+    assert parse_speed.library("whatsapp") == (None, "pywa 4.5 not installed")
+    assert parse_speed.library("telegram") == (None, "none")
+    row = parse_speed.measure("messenger", rounds=1, loops=1)
+    assert row["library"] == "fbmq 2.5.0 not installed" and "ratio_to_library" not in row
