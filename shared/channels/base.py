@@ -77,7 +77,10 @@ class Capabilities:
     ``read_receipts``: opening a conversation sends the provider a read receipt (``mark_read``).
     ``typing``: the adapter sends typing indicators. ``media``: the media kinds ``send`` delivers.
     ``media_limits``: the provider's own limits on an uploaded attachment, per kind (refused
-    before queueing); ``max_attachments``: how many files one message may carry."""
+    before queueing); ``max_attachments``: how many files one message may carry.
+    ``max_text_length``: the longest text (or caption) the provider takes in one message, in
+    characters (Unicode code points; the dashboard counts the same way and send_message refuses
+    longer with ``text_too_long`` before anything is queued)."""
 
     reply_window: ReplyWindowRule = "none"
     templates: bool = False
@@ -87,6 +90,7 @@ class Capabilities:
     media: frozenset[str] = frozenset()
     media_limits: tuple[MediaLimit, ...] = ()
     max_attachments: int = 1
+    max_text_length: int = 4096
 
     def media_limit(self, kind: str) -> MediaLimit | None:
         """The provider's limit for an attachment of ``kind`` (None: it takes no such upload)."""

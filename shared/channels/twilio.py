@@ -230,7 +230,11 @@ class TwilioAdapter(ChannelAdapter):
     kind: ClassVar[str] = KIND
     # The Messages API has no reactions and no read receipts. Content API templates can be sent
     # (request_for) but are not offered to agents, and no reply window is kept for Twilio.
-    capabilities: ClassVar[Capabilities] = Capabilities(media=MEDIA_KINDS, media_limits=media_limits.TWILIO)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        media=MEDIA_KINDS,
+        media_limits=media_limits.TWILIO,
+        max_text_length=1600,  # Messages API: "Body ... up to 1,600 characters" (error 21617)
+    )
     # Twilio wants TwiML back: an empty <Response/> sends no automatic reply.
     acknowledgement: ClassVar[Acknowledgement] = Acknowledgement(
         '<?xml version="1.0" encoding="UTF-8"?><Response/>', "text/xml"
