@@ -49,7 +49,8 @@ def start() -> None:
 DISCARD_CHUNK_BYTES = 64 * 1024
 JSON_MAX_BODY_BYTES = 64 * 1024
 # The most each function reads of a request body, by entry point: the one place the limits live.
-# The JSON APIs' bodies are small (a reply's text is at most 4,096 characters, a chat post 4,000);
+# The JSON APIs' bodies are small (a reply's text at most its channel's limit, 4,096 characters or fewer,
+# refused beyond it by name; a chat post 4,000);
 # the webhooks' limit is a setting (SWITCHBOARD_MAX_WEBHOOK_BYTES, 1 MB: providers batch events).
 MAX_BODY_BYTES: dict[str, int] = {
     "send_message": JSON_MAX_BODY_BYTES,

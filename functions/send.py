@@ -5,12 +5,13 @@ Browsers never write Firestore: every change an agent makes goes through here an
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.http import Response, body_limit, serve
-from shared import auth, conversations, outbox
+from shared import auth, bulk, conversations, labels, outbox
+from shared.errors import Refused
 
 if TYPE_CHECKING:  # pragma: no cover
     import flask
@@ -31,8 +32,21 @@ class AgentAction(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    action: Literal["assign", "set_status", "mark_read", "mediaUrl", "uploadUrl"]
-    conversationId: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    action: Literal[
+        "assign",
+        "set_status",
+        "mark_read",
+        "mediaUrl",
+        "uploadUrl",
+        # the team inbox (shared/labels.py, shared/bulk.py)
+        "create_label",
+        "update_label",
+        "delete_label",
+        "set_labels",
+        "bulk",
+    ]
+    # Every action but the label set's (create/update/delete_label) and bulk names one conversation.
+    conversationId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     assigneeId: str | None = Field(default=None, max_length=128)
     status: Literal["open", "pending", "snoozed", "resolved"] | None = None
     snoozeUntilMs: int | None = Field(default=None, ge=0)
@@ -43,16 +57,45 @@ class AgentAction(BaseModel):
     fileName: str | None = Field(default=None, min_length=1, max_length=255)
     contentType: str | None = Field(default=None, min_length=3, max_length=255)
     size: int | None = Field(default=None, ge=0)
+    # Labels and bulk actions (issue 17): set_labels {conversationId, add, remove}; create_label
+    # {name, color}; update_label {labelId, name?, color?}; delete_label {labelId}; bulk
+    # {conversationIds, op: assign|label|status, assigneeId | add/remove | status}.
+    labelId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str | None = Field(default=None, max_length=200)
+    color: str | None = Field(default=None, max_length=16)
+    add: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=20)
+    remove: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=20)
+    conversationIds: list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]] = (
+        Field(default_factory=list, max_length=1000)  # bulk.MAX_BULK refuses > 100, naming it
+    )
+    op: Literal["assign", "label", "status"] | None = None
+
+    def bulk_fields(self) -> dict[str, Any]:
+        """What a bulk operation takes besides the ids and op."""
+        return {"assignee_id": self.assigneeId, "status": self.status, "add": self.add, "remove": self.remove}
 
 
 def agent_api(request: flask.Request) -> Response:
     """POST {action: assign|set_status|mark_read, conversationId, ...} -> the conversation's new state;
     {action: mediaUrl, conversationId, messageId, index, variant} or {action: uploadUrl,
-    conversationId, fileName, contentType, size} -> a signed URL (shared/media/access.py)."""
+    conversationId, fileName, contentType, size} -> a signed URL (shared/media/access.py); labels
+    (create_label, update_label, delete_label: admins; set_labels) and bulk (shared/bulk.py)."""
 
     def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
         caller = auth.verify(req.headers.get("Authorization"))
         action = AgentAction.model_validate_json(body)
+        if action.action == "create_label":
+            return labels.create_label(caller, action.name, action.color)
+        if action.action == "update_label":
+            return labels.update_label(caller, action.labelId, action.name, action.color)
+        if action.action == "delete_label":
+            return labels.delete_label(caller, action.labelId)
+        if action.action == "bulk":
+            return bulk.run(caller, action.conversationIds, action.op, **action.bulk_fields())
+        if action.conversationId is None:
+            raise Refused("invalid_request", f"{action.action} needs conversationId", 422)
+        if action.action == "set_labels":
+            return labels.set_labels(caller, action.conversationId, action.add, action.remove)
         if action.action == "mark_read":
             return outbox.mark_read(caller, action.conversationId)
         if action.action in ("mediaUrl", "uploadUrl"):
@@ -66,9 +109,9 @@ def agent_api(request: flask.Request) -> Response:
 
 def _media(caller: auth.Caller, action: AgentAction) -> dict[str, Any]:
     """Signed media URLs for staff of the conversation's tenant, support conversations only."""
-    from shared.errors import Refused
     from shared.media import access
 
+    assert action.conversationId is not None
     conversations.for_staff(caller, action.conversationId)
     if action.action == "mediaUrl":
         if action.messageId is None:

@@ -5,7 +5,12 @@ the provider no longer has (signed WhatsApp webhooks; the sandbox serves the fil
 does); an agent signs in, opens the conversation and answers with a photo attached through the
 composer. The page is then saved as ``docs/thread-with-media.png``.
 
+With ``--team-inbox``: a few customers write, an admin's labels are on some of their conversations,
+an agent labels, assigns and snoozes one (each leaving its activity line in the thread) and ticks two
+rows for a bulk action; saved as ``docs/team-inbox.png``.
+
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py [--out docs/thread-with-media.png]
+    PYTHONPATH=. .venv/bin/python scripts/screenshots.py --team-inbox [--out docs/team-inbox.png]
 """
 
 from __future__ import annotations
@@ -126,12 +131,102 @@ def capture(stack: Any, conversation_id: str, out: Path) -> None:
         browser.close()
 
 
+def team_inbox(out: Path) -> None:
+    """Labels on rows and in the header, activity lines in the thread, two rows ticked."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from infra.local import demo, payloads
+    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
+    from infra.local.dashboard import DashboardServer
+    from infra.local.stack import LocalStack
+    from shared import auth, ids, store
+    from tests.support import eventually, post_signed
+
+    wa = next(c for c in demo.DEMO_CHANNELS if c.kind == "whatsapp")
+    customers = [
+        ("15550143001", "Kerry Fisher", "Hi! My order arrived today but the lid is cracked"),
+        ("15550143002", "Lee Ng", "Can I still change my delivery address?"),
+        ("15550143003", "Ada Obi", "Do you ship to Lagos?"),
+        ("15550143004", "Sam Rivera", "Refund for order 1187, please"),
+    ]
+    with LocalStack() as stack:
+        stack.apply_env()
+        demo.seed()
+        for email, name, role in ((AGENT, "Dana Agent", "agent"), ("sam@demo.test", "Sam Support", "agent")):
+            uid = auth.invite(email, PASSWORD, demo.DEMO_TENANT, role, name)
+            store.put_agent(demo.DEMO_TENANT, uid, {"name": name, "email": email, "role": role})
+        for label_id, name, color in (
+            ("lb-vip", "VIP", "#7c3aed"),
+            ("lb-damaged", "Damaged", "#dc2626"),
+            ("lb-billing", "Billing", "#0891b2"),
+        ):
+            store.create_label(demo.DEMO_TENANT, label_id, {"name": name, "color": color})
+        now = int(time.time())
+        for n, (wa_id, name, text) in enumerate(customers):
+            body = payloads.whatsapp_change(
+                wa.external_id,
+                contacts=[payloads.whatsapp_contact(wa_id, name)],
+                messages=[payloads.whatsapp_text_message(wa_id, text, timestamp=now - 300 + n * 30)],
+            )
+            assert post_signed(stack, "whatsapp", body).status_code == 200
+        conversation_ids = [ids.conversation_id(wa.channel_id, wa_id) for wa_id, _, _ in customers]
+        for conversation_id in conversation_ids:
+            eventually(
+                lambda c=conversation_id: store.get_conversation(demo.DEMO_TENANT, c), what="a conversation"
+            )
+        store.update_conversation(demo.DEMO_TENANT, conversation_ids[3], {"labels": ["lb-billing"]})
+        store.update_conversation(demo.DEMO_TENANT, conversation_ids[1], {"labels": ["lb-vip"]})
+
+        with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+            page = browser.new_context(
+                viewport={"width": 1280, "height": 720}, device_scale_factor=1
+            ).new_page()
+            page.goto(dashboard.url)
+            page.get_by_label("Email").fill(AGENT)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            first = conversation_ids[0]
+            page.locator(f'[data-testid="conversation-row"][data-conversation-id="{first}"]').click()
+            page.get_by_test_id("label-picker").click()
+            for label_id in ("lb-vip", "lb-damaged"):
+                page.get_by_test_id("label-menu").locator(f'[data-label-id="{label_id}"] input').check()
+                expect(page.get_by_test_id("activity-line").last).to_contain_text("added the label")
+            page.get_by_test_id("thread-contact").click()  # closes the menu
+            page.get_by_test_id("assignee").select_option(label="Sam Support")
+            expect(page.get_by_test_id("activity-line")).to_have_count(3)
+            page.get_by_test_id("snooze").select_option(label="Tomorrow 9:00")
+            expect(page.get_by_test_id("activity-line")).to_have_count(4)
+            page.get_by_test_id("composer-input").fill(
+                "Sorry about the lid! A replacement ships tomorrow morning."
+            )
+            for conversation_id in conversation_ids[2:]:
+                row = page.locator(
+                    f'[data-testid="conversation-row"][data-conversation-id="{conversation_id}"]'
+                )
+                row.get_by_test_id("row-check").click()
+            expect(page.get_by_test_id("bulk-count")).to_have_text("2 selected")
+            page.mouse.move(900, 650)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out))
+            browser.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "thread-with-media.png")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--team-inbox", action="store_true", help="the team inbox: labels, activity, bulk")
     args = parser.parse_args(argv)
+    if args.team_inbox:
+        out = args.out or REPO / "docs" / "team-inbox.png"
+        team_inbox(out)
+        print(f"wrote {out}")
+        return 0
+    args.out = args.out or REPO / "docs" / "thread-with-media.png"
 
     from infra.local import demo, payloads
     from infra.local.stack import LocalStack

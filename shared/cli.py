@@ -28,6 +28,9 @@
                                    delete uploads older than that (30s, 15m, 12h, 1d): the ones never
                                    sent, since sending copies a file to its message; production's
                                    bucket lifecycle rule does this daily (infra/storage.tf)
+    backfill-inbox --tenant T [--dry-run]
+                                   give support conversations from before the team inbox the
+                                   ``assigned`` field (0/1) its "unassigned" filter queries
 
 Data goes to stdout (JSON lines, or a table for channel-health), summaries and errors to stderr; bad
 input exits 2, a failed operation 1. Secrets (tokens, passwords) are read from stdin, never from the
@@ -1013,6 +1016,16 @@ def cmd_channel_health(tenant_id: str | None, as_json: bool) -> int:
     return 0
 
 
+def cmd_backfill_inbox(tenant_id: str, dry_run: bool) -> int:
+    """Give a tenant's support conversations that lack it the ``assigned`` field (0/1)."""
+    from shared import store
+
+    _require_tenant(tenant_id)
+    count = store.backfill_assigned(tenant_id, dry_run=dry_run)
+    say(f"{count} conversation(s) {'would get' if dry_run else 'got'} the assigned field")
+    return 0
+
+
 # --- the command line ----------------------------------------------------------------------------------
 
 
@@ -1151,6 +1164,10 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a declaration
     health = commands.add_parser("channel-health", help="every channel's health and verdict")
     health.add_argument("--tenant")
     health.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+
+    backfill = commands.add_parser("backfill-inbox", help="give old conversations the inbox filters' fields")
+    backfill.add_argument("--tenant", required=True)
+    backfill.add_argument("--dry-run", action="store_true", help="count, write nothing")
     return parser
 
 
@@ -1201,6 +1218,8 @@ def run(args: argparse.Namespace) -> int:
         return cmd_channel_health(args.tenant, args.json)
     if command == "media":
         return cmd_media_sweep_uploads(args.older_than, args.dry_run)
+    if command == "backfill-inbox":
+        return cmd_backfill_inbox(args.tenant, args.dry_run)
     raise BadInput(f"unknown command {command}")  # pragma: no cover - argparse refuses it first
 
 

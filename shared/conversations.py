@@ -10,10 +10,11 @@ again, for another time). Cloud Tasks schedules at most 30 days ahead, so a long
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import ids, store
+from shared import activity, ids, store
 from shared.auth import Caller
 from shared.config import settings
 from shared.errors import Refused, TransientError
@@ -27,31 +28,103 @@ def for_staff(caller: Caller, conversation_id: str) -> dict[str, Any]:
     """The support conversation an agent acts on, or 404. An app's direct and group channels are
     its users' private chats: staff neither read them (infra/firestore.rules) nor act on them."""
     conversation = store.get_conversation(caller.tenant_id, conversation_id)
-    if (
-        conversation is None
-        or conversation.get("tenantId", caller.tenant_id) != caller.tenant_id
-        or conversation.get("kind") != "support"
-    ):
+    if conversation is None or not is_staffs(caller, conversation):
         raise Refused("conversation_not_found", "no such conversation", 404)
     return conversation
 
 
+def is_staffs(caller: Caller, conversation: dict[str, Any] | None) -> bool:
+    """Whether staff of the caller's tenant act on this conversation (read from their tenant's
+    tree): a support conversation of that tenant. :func:`for_staff`'s rule, for one already read."""
+    return (
+        conversation is not None
+        and conversation.get("tenantId", caller.tenant_id) == caller.tenant_id
+        and conversation.get("kind") == "support"
+    )
+
+
+def assignment_change(
+    caller: Caller,
+    conversation_id: str,
+    conversation: dict[str, Any],
+    assignee_id: str | None,
+    agent_of: Callable[[str], dict[str, Any] | None] | None = None,
+) -> store.ConversationChange:
+    """Assign a conversation to an agent of the same tenant (None unassigns), with its activity line
+    when the assignee changes. ``assigned`` (0/1) is what the inbox's "unassigned" filter queries.
+    ``agent_of`` looks an agent up (a bulk action passes a memo: one read per agent)."""
+    if agent_of is None:
+
+        def agent_of(uid: str) -> dict[str, Any] | None:
+            return store.get_agent(caller.tenant_id, uid)
+
+    assignee: dict[str, Any] | None = None
+    if assignee_id is not None:
+        assignee = agent_of(assignee_id)
+        if assignee is None:
+            raise Refused("unknown_agent", "that agent does not belong to this workspace", 422)
+    update = {
+        "assigneeId": assignee_id,
+        "assigned": 1 if assignee_id else 0,
+        "assignedBy": caller.uid,
+        "assignedAt": store.server_time(),
+        "updatedAt": store.server_time(),
+    }
+    previous = conversation.get("assigneeId")
+    if previous == assignee_id:
+        return activity.change(caller, conversation_id, update, None)
+    if assignee_id is None:
+        before = agent_of(previous) if previous else None
+        return activity.change(
+            caller,
+            conversation_id,
+            update,
+            "unassign",
+            previousAssigneeId=previous,
+            previousAssigneeName=(before or {}).get("name") or None,
+        )
+    name = (assignee or {}).get("name") or (assignee or {}).get("email") or "an agent"
+    return activity.change(
+        caller, conversation_id, update, "assign", assigneeId=assignee_id, assigneeName=name
+    )
+
+
 def assign(caller: Caller, conversation_id: str, assignee_id: str | None) -> dict[str, Any]:
     """Assign a conversation to an agent of the same tenant (None unassigns)."""
-    for_staff(caller, conversation_id)
-    if assignee_id is not None and store.get_agent(caller.tenant_id, assignee_id) is None:
-        raise Refused("unknown_agent", "that agent does not belong to this workspace", 422)
-    store.update_conversation(
-        caller.tenant_id,
-        conversation_id,
-        {
-            "assigneeId": assignee_id,
-            "assignedBy": caller.uid,
-            "assignedAt": store.server_time(),
-            "updatedAt": store.server_time(),
-        },
+    conversation = for_staff(caller, conversation_id)
+    store.apply_conversation_changes(
+        caller.tenant_id, [assignment_change(caller, conversation_id, conversation, assignee_id)]
     )
     return {"conversationId": conversation_id, "assigneeId": assignee_id}
+
+
+def status_change(
+    caller: Caller,
+    conversation_id: str,
+    conversation: dict[str, Any],
+    status: str | None,
+    snooze_until_ms: int | None,
+) -> store.ConversationChange:
+    """Open, pend, snooze (until a time) or resolve, with its activity line when something changed."""
+    if status is None:
+        raise Refused("status_required", "status is required", 422)
+    if status == "snoozed" and not snooze_until_ms:
+        raise Refused("snooze_until_required", "snoozing needs snoozeUntilMs", 422)
+    update: dict[str, Any] = {
+        "status": status,
+        "statusChangedBy": caller.uid,
+        "statusChangedAt": store.server_time(),
+        "updatedAt": store.server_time(),
+        "snoozeUntilMs": snooze_until_ms if status == "snoozed" else None,
+    }
+    before = conversation.get("status") or "open"
+    if status == "snoozed":
+        if before == "snoozed" and conversation.get("snoozeUntilMs") == snooze_until_ms:
+            return activity.change(caller, conversation_id, update, None)
+        return activity.change(caller, conversation_id, update, "snooze", untilMs=snooze_until_ms)
+    if before == status:
+        return activity.change(caller, conversation_id, update, None)
+    return activity.change(caller, conversation_id, update, activity.STATUS_VERBS[status], **{"from": before})
 
 
 def set_status(caller: Caller, conversation_id: str, status: str | None, snooze_until_ms: int | None) -> dict:
@@ -60,15 +133,9 @@ def set_status(caller: Caller, conversation_id: str, status: str | None, snooze_
         raise Refused("status_required", "status is required", 422)
     if status == "snoozed" and not snooze_until_ms:
         raise Refused("snooze_until_required", "snoozing needs snoozeUntilMs", 422)
-    for_staff(caller, conversation_id)
-    update: dict[str, Any] = {
-        "status": status,
-        "statusChangedBy": caller.uid,
-        "statusChangedAt": store.server_time(),
-        "updatedAt": store.server_time(),
-        "snoozeUntilMs": snooze_until_ms if status == "snoozed" else None,
-    }
-    store.update_conversation(caller.tenant_id, conversation_id, update)
+    conversation = for_staff(caller, conversation_id)
+    change = status_change(caller, conversation_id, conversation, status, snooze_until_ms)
+    store.apply_conversation_changes(caller.tenant_id, [change])
     if status == "snoozed" and snooze_until_ms:
         schedule_wake(caller.tenant_id, conversation_id, snooze_until_ms)
     return {"conversationId": conversation_id, "status": status}

@@ -239,6 +239,13 @@ def _message_document(
     }
 
 
+def _assigned_flag() -> Any:
+    """``assigned`` for the summary: 0 on a conversation that has no value yet, an assigned 1 kept
+    (``Maximum``; no read, no extra write). The inbox's "unassigned" filter queries ``assigned == 0``
+    (shared/store/labels.py): Firestore cannot query a field that is missing."""
+    return store.maximum(0)
+
+
 def _conversation_base(event: InboundEvent, route: store.Route) -> dict[str, Any]:
     return {
         "kind": "support",
@@ -300,6 +307,7 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
         "replyWindow": _reply_window(event, sent_at),
         "unreadCount": store.increment(1),
         "messageCount": store.increment(1),
+        "assigned": _assigned_flag(),
     }
     contact: dict[str, Any] = {
         "channel": event.channel,
@@ -671,6 +679,7 @@ def _folded(summary: store.Versioned, parts: list[dict[str, Any]]) -> dict[str, 
         "updatedAt": store.server_time(),
         "messageCount": store.increment(len(parts)),
         "lastActivityAtMs": store.maximum(int(latest["atMs"])),
+        "assigned": _assigned_flag(),
     }
     shown = current.get("lastMessage") or {}
     shown_at = shown.get("at")
@@ -779,6 +788,7 @@ def _echo(event: MessageEvent, route: store.Route) -> Outcome:
         "lastActivityAt": sent_at,
         "lastActivityAtMs": store.maximum(_ms(sent_at)),
         "messageCount": store.increment(1),
+        "assigned": _assigned_flag(),
     }
     created, deferred = _create_message(
         store.NewMessage(route.tenant_id, conversation_id, message_id, message, summary),

@@ -79,7 +79,9 @@ class Capabilities:
     ``media_limits``: the provider's own limits on an uploaded attachment, per kind (refused
     before queueing); ``max_attachments``: how many files one message may carry;
     ``max_total_bytes``: the most all of one message's files may weigh together (None: no limit
-    beyond each file's own)."""
+    beyond each file's own). ``max_text_length``: the longest text (or caption) the provider takes
+    in one message, in characters (Unicode code points; the dashboard counts the same way and
+    send_message refuses longer with ``text_too_long`` before anything is queued)."""
 
     reply_window: ReplyWindowRule = "none"
     templates: bool = False
@@ -90,6 +92,7 @@ class Capabilities:
     media_limits: tuple[MediaLimit, ...] = ()
     max_attachments: int = 1
     max_total_bytes: int | None = None
+    max_text_length: int = 4096
 
     def media_limit(self, kind: str) -> MediaLimit | None:
         """The provider's limit for an attachment of ``kind`` (None: it takes no such upload)."""

@@ -24,7 +24,11 @@ class InstagramAdapter(MessagingAdapter):
 
     kind: ClassVar[str] = "instagram"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        reply_window="tag", reactions=True, media=MEDIA_KINDS, media_limits=media_limits.INSTAGRAM
+        reply_window="tag",
+        reactions=True,
+        media=MEDIA_KINDS,
+        media_limits=media_limits.INSTAGRAM,
+        max_text_length=1000,  # Instagram Messaging API: "text ... must be less than 1000 characters"
     )
     connect_options: ClassVar[frozenset[str]] = frozenset({"page_id"})
 

@@ -29,7 +29,10 @@ class MessengerAdapter(MessagingAdapter):
     # The Send API's reactions (sender_action react) and mark_seen are not sent on Messenger: only
     # Instagram documents reactions through it, and Switchboard sends read receipts on WhatsApp only.
     capabilities: ClassVar[Capabilities] = Capabilities(
-        reply_window="tag", media=MEDIA_KINDS, media_limits=media_limits.MESSENGER
+        reply_window="tag",
+        media=MEDIA_KINDS,
+        media_limits=media_limits.MESSENGER,
+        max_text_length=2000,  # Send API: "message.text ... must be UTF-8 and has a 2000 character limit"
     )
 
     def sticker_content(self, payload: dict[str, Any], url: str | None, text: str | None) -> Content:

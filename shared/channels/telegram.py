@@ -151,7 +151,10 @@ class TelegramAdapter(ChannelAdapter):
     kind: ClassVar[str] = KIND
     # Bots cannot send read receipts; reactions are setMessageReaction. No reply window.
     capabilities: ClassVar[Capabilities] = Capabilities(
-        reactions=True, media=MEDIA_KINDS, media_limits=media_limits.TELEGRAM
+        reactions=True,
+        media=MEDIA_KINDS,
+        media_limits=media_limits.TELEGRAM,
+        max_text_length=4096,  # sendMessage: "Text of the message to be sent, 1-4096 characters"
     )
     environment: ClassVar[tuple[str, ...]] = (
         "TELEGRAM_API_BASE_URL",

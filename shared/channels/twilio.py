@@ -236,6 +236,7 @@ class TwilioAdapter(ChannelAdapter):
         media_limits=media_limits.TWILIO,
         max_attachments=media_limits.TWILIO_MAX_FILES,
         max_total_bytes=media_limits.TWILIO_MAX_TOTAL_BYTES,
+        max_text_length=1600,  # Messages API: "Body ... up to 1,600 characters" (error 21617)
     )
     # Twilio wants TwiML back: an empty <Response/> sends no automatic reply.
     acknowledgement: ClassVar[Acknowledgement] = Acknowledgement(

@@ -174,6 +174,7 @@ class WhatsAppAdapter(MetaAdapter):
         read_receipts=True,
         media=MEDIA_KINDS,
         media_limits=media_limits.WHATSAPP,
+        max_text_length=4096,  # Cloud API text object: "body ... Maximum length: 4096 characters"
     )
     # A number needs no per-number subscription call: its business account is subscribed once.
     connect_note: ClassVar[str | None] = (

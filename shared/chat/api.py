@@ -920,6 +920,7 @@ def _open_support(caller: AppCaller) -> Channel:
             contactName=profile.get("name") or caller.user,
             replyWindow={"needs": None},  # an app has no provider window: replies are always allowed
             unreadCount=0,  # the agents' unread (the inbox), not an app user's
+            assigned=0,  # the inbox's "unassigned" filter (shared/store/labels.py)
         ),
         {caller.user: _new_member("owner", caller.user, caller.app_id, channel_id)},
     )

@@ -29,6 +29,9 @@ from shared.outbox.delivery import MEDIA_TYPES, enqueue
 
 # --- the request -----------------------------------------------------------------------------------
 
+MAX_TEXT_FIELD = 65_536  # what the body may carry; each channel takes less (check_text_length)
+NOTE_MAX_LENGTH = 4096  # a private note (never sent to a provider)
+
 
 class ComposeAttachment(BaseModel):
     """A file the agent uploaded through ``uploadUrl``: its object path and what the browser knew of
@@ -50,7 +53,9 @@ class ComposeMessage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["text", "image", "audio", "video", "document", "template", "reaction", "note"]
-    text: str | None = Field(default=None, max_length=4096)
+    # The channel's own limit (capabilities.max_text_length) is checked after parsing, so that a
+    # long reply is refused with ``text_too_long`` naming it, not as an invalid body.
+    text: str | None = Field(default=None, max_length=MAX_TEXT_FIELD)
     mediaUrl: str | None = Field(default=None, max_length=2048)
     caption: str | None = Field(default=None, max_length=1024)
     filename: str | None = Field(default=None, max_length=240)
@@ -80,6 +85,22 @@ class ComposeRequest(BaseModel):
     useHumanAgentTag: bool = False
 
 
+def check_text_length(message: ComposeMessage, channel: str) -> None:
+    """Refuse a text (or note) longer than the channel takes, naming the limit (code
+    ``text_too_long``, 422). Lengths are in Unicode code points, as the dashboard's counter."""
+    if message.type not in ("text", "note") or not message.text:
+        return
+    limit = NOTE_MAX_LENGTH if message.type == "note" else channels.capabilities(channel).max_text_length
+    length = len(message.text)
+    if length > limit:
+        what = "A note" if message.type == "note" else "A message on this channel"
+        raise Refused(
+            "text_too_long",
+            f"{what} can be at most {limit} characters long; this one has {length}.",
+            422,
+        )
+
+
 def _require(condition: object, code: str, message: str) -> None:
     if not condition:
         raise Refused(code, message, 422)
@@ -89,6 +110,7 @@ def _validate_shape(message: ComposeMessage, channel: str) -> None:
     can = channels.capabilities(channel)
     if message.type in ("text", "note"):
         _require(message.text and message.text.strip(), "text_required", "a text message needs text")
+        check_text_length(message, channel)
     elif message.type in MEDIA_TYPES:
         _require(message.type in can.media, "media_not_supported", f"{channel} cannot send {message.type}")
         _require(

@@ -258,7 +258,40 @@ __all__ = [
     "write_post",
 ]
 
-# Media of a message (shared/store/media.py): appended here, re-exported like the rest.
+# Media of a message (shared/store/media.py) and the team inbox (shared/store/labels.py: labels,
+# conversation changes with their activity line, the inbox's server-side filters): appended here,
+# re-exported like the rest.
+from shared.store.labels import (
+    LABEL_CLEANUP_PAGE,
+    MAX_BATCH_WRITES,
+    ConversationChange,
+    apply_conversation_changes,
+    array_remove,
+    backfill_assigned,
+    create_label,
+    delete_label,
+    get_conversations,
+    inbox_page,
+    list_labels,
+    strip_label,
+    update_label,
+)
 from shared.store.media import MEDIA_STATES, media_entries, message_media, set_media_entry
 
 __all__ += ["MEDIA_STATES", "media_entries", "message_media", "set_media_entry"]
+
+__all__ += [
+    "LABEL_CLEANUP_PAGE",
+    "MAX_BATCH_WRITES",
+    "ConversationChange",
+    "apply_conversation_changes",
+    "array_remove",
+    "backfill_assigned",
+    "create_label",
+    "delete_label",
+    "get_conversations",
+    "inbox_page",
+    "list_labels",
+    "strip_label",
+    "update_label",
+]

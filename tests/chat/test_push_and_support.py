@@ -139,8 +139,21 @@ def test_a_support_channel_reaches_the_agents_inbox_and_their_reply_reaches_the_
     message = store.get_message(app.app_id, conversation_id, reply.json()["messageId"])
     assert message is not None
     assert (message.data["status"], message.data["direction"]) == ("sent", "out")
+    # The agent resolves it: an activity line (direction "system") the app user never sees, in the
+    # history, the unread count, the last message or their listener (below).
+    resolved = requests.post(
+        clean_stack.function_urls["agent_api"],
+        headers={"Authorization": f"Bearer {token}"},
+        json={"action": "set_status", "conversationId": conversation_id, "status": "resolved"},
+        timeout=30,
+    )
+    assert resolved.status_code == 200, resolved.text
+    messages = store.conversation_ref(app.app_id, conversation_id).collection("messages").stream()
+    assert [m.to_dict()["text"] for m in messages if m.to_dict()["direction"] == "system"] == [
+        "Sam Support resolved the conversation"
+    ]
 
-    # The app user reads the reply through the API, never the note.
+    # The app user reads the reply through the API, never the note (nor the activity line).
     posts = app.ok("posts", {"channelId": conversation_id}, id_token=alice)["posts"]
     assert [(p["user"]["kind"], p["information"]["text"]) for p in posts] == [
         ("agent", "Sorry! It ships today."),

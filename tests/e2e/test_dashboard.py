@@ -298,14 +298,16 @@ def test_notes_assignment_status_and_keyboard(clean_stack: LocalStack, open_dash
     # Tab walks the page in reading order: search, filters, the list (one stop), the conversation.
     page.get_by_label("Search contacts by name").focus()
     order = []
-    for _ in range(6):
+    for _ in range(8):
         page.keyboard.press("Tab")
         order.append(page.evaluate(FOCUSED_NAME))
     assert order == [
         "status-filter",
         "Filter by channel",
         "Filter by assignee",
+        "Filter by label",
         "Conversations",
+        "Labels",
         "Assignee",
         "Resolve",
     ], order
@@ -332,15 +334,18 @@ def test_notes_assignment_status_and_keyboard(clean_stack: LocalStack, open_dash
 
     # Resolve: it leaves the Open list; the Resolved filter shows it; reopen brings it back.
     page.get_by_test_id("resolve").click()
-    expect(page.get_by_test_id("thread-status")).to_have_text("resolved")
+    expect(page.get_by_test_id("thread-status")).to_have_text("Resolved")
     expect(row(page, first)).to_have_count(0)
     status_filter(page, "Resolved")
     expect(row(page, first)).to_be_visible()
     page.get_by_test_id("reopen").click()
-    expect(page.get_by_test_id("thread-status")).to_have_text("open")
+    expect(page.get_by_test_id("thread-status")).to_have_text("Open")
 
     page.get_by_test_id("snooze").select_option(label="1 hour")
-    expect(page.get_by_test_id("thread-status")).to_contain_text("snoozed")
+    # Sentence case, and short enough to leave the contact's name its room.
+    expect(page.get_by_test_id("thread-status")).to_contain_text("Snoozed until ")
+    name_box = page.get_by_test_id("thread-contact").bounding_box()  # 1280 px wide: not squeezed
+    assert name_box is not None and name_box["width"] >= 150, name_box
     data = store.get_conversation(demo.DEMO_TENANT, first) or {}
     assert data["status"] == "snoozed"
     assert data["snoozeUntilMs"] > time.time() * 1000 + 0.9 * HOUR * 1000

@@ -656,9 +656,12 @@ def test_push_roster_and_push_jobs_are_not_indexed_and_jobs_expire() -> None:
 def test_indexes_cover_the_dashboard_and_receipt_queries() -> None:
     declaration = json.loads(INDEXES_PATH.read_text())
     composite = {(index["collectionGroup"], tuple(index_fields(index))) for index in declaration["indexes"]}
-    for filtered in ("status", "channel", "assigneeId"):
-        # The inbox query (web/src/stores): filter by one field, newest activity first.
+    for filtered in ("status", "channel", "assigneeId", "assigned"):
+        # The inbox query (web/src/stores): filter by one field, newest activity first ("assigned" is
+        # the unassigned filter, served by the query: shared/store/labels.py).
         assert ("conversations", ((filtered, "ASCENDING"), ("lastActivityAtMs", "DESCENDING"))) in composite
+    # The label filter: labels array-contains one label id, newest activity first.
+    assert ("conversations", (("labels", "CONTAINS"), ("lastActivityAtMs", "DESCENDING"))) in composite
     # shared.store.outbound_below: direction == "out" and statusRank < n.
     assert ("messages", (("direction", "ASCENDING"), ("statusRank", "ASCENDING"))) in composite
     # The embeddable chat (web/src/embed) and mysubs: my memberships across the app's channels (a

@@ -179,6 +179,11 @@ DOCS = (
     Doc("app-support-message-out", f"{APP_SUPPORT}/messages/out-1", STAFF | MEMBER),
     Doc("app-support-note", f"{APP_SUPPORT}/messages/note-1", STAFF),
     Doc("app-support-member-self", f"{APP_SUPPORT}/members/u-member", STAFF | MEMBER),
+    # The team inbox (issue 17): the label set is staff's; an activity line (direction "system")
+    # is staff's even in a support channel the app user reads.
+    Doc("label", "labels/lb-vip", STAFF),
+    Doc("support-activity-line", f"{SUPPORT}/messages/activity-1", STAFF),
+    Doc("app-support-activity-line", f"{APP_SUPPORT}/messages/activity-1", STAFF),
     Doc("app-user-profile", "users/u-member", NOBODY),
     Doc("usage-shard", f"usage/{MONTH}/shards/0", NOBODY),
     Doc("rate-bucket", "rateBuckets/u-member-1700000000", NOBODY),
@@ -350,6 +355,35 @@ QUERIES = (
     ),
     Query("app-support-notes", APP_SUPPORT, "messages", STAFF, where=_eq("direction", "note")),
     Query("app-support-members", APP_SUPPORT, "members", STAFF),
+    # The team inbox: the label set; the inbox by label and unassigned (web/src/stores/inbox.ts);
+    # activity lines asked for by an app user in their support channel: refused.
+    Query("labels", "", "labels", STAFF),
+    Query(
+        "inbox-by-label",
+        "",
+        "conversations",
+        STAFF,
+        where=_and(SUPPORT_ONLY, _contains("labels", "lb-vip")),
+        order_by="lastActivityAtMs",
+    ),
+    Query(
+        "inbox-unassigned",
+        "",
+        "conversations",
+        STAFF,
+        where=_and(
+            SUPPORT_ONLY,
+            {
+                "fieldFilter": {
+                    "field": {"fieldPath": "assigned"},
+                    "op": "EQUAL",
+                    "value": {"integerValue": "0"},
+                }
+            },
+        ),
+        order_by="lastActivityAtMs",
+    ),
+    Query("app-support-activity", APP_SUPPORT, "messages", STAFF, where=_eq("direction", "system")),
     Query("app-users", "", "users", NOBODY),
     Query("usage-shards", f"usage/{MONTH}", "shards", NOBODY),
     Query("rate-buckets", "", "rateBuckets", NOBODY),
@@ -410,6 +444,18 @@ def tree(tenant: str) -> dict[str, dict[str, Any]]:
             "text": message_id,
             "createdAt": now,
         }
+    activity = {
+        "direction": "system",
+        "type": "activity",
+        "activity": {"verb": "resolve", "actorId": "staff-agent", "actorName": "Sam"},
+        "text": "Sam resolved the conversation",
+        "sentAt": now,
+        "createdAt": now,
+    }
+    docs[f"{SUPPORT}/messages/activity-1"] = activity
+    docs[f"{APP_SUPPORT}/messages/activity-1"] = activity
+    docs["labels/lb-vip"] = {"name": "VIP", "color": "#dc2626", "createdAt": now}
+    docs[SUPPORT] = {**docs[SUPPORT], "labels": ["lb-vip"], "assigned": 0}
     app = {"channel": "app", "channelId": "app", "tenantId": tenant, "status": "open"}
     docs[GROUP] = {**app, "kind": "group", "memberCount": 2, "seq": 1, "lastActivityAtMs": 2}
     docs[DIRECT] = {**app, "kind": "direct", "memberCount": 2, "seq": 1, "lastActivityAtMs": 1}

@@ -105,6 +105,17 @@ export interface SendResult {
   created: boolean;
 }
 
+export type BulkOperation =
+  | { op: "assign"; assigneeId: string | null }
+  | { op: "label"; add: string[]; remove?: string[] }
+  | { op: "status"; status: Exclude<ConversationStatus, "snoozed"> };
+
+export interface BulkResult {
+  results: Record<string, { ok: true } | { ok: false; code: string; message: string }>;
+  succeeded: number;
+  failed: number;
+}
+
 export const api = {
   sendMessage: (request: SendRequest) => post<SendResult>(runtimeConfig().functions.send_message, request),
   assign: (conversationId: string, assigneeId: string | null) =>
@@ -116,6 +127,21 @@ export const api = {
       status,
       ...(snoozeUntilMs ? { snoozeUntilMs } : {}),
     }),
+  setLabels: (conversationId: string, add: string[], remove: string[]) =>
+    post<{ conversationId: string; added: string[]; removed: string[] }>(runtimeConfig().functions.agent_api, {
+      action: "set_labels",
+      conversationId,
+      add,
+      remove,
+    }),
+  createLabel: (name: string, color: string) =>
+    post<{ labelId: string; name: string; color: string }>(runtimeConfig().functions.agent_api, { action: "create_label", name, color }),
+  updateLabel: (labelId: string, fields: { name?: string; color?: string }) =>
+    post(runtimeConfig().functions.agent_api, { action: "update_label", labelId, ...fields }),
+  deleteLabel: (labelId: string) => post(runtimeConfig().functions.agent_api, { action: "delete_label", labelId }),
+  /** One operation on up to 100 conversations: per-id results, failures included. */
+  bulk: (conversationIds: string[], op: BulkOperation) =>
+    post<BulkResult>(runtimeConfig().functions.agent_api, { action: "bulk", conversationIds, ...op }),
   markRead: (conversationId: string) =>
     post(runtimeConfig().functions.agent_api, { action: "mark_read", conversationId }),
   /** A signed URL (5 minutes) for one file of a message: `content.media[index]`. */

@@ -23,3 +23,20 @@ export function replyMode(conversation: Conversation, nowMs: number): ReplyMode 
   if (nowMs < window.tagExpiresAtMs) return { kind: "tag", leftMs: window.tagExpiresAtMs - nowMs };
   return { kind: "closed" };
 }
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/** Time left in a reply window, never jumping: minutes under an hour ("42m"), hours and minutes
+ * under 48 hours ("23h 59m", "24h 0m", "47h 59m"), then days and hours ("2d 0h", "6d 23h"). Every
+ * step down is one unit of the same format, so the label only ever counts down (the old one went
+ * from "1d" to "23h 59m"). Rounded down: it never promises time that is not left. */
+export function windowLeft(ms: number): string {
+  if (ms < MINUTE) return "<1m";
+  const totalMinutes = Math.floor(ms / MINUTE);
+  const hours = Math.floor(totalMinutes / 60);
+  const minutes = totalMinutes % 60;
+  if (ms < HOUR) return `${minutes}m`;
+  if (ms < 48 * HOUR) return `${hours}h ${minutes}m`;
+  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+}

@@ -53,6 +53,15 @@ export function clockTime(ms: number): string {
   return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
+/** A compact moment for badges: "14:00" today, "Tue 09:00" within the week, "8 Dec 09:00" later. */
+export function shortMoment(ms: number, nowMs: number): string {
+  const date = new Date(ms);
+  const time = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  if (date.toDateString() === new Date(nowMs).toDateString()) return time;
+  if (Math.abs(ms - nowMs) < 6 * DAY) return `${date.toLocaleDateString([], { weekday: "short" })} ${time}`;
+  return `${date.toLocaleDateString([], { day: "numeric", month: "short" })} ${time}`;
+}
+
 export function fullTime(ms: number): string {
   return new Date(ms).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 }

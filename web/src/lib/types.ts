@@ -13,6 +13,26 @@ export const CHANNEL_LABELS: Record<string, string> = {
   app: "In-app chat",
 };
 
+/** The longest text one message may carry on each channel, in characters (Unicode code points):
+ * the providers' own limits, as `capabilities.max_text_length` in shared/channels/ declares them
+ * (tests/unit/test_text_limits.py holds the two together). send_message refuses longer replies with
+ * `text_too_long`; the composer counts against this before sending. */
+export const TEXT_LIMITS: Record<ChannelKind, number> = {
+  messenger: 2000,
+  instagram: 1000,
+  whatsapp: 4096,
+  telegram: 4096,
+  twilio: 1600,
+  app: 4096,
+};
+/** A private note's limit (notes never reach a provider). */
+export const NOTE_LIMIT = 4096;
+
+/** Characters as the server counts them (code points: an emoji is one, not two UTF-16 units). */
+export function textLength(text: string): number {
+  return Array.from(text).length;
+}
+
 export type ConversationStatus = "open" | "pending" | "snoozed" | "resolved";
 export const CONVERSATION_STATUSES: ConversationStatus[] = ["open", "pending", "snoozed", "resolved"];
 
@@ -49,6 +69,28 @@ export interface Conversation {
   unreadCount: number;
   messageCount: number;
   snoozeUntilMs: number | null;
+  /** Label ids (tenants/{t}/labels); ids of deleted labels may linger and are not shown. */
+  labels: string[];
+}
+
+/** A tenant's label (tenants/{t}/labels/{id}): managed by admins through agent_api. */
+export interface Label {
+  id: string;
+  name: string;
+  color: string;
+}
+
+/** What an activity line records (a message with direction "system", type "activity"). */
+export interface Activity {
+  verb: "resolve" | "reopen" | "pend" | "snooze" | "assign" | "unassign" | "labels" | string;
+  actorId: string;
+  actorName: string;
+  untilMs?: number;
+  assigneeId?: string;
+  assigneeName?: string;
+  previousAssigneeName?: string | null;
+  added?: Array<{ id: string; name: string }>;
+  removed?: Array<{ id: string; name: string }>;
 }
 
 export interface Attachment {
@@ -84,6 +126,8 @@ export interface Message {
   providerMessageId: string | null;
   clientMessageId: string | null;
   tag: string | null;
+  /** Activity lines only (direction "system", type "activity"). */
+  activity: Activity | null;
 }
 
 /** A message the agent sent that the server has not written yet (or refused). */
@@ -179,6 +223,7 @@ export function toConversation(snapshot: QueryDocumentSnapshot | DocumentSnapsho
     unreadCount: Number(d.unreadCount ?? 0),
     messageCount: Number(d.messageCount ?? 0),
     snoozeUntilMs: d.snoozeUntilMs ?? null,
+    labels: Array.isArray(d.labels) ? d.labels.filter((label: unknown) => typeof label === "string") : [],
   };
 }
 
@@ -201,6 +246,7 @@ export function toMessage(snapshot: QueryDocumentSnapshot): Message {
     providerMessageId: d.providerMessageId ?? null,
     clientMessageId: d.clientMessageId ?? null,
     tag: d.tag ?? null,
+    activity: d.type === "activity" && d.activity ? (d.activity as Activity) : null,
   };
 }
 
@@ -212,4 +258,9 @@ export function toAgent(snapshot: QueryDocumentSnapshot): Agent {
 export function toChannel(snapshot: QueryDocumentSnapshot): Channel {
   const d = snapshot.data();
   return { id: snapshot.id, kind: d.kind as ChannelKind, name: str(d.name), health: d.health ?? {} };
+}
+
+export function toLabel(snapshot: QueryDocumentSnapshot): Label {
+  const d = snapshot.data();
+  return { id: snapshot.id, name: str(d.name) || snapshot.id, color: str(d.color) || "#64748b" };
 }

@@ -1,6 +1,6 @@
 import { createPinia, setActivePinia } from "pinia";
 import { nextTick } from "vue";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 vi.mock("firebase/app", async () => (await import("../testing/fakeFirebase")).appModule);
 vi.mock("firebase/auth", async () => (await import("../testing/fakeFirebase")).authModule);
@@ -11,16 +11,20 @@ import {
   allListenersOn,
   constraint,
   docSnapshot,
+  fakeAuth,
+  fakeServer,
+  fakeUser,
   listenerOn,
   querySnapshot,
   resetFirebase,
   type Listener,
 } from "../testing/fakeFirebase";
 import { PAGE_SIZE, useInbox } from "./inbox";
+import { useNotices } from "./notices";
 
 const CONVERSATIONS = "tenants/t1/conversations";
 
-initFirebase({ projectId: "demo", apiKey: "k", functions: { send_message: "s", agent_api: "a", create_app: "c", chat_api: "x" } });
+initFirebase({ projectId: "demo", apiKey: "k", functions: { send_message: "s", agent_api: "http://f.test/agent_api", create_app: "c", chat_api: "x" } });
 
 function conversation(id: string, fields: Record<string, unknown> = {}) {
   return docSnapshot(id, {
@@ -82,19 +86,37 @@ describe("the inbox query", () => {
     ]);
   });
 
-  it("filters 'unassigned' over the loaded rows, not in the query (ingest leaves assigneeId absent)", async () => {
+  it("asks the server for 'unassigned' (assigned == 0, which ingest and assign write) and shows what it answers", async () => {
     inbox.start("t1", "agent-1");
     inbox.filters.assignee = "unassigned";
     await nextTick();
     const listener = listenerOn(CONVERSATIONS);
+    expect(wheres(listener)).toEqual([
+      ["kind", "==", "support"],
+      ["status", "==", "open"],
+      ["assigned", "==", 0],
+    ]);
     expect(constraint(listener, "where", "assigneeId")).toBeUndefined();
 
-    listener.next(
-      querySnapshot([conversation("a", { assigneeId: "agent-2" }), conversation("b"), conversation("c", { assigneeId: null })]),
-    );
+    listener.next(querySnapshot([conversation("b"), conversation("c", { assigneeId: null })]));
 
-    expect(inbox.rows.map((row) => row.id)).toEqual(["a", "b", "c"]);
     expect(inbox.visible.map((row) => row.id)).toEqual(["b", "c"]);
+  });
+
+  it("filters by label in the query (labels array-contains) and combines it with the others", async () => {
+    inbox.start("t1", "agent-1");
+    inbox.filters.label = "lb-vip";
+    inbox.filters.assignee = "unassigned";
+    await nextTick();
+
+    expect(wheres(listenerOn(CONVERSATIONS))).toEqual([
+      ["kind", "==", "support"],
+      ["status", "==", "open"],
+      ["assigned", "==", 0],
+      ["labels", "array-contains", "lb-vip"],
+    ]);
+    listenerOn(CONVERSATIONS).next(querySnapshot([conversation("a", { labels: ["lb-vip", 7] })]));
+    expect(inbox.visible[0].labels).toEqual(["lb-vip"]);
   });
 });
 
@@ -228,7 +250,18 @@ describe("search and clearing filters", () => {
     inbox.filters.assignee = "unassigned";
     inbox.clearFilters();
     expect(inbox.search).toBe("");
-    expect(inbox.filters).toEqual({ channel: "all", status: "all", assignee: "anyone" });
+    expect(inbox.filters).toEqual({ channel: "all", status: "all", assignee: "anyone", label: "all" });
+  });
+
+  it("tells an empty inbox from filters that leave nothing", async () => {
+    inbox.start("t1", "agent-1");
+    expect(inbox.onlyOpen).toBe(true); // the default view: empty means no open conversations
+    inbox.filters.label = "lb-vip";
+    expect(inbox.onlyOpen).toBe(false);
+    expect(inbox.filtered).toBe(true);
+    inbox.filters.label = "all";
+    inbox.search = "ana";
+    expect(inbox.onlyOpen).toBe(false);
   });
 });
 
@@ -253,5 +286,68 @@ describe("stopping", () => {
 
     expect(allListenersOn(CONVERSATIONS).every((listener) => !listener.active)).toBe(true);
     expect(listenerOn("tenants/t2/conversations")).toBeDefined();
+  });
+});
+
+describe("selection and bulk actions", () => {
+  let server: ReturnType<typeof fakeServer>;
+
+  beforeEach(() => {
+    fakeAuth.currentUser = fakeUser({ uid: "agent-1" });
+    server = fakeServer(() => ({ status: 200, body: {} }));
+    vi.stubGlobal("fetch", server.fetch);
+  });
+
+  afterEach(() => vi.unstubAllGlobals());
+
+  function loaded(count: number): void {
+    inbox.start("t1", "agent-1");
+    listenerOn(CONVERSATIONS).next(querySnapshot(page(count)));
+  }
+
+  it("ticks rows one by one, and a shift-click ticks the range in list order", () => {
+    loaded(6);
+    inbox.toggle("c1");
+    inbox.toggle("c4", true);
+    expect(inbox.selected).toEqual(["c1", "c2", "c3", "c4"]);
+    inbox.toggle("c2");
+    expect(inbox.selected).toEqual(["c1", "c3", "c4"]);
+    inbox.selectAll(true);
+    expect(inbox.selected).toHaveLength(6);
+    inbox.clearSelection();
+    expect(inbox.selected).toEqual([]);
+  });
+
+  it("drops rows that left the list from the selection", () => {
+    loaded(3);
+    inbox.toggle("c0");
+    inbox.toggle("c2");
+    listenerOn(CONVERSATIONS).next(querySnapshot([conversation("c0"), conversation("c1")]));
+    expect(inbox.selected).toEqual(["c0"]);
+  });
+
+  it("sends one bulk request; failures stay selected with a notice, successes are confirmed", async () => {
+    loaded(3);
+    inbox.selectAll(true);
+    server.answer(() => ({
+      status: 200,
+      body: {
+        results: { c0: { ok: true }, c1: { ok: false, code: "conversation_not_found", message: "no such conversation" }, c2: { ok: true } },
+        succeeded: 2,
+        failed: 1,
+      },
+    }));
+    useNotices().error("an old failure");
+
+    await inbox.bulk({ op: "status", status: "resolved" }, "Resolved");
+
+    expect(server.calls.map((call) => call.body)).toEqual([
+      { action: "bulk", conversationIds: ["c0", "c1", "c2"], op: "status", status: "resolved" },
+    ]);
+    expect(inbox.selected).toEqual(["c1"]);
+    expect(useNotices().items.map((n) => [n.kind, n.text])).toEqual([
+      ["info", "Resolved 2 conversations."],
+      ["error", "1 conversation could not be changed: no such conversation."],
+    ]);
   });
 });

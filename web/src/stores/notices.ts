@@ -22,5 +22,18 @@ export const useNotices = defineStore("notices", () => {
     items.value = items.value.filter((n) => n.id !== id);
   }
 
-  return { items, push, dismiss, error: (text: string) => push("error", text), info: (text: string) => push("info", text) };
+  /** A new action starts: the errors of earlier ones are no longer news (they would otherwise stay
+   * on screen through later actions that succeed). */
+  function clearErrors(): void {
+    items.value = items.value.filter((n) => n.kind !== "error");
+  }
+
+  return {
+    items,
+    push,
+    dismiss,
+    clearErrors,
+    error: (text: string) => push("error", text),
+    info: (text: string) => push("info", text),
+  };
 });

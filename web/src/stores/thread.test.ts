@@ -450,6 +450,31 @@ describe("actions on the conversation", () => {
     expect(useNotices().items.map((n) => n.text)).toEqual(["Changing the status failed: Only admins may do that."]);
   });
 
+  it("set_labels goes to agent_api; a failure's notice goes at the next action", async () => {
+    thread.open("c1");
+    server.answer(() => ({ status: 422, body: { error: { code: "too_many_labels", message: "a conversation carries at most 10 labels" } } }));
+    await thread.setLabels(["lb-a"], ["lb-b"]);
+    expect(useNotices().items.map((n) => n.text)).toEqual(["Changing the labels failed: a conversation carries at most 10 labels"]);
+
+    server.answer(() => ({ status: 200, body: {} }));
+    await thread.setStatus("resolved");
+
+    expect(server.callsTo("/agent_api").map((call) => call.body)).toEqual([
+      { action: "set_labels", conversationId: "c1", add: ["lb-a"], remove: ["lb-b"] },
+      { action: "set_status", conversationId: "c1", status: "resolved" },
+    ]);
+    expect(useNotices().items).toEqual([]);
+  });
+
+  it("activity lines come through as messages with their activity", () => {
+    thread.open("c1");
+    const activity = { verb: "resolve", actorId: "a2", actorName: "Ben" };
+    listenerOn(MESSAGES).next(newestFirst(message("s1", 2000, { direction: "system", type: "activity", activity, text: "Ben resolved the conversation" })));
+    expect(thread.messages.map((m) => [m.direction, m.type, m.activity, m.text])).toEqual([
+      ["system", "activity", activity, "Ben resolved the conversation"],
+    ]);
+  });
+
   it("reset forgets the open conversation, pending sends and drafts", async () => {
     sendAnswer = () => new Error("offline");
     thread.open("c1");

@@ -238,6 +238,7 @@ export const useThread = defineStore("thread", () => {
   }
 
   async function act(what: string, action: () => Promise<unknown>): Promise<void> {
+    notices.clearErrors(); // an earlier failure is not news once the agent does something else
     try {
       await action();
     } catch (exc) {
@@ -255,6 +256,14 @@ export const useThread = defineStore("thread", () => {
     const id = conversationId.value;
     if (!id) return Promise.resolve();
     return act("Changing the status", () => api.setStatus(id, status, snoozeUntilMs));
+  }
+
+  /** Add and remove labels on the open conversation (ArrayUnion/ArrayRemove on the server: another
+   * agent's change at the same moment is kept). */
+  function setLabels(add: string[], remove: string[] = []): Promise<void> {
+    const id = conversationId.value;
+    if (!id || (!add.length && !remove.length)) return Promise.resolve();
+    return act("Changing the labels", () => api.setLabels(id, add, remove));
   }
 
   /** Forget everything of the agent who is signing out. */
@@ -285,5 +294,6 @@ export const useThread = defineStore("thread", () => {
     discard,
     assign,
     setStatus,
+    setLabels,
   };
 });
