@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.http import Response, body_limit, serve
-from shared import auth, conversations, outbox
+from shared import auth, canned, conversations, outbox, templates
+from shared.errors import Refused
 
 if TYPE_CHECKING:  # pragma: no cover
     import flask
@@ -31,8 +32,22 @@ class AgentAction(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    action: Literal["assign", "set_status", "mark_read", "mediaUrl", "uploadUrl"]
-    conversationId: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    action: Literal[
+        "assign",
+        "set_status",
+        "mark_read",
+        "mediaUrl",
+        "uploadUrl",
+        # canned replies, WhatsApp templates, typing (issue 17: shared/canned.py, shared/templates.py,
+        # shared/outbox/typing.py)
+        "list_canned",
+        "save_canned",
+        "delete_canned",
+        "list_templates",
+        "typing",
+    ]
+    # Every action but the canned replies' names one conversation.
+    conversationId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     assigneeId: str | None = Field(default=None, max_length=128)
     status: Literal["open", "pending", "snoozed", "resolved"] | None = None
     snoozeUntilMs: int | None = Field(default=None, ge=0)
@@ -43,20 +58,39 @@ class AgentAction(BaseModel):
     fileName: str | None = Field(default=None, min_length=1, max_length=255)
     contentType: str | None = Field(default=None, min_length=3, max_length=255)
     size: int | None = Field(default=None, ge=0)
+    # Canned replies (shared/canned.py validates them): save_canned {cannedReplyId?, shortcut, title,
+    # body, scope}; delete_canned {cannedReplyId}. list_templates {conversationId, refresh}.
+    cannedReplyId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    shortcut: str | None = Field(default=None, max_length=64)
+    title: str | None = Field(default=None, max_length=200)
+    body: str | None = Field(default=None, max_length=4096)
+    scope: Literal["tenant", "personal"] | None = None
+    refresh: bool = False
 
 
 def agent_api(request: flask.Request) -> Response:
     """POST {action: assign|set_status|mark_read, conversationId, ...} -> the conversation's new state;
     {action: mediaUrl, conversationId, messageId, index, variant} or {action: uploadUrl,
-    conversationId, fileName, contentType, size} -> a signed URL (shared/media/access.py)."""
+    conversationId, fileName, contentType, size} -> a signed URL (shared/media/access.py);
+    {action: list_canned|save_canned|delete_canned, ...} -> canned replies (shared/canned.py);
+    {action: list_templates, conversationId, refresh} -> the channel's templates (shared/templates.py);
+    {action: typing, conversationId} -> {typing: queued|throttled|unsupported} (shared/outbox/typing.py)."""
 
     def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
         caller = auth.verify(req.headers.get("Authorization"))
         action = AgentAction.model_validate_json(body)
+        if action.action in ("list_canned", "save_canned", "delete_canned"):
+            return canned.agent_action(caller, action.action, action.model_dump(exclude_none=True))
+        if action.conversationId is None:
+            raise Refused("invalid_request", f"{action.action} needs conversationId")
+        if action.action == "list_templates":
+            return templates.for_conversation(caller, action.conversationId, refresh=action.refresh)
+        if action.action == "typing":
+            return outbox.signal_typing(caller, action.conversationId)
         if action.action == "mark_read":
             return outbox.mark_read(caller, action.conversationId)
         if action.action in ("mediaUrl", "uploadUrl"):
-            return _media(caller, action)
+            return _media(caller, action, action.conversationId)
         if action.action == "assign":
             return conversations.assign(caller, action.conversationId, action.assigneeId)
         return conversations.set_status(caller, action.conversationId, action.status, action.snoozeUntilMs)
@@ -64,17 +98,16 @@ def agent_api(request: flask.Request) -> Response:
     return serve(request, handle, body_limit("agent_api"))
 
 
-def _media(caller: auth.Caller, action: AgentAction) -> dict[str, Any]:
+def _media(caller: auth.Caller, action: AgentAction, conversation_id: str) -> dict[str, Any]:
     """Signed media URLs for staff of the conversation's tenant, support conversations only."""
-    from shared.errors import Refused
     from shared.media import access
 
-    conversations.for_staff(caller, action.conversationId)
+    conversations.for_staff(caller, conversation_id)
     if action.action == "mediaUrl":
         if action.messageId is None:
             raise Refused("invalid_request", "mediaUrl needs messageId")
         return access.media_url(
-            caller.tenant_id, action.conversationId, action.messageId, action.index, action.variant
+            caller.tenant_id, conversation_id, action.messageId, action.index, action.variant
         )
     if action.fileName is None or action.contentType is None or action.size is None:
         raise Refused("invalid_request", "uploadUrl needs fileName, contentType and size")

@@ -24,7 +24,12 @@ class InstagramAdapter(MessagingAdapter):
 
     kind: ClassVar[str] = "instagram"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        reply_window="tag", reactions=True, media=MEDIA_KINDS, media_limits=media_limits.INSTAGRAM
+        reply_window="tag",
+        reactions=True,
+        read_receipts=True,
+        typing=True,
+        media=MEDIA_KINDS,
+        media_limits=media_limits.INSTAGRAM,
     )
     connect_options: ClassVar[frozenset[str]] = frozenset({"page_id"})
 

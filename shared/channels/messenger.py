@@ -26,10 +26,14 @@ class MessengerAdapter(MessagingAdapter):
     """Inbound Messenger: a Page's conversations with people (PSIDs)."""
 
     kind: ClassVar[str] = "messenger"
-    # The Send API's reactions (sender_action react) and mark_seen are not sent on Messenger: only
-    # Instagram documents reactions through it, and Switchboard sends read receipts on WhatsApp only.
+    # The Send API's reactions (sender_action react) are not sent on Messenger: only Instagram
+    # documents them. Opening a conversation sends mark_seen; an agent typing sends typing_on.
     capabilities: ClassVar[Capabilities] = Capabilities(
-        reply_window="tag", media=MEDIA_KINDS, media_limits=media_limits.MESSENGER
+        reply_window="tag",
+        read_receipts=True,
+        typing=True,
+        media=MEDIA_KINDS,
+        media_limits=media_limits.MESSENGER,
     )
 
     def sticker_content(self, payload: dict[str, Any], url: str | None, text: str | None) -> Content:
