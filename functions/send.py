@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.http import Response, body_limit, serve
-from shared import auth, bulk, conversations, labels, outbox
+from shared import auth, bulk, canned, conversations, labels, outbox, templates
 from shared.errors import Refused
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,8 +44,16 @@ class AgentAction(BaseModel):
         "delete_label",
         "set_labels",
         "bulk",
+        # canned replies, WhatsApp templates, typing (issue 17: shared/canned.py, shared/templates.py,
+        # shared/outbox/typing.py)
+        "list_canned",
+        "save_canned",
+        "delete_canned",
+        "list_templates",
+        "typing",
     ]
-    # Every action but the label set's (create/update/delete_label) and bulk names one conversation.
+    # Every action but the label set's (create/update/delete_label), bulk and the canned replies'
+    # names one conversation.
     conversationId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     assigneeId: str | None = Field(default=None, max_length=128)
     status: Literal["open", "pending", "snoozed", "resolved"] | None = None
@@ -70,6 +78,15 @@ class AgentAction(BaseModel):
     )
     op: Literal["assign", "label", "status"] | None = None
 
+    # Canned replies (shared/canned.py validates them): save_canned {cannedReplyId?, shortcut, title,
+    # body, scope}; delete_canned {cannedReplyId}. list_templates {conversationId, refresh}.
+    cannedReplyId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    shortcut: str | None = Field(default=None, max_length=64)
+    title: str | None = Field(default=None, max_length=200)
+    body: str | None = Field(default=None, max_length=4096)
+    scope: Literal["tenant", "personal"] | None = None
+    refresh: bool = False
+
     def bulk_fields(self) -> dict[str, Any]:
         """What a bulk operation takes besides the ids and op."""
         return {"assignee_id": self.assigneeId, "status": self.status, "add": self.add, "remove": self.remove}
@@ -79,7 +96,10 @@ def agent_api(request: flask.Request) -> Response:
     """POST {action: assign|set_status|mark_read, conversationId, ...} -> the conversation's new state;
     {action: mediaUrl, conversationId, messageId, index, variant} or {action: uploadUrl,
     conversationId, fileName, contentType, size} -> a signed URL (shared/media/access.py); labels
-    (create_label, update_label, delete_label: admins; set_labels) and bulk (shared/bulk.py)."""
+    (create_label, update_label, delete_label: admins; set_labels) and bulk (shared/bulk.py);
+    {action: list_canned|save_canned|delete_canned, ...} -> canned replies (shared/canned.py);
+    {action: list_templates, conversationId, refresh} -> the channel's templates (shared/templates.py);
+    {action: typing, conversationId} -> {typing: queued|throttled|unsupported} (shared/outbox/typing.py)."""
 
     def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
         caller = auth.verify(req.headers.get("Authorization"))
@@ -92,14 +112,20 @@ def agent_api(request: flask.Request) -> Response:
             return labels.delete_label(caller, action.labelId)
         if action.action == "bulk":
             return bulk.run(caller, action.conversationIds, action.op, **action.bulk_fields())
+        if action.action in ("list_canned", "save_canned", "delete_canned"):
+            return canned.agent_action(caller, action.action, action.model_dump(exclude_none=True))
         if action.conversationId is None:
             raise Refused("invalid_request", f"{action.action} needs conversationId", 422)
         if action.action == "set_labels":
             return labels.set_labels(caller, action.conversationId, action.add, action.remove)
+        if action.action == "list_templates":
+            return templates.for_conversation(caller, action.conversationId, refresh=action.refresh)
+        if action.action == "typing":
+            return outbox.signal_typing(caller, action.conversationId)
         if action.action == "mark_read":
             return outbox.mark_read(caller, action.conversationId)
         if action.action in ("mediaUrl", "uploadUrl"):
-            return _media(caller, action)
+            return _media(caller, action, action.conversationId)
         if action.action == "assign":
             return conversations.assign(caller, action.conversationId, action.assigneeId)
         return conversations.set_status(caller, action.conversationId, action.status, action.snoozeUntilMs)
@@ -107,17 +133,16 @@ def agent_api(request: flask.Request) -> Response:
     return serve(request, handle, body_limit("agent_api"))
 
 
-def _media(caller: auth.Caller, action: AgentAction) -> dict[str, Any]:
+def _media(caller: auth.Caller, action: AgentAction, conversation_id: str) -> dict[str, Any]:
     """Signed media URLs for staff of the conversation's tenant, support conversations only."""
     from shared.media import access
 
-    assert action.conversationId is not None
-    conversations.for_staff(caller, action.conversationId)
+    conversations.for_staff(caller, conversation_id)
     if action.action == "mediaUrl":
         if action.messageId is None:
             raise Refused("invalid_request", "mediaUrl needs messageId")
         return access.media_url(
-            caller.tenant_id, action.conversationId, action.messageId, action.index, action.variant
+            caller.tenant_id, conversation_id, action.messageId, action.index, action.variant
         )
     if action.fileName is None or action.contentType is None or action.size is None:
         raise Refused("invalid_request", "uploadUrl needs fileName, contentType and size")

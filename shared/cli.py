@@ -327,6 +327,7 @@ class ChannelRequest:
     token_expires_at: datetime | None
     webhook_url: str | None
     force: bool
+    business_account_id: str | None = None
 
     def connection(self) -> ConnectRequest:
         """The provider's part of the request."""
@@ -335,6 +336,7 @@ class ChannelRequest:
             page_id=self.page_id,
             account_sid=self.account_sid,
             webhook_url=self.webhook_url,
+            business_account_id=self.business_account_id,
         )
 
 
@@ -438,6 +440,8 @@ def cmd_connect_channel(request: ChannelRequest) -> int:
     fields: dict[str, Any] = {"connectedAt": _now()}
     if request.account_sid:
         fields["accountSid"] = request.account_sid
+    if request.business_account_id:
+        fields["businessAccountId"] = request.business_account_id  # its template list (shared/templates.py)
     store.update_channel(request.tenant_id, request.channel_id, fields)
     store.update_channel_health(
         request.tenant_id, request.channel_id, _token_health(request.token_expires_at)
@@ -1102,6 +1106,10 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a declaration
         "--token-stdin", action="store_true", required=True, help="read the API token from stdin"
     )
     connect.add_argument("--page-id", help="instagram: the Facebook Page linked to the account")
+    connect.add_argument(
+        "--business-account-id",
+        help="whatsapp: the WhatsApp Business Account owning the number (its approved templates are listed)",
+    )
     connect.add_argument("--account-sid", help="twilio: the account SID that owns the number")
     connect.add_argument("--token-expires-at", type=parse_time, help="when the token expires (ISO 8601)")
     connect.add_argument(
@@ -1195,6 +1203,7 @@ def run(args: argparse.Namespace) -> int:
                 token_expires_at=args.token_expires_at,
                 webhook_url=args.webhook_url,
                 force=args.force,
+                business_account_id=args.business_account_id,
             )
         )
     if command == "rotate-channel-token":

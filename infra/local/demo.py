@@ -18,6 +18,7 @@ class DemoChannel:
     name: str
     token: str = "local-token"  # noqa: S105 - local-only stand-in
     account_sid: str | None = None  # Twilio only: the account the number belongs to
+    business_account_id: str | None = None  # WhatsApp only: the WABA that owns the number's templates
 
 
 DEMO_TENANT = "demo"
@@ -25,7 +26,14 @@ TWILIO_SID = "AC" + "0" * 31 + "1"
 DEMO_CHANNELS: tuple[DemoChannel, ...] = (
     DemoChannel("messenger-main", "messenger", "1000000000000001", "Demo Page", "EAAdemoPageToken"),
     DemoChannel("instagram-main", "instagram", "17840000000000001", "@demo.shop (Instagram)", "IGdemoToken"),
-    DemoChannel("whatsapp-main", "whatsapp", "109000000000001", "+1 555 0100 (WhatsApp)", "EAAdemoWaToken"),
+    DemoChannel(
+        "whatsapp-main",
+        "whatsapp",
+        "109000000000001",
+        "+1 555 0100 (WhatsApp)",
+        "EAAdemoWaToken",
+        business_account_id="102000000000001",
+    ),
     DemoChannel(
         "telegram-main", "telegram", "7000000001", "@demo_shop_bot (Telegram)", "7000000001:AAdemoBotToken"
     ),
@@ -45,7 +53,14 @@ DEMO_CHANNELS: tuple[DemoChannel, ...] = (
 # A second business on the same deployment: tests prove its agents see none of the demo's data.
 OTHER_TENANT = "acme"
 OTHER_CHANNELS: tuple[DemoChannel, ...] = (
-    DemoChannel("whatsapp-acme", "whatsapp", "109000000000002", "+1 555 0200 (Acme)", "EAAacmeWaToken"),
+    DemoChannel(
+        "whatsapp-acme",
+        "whatsapp",
+        "109000000000002",
+        "+1 555 0200 (Acme)",
+        "EAAacmeWaToken",
+        business_account_id="102000000000002",
+    ),
 )
 
 
@@ -68,12 +83,20 @@ def seed(tenant_id: str = DEMO_TENANT, channels: tuple[DemoChannel, ...] = DEMO_
         )
         if channel.account_sid:
             store.update_channel(tenant_id, channel.channel_id, {"accountSid": channel.account_sid})
+        if channel.business_account_id:
+            store.update_channel(
+                tenant_id, channel.channel_id, {"businessAccountId": channel.business_account_id}
+            )
     if tenant_id == DEMO_TENANT:
         store.put_tenant(OTHER_TENANT, {"name": "Acme Corp", "kind": "support", "plan": "free"})
         for channel in OTHER_CHANNELS:
             store.put_channel(
                 OTHER_TENANT, channel.channel_id, channel.kind, channel.external_id, channel.name
             )
+            if channel.business_account_id:
+                store.update_channel(
+                    OTHER_TENANT, channel.channel_id, {"businessAccountId": channel.business_account_id}
+                )
 
 
 @dataclass(frozen=True)

@@ -338,6 +338,15 @@ class ProviderSandbox:
         self.accounts.add(account)
         return account
 
+    def set_templates(self, waba_id: str, templates: list[dict[str, Any]]) -> None:
+        """Give WhatsApp Business Account ``waba_id`` these message templates (Graph's shape:
+        name, language, status, category, components, id) instead of the demo ones."""
+        from infra.local.sandbox_meta import MetaGraphApi
+
+        api = self._api_for("whatsapp")
+        assert isinstance(api, MetaGraphApi)
+        api.set_templates(waba_id, templates)
+
     def receipts_to(
         self,
         webhook_urls: Mapping[str, str],

@@ -66,6 +66,107 @@ _SUBSCRIBED_APPS_PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/(?P<node>[^/]+)/su
 SUBSCRIBED_APPS = "subscribed_apps"
 _MEDIA_UPLOAD_PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/(?P<node>[^/]+)/media/?$")
 MEDIA_UPLOAD = "media_upload"
+_TEMPLATES_PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/(?P<node>[^/]+)/message_templates/?$")
+MESSAGE_TEMPLATES = "message_templates"
+
+
+def _template(
+    template_id: str, name: str, status: str, category: str, body: str, language: str = "en_US", **extra: str
+) -> dict[str, Any]:
+    components: list[dict[str, Any]] = []
+    if "header" in extra:
+        components.append({"type": "HEADER", "format": "TEXT", "text": extra["header"]})
+    components.append({"type": "BODY", "text": body})
+    if "footer" in extra:
+        components.append({"type": "FOOTER", "text": extra["footer"]})
+    return {
+        "name": name,
+        "parameter_format": "POSITIONAL",
+        "components": components,
+        "language": language,
+        "status": status,
+        "category": category,
+        "id": template_id,
+    }
+
+
+# The message templates every WhatsApp Business Account of the sandbox holds unless a test sets its
+# own (MetaGraphApi.set_templates): approved, pending and rejected ones, positional {{n}} parameters.
+DEMO_TEMPLATES: tuple[dict[str, Any], ...] = (
+    _template(
+        "1370000000000001",
+        "order_update",
+        "APPROVED",
+        "UTILITY",
+        "Your order {{1}} has been updated. Reply to this message if you have any questions.",
+    ),
+    _template(
+        "1370000000000002",
+        "appointment_reminder",
+        "APPROVED",
+        "UTILITY",
+        "Hi {{1}}, this is a reminder of your appointment on {{2}} at {{3}}. Reply YES to confirm.",
+        header="Appointment reminder",
+        footer="Demo Shop",
+    ),
+    _template(
+        "1370000000000003",
+        "hello_world",
+        "APPROVED",
+        "UTILITY",
+        "Welcome and congratulations!! This message demonstrates your ability to send a WhatsApp message.",
+    ),
+    _template(
+        "1370000000000004",
+        "order_update",
+        "APPROVED",
+        "UTILITY",
+        "Tu pedido {{1}} ha sido actualizado. Responde a este mensaje si tienes preguntas.",
+        language="es_ES",
+    ),
+    _template(
+        "1370000000000005",
+        "summer_sale",
+        "PENDING",
+        "MARKETING",
+        "Hi {{1}}, our summer sale starts {{2}}: {{3}} off everything.",
+    ),
+    _template(
+        "1370000000000006",
+        "win_back",
+        "REJECTED",
+        "MARKETING",
+        "We miss you {{1}}! Come back for a surprise.",
+    ),
+)
+# Fields the Message Templates API reads; any other is refused as Graph does.
+TEMPLATE_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "language",
+        "status",
+        "category",
+        "components",
+        "parameter_format",
+        "previous_category",
+        "quality_score",
+        "rejected_reason",
+        "sub_category",
+    }
+)
+TEMPLATE_DEFAULT_FIELDS = ("name", "parameter_format", "components", "language", "status", "category", "id")
+TEMPLATE_STATUSES = (
+    "APPROVED",
+    "IN_APPEAL",
+    "PENDING",
+    "REJECTED",
+    "PENDING_DELETION",
+    "DELETED",
+    "DISABLED",
+    "PAUSED",
+    "LIMIT_EXCEEDED",
+)
 
 # Page webhook fields an app may subscribe a Page to (Graph API reference, "Page Subscribed Apps" and
 # Webhooks for Messenger Platform); any other value is refused as Graph does.
@@ -273,6 +374,13 @@ def new_instagram_mid() -> str:
     return _unique(make)
 
 
+def _is_received_wamid(message_id: str) -> bool:
+    """A WhatsApp message id the sandbox did not issue itself (an inbound one)."""
+    with _issued_lock:
+        ours = message_id in _issued
+    return message_id.startswith("wamid.") and len(message_id) > 10 and not ours
+
+
 def new_wamid(recipient: str) -> str:
     """A WhatsApp message id: ``wamid.`` and base64 of the recipient plus a random hex id."""
 
@@ -352,6 +460,18 @@ class MetaGraphApi:
         self._subscriptions: dict[str, list[str]] = {}  # page id -> subscribed fields
         self._lock = threading.Lock()
         self.uploads = UploadBook()  # WhatsApp media uploads (POST /{phone-number-id}/media)
+        self._templates: dict[str, list[dict[str, Any]]] = {}  # WABA id -> its message templates
+
+    def set_templates(self, waba_id: str, templates: list[dict[str, Any]]) -> None:
+        """Give WhatsApp Business Account ``waba_id`` these templates (Graph's shape) instead of
+        :data:`DEMO_TEMPLATES`."""
+        with self._lock:
+            self._templates[waba_id] = [dict(t) for t in templates]
+
+    def templates(self, waba_id: str) -> list[dict[str, Any]]:
+        """The templates ``waba_id`` holds."""
+        with self._lock:
+            return [dict(t) for t in self._templates.get(waba_id, DEMO_TEMPLATES)]
 
     def subscribed_fields(self, page_id: str) -> list[str]:
         """The fields our app is subscribed to on ``page_id`` (empty: not subscribed)."""
@@ -372,6 +492,21 @@ class MetaGraphApi:
                     "node": subscribed["node"],
                     "version": subscribed["version"],
                     "endpoint": SUBSCRIBED_APPS,
+                },
+            )
+        listing = _TEMPLATES_PATH.match(call.path)
+        if listing is not None and call.method == "GET":
+            owners = [
+                a
+                for a in accounts.all()
+                if a.channel == WHATSAPP and a.details.get("waba_id") == listing["node"]
+            ]
+            return Route(
+                channel=WHATSAPP if owners else None,
+                params={
+                    "node": listing["node"],
+                    "version": listing["version"],
+                    "endpoint": MESSAGE_TEMPLATES,
                 },
             )
         upload = _MEDIA_UPLOAD_PATH.match(call.path)
@@ -408,6 +543,13 @@ class MetaGraphApi:
                 return graph_error_reply(error, whatsapp=False, version=version)
         if route.params.get("endpoint") == MEDIA_UPLOAD:
             return self._media_upload(node, version, call, accounts)
+        if route.params.get("endpoint") == MESSAGE_TEMPLATES:
+            try:
+                return Reply(
+                    200, self._message_templates(node, version, call, accounts), _graph_headers(version)
+                )
+            except GraphError as error:
+                return graph_error_reply(error, whatsapp=True, version=version)
         whatsapp = route.channel == WHATSAPP or (route.channel is None and "messaging_product" in params)
         try:
             account = self._authenticate(node, call, params, accounts, whatsapp=whatsapp)
@@ -484,6 +626,74 @@ class MetaGraphApi:
             subcode=33,
             type="GraphMethodException",
         )
+
+    # -- WhatsApp Business Management API: message templates ---------------------------------------
+
+    def _message_templates(
+        self, waba_id: str, version: str, call: Call, accounts: AccountBook
+    ) -> dict[str, Any]:
+        """``GET /{waba-id}/message_templates`` (Business Management API, "Message Templates"):
+        a token of a number the WABA owns; ``fields`` (comma-separated, default name,
+        parameter_format, components, language, status, category, id), ``limit`` (default 25, at
+        most 100), ``status`` / ``name`` / ``language`` / ``category`` filters,
+        ``after`` / ``before`` cursors; the answer ``{data, paging: {cursors: {before, after},
+        next?, previous?}}``."""
+        query = {k: v[-1] for k, v in call.query.items() if v}
+        token = _token(call, {})
+        if not token:
+            message, _ = _GRAPH_CODES[104]
+            raise GraphError(104, message, http_status=401)
+        if not accounts.token_known(token):
+            message, _ = _GRAPH_CODES[190]
+            raise GraphError(190, message, http_status=401)
+        owners = [a for a in accounts.by_token(token, [WHATSAPP]) if a.details.get("waba_id") == waba_id]
+        if not owners:
+            raise GraphError(
+                100,
+                f"Unsupported get request. Object with ID '{waba_id}' does not exist, cannot be loaded "
+                "due to missing permissions, or does not support this operation. Please read the Graph API "
+                "documentation at https://developers.facebook.com/docs/graph-api",
+                subcode=33,
+                type="GraphMethodException",
+            )
+        fields = (
+            tuple(f.strip() for f in query["fields"].split(",") if f.strip())
+            if query.get("fields")
+            else TEMPLATE_DEFAULT_FIELDS
+        )
+        for name in fields:
+            if name not in TEMPLATE_FIELDS:
+                raise _invalid(
+                    f"(#100) Tried accessing nonexisting field ({name}) on node type (WhatsAppBusinessHSM)"
+                )
+        raw_limit = query.get("limit", "25")
+        if not raw_limit.isdigit() or int(raw_limit) < 1:
+            raise _invalid("(#100) Param limit must be a positive integer")
+        limit = min(int(raw_limit), 100)
+        status = query.get("status")
+        if status is not None and status.upper() not in TEMPLATE_STATUSES:
+            raise _one_of("status", TEMPLATE_STATUSES, status)
+        rows = self.templates(waba_id)
+        for key in ("status", "name", "language", "category"):
+            if query.get(key):
+                rows = [r for r in rows if str(r.get(key, "")).upper() == query[key].upper()]
+        start = 0
+        if query.get("after"):
+            start = _cursor_index(query["after"]) + 1
+        elif query.get("before"):
+            start = max(0, _cursor_index(query["before"]) - limit)
+        page = rows[start : start + limit]
+        body: dict[str, Any] = {"data": [{k: r[k] for k in fields if k in r} for r in page]}
+        if page:
+            before, after = _cursor(start), _cursor(start + len(page) - 1)
+            paging: dict[str, Any] = {"cursors": {"before": before, "after": after}}
+            base = f"https://graph.facebook.com/v{version}/{waba_id}/message_templates?limit={limit}"
+            if start + len(page) < len(rows):
+                paging["next"] = f"{base}&after={after}"
+            if start > 0:
+                paging["previous"] = f"{base}&before={before}"
+            body["paging"] = paging
+        return body
 
     # -- Page subscriptions (webhooks) -------------------------------------------------------------
 
@@ -582,6 +792,15 @@ class MetaGraphApi:
             allowed = self._INSTAGRAM_ACTIONS if instagram else self._MESSENGER_ACTIONS
             if not isinstance(action, str) or action not in allowed:
                 raise _one_of("sender_action", allowed, action)
+            if action in {"typing_on", "typing_off", "mark_seen"}:
+                # "When using sender_action, recipient should be the only other property set in the
+                # request" (Send API reference, sender actions).
+                extra = sorted(k for k in params if k not in {"recipient", "sender_action", "access_token"})
+                if extra:
+                    raise _invalid(
+                        f"(#100) sender_action {action} cannot be sent with {', '.join(extra)}: recipient "
+                        "is the only other parameter allowed"
+                    )
             if action in {"react", "unreact"}:
                 payload = params.get("payload")
                 if not isinstance(payload, dict) or not payload.get("message_id"):
@@ -752,6 +971,25 @@ class MetaGraphApi:
         "call_permission_request",
     )
 
+    def _whatsapp_read(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Mark as read (optionally with a typing indicator): ``{"success": true}``."""
+        if params["status"] != "read":
+            raise _one_of("status", ("read",), params["status"])
+        if not params.get("message_id"):
+            raise _required("message_id")
+        indicator = params.get("typing_indicator")
+        if indicator is not None and (not isinstance(indicator, dict) or indicator.get("type") != "text"):
+            raise _one_of("typing_indicator[type]", ("text",), _get(indicator, "type"))
+        if indicator is not None and not _is_received_wamid(str(params["message_id"])):
+            # The typing indicator is shown in reply to a message the customer sent (Cloud API,
+            # "Typing indicators"): not one of ours, not a made-up id.
+            raise GraphError(
+                131009,
+                _WHATSAPP_CODES[131009][0],
+                details="message_id must be the id of a message this number received",
+            )
+        return {"success": True}
+
     def _whatsapp(
         self, account: Account, params: Mapping[str, Any]
     ) -> tuple[dict[str, Any], SentMessage | None]:
@@ -762,15 +1000,7 @@ class MetaGraphApi:
             raise _one_of("messaging_product", ("whatsapp",), product)
 
         if "status" in params:
-            # Mark as read (optionally with a typing indicator): {"success": true}.
-            if params["status"] != "read":
-                raise _one_of("status", ("read",), params["status"])
-            if not params.get("message_id"):
-                raise _required("message_id")
-            indicator = params.get("typing_indicator")
-            if indicator is not None and (not isinstance(indicator, dict) or indicator.get("type") != "text"):
-                raise _one_of("typing_indicator[type]", ("text",), _get(indicator, "type"))
-            return {"success": True}, None
+            return self._whatsapp_read(params), None
 
         recipient_type = params.get("recipient_type", "individual")
         if recipient_type not in ("individual", "group"):
@@ -1089,6 +1319,22 @@ def _page_accounts(page_id: str, accounts: AccountBook) -> list[Account]:
     found = accounts.by_id(page_id, SEND_API_CHANNELS)
     linked = [a for a in accounts.all() if a.channel == INSTAGRAM and a.details.get("page_id") == page_id]
     return found + [a for a in linked if a not in found]
+
+
+def _cursor(index: int) -> str:
+    """An opaque paging cursor, as Graph's (base64 text)."""
+    return base64.urlsafe_b64encode(f"sandbox:{index}".encode()).decode().rstrip("=")
+
+
+def _cursor_index(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, index = text.partition(":")
+        if prefix != "sandbox" or not index.isdigit():
+            raise ValueError(cursor)
+    except ValueError:
+        raise _invalid("(#100) The cursor is not valid") from None
+    return int(index)
 
 
 def _get(obj: Any, key: str) -> Any:

@@ -1,8 +1,8 @@
 """Telegram's Bot API in the provider sandbox: ``POST /bot<token>/<method>``.
 
 Served methods: getMe, sendMessage, sendPhoto, sendDocument, sendAudio, sendVideo, answerCallbackQuery,
-setMessageReaction, setWebhook and getWebhookInfo (method names are case-insensitive, as in the Bot
-API). Parameters come as JSON, as a form (arrays and objects JSON-encoded in a field) or in the
+sendChatAction, setMessageReaction, setWebhook and getWebhookInfo (method names are case-insensitive, as
+in the Bot API). Parameters come as JSON, as a form (arrays and objects JSON-encoded in a field) or in the
 query string. Sources for the shapes below (Bot API reference, core.telegram.org/bots/api):
 
 - "Making requests": every answer is ``{"ok": true, "result": ...}`` or ``{"ok": false,
@@ -87,6 +87,22 @@ UPDATE_KINDS = frozenset(
     }
 )
 # sendX method -> (the parameter carrying the file, MIME type of the file the sandbox pretends to get)
+# sendChatAction's documented actions (Bot API reference, sendChatAction).
+CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
 _MEDIA_METHODS = {
     "sendphoto": ("photo", "image/jpeg"),
     "senddocument": ("document", "application/octet-stream"),
@@ -214,6 +230,8 @@ class TelegramBotApi:
                 return self._set_reaction(params)
             if method == "answercallbackquery":
                 return self._answer_callback(account, params)
+            if method == "sendchataction":
+                return self._chat_action(params)
             if method == "setwebhook":
                 return self._set_webhook(account, params)
             if method == "getwebhookinfo":
@@ -221,6 +239,17 @@ class TelegramBotApi:
         except BotApiError as error:
             return error.reply()
         return BotApiError(404, "Not Found").reply()
+
+    def _chat_action(self, params: Mapping[str, Any]) -> Reply:
+        """sendChatAction: ``chat_id`` and ``action``, one of the documented actions; ``true``. The
+        status shows for 5 seconds or until the bot's next message."""
+        self._chat(params)
+        action = params.get("action")
+        if action in (None, ""):
+            raise _bad("action is empty")
+        if action not in CHAT_ACTIONS:
+            raise _bad("wrong parameter action in request")
+        return Reply(200, {"ok": True, "result": True})
 
     def _answer_callback(self, account: Account, params: Mapping[str, Any]) -> Reply:
         """answerCallbackQuery: ``callback_query_id`` (String) required; ``text`` up to 200 characters;

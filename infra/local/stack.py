@@ -336,6 +336,8 @@ class LocalStack:
         self.sandbox.start()
         for _tenant, channel in demo.all_channels():
             details = {"account_sid": channel.account_sid} if channel.account_sid else {}
+            if channel.business_account_id:
+                details["waba_id"] = channel.business_account_id
             self.sandbox.register_account(channel.kind, channel.external_id, channel.token, **details)
 
     def start_fcm(self) -> None:

@@ -124,12 +124,14 @@ class ConnectRequest:
     """What an operator asked connect-channel to connect. The optional fields are options only some
     providers take (:attr:`ChannelAdapter.connect_options`): ``page_id`` (the Facebook Page linked
     to an Instagram account), ``account_sid`` (the provider account that owns the external id and
-    signs its webhooks), ``webhook_url`` (the URL to register with the provider)."""
+    signs its webhooks), ``webhook_url`` (the URL to register with the provider),
+    ``business_account_id`` (the business account that owns a number's message templates)."""
 
     external_id: str
     page_id: str | None = None
     account_sid: str | None = None
     webhook_url: str | None = None
+    business_account_id: str | None = None
 
     def options(self) -> dict[str, str]:
         """The optional fields that were given, by name."""
@@ -244,6 +246,20 @@ class ChannelAdapter(abc.ABC):
         (``transient`` by the provider's code: retried) or MediaUnavailable (gone, expired,
         too large: the media is marked failed with the reason, never retried)."""
         raise MediaUnavailable(f"{self.kind} keeps no media to fetch")
+
+    # -- message templates (the dashboard's template picker) -----------------------------------
+
+    def list_templates(
+        self, account: ChannelAccount, channel: Mapping[str, Any], *, timeout: float
+    ) -> list[dict[str, Any]] | None:
+        """The message templates the provider holds for ``channel`` (its document: the account
+        that owns the templates may be another id than ``externalId``), each provider-neutral:
+        ``{id, name, language, status (APPROVED, PENDING, REJECTED, PAUSED, DISABLED...), category,
+        header, body, footer, parameterCount, parameterNames}`` (``parameterCount``: the body's
+        parameters; ``parameterNames``: their names when the template names them, else empty).
+        None: the provider offers no list (templates, if any, are typed by name). Raise
+        ProviderError as ``send`` does."""
+        return None
 
     # -- connecting a channel (the operator CLI) ----------------------------------------------
 

@@ -166,6 +166,9 @@ def send_api_request(recipient: str, message: OutboundMessage) -> dict[str, Any]
         return {"recipient": {"id": recipient}, "sender_action": action, "payload": payload}
     if message.type == "mark_read":
         return {"recipient": {"id": recipient}, "sender_action": "mark_seen"}
+    if message.type == "typing":
+        # Sender actions go alone: recipient and sender_action, no messaging_type (Send API reference).
+        return {"recipient": {"id": recipient}, "sender_action": "typing_on"}
     body: dict[str, Any] = {"recipient": {"id": recipient}}
     if message.tag:
         body["messaging_type"] = "MESSAGE_TAG"
@@ -227,6 +230,23 @@ def cloud_api_request(
     an uploaded file's id (``POST /{phone-number-id}/media``), sent instead of a link."""
     if message.type == "mark_read":
         return {"messaging_product": "whatsapp", "status": "read", "message_id": message.reply_to}
+    if message.type == "typing":
+        # The typing indicator rides on a read receipt of the customer's message (Cloud API, "Typing
+        # indicators"): it shows for up to 25 seconds or until the next message is sent.
+        if not message.reply_to:
+            raise ProviderError(
+                "a WhatsApp typing indicator needs a customer message to mark read",
+                channel="whatsapp",
+                code="invalid_request",
+                http_status=None,
+                transient=False,
+            )
+        return {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": message.reply_to,
+            "typing_indicator": {"type": "text"},
+        }
     body: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
@@ -251,7 +271,10 @@ def cloud_api_request(
             template["components"] = [
                 {
                     "type": "body",
-                    "parameters": [{"type": "text", "text": p.text} for p in message.template_parameters],
+                    "parameters": [
+                        {"type": "text", "text": p.text, **({"parameter_name": p.name} if p.name else {})}
+                        for p in message.template_parameters
+                    ],
                 }
             ]
         body["template"] = template
@@ -300,3 +323,42 @@ def upload_media(account: ChannelAccount, media: OutboundMedia, timeout: float) 
     if response.status_code >= 400 or not isinstance(body, dict) or "error" in body or not body.get("id"):
         raise provider_error(account.channel, response.status_code, body)
     return str(body["id"])
+
+
+# --- WhatsApp Business Management API: message templates ------------------------------------------
+
+TEMPLATE_FIELDS = "id,name,language,status,category,components"
+TEMPLATE_PAGE = 100
+TEMPLATE_MAX_PAGES = 20
+
+
+def list_message_templates(
+    account: ChannelAccount, business_account_id: str, timeout: float
+) -> list[dict[str, Any]]:
+    """``GET /{waba-id}/message_templates?fields=...&limit=...`` (Business Management API, "Message
+    Templates"), following ``paging.cursors.after`` while ``paging.next`` is present: every
+    template of the WhatsApp Business Account as Graph answers it (at most 2,000)."""
+    url = f"{_base(account)}/{business_account_id}/message_templates"
+    params: dict[str, Any] = {"fields": TEMPLATE_FIELDS, "limit": TEMPLATE_PAGE}
+    found: list[dict[str, Any]] = []
+    for _ in range(TEMPLATE_MAX_PAGES):
+        response, body = call(
+            "GET",
+            url,
+            channel=account.channel,
+            unreachable=f"{account.channel} template list unreachable",
+            timeout=timeout,
+            params=params,
+            headers={"Authorization": f"Bearer {account.token}"},
+        )
+        if response.status_code >= 400 or not isinstance(body, dict) or "error" in body:
+            raise provider_error(account.channel, response.status_code, body)
+        found.extend(item for item in body.get("data") or [] if isinstance(item, dict))
+        paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
+        after = (
+            (paging.get("cursors") or {}).get("after") if isinstance(paging.get("cursors"), dict) else None
+        )
+        if not paging.get("next") or not after:
+            break
+        params = {**params, "after": after}
+    return found

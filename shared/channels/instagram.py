@@ -26,6 +26,8 @@ class InstagramAdapter(MessagingAdapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         reply_window="tag",
         reactions=True,
+        read_receipts=True,
+        typing=True,
         media=MEDIA_KINDS,
         media_limits=media_limits.INSTAGRAM,
         max_text_length=1000,  # Instagram Messaging API: "text ... must be less than 1000 characters"

@@ -26,10 +26,12 @@ class MessengerAdapter(MessagingAdapter):
     """Inbound Messenger: a Page's conversations with people (PSIDs)."""
 
     kind: ClassVar[str] = "messenger"
-    # The Send API's reactions (sender_action react) and mark_seen are not sent on Messenger: only
-    # Instagram documents reactions through it, and Switchboard sends read receipts on WhatsApp only.
+    # The Send API's reactions (sender_action react) are not sent on Messenger: only Instagram
+    # documents them. Opening a conversation sends mark_seen; an agent typing sends typing_on.
     capabilities: ClassVar[Capabilities] = Capabilities(
         reply_window="tag",
+        read_receipts=True,
+        typing=True,
         media=MEDIA_KINDS,
         media_limits=media_limits.MESSENGER,
         max_text_length=2000,  # Send API: "message.text ... must be UTF-8 and has a 2000 character limit"

@@ -152,6 +152,7 @@ class TelegramAdapter(ChannelAdapter):
     # Bots cannot send read receipts; reactions are setMessageReaction. No reply window.
     capabilities: ClassVar[Capabilities] = Capabilities(
         reactions=True,
+        typing=True,
         media=MEDIA_KINDS,
         media_limits=media_limits.TELEGRAM,
         max_text_length=4096,  # sendMessage: "Text of the message to be sent, 1-4096 characters"
@@ -972,6 +973,9 @@ def request_for(recipient: str, message: OutboundMessage) -> tuple[str, dict[str
     chat_id = _chat_id(recipient)
     if message.type == "mark_read":
         return None  # bots cannot send read receipts on Telegram
+    if message.type == "typing":
+        # sendChatAction: the status shows for 5 seconds or until the bot's next message.
+        return "sendChatAction", {"chat_id": chat_id, "action": "typing"}
     if message.type == "answer_callback":
         if not message.reply_to:
             raise _permanent("answering a button press needs its callback query id", code="invalid_request")

@@ -723,8 +723,8 @@ def request_for(
     """The form fields of ``POST .../Messages.json`` for ``message`` (None: nothing to call); a
     message with several uploaded files repeats ``MediaUrl``, one signed URL per file (Twilio
     takes up to 10 in one message)."""
-    if message.type == "mark_read":
-        return None  # no read receipts through Twilio's Messages API
+    if message.type in ("mark_read", "typing"):
+        return None  # no read receipts or typing indicators through Twilio's Messages API
     if message.type == "reaction":
         raise _permanent("Twilio's Messages API cannot send reactions")
     sender = account.external_id

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -172,10 +173,12 @@ class WhatsAppAdapter(MetaAdapter):
         templates=True,
         reactions=True,
         read_receipts=True,
+        typing=True,
         media=MEDIA_KINDS,
         media_limits=media_limits.WHATSAPP,
         max_text_length=4096,  # Cloud API text object: "body ... Maximum length: 4096 characters"
     )
+    connect_options: ClassVar[frozenset[str]] = frozenset({"business_account_id"})
     # A number needs no per-number subscription call: its business account is subscribed once.
     connect_note: ClassVar[str | None] = (
         "WhatsApp: make sure the number's business account is subscribed to the app (Meta app "
@@ -190,6 +193,19 @@ class WhatsAppAdapter(MetaAdapter):
         from shared.channels import graph
 
         return graph.cloud_api(account, recipient, message, timeout)
+
+    def list_templates(
+        self, account: ChannelAccount, channel: Mapping[str, Any], *, timeout: float
+    ) -> list[dict[str, Any]] | None:
+        """The number's WhatsApp Business Account's templates (``businessAccountId`` on the channel,
+        set by connect-channel ``--business-account-id``), through the Business Management API;
+        None when the channel does not name its business account."""
+        from shared.channels import graph
+
+        waba_id = channel.get("businessAccountId")
+        if not isinstance(waba_id, str) or not waba_id.isdigit():
+            return None
+        return [template_summary(t) for t in graph.list_message_templates(account, waba_id, timeout)]
 
     # -- split --
 
@@ -730,6 +746,38 @@ class WhatsAppAdapter(MetaAdapter):
                 "error": error,
             },
         )
+
+
+_POSITIONAL = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+_NAMED = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+
+
+def template_summary(template: Mapping[str, Any]) -> dict[str, Any]:
+    """A Graph message template (``components``: HEADER, BODY, FOOTER, BUTTONS) as the provider-
+    neutral summary :meth:`ChannelAdapter.list_templates` answers; ``parameterCount`` counts the
+    body's distinct ``{{n}}`` (positional) or ``{{name}}`` (named) parameters, ``parameterNames``
+    lists the named ones in the body's order (empty for positional templates)."""
+    parts: dict[str, str] = {}
+    for component in template.get("components") or ():
+        if isinstance(component, dict) and isinstance(component.get("text"), str):
+            parts.setdefault(str(component.get("type") or "").upper(), component["text"])
+    body = parts.get("BODY", "")
+    positional = {int(n) for n in _POSITIONAL.findall(body)}
+    names = [] if positional else list(dict.fromkeys(_NAMED.findall(body)))
+    count = max(positional) if positional else len(names)
+    return {
+        "id": as_id(template.get("id")),
+        "name": as_text(template.get("name")) or "",
+        "language": as_text(template.get("language")) or "",
+        "status": (as_text(template.get("status")) or "").upper(),
+        "category": as_text(template.get("category")),
+        "header": parts.get("HEADER"),
+        "body": body,
+        "footer": parts.get("FOOTER"),
+        "parameterCount": count,
+        # NAMED templates ({{first_name}}): the parameters are sent with their names, in this order.
+        "parameterNames": names,
+    }
 
 
 def meta_media_hosts(graph_base_url: str) -> tuple[str, ...]:

@@ -19,9 +19,11 @@ class OutboundFrozen(BaseModel):
 
 
 class TemplateParameter(OutboundFrozen):
-    """One body parameter of a WhatsApp template, in order."""
+    """One body parameter of a WhatsApp template, in order; ``name`` for a template whose
+    parameters are named (``{{first_name}}``)."""
 
     text: str
+    name: str | None = None
 
 
 class OutboundMedia(OutboundFrozen):
@@ -46,6 +48,8 @@ class OutboundMessage(OutboundFrozen):
       reaction  ``emoji`` (empty string removes), ``reply_to`` = the provider id reacted to
       mark_read ``reply_to`` = the provider id of the customer's message read by the agent
       answer_callback  ``reply_to`` = a Telegram callback query id: stops the pressed button's spinner
+      typing    the agent is typing (``reply_to`` = the provider id of the customer's last message,
+                which WhatsApp's typing indicator needs); adapters without typing do nothing
     ``reply_to`` on a text/media message quotes that provider message (WhatsApp context, Telegram
     reply_to_message_id). ``tag`` = HUMAN_AGENT sends a Messenger/Instagram message outside the 24 h
     window (up to 7 days). ``metadata`` travels to Meta and comes back on the echo: ``sb:<message id>``
@@ -53,7 +57,16 @@ class OutboundMessage(OutboundFrozen):
     """
 
     type: Literal[
-        "text", "image", "audio", "video", "document", "template", "reaction", "mark_read", "answer_callback"
+        "text",
+        "image",
+        "audio",
+        "video",
+        "document",
+        "template",
+        "reaction",
+        "mark_read",
+        "answer_callback",
+        "typing",
     ]
     text: str | None = None
     media_url: str | None = None

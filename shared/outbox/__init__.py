@@ -17,6 +17,7 @@ from shared.outbox.delivery import (
     enqueue,
 )
 from shared.outbox.replies import ComposeMessage, ComposeRequest, compose, mark_read, reply_window
+from shared.outbox.typing import signal_typing
 
 __all__ = [
     "CLAIM_SECONDS",
@@ -30,4 +31,5 @@ __all__ = [
     "enqueue",
     "mark_read",
     "reply_window",
+    "signal_typing",
 ]

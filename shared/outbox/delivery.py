@@ -9,7 +9,9 @@ send (a corrupt document) fails permanently, with the reason, and is logged: it 
 queued. Provider errors map by code (shared/channels): transient ones are retried by Cloud Tasks,
 ``retry_after`` schedules a new task for then, permanent ones fail the message. Tasks that are no
 provider send run other work: ``wake`` (a snoozed conversation), ``summary`` (a hot conversation's
-deferred summary) and ``push`` (a chat post's notifications: :func:`shared.chat.push.fan_out`).
+deferred summary) and ``push`` (a chat post's notifications: :func:`shared.chat.push.fan_out`);
+``typing`` sends an agent's typing signal, dropped when stale or refused, never retried
+(:mod:`shared.outbox.typing`).
 
 :func:`enqueue` is the one way work reaches deliver (replies, read receipts, callback answers,
 retries at the provider's moment): a task named after what it does, so enqueuing twice is once.
@@ -45,12 +47,15 @@ class DeliveryTask(BaseModel):
     tenantId: str
     conversationId: str
     messageId: str | None = None
-    action: Literal["send", "mark_read", "answer_callback", "wake", "summary", "push", "fetch_media"] = "send"
+    action: Literal[
+        "send", "mark_read", "answer_callback", "wake", "summary", "push", "fetch_media", "typing"
+    ] = "send"
     providerMessageId: str | None = None
     mediaIndex: int | None = None  # fetch_media: which of the message's files (shared/media/fetch.py)
     callbackQueryId: str | None = None
     snoozeUntilMs: int | None = None
     push: dict[str, Any] | None = None  # a chat post's push (shared/chat/push.py)
+    typingAtMs: int | None = None  # typing: when the agent typed (shared/outbox/typing.py)
 
 
 def enqueue(
@@ -134,12 +139,14 @@ def _outbound(data: dict[str, Any], message_id: str) -> OutboundMessage:
             **common,
         )
     if kind == "template":
+        names = content.get("templateParameterNames") or []  # a NAMED template (shared/templates.py)
         return OutboundMessage(
             type="template",
             template_name=content.get("templateName"),
             template_language=content.get("templateLanguage"),
             template_parameters=tuple(
-                TemplateParameter(text=p) for p in content.get("templateParameters", [])
+                TemplateParameter(text=p, name=names[i] if i < len(names) else None)
+                for i, p in enumerate(content.get("templateParameters", []))
             ),
             **common,
         )
@@ -204,6 +211,10 @@ def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:
         if task.providerMessageId is None:
             raise MalformedTask("a mark_read task needs providerMessageId")
         return _deliver_read_receipt(tenant_id, conversation, task.providerMessageId)
+    if task.action == "typing":  # fire-and-forget, dropped when stale (shared/outbox/typing.py)
+        from shared.outbox.typing import deliver_typing
+
+        return deliver_typing(tenant_id, conversation, task.providerMessageId, task.typingAtMs or 0)
     if task.action == "answer_callback":
         if task.callbackQueryId is None:
             raise MalformedTask("an answer_callback task needs callbackQueryId")

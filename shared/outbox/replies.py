@@ -197,6 +197,17 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
     channel = str(conversation.get("channel"))
     message = request.message
     _validate_shape(message, channel)
+    parameter_names: list[str] = []
+    if message.type == "template":  # exists, approved, its parameter count (shared/templates.py)
+        from shared import templates
+
+        parameter_names = templates.check_send(
+            caller.tenant_id,
+            conversation,
+            message.templateName or "",
+            message.templateLanguage or "",
+            message.templateParameters,
+        )
     tag = _check_window(conversation, request)
     media: list[dict[str, Any]] = []
     read: list[bytes] = []
@@ -241,6 +252,8 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
     is_note = message.type == "note"
     status = "note" if is_note else "queued"
     content = _content(message)
+    if parameter_names:
+        content["templateParameterNames"] = parameter_names
     if media:
         content["media"] = media
     document: dict[str, Any] = {

@@ -9,6 +9,7 @@
 - ``chat``: the chat backend (apps, API keys, app users, channels, members and the collection-group
   query of one's channels, posts, usage shards, rate buckets, join requests,
   developers' app slots, the migration to the seq/lastReadSeq layout);
+- ``canned``: canned replies and the channels' cached WhatsApp template lists;
 - ``push_roster``: a chat channel's push roster shards (members' device tokens, mute and viewing
   marks) and push jobs' progress (shared/chat/push.py).
 
@@ -47,6 +48,15 @@ from shared.store._client import (
     reset,
     server_time,
     transient_errors,
+)
+from shared.store.canned import (
+    CANNED_LIST_LIMIT,
+    delete_canned_reply,
+    get_canned_reply,
+    get_template_cache,
+    list_canned_replies,
+    put_canned_reply,
+    put_template_cache,
 )
 from shared.store.chat import (
     CHAT_MEMBER_PAGE,
@@ -149,6 +159,7 @@ from shared.store.push_roster import (
 )
 
 __all__ = [
+    "CANNED_LIST_LIMIT",
     "CHAT_MEMBER_PAGE",
     "JOIN_REQUEST_PAGE",
     "MAX_DOCUMENT_BYTES",
@@ -197,6 +208,7 @@ __all__ = [
     "create_outbound",
     "create_tenant",
     "decline_join_request",
+    "delete_canned_reply",
     "delete_field",
     "field_path",
     "find_message_by_provider_id",
@@ -204,6 +216,7 @@ __all__ = [
     "get_agent",
     "get_api_key",
     "get_app_users",
+    "get_canned_reply",
     "get_channel",
     "get_chat_member",
     "get_conversation",
@@ -211,10 +224,12 @@ __all__ = [
     "get_join_request",
     "get_message",
     "get_post",
+    "get_template_cache",
     "get_tenant",
     "increment",
     "join_chat_channel",
     "leave_chat_channel",
+    "list_canned_replies",
     "list_channels",
     "list_posts",
     "list_quarantine",
@@ -229,9 +244,11 @@ __all__ = [
     "push_progress",
     "put_agent",
     "put_app_user",
+    "put_canned_reply",
     "put_channel",
     "put_chat_members",
     "put_push_progress",
+    "put_template_cache",
     "put_tenant",
     "quarantine_summaries",
     "refused_errors",

@@ -71,12 +71,18 @@ def whatsapp_receipt(wa_id: str, wamid: str, status: str) -> dict[str, Any]:
 
 
 def sends(stack: LocalStack, channel: str | None = None) -> list[Any]:
-    """Messages the provider sandbox received; opening a WhatsApp conversation also sends a read
-    receipt for the customer's message (mark_read), which is not a message."""
+    """Messages the provider sandbox received; opening a conversation also sends a read receipt
+    for the customer's message (WhatsApp mark_read, Messenger/Instagram mark_seen), typing sends
+    typing signals (WhatsApp's rides on a read receipt; sender_action typing_on; Telegram
+    sendChatAction) and the template picker lists templates: none of those is a message."""
     return [
         call
         for call in stack.sandbox.requests(channel)
-        if not (isinstance(call.json, dict) and call.json.get("status") == "read")
+        if not (
+            isinstance(call.json, dict)
+            and (call.json.get("status") == "read" or "sender_action" in call.json)
+        )
+        and not call.path.endswith(("/message_templates", "/sendChatAction"))
     ]
 
 
@@ -230,11 +236,10 @@ def test_a_closed_whatsapp_window_offers_only_templates(clean_stack: LocalStack,
     expect(page.get_by_test_id("template-picker")).to_be_visible()
     expect(page.get_by_test_id("composer-input")).to_have_count(0)
 
-    page.get_by_test_id("template-name").fill("order_update")
-    page.get_by_test_id("template-language").fill("en_US")
-    page.get_by_test_id("template-parameter").first.fill("Kerry")
-    page.get_by_role("button", name="Add parameter").click()
-    page.get_by_test_id("template-parameter").nth(1).fill("#1234")
+    # The approved templates come from the provider (the sandbox's demo business account).
+    page.get_by_test_id("template-select").select_option("order_update|en_US")
+    expect(page.get_by_test_id("template-parameter")).to_have_count(1)
+    page.get_by_test_id("template-parameter").first.fill("#1234")
     page.get_by_test_id("send-template").click()
 
     sent = page.get_by_test_id("message").filter(has_text="order_update")

@@ -103,16 +103,18 @@ def test_templates_and_reactions_are_offered_where_the_channel_has_them(kind: st
 
 def test_the_capabilities_are_what_the_providers_allow() -> None:
     offered = {
-        kind: (c.reply_window, c.templates, c.reactions, c.read_receipts)
+        kind: (c.reply_window, c.templates, c.reactions, c.read_receipts, c.typing)
         for kind in channels.kinds()
         for c in [channels.capabilities(kind)]
     }
+    # read receipts: WhatsApp's blue ticks, Messenger/Instagram mark_seen; typing: Messenger/Instagram
+    # typing_on, WhatsApp's typing indicator, Telegram sendChatAction (issue 17).
     assert offered == {
-        "messenger": ("tag", False, False, False),
-        "instagram": ("tag", False, True, False),
-        "whatsapp": ("template", True, True, True),
-        "telegram": ("none", False, True, False),
-        "twilio": ("none", False, False, False),
+        "messenger": ("tag", False, False, True, True),
+        "instagram": ("tag", False, True, True, True),
+        "whatsapp": ("template", True, True, True, True),
+        "telegram": ("none", False, True, False, True),
+        "twilio": ("none", False, False, False, False),
     }
 
 

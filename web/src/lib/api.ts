@@ -116,6 +116,45 @@ export interface BulkResult {
   failed: number;
 }
 
+/** A canned reply as agent_api answers it and Firestore holds it (`tenants/{t}/cannedReplies/{id}`). */
+export interface CannedReply {
+  id: string;
+  shortcut: string;
+  title: string;
+  body: string;
+  scope: "tenant" | "personal";
+  ownerId?: string | null;
+}
+
+export interface CannedReplyDraft {
+  id?: string;
+  shortcut: string;
+  title: string;
+  body: string;
+  scope: "tenant" | "personal";
+}
+
+/** A provider's message template as agent_api `list_templates` answers it (shared/templates.py). */
+export interface MessageTemplate {
+  id: string | null;
+  name: string;
+  language: string;
+  status: string;
+  category: string | null;
+  header: string | null;
+  body: string;
+  footer: string | null;
+  parameterCount: number;
+  /** The parameters' names for a template that names them ({{first_name}}), in order; else empty. */
+  parameterNames?: string[];
+}
+
+export interface TemplateList {
+  listed: boolean;
+  templates: MessageTemplate[];
+  fetchedAtMs: number | null;
+}
+
 export const api = {
   sendMessage: (request: SendRequest) => post<SendResult>(runtimeConfig().functions.send_message, request),
   assign: (conversationId: string, assigneeId: string | null) =>
@@ -144,6 +183,23 @@ export const api = {
     post<BulkResult>(runtimeConfig().functions.agent_api, { action: "bulk", conversationIds, ...op }),
   markRead: (conversationId: string) =>
     post(runtimeConfig().functions.agent_api, { action: "mark_read", conversationId }),
+  /** Canned replies (issue 17): admins write the team's, every agent their own personal ones. */
+  saveCanned: (draft: CannedReplyDraft) =>
+    post<{ cannedReply: CannedReply }>(runtimeConfig().functions.agent_api, {
+      action: "save_canned",
+      ...(draft.id ? { cannedReplyId: draft.id } : {}),
+      shortcut: draft.shortcut,
+      title: draft.title,
+      body: draft.body,
+      scope: draft.scope,
+    }),
+  deleteCanned: (id: string) =>
+    post(runtimeConfig().functions.agent_api, { action: "delete_canned", cannedReplyId: id }),
+  /** The conversation's channel's templates (cached server-side; `refresh` asks the provider). */
+  listTemplates: (conversationId: string, refresh = false) =>
+    post<TemplateList>(runtimeConfig().functions.agent_api, { action: "list_templates", conversationId, refresh }),
+  /** The agent is typing: the server sends the provider's typing signal, at most every 5 s. */
+  typing: (conversationId: string) => post(runtimeConfig().functions.agent_api, { action: "typing", conversationId }),
   /** A signed URL (5 minutes) for one file of a message: `content.media[index]`. */
   mediaUrl: (conversationId: string, messageId: string, index: number, variant: "original" | "thumbnail") =>
     post<SignedMedia>(runtimeConfig().functions.agent_api, { action: "mediaUrl", conversationId, messageId, index, variant }),
