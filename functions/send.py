@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.http import Response, body_limit, serve
-from shared import auth, conversations, outbox
+from shared import auth, conversations, outbox, search
 
 if TYPE_CHECKING:  # pragma: no cover
     import flask
@@ -31,8 +31,9 @@ class AgentAction(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    action: Literal["assign", "set_status", "mark_read", "mediaUrl", "uploadUrl"]
-    conversationId: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    action: Literal["assign", "set_status", "mark_read", "mediaUrl", "uploadUrl", "search", "timeline"]
+    # Every action but search and timeline names its conversation.
+    conversationId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     assigneeId: str | None = Field(default=None, max_length=128)
     status: Literal["open", "pending", "snoozed", "resolved"] | None = None
     snoozeUntilMs: int | None = Field(default=None, ge=0)
@@ -43,38 +44,66 @@ class AgentAction(BaseModel):
     fileName: str | None = Field(default=None, min_length=1, max_length=255)
     contentType: str | None = Field(default=None, min_length=3, max_length=255)
     size: int | None = Field(default=None, ge=0)
+    # search and timeline (shared/search/engine.py validates these further): search takes query,
+    # channel, status, label, assigneeId, direction, fromMs, toMs, cursor, pageSize; timeline fromMs,
+    # toMs, order, types, channels, directions, pageSize, cursor.
+    query: str | None = Field(default=None, max_length=200)
+    channel: str | None = Field(default=None, max_length=64)
+    label: str | None = Field(default=None, max_length=128)
+    direction: str | None = Field(default=None, max_length=16)
+    fromMs: int | None = Field(default=None, ge=0)
+    toMs: int | None = Field(default=None, ge=0)
+    order: Literal["newest", "oldest"] | None = None
+    types: list[str] | None = Field(default=None, max_length=30)
+    channels: list[str] | None = Field(default=None, max_length=30)
+    directions: list[str] | None = Field(default=None, max_length=4)
+    pageSize: int | None = Field(default=None, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=2000)
 
 
 def agent_api(request: flask.Request) -> Response:
     """POST {action: assign|set_status|mark_read, conversationId, ...} -> the conversation's new state;
+    {action: search, query, ...} / {action: timeline, fromMs, toMs, ...} -> results (shared/search/);
     {action: mediaUrl, conversationId, messageId, index, variant} or {action: uploadUrl,
     conversationId, fileName, contentType, size} -> a signed URL (shared/media/access.py)."""
 
     def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
         caller = auth.verify(req.headers.get("Authorization"))
         action = AgentAction.model_validate_json(body)
+        if action.action in ("search", "timeline"):
+            return search.agent_action(caller, action.action, action.model_dump(exclude_none=True))
+        conversation_id = _conversation(action)
         if action.action == "mark_read":
-            return outbox.mark_read(caller, action.conversationId)
+            return outbox.mark_read(caller, conversation_id)
         if action.action in ("mediaUrl", "uploadUrl"):
-            return _media(caller, action)
+            return _media(caller, action, conversation_id)
         if action.action == "assign":
-            return conversations.assign(caller, action.conversationId, action.assigneeId)
-        return conversations.set_status(caller, action.conversationId, action.status, action.snoozeUntilMs)
+            return conversations.assign(caller, conversation_id, action.assigneeId)
+        return conversations.set_status(caller, conversation_id, action.status, action.snoozeUntilMs)
 
     return serve(request, handle, body_limit("agent_api"))
 
 
-def _media(caller: auth.Caller, action: AgentAction) -> dict[str, Any]:
+def _conversation(action: AgentAction) -> str:
+    """The conversation an action acts on (required for all but search and timeline)."""
+    if action.conversationId is None:
+        from shared.errors import Refused
+
+        raise Refused("invalid_request", f"{action.action} needs conversationId")
+    return action.conversationId
+
+
+def _media(caller: auth.Caller, action: AgentAction, conversation_id: str) -> dict[str, Any]:
     """Signed media URLs for staff of the conversation's tenant, support conversations only."""
     from shared.errors import Refused
     from shared.media import access
 
-    conversations.for_staff(caller, action.conversationId)
+    conversations.for_staff(caller, conversation_id)
     if action.action == "mediaUrl":
         if action.messageId is None:
             raise Refused("invalid_request", "mediaUrl needs messageId")
         return access.media_url(
-            caller.tenant_id, action.conversationId, action.messageId, action.index, action.variant
+            caller.tenant_id, conversation_id, action.messageId, action.index, action.variant
         )
     if action.fileName is None or action.contentType is None or action.size is None:
         raise Refused("invalid_request", "uploadUrl needs fileName, contentType and size")

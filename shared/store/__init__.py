@@ -261,4 +261,33 @@ __all__ = [
 # Media of a message (shared/store/media.py): appended here, re-exported like the rest.
 from shared.store.media import MEDIA_STATES, media_entries, message_media, set_media_entry
 
+# Search and the timeline (shared/store/search.py, shared/search/): re-exported the same way.
+from shared.store.search import (
+    FoundMessage,
+    contact_path,
+    contacts_with_term,
+    conversation_messages,
+    get_conversations,
+    message_path,
+    support_conversation_ids,
+    tenant_contacts,
+    tenant_messages,
+    timeline_query_by_tenant,
+    update_documents,
+)
+
 __all__ += ["MEDIA_STATES", "media_entries", "message_media", "set_media_entry"]
+
+__all__ += [
+    "FoundMessage",
+    "contact_path",
+    "contacts_with_term",
+    "conversation_messages",
+    "get_conversations",
+    "message_path",
+    "support_conversation_ids",
+    "tenant_contacts",
+    "tenant_messages",
+    "timeline_query_by_tenant",
+    "update_documents",
+]
