@@ -177,6 +177,58 @@ def _whatsapp_message(i: int) -> dict[str, Any]:
     return body
 
 
+SEARCH_FIELDS = ("tenantId", "conversationId", "sentAtMs", "terms")
+# Firestore's storage list price (USD per GiB-month), assumed here for the estimate below: check
+# Google's price list for the location (regional locations cost less than multi-region ones).
+STORAGE_GIB_MONTH = 0.18
+INDEX_ENTRY_OVERHEAD = 32  # bytes per index entry besides the document name and the value
+
+
+def search_index_cost(sample: int = 100) -> dict[str, Any]:
+    """What search and the timeline cost per message (shared/search/fields.py): no document write
+    (the fields ride in the message's own create, which the write count above already shows), and
+    index entries, which Firestore does not bill per write but stores (billed as storage). Counted
+    on the messages this run stored, with infra/firestore.indexes.json (bench/limits.py)."""
+    from bench import limits
+    from shared import store
+    from shared.search.fields import every_key
+
+    config = limits.IndexConfig.load()
+    found = store.tenant_messages(every_key(demo.DEMO_TENANT), limit=sample)
+    added, terms, added_bytes = [], [], []
+    for message in found:
+        data = message.data
+        without = {k: v for k, v in data.items() if k not in SEARCH_FIELDS}
+        extra = (
+            limits.index_entries("messages", data, config).total
+            - limits.index_entries("messages", without, config).total
+        )
+        added.append(extra)
+        keys = data.get("terms") or {}
+        terms.append(len(keys))
+        name = limits.document_name_size(message.path)
+        added_bytes.append(
+            sum(2 * (name + limits.string_size(k) + 8 + INDEX_ENTRY_OVERHEAD) for k in keys)
+            + (extra - 2 * len(keys)) * (name + 16 + INDEX_ENTRY_OVERHEAD)
+        )
+    if not found:
+        return {"error": "no message found to count"}
+    per_message_bytes = statistics.mean(added_bytes)
+    gib_per_million = per_message_bytes * 1_000_000 / 2**30
+    return {
+        "extra_document_writes_per_message": 0,
+        "messages_counted": len(found),
+        "terms_keys_per_message_mean": round(statistics.mean(terms), 1),
+        "index_entries_added_per_message_mean": round(statistics.mean(added), 1),
+        "index_entries_added_per_message_max": max(added),
+        "index_bytes_added_per_message_mean": round(per_message_bytes),
+        "index_gib_per_million_messages": round(gib_per_million, 3),
+        "storage_usd_per_million_messages_per_month": round(gib_per_million * STORAGE_GIB_MONTH, 3),
+        "note": "no index-write charge in Firestore's pricing; entries are stored (and count toward "
+        "40,000 per document): MAX_TERMS caps a message at 400 terms",
+    }
+
+
 def run(messages: int = 300) -> dict[str, Any]:  # noqa: PLR0915 - one measured script, top to bottom
     """Count what ``messages`` single-message WhatsApp webhooks cost end to end; return the figures
     (per message) and the resulting cost per 1 million inbound messages."""
@@ -244,6 +296,7 @@ def run(messages: int = 300) -> dict[str, Any]:  # noqa: PLR0915 - one measured 
                     ingest_ms.append((time.perf_counter() - started) * 1000)
             listener_reads = listeners.settle(expected=AGENTS * messages)
             listeners.close()
+            search_index = search_index_cost()
         finally:
             bus._publish_chunk = real_chunk  # type: ignore[assignment]
 
@@ -279,6 +332,7 @@ def run(messages: int = 300) -> dict[str, Any]:  # noqa: PLR0915 - one measured 
         "messages": messages,
         "events_published": events,
         "per_message": per_message,
+        "search_index": search_index,
         "cost_per_million_usd": cost_per_million(usage=usage),
     }
     report("cost_per_inbound_message", figures)

@@ -111,6 +111,7 @@ BENCHMARKS: dict[str, str] = {
     "media_latency": "bench.media_latency",
     "media_dashboard_latency": "bench.media_dashboard_latency",
     "media_upload": "bench.media_upload",
+    "search": "bench.search",
 }
 
 
@@ -128,6 +129,8 @@ def run_all(quick: bool) -> dict[str, Any]:
             kwargs = {"events": 2000, "hot_seconds": 10}
         if quick and name == "parse_speed":
             kwargs = {"rounds": 3, "loops": 50}
+        if quick and name == "search":
+            kwargs = {"messages": 10_000, "rounds": 10}
         if quick and name == "chat_scale":
             kwargs = {"sizes": (2, 100), "posts": 6, "rate_line": False}
         try:

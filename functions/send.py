@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.http import Response, body_limit, serve
-from shared import auth, bulk, canned, conversations, labels, outbox, templates
+from shared import auth, bulk, canned, conversations, labels, outbox, search, templates
 from shared.errors import Refused
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,9 +51,12 @@ class AgentAction(BaseModel):
         "delete_canned",
         "list_templates",
         "typing",
+        # search and the timeline (shared/search/)
+        "search",
+        "timeline",
     ]
-    # Every action but the label set's (create/update/delete_label), bulk and the canned replies'
-    # names one conversation.
+    # Every action but the label set's (create/update/delete_label), bulk, the canned replies',
+    # search and timeline names one conversation.
     conversationId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     assigneeId: str | None = Field(default=None, max_length=128)
     status: Literal["open", "pending", "snoozed", "resolved"] | None = None
@@ -87,6 +90,22 @@ class AgentAction(BaseModel):
     scope: Literal["tenant", "personal"] | None = None
     refresh: bool = False
 
+    # search and timeline (shared/search/engine.py validates these further): search takes query,
+    # channel, status, label, assigneeId, direction, fromMs, toMs, cursor, pageSize; timeline fromMs,
+    # toMs, order, types, channels, directions, pageSize, cursor.
+    query: str | None = Field(default=None, max_length=200)
+    channel: str | None = Field(default=None, max_length=64)
+    label: str | None = Field(default=None, max_length=128)
+    direction: str | None = Field(default=None, max_length=16)
+    fromMs: int | None = Field(default=None, ge=0)
+    toMs: int | None = Field(default=None, ge=0)
+    order: Literal["newest", "oldest"] | None = None
+    types: list[str] | None = Field(default=None, max_length=30)
+    channels: list[str] | None = Field(default=None, max_length=30)
+    directions: list[str] | None = Field(default=None, max_length=4)
+    pageSize: int | None = Field(default=None, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=2000)
+
     def bulk_fields(self) -> dict[str, Any]:
         """What a bulk operation takes besides the ids and op."""
         return {"assignee_id": self.assigneeId, "status": self.status, "add": self.add, "remove": self.remove}
@@ -94,6 +113,7 @@ class AgentAction(BaseModel):
 
 def agent_api(request: flask.Request) -> Response:
     """POST {action: assign|set_status|mark_read, conversationId, ...} -> the conversation's new state;
+    {action: search, query, ...} / {action: timeline, fromMs, toMs, ...} -> results (shared/search/);
     {action: mediaUrl, conversationId, messageId, index, variant} or {action: uploadUrl,
     conversationId, fileName, contentType, size} -> a signed URL (shared/media/access.py); labels
     (create_label, update_label, delete_label: admins; set_labels) and bulk (shared/bulk.py);
@@ -114,21 +134,24 @@ def agent_api(request: flask.Request) -> Response:
             return bulk.run(caller, action.conversationIds, action.op, **action.bulk_fields())
         if action.action in ("list_canned", "save_canned", "delete_canned"):
             return canned.agent_action(caller, action.action, action.model_dump(exclude_none=True))
+        if action.action in ("search", "timeline"):
+            return search.agent_action(caller, action.action, action.model_dump(exclude_none=True))
         if action.conversationId is None:
             raise Refused("invalid_request", f"{action.action} needs conversationId", 422)
+        conversation_id = action.conversationId
         if action.action == "set_labels":
-            return labels.set_labels(caller, action.conversationId, action.add, action.remove)
+            return labels.set_labels(caller, conversation_id, action.add, action.remove)
         if action.action == "list_templates":
-            return templates.for_conversation(caller, action.conversationId, refresh=action.refresh)
+            return templates.for_conversation(caller, conversation_id, refresh=action.refresh)
         if action.action == "typing":
-            return outbox.signal_typing(caller, action.conversationId)
+            return outbox.signal_typing(caller, conversation_id)
         if action.action == "mark_read":
-            return outbox.mark_read(caller, action.conversationId)
+            return outbox.mark_read(caller, conversation_id)
         if action.action in ("mediaUrl", "uploadUrl"):
-            return _media(caller, action, action.conversationId)
+            return _media(caller, action, conversation_id)
         if action.action == "assign":
-            return conversations.assign(caller, action.conversationId, action.assigneeId)
-        return conversations.set_status(caller, action.conversationId, action.status, action.snoozeUntilMs)
+            return conversations.assign(caller, conversation_id, action.assigneeId)
+        return conversations.set_status(caller, conversation_id, action.status, action.snoozeUntilMs)
 
     return serve(request, handle, body_limit("agent_api"))
 

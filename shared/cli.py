@@ -31,6 +31,15 @@
     backfill-inbox --tenant T [--dry-run]
                                    give support conversations from before the team inbox the
                                    ``assigned`` field (0/1) its "unassigned" filter queries
+    search --tenant T "WORDS" [--channel C] [--status S] [--label L] [--assignee A] [--direction D]
+           [--from ISO] [--to ISO] [--max N]
+                                   messages matching the words, newest first (then matching contacts
+                                   on stderr); the same code as agent_api's ``search``
+    timeline --tenant T [--from ISO] [--to ISO] [--order newest|oldest] [--type T]... [--channel C]...
+             [--direction D]... [--max N]
+                                   all of the tenant's messages by time, across conversations
+    backfill-search --tenant T [--dry-run]
+                                   add the search fields to messages and contacts stored before search
 
 Data goes to stdout (JSON lines, or a table for channel-health), summaries and errors to stderr; bad
 input exits 2, a failed operation 1. Secrets (tokens, passwords) are read from stdin, never from the
@@ -1030,7 +1039,92 @@ def cmd_backfill_inbox(tenant_id: str, dry_run: bool) -> int:
     return 0
 
 
-# --- the command line ----------------------------------------------------------------------------------
+# --- search and the timeline (shared/search/) -----------------------------------------------------------
+
+
+def _operator(tenant_id: str) -> Any:
+    from shared.auth import Caller
+
+    return Caller(uid="operator-cli", tenant_id=tenant_id, role="admin")
+
+
+def _ms_of(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Print the messages matching the words as JSON lines (following the cursor up to --max)."""
+    from shared import search
+
+    printed, cursor, contacts = 0, None, None
+    while printed < args.max:
+        request = search.SearchRequest(
+            query=args.words,
+            channel=args.channel,
+            status=args.status,
+            label=args.label,
+            assigneeId=args.assignee,
+            direction=args.direction,
+            fromMs=_ms_of(args.from_),
+            toMs=_ms_of(args.to),
+            cursor=cursor,
+            pageSize=min(50, args.max - printed),
+        )
+        answer = search.search(_operator(args.tenant), request)
+        contacts = answer["contacts"] if contacts is None else contacts
+        for result in answer["results"]:
+            emit(result)
+        printed += len(answer["results"])
+        cursor = answer["next"]
+        if cursor is None:
+            break
+    for contact in contacts or []:
+        say(f"contact: {json.dumps(contact, ensure_ascii=False)}")
+    say(f"{printed} message(s)")
+    return 0
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    """Print the tenant's messages by time as JSON lines (following the cursor up to --max)."""
+    from shared import search
+
+    printed, cursor = 0, None
+    while printed < args.max:
+        request = search.TimelineRequest(
+            fromMs=_ms_of(args.from_),
+            toMs=_ms_of(args.to),
+            order=args.order,
+            types=args.type,
+            channels=args.channel,
+            directions=args.direction,
+            pageSize=min(100, args.max - printed),
+            cursor=cursor,
+        )
+        answer = search.timeline(_operator(args.tenant), request)
+        for message in answer["messages"]:
+            emit(message)
+        printed += len(answer["messages"])
+        cursor = answer["next"]
+        if cursor is None:
+            break
+    say(f"{printed} message(s)")
+    return 0
+
+
+def cmd_backfill_search(tenant_id: str, dry_run: bool) -> int:
+    """Add the search fields to a tenant's older messages and contacts."""
+    from shared.search.backfill import backfill
+
+    count = backfill(tenant_id, dry_run=dry_run)
+    verb = "would write" if dry_run else "wrote"
+    say(
+        f"{count.conversations} conversation(s), {count.messages} message(s): {verb} "
+        f"{count.messages_written}; {count.contacts} contact(s): {verb} {count.contacts_written}"
+    )
+    return 0
+
+
+# --- media -------------------------------------------------------------------------------------------
 
 
 def cmd_media_sweep_uploads(older_than: timedelta, dry_run: bool) -> int:
@@ -1047,6 +1141,9 @@ def cmd_media_sweep_uploads(older_than: timedelta, dry_run: bool) -> int:
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+# --- the command line ----------------------------------------------------------------------------------
 
 
 def _duration(value: str) -> timedelta:
@@ -1176,6 +1273,32 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a declaration
     backfill = commands.add_parser("backfill-inbox", help="give old conversations the inbox filters' fields")
     backfill.add_argument("--tenant", required=True)
     backfill.add_argument("--dry-run", action="store_true", help="count, write nothing")
+    found = commands.add_parser("search", help="messages matching words, newest first (JSON lines)")
+    found.add_argument("words")
+    found.add_argument("--tenant", required=True)
+    found.add_argument("--channel")
+    found.add_argument("--status", choices=("open", "pending", "snoozed", "resolved"))
+    found.add_argument("--label")
+    found.add_argument("--assignee")
+    found.add_argument("--direction", choices=("in", "out", "note"))
+    found.add_argument("--max", type=_positive, default=50, help="at most this many (50)")
+    timeline = commands.add_parser("timeline", help="all of a tenant's messages by time (JSON lines)")
+    timeline.add_argument("--tenant", required=True)
+    timeline.add_argument("--order", choices=("newest", "oldest"), default="newest")
+    timeline.add_argument("--type", action="append", default=[], help="only this type (repeatable)")
+    timeline.add_argument("--channel", action="append", default=[], help="only this channel (repeatable)")
+    timeline.add_argument(
+        "--direction", action="append", default=[], choices=("in", "out", "note", "system"), help="repeatable"
+    )
+    timeline.add_argument("--max", type=_positive, default=100, help="at most this many (100)")
+    for sub in (found, timeline):
+        sub.add_argument("--from", dest="from_", type=parse_time, help="from this moment (ISO 8601)")
+        sub.add_argument("--to", type=parse_time, help="before this moment (ISO 8601)")
+    backfill = commands.add_parser(
+        "backfill-search", help="add search fields to messages and contacts stored before search"
+    )
+    backfill.add_argument("--tenant", required=True)
+    backfill.add_argument("--dry-run", action="store_true", help="count what would be written")
     return parser
 
 
@@ -1229,6 +1352,12 @@ def run(args: argparse.Namespace) -> int:
         return cmd_media_sweep_uploads(args.older_than, args.dry_run)
     if command == "backfill-inbox":
         return cmd_backfill_inbox(args.tenant, args.dry_run)
+    if command == "search":
+        return cmd_search(args)
+    if command == "timeline":
+        return cmd_timeline(args)
+    if command == "backfill-search":
+        return cmd_backfill_search(args.tenant, args.dry_run)
     raise BadInput(f"unknown command {command}")  # pragma: no cover - argparse refuses it first
 
 

@@ -74,7 +74,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from shared import channels, ids, store
+from shared import channels, ids, search, store
 from shared.config import settings
 from shared.errors import TransientError
 from shared.media import fetch as media_fetch
@@ -221,7 +221,7 @@ def _message_document(
     event: MessageEvent, route: store.Route, direction: str, sender: dict[str, Any]
 ) -> dict:
     sent_at = _when(event)
-    return {
+    document = {
         "direction": direction,
         "type": event.content.type,
         "content": event.content.model_dump(mode="json", exclude_none=True),
@@ -237,6 +237,9 @@ def _message_document(
         "eventId": event.event_id,
         "raw": json.dumps(event.raw, default=str),
     }
+    conversation_id = ids.conversation_id(route.channel_id, event.contact_id)
+    document.update(search.message_fields(route.tenant_id, conversation_id, _ms(sent_at), document))
+    return document
 
 
 def _assigned_flag() -> Any:
@@ -319,6 +322,7 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
         contact["name"] = event.contact_name
     if event.contact_handle:
         contact["handle"] = event.contact_handle
+    contact["terms"] = search.contact_terms(contact)  # contact search; written only when it changes
     contact_key = (route.tenant_id, contact_id)
     fresh = _known_contacts.unchanged(contact_key, contact)
     part = _summary_part(event, route, last_message, _reply_window(event, sent_at, plain=True))
@@ -911,6 +915,15 @@ def _targeted(
         }
     else:
         update = {"deleted": True, "deletedAt": at, "text": None, "content.text": store.delete_field()}
+    if not isinstance(event, ReactionEvent):
+        # The search terms follow the new text (none once deleted), in the same write; a message from
+        # before search (not backfilled yet) gets its search fields here too.
+        text = update["text"]
+        after = {**target.data, "text": text, "content": {**(target.data.get("content") or {}), "text": text}}
+        after["deleted"] = isinstance(event, DeleteEvent)
+        sent = target.data.get("sentAt")
+        sent_ms = target.data.get("sentAtMs") or (_ms(sent) if isinstance(sent, datetime) else _ms(at))
+        update.update(search.message_fields(route.tenant_id, conversation_id, sent_ms, after))
     store.update_message(route.tenant_id, conversation_id, target.message_id, update)
     return Outcome("applied", target.message_id)
 

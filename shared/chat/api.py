@@ -59,7 +59,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from shared import auth, ids, inbox, store
+from shared import auth, ids, inbox, search, store
 from shared.auth import Forbidden, Unauthenticated
 from shared.chat import attachments as chat_attachments
 from shared.chat import keys, metering, models, push
@@ -655,6 +655,10 @@ def _write_post(
         "receivedAt": store.server_time(),
     }
     shown = chat_attachments.attach(caller.app_id, caller.user, request, message, post_id)  # image/file posts
+    # Search and the timeline (shared/search/): a support channel's posts are the agents' inbox and
+    # searchable by them; a direct or group chat's carry no tenantId, so no staff query reaches them.
+    searchable = caller.app_id if kind == "support" else None
+    message.update(search.message_fields(searchable, request.channelId, now_ms, message))
     summary = _summary(post_id, request.type, shown, "in", caller.user, name, now_ms)
     part = chat_part(summary, now_ms)
     if kind == "support":

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared import channels, conversations, ids, store
+from shared import channels, conversations, ids, search, store
 from shared.auth import Caller
 from shared.errors import Refused
 from shared.outbox.attachments import Upload, check_uploads
@@ -277,6 +277,10 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
         "sentAt": now,
         "createdAt": store.server_time(),
     }
+    # Search and the timeline (shared/search/): in the message's own create, no extra write.
+    document.update(
+        search.message_fields(caller.tenant_id, request.conversationId, int(now.timestamp() * 1000), document)
+    )
     if channel == "app":
         # A support channel opened from an app (the chat API) has no provider: writing the reply
         # delivers it, so it is "sent" at once and no Cloud Task is enqueued; shared/chat/support.py

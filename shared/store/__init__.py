@@ -287,7 +287,6 @@ from shared.store.labels import (
     backfill_assigned,
     create_label,
     delete_label,
-    get_conversations,
     inbox_page,
     list_labels,
     strip_label,
@@ -295,20 +294,45 @@ from shared.store.labels import (
 )
 from shared.store.media import MEDIA_STATES, media_entries, message_media, set_media_entry
 
+# Search and the timeline (shared/store/search.py, shared/search/): re-exported the same way.
+from shared.store.search import (
+    FoundMessage,
+    contact_path,
+    contacts_with_term,
+    conversation_messages,
+    get_conversations,
+    message_path,
+    support_conversation_ids,
+    tenant_contacts,
+    tenant_messages,
+    timeline_query_by_tenant,
+    update_documents,
+)
+
 __all__ += ["MEDIA_STATES", "media_entries", "message_media", "set_media_entry"]
 
 __all__ += [
     "LABEL_CLEANUP_PAGE",
     "MAX_BATCH_WRITES",
     "ConversationChange",
+    "FoundMessage",
     "apply_conversation_changes",
     "array_remove",
     "backfill_assigned",
+    "contact_path",
+    "contacts_with_term",
+    "conversation_messages",
     "create_label",
     "delete_label",
     "get_conversations",
     "inbox_page",
     "list_labels",
+    "message_path",
     "strip_label",
+    "support_conversation_ids",
+    "tenant_contacts",
+    "tenant_messages",
+    "timeline_query_by_tenant",
+    "update_documents",
     "update_label",
 ]

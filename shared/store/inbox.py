@@ -89,7 +89,9 @@ def create_message(new: NewMessage) -> bool:
     else:
         batch.set(conversation, new.conversation, merge=True)
     if new.contact_id and new.contact:
-        batch.set(contact_ref(new.tenant_id, new.contact_id), new.contact, merge=True)
+        # Each field given replaces the stored one whole (a renamed contact's search terms lose the
+        # old name's), the others stay.
+        batch.set(contact_ref(new.tenant_id, new.contact_id), new.contact, merge=list(new.contact))
     try:
         batch.commit(**_rpc())
     except AlreadyExists:

@@ -121,14 +121,6 @@ class ConversationChange:
         return 1 + (self.activity is not None) + (self.then is not None)
 
 
-def get_conversations(tenant_id: str, conversation_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The conversations that exist among ``conversation_ids``, by id (one ``get_all``)."""
-    refs = [conversation_ref(tenant_id, cid) for cid in dict.fromkeys(conversation_ids)]
-    if not refs:
-        return {}
-    return {s.id: s.to_dict() or {} for s in client().get_all(refs, **_rpc()) if s.exists}
-
-
 def apply_conversation_changes(tenant_id: str, changes: Sequence[ConversationChange]) -> None:
     """Write changes in as few batches as Firestore allows (500 writes each); a change and its
     activity line always share a batch, so a line never exists without its change or the reverse."""

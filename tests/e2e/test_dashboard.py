@@ -301,7 +301,7 @@ def test_notes_assignment_status_and_keyboard(clean_stack: LocalStack, open_dash
     expect(page.get_by_test_id("thread-contact")).to_have_text("Ana First")
 
     # Tab walks the page in reading order: search, filters, the list (one stop), the conversation.
-    page.get_by_label("Search contacts by name").focus()
+    page.get_by_label("Search messages and contacts").focus()
     order = []
     for _ in range(8):
         page.keyboard.press("Tab")
@@ -355,9 +355,9 @@ def test_notes_assignment_status_and_keyboard(clean_stack: LocalStack, open_dash
     assert data["status"] == "snoozed"
     assert data["snoozeUntilMs"] > time.time() * 1000 + 0.9 * HOUR * 1000
 
-    # Search narrows the loaded rows by contact name.
+    # Search narrows the loaded rows by contact name (and searches messages below them).
     status_filter(page, "All")
-    page.get_by_label("Search contacts by name").fill("ben")
+    page.get_by_label("Search messages and contacts").fill("ben")
     expect(page.get_by_test_id("conversation-row")).to_have_count(1)
     expect(row(page, second)).to_be_visible()
 

@@ -602,11 +602,18 @@ def test_rules_scope_reads_to_the_agents_tenant() -> None:
     # "My channels": the app user's collection-group query on member documents, scoped by the
     # documents' own tenantId and userId (no tenant in the path to match).
     my_memberships = "/databases/{database}/documents/{path=**}/members/{memberId}"
+    # The timeline and search: staff's collection-group query on messages, scoped by the documents'
+    # own tenantId (only support conversations' messages carry one).
+    tenant_messages = "/databases/{database}/documents/{path=**}/messages/{messageId}"
     for allow in reads:
         assert allow.methods <= {"read", "get", "list"}
         if allow.path == my_memberships:
             assert "resource.data.tenantId == claims().tenantId" in allow.condition
             assert "resource.data.userId == appUserId()" in allow.condition
+            continue
+        if allow.path == tenant_messages:
+            assert "resource.data.tenantId == claims().tenantId" in allow.condition
+            assert "claims().role in ['agent', 'admin']" in allow.condition
             continue
         assert allow.path == tenant or allow.path.startswith(tenant + "/")
         assert "tenantId" in allow.condition, f"{allow.path} is readable without a tenant check"

@@ -393,8 +393,50 @@ QUERIES = (
     Query("quarantine", "", "quarantine", NOBODY, root=True),
     Query("api-keys", "", "apiKeys", NOBODY, root=True),
     Query("developer-app-slots", f"developers/{DEVELOPER}", "apps", NOBODY, root=True),
-    # Collection-group queries reach across tenants: no rule grants one.
+    # Collection-group queries reach across tenants: no rule grants one...
     Query("every-tenants-messages", "", "messages", NOBODY, all_descendants=True, root=True),
+    # ...but staff's timeline over their own tenant's messages (shared/search/: what a client query
+    # may ask), which must ask for tenantId == their tenant: never another tenant's, never an app
+    # user, never without it.
+    Query(
+        "timeline-tenant-a",
+        "",
+        "messages",
+        STAFF,
+        where=_eq("tenantId", A),
+        order_by="sentAtMs",
+        all_descendants=True,
+        root=True,
+    ),
+    Query(
+        "timeline-tenant-b",
+        "",
+        "messages",
+        frozenset({"agent-B", "admin-B"}),
+        where=_eq("tenantId", B),
+        order_by="sentAtMs",
+        all_descendants=True,
+        root=True,
+    ),
+    Query(
+        "timeline-notes-tenant-a",
+        "",
+        "messages",
+        STAFF,
+        where=_and(_eq("tenantId", A), _eq("direction", "note")),
+        all_descendants=True,
+        root=True,
+    ),
+    Query(
+        "timeline-without-tenant",
+        "",
+        "messages",
+        NOBODY,
+        where=_eq("direction", "in"),
+        order_by="sentAtMs",
+        all_descendants=True,
+        root=True,
+    ),
     Query("tenant-messages-all-conversations", "", "messages", NOBODY, all_descendants=True),
 )
 
@@ -438,11 +480,21 @@ def tree(tenant: str) -> dict[str, dict[str, Any]]:
         f"{SUPPORT}/parked/p-1": {"event": "{}"},
     }
     for message_id, direction in (("in-1", "in"), ("out-1", "out"), ("note-1", "note")):
-        docs[f"{SUPPORT}/messages/{message_id}"] = {"direction": direction, "text": message_id, "sentAt": now}
+        # Support conversations' messages carry the search fields (shared/search/fields.py).
+        searchable = {"tenantId": tenant, "sentAtMs": 5, "terms": {f"{tenant}:": 5, f"{tenant}:parcel": 5}}
+        docs[f"{SUPPORT}/messages/{message_id}"] = {
+            "direction": direction,
+            "text": message_id,
+            "sentAt": now,
+            **searchable,
+            "conversationId": SUPPORT.rpartition("/")[2],
+        }
         docs[f"{APP_SUPPORT}/messages/{message_id}"] = {
             "direction": direction,
             "text": message_id,
             "createdAt": now,
+            **searchable,
+            "conversationId": APP_SUPPORT.rpartition("/")[2],
         }
     activity = {
         "direction": "system",
@@ -471,7 +523,14 @@ def tree(tenant: str) -> dict[str, dict[str, Any]]:
         }
 
     for channel in (GROUP, DIRECT):
-        docs[f"{channel}/messages/post-1"] = {"direction": "in", "text": "hey", "createdAt": now}
+        # A direct or group chat's posts carry no tenantId: no staff query reaches them.
+        docs[f"{channel}/messages/post-1"] = {
+            "direction": "in",
+            "text": "hey",
+            "createdAt": now,
+            "conversationId": channel.rpartition("/")[2],
+            "sentAtMs": 5,
+        }
         docs[f"{channel}/members/u-member"] = member(channel, "u-member", "owner", 1)
         docs[f"{channel}/members/u-other"] = member(channel, "u-other", "member", 0)
     # u-left left the group while the old layout's fan-out was merging unread counts: the merge

@@ -155,6 +155,78 @@ export interface TemplateList {
   fetchedAtMs: number | null;
 }
 
+// --- search and the timeline (agent_api actions "search" and "timeline") ---
+
+export interface SearchRequest {
+  query: string;
+  channel?: string;
+  status?: ConversationStatus;
+  label?: string;
+  assigneeId?: string;
+  direction?: "in" | "out" | "note";
+  fromMs?: number;
+  toMs?: number;
+  cursor?: string;
+  pageSize?: number;
+}
+
+/** One matching message: `snippet` is the text around the match, `highlights` [start, end) offsets in it. */
+export interface SearchHit {
+  conversationId: string;
+  messageId: string;
+  sentAtMs: number;
+  direction: string;
+  type: string;
+  channel: string | null;
+  snippet: string;
+  highlights: Array<[number, number]>;
+  sender: { kind: string | null; name: string | null };
+  contact: { id: string | null; name: string | null };
+}
+
+export interface ContactHit {
+  contactId: string;
+  name: string | null;
+  handle: string | null;
+  channel: string | null;
+  conversationId: string | null;
+  highlights: Array<[number, number]>;
+}
+
+export interface SearchAnswer {
+  results: SearchHit[];
+  contacts: ContactHit[];
+  next: string | null;
+}
+
+export interface TimelineRequest {
+  fromMs?: number;
+  toMs?: number;
+  order?: "newest" | "oldest";
+  types?: string[];
+  channels?: string[];
+  directions?: string[];
+  pageSize?: number;
+  cursor?: string;
+}
+
+export interface TimelineMessage {
+  conversationId: string;
+  messageId: string;
+  sentAtMs: number;
+  direction: string;
+  type: string;
+  channel: string | null;
+  text: string | null;
+  sender: { kind: string | null; name: string | null };
+  contact: { id: string | null; name: string | null };
+}
+
+export interface TimelineAnswer {
+  messages: TimelineMessage[];
+  next: string | null;
+}
+
 export const api = {
   sendMessage: (request: SendRequest) => post<SendResult>(runtimeConfig().functions.send_message, request),
   assign: (conversationId: string, assigneeId: string | null) =>
@@ -203,6 +275,11 @@ export const api = {
   /** A signed URL (5 minutes) for one file of a message: `content.media[index]`. */
   mediaUrl: (conversationId: string, messageId: string, index: number, variant: "original" | "thumbnail") =>
     post<SignedMedia>(runtimeConfig().functions.agent_api, { action: "mediaUrl", conversationId, messageId, index, variant }),
+  /** Messages and contacts matching words (shared/search/engine.py), newest first. */
+  search: (request: SearchRequest) => post<SearchAnswer>(runtimeConfig().functions.agent_api, { action: "search", ...request }),
+  /** A page of all of the tenant's messages by time, across conversations. */
+  timeline: (request: TimelineRequest) =>
+    post<TimelineAnswer>(runtimeConfig().functions.agent_api, { action: "timeline", ...request }),
   /** A signed resumable upload (15 minutes) for a file to attach in this conversation. */
   uploadUrl: (conversationId: string, fileName: string, contentType: string, size: number) =>
     post<SignedUpload>(runtimeConfig().functions.agent_api, { action: "uploadUrl", conversationId, fileName, contentType, size }),

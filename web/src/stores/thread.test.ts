@@ -489,3 +489,26 @@ describe("actions on the conversation", () => {
     expect(allListenersOn(MESSAGES).every((listener) => !listener.active)).toBe(true);
   });
 });
+
+describe("opening a conversation at a message (a search or timeline result)", () => {
+  it("loads earlier pages until the message is there, then stops", () => {
+    thread.reveal("c1", "m-old");
+    expect(thread.target).toBe("m-old");
+    const first = listenerOn(MESSAGES);
+    const page = Array.from({ length: MESSAGE_PAGE }, (_, i) => message(`m${MESSAGE_PAGE - i}`, (MESSAGE_PAGE - i) * 1000));
+    first.next(newestFirst(...page));
+    // Not among the latest 100: the next listener asks for 200.
+    const second = allListenersOn(MESSAGES).at(-1)!;
+    expect(constraint(second, "limit")?.count).toBe(2 * MESSAGE_PAGE);
+    second.next(newestFirst(...page, message("m-old", 1)));
+    expect(thread.messages[0].id).toBe("m-old");
+    // Found: no further page is asked for.
+    expect(allListenersOn(MESSAGES)).toHaveLength(2);
+  });
+
+  it("forgets the message when another conversation opens", () => {
+    thread.reveal("c1", "m1");
+    thread.open("c2");
+    expect(thread.target).toBeNull();
+  });
+});

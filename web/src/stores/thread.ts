@@ -28,6 +28,8 @@ import {
 import { useNotices } from "./notices";
 
 export const MESSAGE_PAGE = 100;
+/** Opening a search result older than what is loaded loads earlier pages until it shows, at most this many. */
+export const REVEAL_PAGES = 20;
 // While a conversation is open, new customer messages are marked read at most this often: each
 // mark_read writes the conversation document, which ingest is writing too (Firestore sustains
 // about one write per second per document; measured here, marking every 0.6 s while a customer
@@ -44,6 +46,9 @@ export const useThread = defineStore("thread", () => {
   const messageLimit = ref(MESSAGE_PAGE);
   const loadingEarlier = ref(false);
   const pending = ref<PendingMessage[]>([]);
+  /** The message a search or timeline result opened the conversation at (shown and highlighted). */
+  const target = ref<string | null>(null);
+  let revealPages = 0;
   /** Unsent text per conversation: switching conversations keeps each one's draft. */
   const drafts = new Map<string, string>();
   const notices = useNotices();
@@ -122,6 +127,7 @@ export const useThread = defineStore("thread", () => {
         messagesLoaded.value = true;
         truncated.value = snapshot.size >= wanted;
         loadingEarlier.value = false;
+        seekTarget();
         const landed = new Set(list.map((m) => m.clientMessageId).filter(Boolean));
         if (pending.value.some((p) => landed.has(p.clientMessageId))) {
           pending.value = pending.value.filter((p) => !landed.has(p.clientMessageId));
@@ -132,6 +138,23 @@ export const useThread = defineStore("thread", () => {
         notices.error(`Messages could not be loaded (${exc.code}).`);
       },
     );
+  }
+
+  /** Open a conversation at one of its messages: earlier pages load until it is there. */
+  function reveal(id: string, messageId: string): void {
+    open(id);
+    target.value = messageId;
+    revealPages = 0;
+    seekTarget();
+  }
+
+  function seekTarget(): void {
+    const wanted = target.value;
+    if (!wanted || !messagesLoaded.value || messages.value.some((m) => m.id === wanted)) return;
+    if (truncated.value && !loadingEarlier.value && revealPages < REVEAL_PAGES) {
+      revealPages++;
+      loadEarlier();
+    }
   }
 
   /** 100 more of the conversation's history, above what is shown. */
@@ -153,6 +176,7 @@ export const useThread = defineStore("thread", () => {
     markReadTimer = undefined;
     conversationId.value = null;
     conversation.value = null;
+    target.value = null;
     missing.value = false;
     messages.value = [];
     messagesLoaded.value = false;
@@ -281,6 +305,8 @@ export const useThread = defineStore("thread", () => {
     messagesLoaded,
     loadingEarlier,
     loadEarlier,
+    target,
+    reveal,
     truncated,
     pending,
     pendingHere,
