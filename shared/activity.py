@@ -27,6 +27,7 @@ from typing import Any
 
 from shared import ids, store
 from shared.auth import Caller
+from shared.search import fields as search_fields
 
 VERBS = ("resolve", "reopen", "pend", "snooze", "assign", "unassign", "labels")
 STATUS_VERBS = {"resolved": "resolve", "open": "reopen", "pending": "pend", "snoozed": "snooze"}
@@ -85,12 +86,11 @@ def line(caller: Caller, conversation_id: str, verb: str, **details: Any) -> tup
         "text": sentence(verb, actor, activity),
         "sender": {"kind": "agent", "id": caller.uid, "name": actor},
         "status": "activity",
-        "tenantId": caller.tenant_id,
-        "conversationId": conversation_id,
         "sentAt": store.server_time(),
-        "sentAtMs": now_ms,
         "createdAt": store.server_time(),
     }
+    # tenantId, conversationId, sentAtMs and the timeline's keys (no words: lines are not searched)
+    document.update(search_fields.message_fields(caller.tenant_id, conversation_id, now_ms, document))
     return ids.doc_id("activity", conversation_id, uuid.uuid4().hex), document
 
 

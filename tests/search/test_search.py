@@ -339,3 +339,22 @@ def test_the_cli_prints_search_results_and_the_timeline_as_json_lines(
     assert [json.loads(line)["text"] for line in lines] == ["parcel one", "parcel two"]
     assert cli.main(["backfill-search", "--tenant", demo.DEMO_TENANT, "--dry-run"]) == 0
     assert "would write 0" in capsys.readouterr().err
+
+
+def test_activity_lines_are_on_the_timeline_when_asked_for_and_never_found_by_words(
+    clean_stack: LocalStack,
+) -> None:
+    from shared import conversations
+
+    conversation, message = arrive("resolved already?", 1)
+    conversations.set_status(AGENT, conversation, "resolved", None)
+
+    lines = search.timeline(AGENT, search.TimelineRequest(directions=["system"]))["messages"]
+    assert [(m["type"], m["conversationId"]) for m in lines] == [("activity", conversation)]
+    assert "resolved" in (lines[0]["text"] or "")
+    assert [m["messageId"] for m in search.timeline(AGENT, search.TimelineRequest())["messages"]] == [message]
+    assert [
+        m["messageId"]
+        for m in search.timeline(ACME_AGENT, search.TimelineRequest(directions=["system"]))["messages"]
+    ] == []
+    assert found("resolved") == ["resolved already?"]
