@@ -137,7 +137,7 @@ def agent_api(request: flask.Request) -> Response:
         if action.action in ("search", "timeline"):
             return search.agent_action(caller, action.action, action.model_dump(exclude_none=True))
         if action.conversationId is None:
-            raise Refused("invalid_request", f"{action.action} needs conversationId", 422)
+            raise Refused("invalid_request", f"{action.action} needs conversationId", 400)
         conversation_id = action.conversationId
         if action.action == "set_labels":
             return labels.set_labels(caller, conversation_id, action.add, action.remove)
