@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import firebase_admin
 
 AGENT_ROLES = ("agent", "admin")
+# Who may run the workspace (labels, canned replies for the team, and the admin console's actions).
+ADMIN_ROLES = ("owner", "admin")
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,17 @@ def verify(authorization: str | None, roles: tuple[str, ...] = AGENT_ROLES) -> C
         email=claims.get("email"),
         name=claims.get("name"),
     )
+
+
+def is_admin(caller: Caller) -> bool:
+    """Whether the caller may run the workspace (an owner or an admin)."""
+    return caller.role in ADMIN_ROLES
+
+
+def require_admin(caller: Caller, what: str = "this") -> None:
+    """Forbidden unless the caller is an owner or an admin."""
+    if not is_admin(caller):
+        raise Forbidden(f"only an admin can do {what}")
 
 
 def invite(email: str, password: str, tenant_id: str, role: str, name: str | None = None) -> str:

@@ -23,7 +23,7 @@ import re
 import uuid
 from typing import Any
 
-from shared import store
+from shared import auth, store
 from shared.auth import Caller
 from shared.errors import Refused
 
@@ -40,7 +40,7 @@ def _visible(caller: Caller, data: dict[str, Any]) -> bool:
 
 def _may_write(caller: Caller, scope: str, owner_id: str | None) -> bool:
     if scope == "tenant":
-        return caller.role == "admin"
+        return auth.is_admin(caller)
     return owner_id == caller.uid
 
 

@@ -20,7 +20,7 @@ import re
 import uuid
 from typing import Any
 
-from shared import activity, conversations, store
+from shared import activity, auth, conversations, store
 from shared.auth import Caller
 from shared.errors import Refused
 
@@ -32,7 +32,7 @@ DEFAULT_COLOR = "#64748b"
 
 
 def _require_admin(caller: Caller) -> None:
-    if caller.role != "admin":
+    if not auth.is_admin(caller):
         raise Refused("admin_only", "only an admin of this workspace can manage labels", 403)
 
 

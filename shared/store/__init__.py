@@ -9,6 +9,7 @@
 - ``chat``: the chat backend (apps, API keys, app users, channels, members and the collection-group
   query of one's channels, posts, usage shards, rate buckets, join requests,
   developers' app slots, the migration to the seq/lastReadSeq layout);
+- ``audit``: the append-only audit log of admin actions;
 - ``canned``: canned replies and the channels' cached WhatsApp template lists;
 - ``push_roster``: a chat channel's push roster shards (members' device tokens, mute and viewing
   marks) and push jobs' progress (shared/chat/push.py).
@@ -49,6 +50,7 @@ from shared.store._client import (
     server_time,
     transient_errors,
 )
+from shared.store.audit import AUDIT_PAGE_LIMIT, append_audit_entry, list_audit_entries
 from shared.store.canned import (
     CANNED_LIST_LIMIT,
     delete_canned_reply,
@@ -159,6 +161,7 @@ from shared.store.push_roster import (
 )
 
 __all__ = [
+    "AUDIT_PAGE_LIMIT",
     "CANNED_LIST_LIMIT",
     "CHAT_MEMBER_PAGE",
     "JOIN_REQUEST_PAGE",
@@ -188,6 +191,7 @@ __all__ = [
     "advance_status",
     "app_tenant_ids",
     "app_user_ids",
+    "append_audit_entry",
     "apps_created_by",
     "array_union",
     "bind_route_signer",
@@ -229,6 +233,7 @@ __all__ = [
     "increment",
     "join_chat_channel",
     "leave_chat_channel",
+    "list_audit_entries",
     "list_canned_replies",
     "list_channels",
     "list_posts",

@@ -96,6 +96,7 @@ def test_the_exports_exist_once_each() -> None:
 def test_every_public_name_of_the_store_modules_is_exported_as_itself() -> None:
     assert STORE_MODULES == [
         "shared.store._client",
+        "shared.store.audit",
         "shared.store.canned",
         "shared.store.chat",
         "shared.store.inbox",
