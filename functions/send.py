@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.http import Response, body_limit, serve
-from shared import auth, bulk, canned, conversations, labels, outbox, search, templates
+from shared import actions, auth, bulk, canned, conversations, labels, outbox, search, templates
 from shared.errors import Refused
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -119,10 +119,14 @@ def agent_api(request: flask.Request) -> Response:
     (create_label, update_label, delete_label: admins; set_labels) and bulk (shared/bulk.py);
     {action: list_canned|save_canned|delete_canned, ...} -> canned replies (shared/canned.py);
     {action: list_templates, conversationId, refresh} -> the channel's templates (shared/templates.py);
-    {action: typing, conversationId} -> {typing: queued|throttled|unsupported} (shared/outbox/typing.py)."""
+    {action: typing, conversationId} -> {typing: queued|throttled|unsupported} (shared/outbox/typing.py);
+    the actions listed in shared/actions.py (the admin console, the audit log...) -> their module."""
 
     def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
         caller = auth.verify(req.headers.get("Authorization"))
+        named = actions.named(body)
+        if named is not None:
+            return actions.dispatch(caller, named, body)
         action = AgentAction.model_validate_json(body)
         if action.action == "create_label":
             return labels.create_label(caller, action.name, action.color)

@@ -12,6 +12,8 @@ import time
 import uuid
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from shared import store
 from shared.auth import Caller
 
@@ -87,3 +89,29 @@ def entries(
         caller.tenant_id, action=action, actor_id=actor_id, before_ms=before_ms, limit=limit
     )
     return [{"id": entry_id, **{k: v for k, v in data.items() if k != "at"}} for entry_id, data in rows]
+
+
+class AuditQuery(BaseModel):
+    """agent_api ``audit_log``: a page of entries, newest first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: str
+    filterAction: str | None = Field(default=None, max_length=64)
+    actorId: str | None = Field(default=None, max_length=128)
+    beforeMs: int | None = Field(default=None, ge=0)
+    pageSize: int = Field(default=50, ge=1, le=200)
+
+
+def agent_action(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    """agent_api ``audit_log`` -> ``{entries, next}`` (``next``: the ``beforeMs`` of the next page)."""
+    query = AuditQuery.model_validate(body)
+    rows = entries(
+        caller,
+        action=query.filterAction,
+        actor_id=query.actorId,
+        before_ms=query.beforeMs,
+        limit=query.pageSize,
+    )
+    more = len(rows) == query.pageSize
+    return {"entries": rows, "actions": list(ACTIONS), "next": rows[-1]["atMs"] if more and rows else None}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from shared import audit
 from shared.auth import Caller
 from shared.errors import Forbidden
-from tests.support import LocalStack
+from tests.support import LocalStack, agent_token
 
 OWNER = Caller(uid="owner-1", tenant_id="tenant-audit", role="owner", name="Olga Owner")
 ADMIN = Caller(uid="admin-1", tenant_id="tenant-audit", role="admin", email="ada@example.com")
@@ -43,3 +44,26 @@ def test_an_agent_cannot_read_the_audit_log_and_unknown_actions_are_refused(clea
         audit.entries(AGENT)
     with pytest.raises(ValueError, match="unknown audit action"):
         audit.record(OWNER, "agent.promote")
+
+
+def test_agent_api_serves_the_audit_log_to_admins_only(clean_stack: LocalStack) -> None:
+    url = clean_stack.function_urls["agent_api"]
+    admin = agent_token(clean_stack, "tenant-audit", "boss@audit.test", role="admin")
+    agent = agent_token(clean_stack, "tenant-audit", "worker@audit.test")
+    written = audit.record(ADMIN, "settings.change", {"kind": "workspace"}, before={"a": 1}, after={"a": 2})
+
+    def ask(token: str, **body: object) -> requests.Response:
+        return requests.post(
+            url,
+            json={"action": "audit_log", **body},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+
+    answer = ask(admin, filterAction="settings.change")
+    assert answer.status_code == 200, answer.text
+    assert [e["id"] for e in answer.json()["entries"]] == [written]
+    assert answer.json()["next"] is None and "settings.change" in answer.json()["actions"]
+    assert ask(agent).status_code == 403
+    assert ask(admin, pageSize=0).status_code == 400
+    assert ask(admin, surprise=True).json()["error"]["code"] == "invalid_request"

@@ -47,6 +47,7 @@ class Agent:
 DANA = Agent("dana@demo.test", "Dana Agent", demo.DEMO_TENANT)
 SAM = Agent("sam@demo.test", "Sam Support", demo.DEMO_TENANT)
 EVE = Agent("eve@acme.test", "Eve Acme", demo.OTHER_TENANT)
+ADA = Agent("ada@demo.test", "Ada Admin", demo.DEMO_TENANT, role="admin")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -104,11 +105,12 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def agents(clean_stack: LocalStack) -> dict[str, Agent]:
-    """Two agents of the demo tenant and one of the other tenant, with an empty, seeded Firestore."""
+    """Two agents and an admin of the demo tenant and an agent of the other tenant, with an empty,
+    seeded Firestore."""
     from shared import auth, store
 
     made = {}
-    for agent in (DANA, SAM, EVE):
+    for agent in (DANA, SAM, EVE, ADA):
         uid = auth.invite(agent.email, PASSWORD, agent.tenant_id, agent.role, agent.name)
         store.put_agent(agent.tenant_id, uid, {"name": agent.name, "email": agent.email, "role": agent.role})
         made[agent.email] = Agent(agent.email, agent.name, agent.tenant_id, agent.role, uid)

@@ -227,6 +227,27 @@ export interface TimelineAnswer {
   next: string | null;
 }
 
+export interface AuditEntry {
+  id: string;
+  action: string;
+  actorId: string;
+  actorName: string;
+  actorRole: string;
+  target: { kind?: string; id?: string; name?: string };
+  before?: unknown;
+  after?: unknown;
+  details?: Record<string, unknown>;
+  atMs: number;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  /** Every action the log knows, for the filter. */
+  actions: string[];
+  /** `beforeMs` of the next (older) page, or null at the end. */
+  next: number | null;
+}
+
 export const api = {
   sendMessage: (request: SendRequest) => post<SendResult>(runtimeConfig().functions.send_message, request),
   assign: (conversationId: string, assigneeId: string | null) =>
@@ -280,6 +301,9 @@ export const api = {
   /** A page of all of the tenant's messages by time, across conversations. */
   timeline: (request: TimelineRequest) =>
     post<TimelineAnswer>(runtimeConfig().functions.agent_api, { action: "timeline", ...request }),
+  /** A page of the workspace's audit log, newest first (admins only). */
+  auditLog: (request: { filterAction?: string; beforeMs?: number; pageSize?: number }) =>
+    post<AuditPage>(runtimeConfig().functions.agent_api, { action: "audit_log", ...request }),
   /** A signed resumable upload (15 minutes) for a file to attach in this conversation. */
   uploadUrl: (conversationId: string, fileName: string, contentType: string, size: number) =>
     post<SignedUpload>(runtimeConfig().functions.agent_api, { action: "uploadUrl", conversationId, fileName, contentType, size }),
