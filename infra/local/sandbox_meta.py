@@ -562,7 +562,9 @@ class MetaGraphApi:
         if route.params.get("endpoint") == NODE:
             whatsapp = route.channel == WHATSAPP
             try:
-                return Reply(200, self._node(node, call, accounts, whatsapp=whatsapp), _graph_headers(version))
+                return Reply(
+                    200, self._node(node, call, accounts, whatsapp=whatsapp), _graph_headers(version)
+                )
             except GraphError as error:
                 return graph_error_reply(error, whatsapp=whatsapp, version=version)
         if route.params.get("endpoint") == MEDIA_UPLOAD:
@@ -681,7 +683,9 @@ class MetaGraphApi:
         asked = [f.strip() for f in raw.split(",") if f.strip()] or ["id", known[1]]
         for name in asked:
             if name not in known:
-                raise _invalid(f"(#100) Tried accessing nonexisting field ({name}) on node type ({node_type})")
+                raise _invalid(
+                    f"(#100) Tried accessing nonexisting field ({name}) on node type ({node_type})"
+                )
         details = account.details
         values = {
             "id": node,
@@ -690,8 +694,11 @@ class MetaGraphApi:
             "category": "Shopping & retail",
             "link": f"https://www.facebook.com/{node}",
             "profile_picture_url": f"https://scontent.cdninstagram.com/v/{node}.jpg",
-            "display_phone_number": details.get("display_phone_number") or f"+1 555-{node[-3:]}-{node[-7:-3]}",
-            "verified_name": details.get("verified_name") or details.get("name") or f"Sandbox business {node[-4:]}",
+            "display_phone_number": details.get("display_phone_number")
+            or f"+1 555-{node[-3:]}-{node[-7:-3]}",
+            "verified_name": details.get("verified_name")
+            or details.get("name")
+            or f"Sandbox business {node[-4:]}",
             "quality_rating": "GREEN",
             "code_verification_status": "VERIFIED",
         }

@@ -291,6 +291,12 @@ class ChannelAdapter(abc.ABC):
         (kept on the channel as ``webhookSubscription``), or ``{}`` when nothing is to be done."""
         return {}
 
+    def disconnect(self, request: ConnectRequest, token: str) -> None:
+        """Ask the provider to stop sending the account's webhooks to us, where its API allows it
+        (raise ProviderError if it refuses). By default nothing: the route is deleted anyway, so
+        what still arrives is quarantined as ``unknown_route``."""
+        return None
+
     # -- shared by the implementations ---------------------------------------------------------
 
     def public_webhook_url(self) -> str | None:
