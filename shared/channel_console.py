@@ -73,8 +73,9 @@ class ChannelAction(_Body):
 
 
 def channel_id_for(kind: str, external_id: str) -> str:
-    """The channel id the page gives a new channel: ``<kind>-<external id>``, in id characters."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", f"{kind}-{external_id}").strip("-")[:100]
+    """The channel id the page gives a new channel: ``<kind>-<external id>`` without the characters
+    an id cannot hold (``+15550100`` -> ``<kind>-15550100``)."""
+    return f"{kind}-{re.sub(r'[^A-Za-z0-9_-]+', '', external_id)}"[:100]
 
 
 def _webhook_url(kind: str) -> str | None:
