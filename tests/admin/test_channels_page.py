@@ -200,7 +200,7 @@ def test_an_admin_tests_connects_rotates_and_disconnects_a_channel(
     gone = call(clean_stack, admin, "disconnect_channel", channelId=channel_id)
     assert gone.status_code == 200, gone.text
     assert gone.json()["routeDeleted"] is True and gone.json()["secretDeleted"] is True
-    assert store.resolve_route(f"{account.kind}:{account.external_id}") is None
+    assert store.resolve_route(f"{account.kind}:{account.external_id}", fresh=True) is None
     assert secrets.channel_token_name(TENANT, channel_id) not in secret_file()
     after = store.get_channel(TENANT, channel_id)
     assert after["disconnectedAt"] and "credential" not in after
