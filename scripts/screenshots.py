@@ -231,6 +231,7 @@ def channels_page(out: Path) -> None:
     from shared import auth, store
     from tests.support import eventually, post_webhook, whatsapp_text_webhook
 
+    expect.set_options(timeout=30_000)  # the first load of the console page under a busy machine
     admin = "admin@demo.test"
     number_id, token = "109000000000077", "EAAcornerShopToken0077"
     with LocalStack() as stack:
