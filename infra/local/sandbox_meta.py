@@ -17,6 +17,11 @@ phone number id) or, for ``/me``, by the token. Sources for the shapes below:
 - Webhooks: Messenger ``message_deliveries`` / ``message_reads``, Instagram ``messaging_seen``,
   WhatsApp ``statuses`` (sent / delivered carry ``conversation`` and ``pricing``), signed with
   ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, body)>`` (and the legacy sha1 header).
+- Reading an account (what connecting a channel tests): ``GET /{page-id | ig-user-id |
+  phone-number-id}?fields=...`` with the account's token answers the fields asked for (Page ``name``;
+  IG User ``username``, ``name``; Phone Number ``display_phone_number``, ``verified_name``); a token
+  Meta does not know is 190 (HTTP 400, 401 for a WhatsApp number), another account's id 100/33, an
+  unknown field 100 "Tried accessing nonexisting field".
 - Real published request/response bodies in ``shared/fixtures/providers/*/out-*.json``.
 """
 
