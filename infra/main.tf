@@ -79,7 +79,7 @@ locals {
   }
 
   # Channel access tokens live in Secret Manager as channel-token-<channelId>, created by the admin
-  # CLI when a channel is connected; only deliver may read them.
+  # CLI or the channels page (agent_api) when a channel is connected; deliver reads them.
   channel_token_secret_prefix     = "channel-token-"
   twilio_auth_token_secret_prefix = "twilio-auth-token-"
 
@@ -408,6 +408,37 @@ resource "google_project_iam_member" "twilio_webhook_auth_tokens" {
     title       = "twilio-auth-token-secrets-only"
     description = "Only Secret Manager secrets named ${local.twilio_auth_token_secret_prefix}<AccountSid>."
     expression  = "resource.name.startsWith(\"projects/${local.project_number}/secrets/${local.twilio_auth_token_secret_prefix}\")"
+  }
+}
+
+# agent_api serves the admin console's channels page (shared/channel_console.py): it creates, adds
+# versions to, reads (reconnect) and deletes channel tokens and Twilio accounts' auth tokens, and reads
+# the Telegram master secret that derives each bot's secret token on connect. Nothing else.
+resource "google_project_iam_member" "agent_api_channel_secrets" {
+  for_each = contains(keys(local.topology.functions), "agent_api") ? toset(["agent_api"]) : toset([])
+
+  project = var.project_id
+  role    = "roles/secretmanager.admin"
+  member  = module.functions[each.key].service_account_member
+
+  condition {
+    title       = "channel-secrets-only"
+    description = "Only ${local.channel_token_secret_prefix}* and ${local.twilio_auth_token_secret_prefix}* secrets."
+    expression  = "resource.name.startsWith(\"projects/${local.project_number}/secrets/${local.channel_token_secret_prefix}\") || resource.name.startsWith(\"projects/${local.project_number}/secrets/${local.twilio_auth_token_secret_prefix}\")"
+  }
+}
+
+resource "google_project_iam_member" "agent_api_telegram_master" {
+  for_each = contains(keys(local.topology.functions), "agent_api") ? toset(["agent_api"]) : toset([])
+
+  project = var.project_id
+  role    = "roles/secretmanager.secretAccessor"
+  member  = module.functions[each.key].service_account_member
+
+  condition {
+    title       = "telegram-webhook-secret-only"
+    description = "Only the Telegram master secret (each bot's secret token is derived from it)."
+    expression  = "resource.name.startsWith(\"projects/${local.project_number}/secrets/telegram-webhook-secret\")"
   }
 }
 

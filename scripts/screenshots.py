@@ -11,6 +11,10 @@ rows for a bulk action; saved as ``docs/team-inbox.png``.
 
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py [--out docs/thread-with-media.png]
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --team-inbox [--out docs/team-inbox.png]
+    PYTHONPATH=. .venv/bin/python scripts/screenshots.py --channels [--out docs/channels-page.png]
+
+With ``--channels``: the admin console's channels page; an admin fills in a new WhatsApp number and
+tests its token, with the demo's channels below (one has had a webhook, one a refused send).
 """
 
 from __future__ import annotations
@@ -214,13 +218,89 @@ def team_inbox(out: Path) -> None:
             browser.close()
 
 
+def channels_page(out: Path) -> None:
+    """The channels page: the connect form with a tested token, the demo channels' health."""
+    from datetime import UTC, datetime, timedelta
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from infra.local import demo
+    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
+    from infra.local.dashboard import DashboardServer
+    from infra.local.stack import LocalStack
+    from shared import auth, store
+    from tests.support import eventually, post_webhook, whatsapp_text_webhook
+
+    expect.set_options(timeout=30_000)  # the first load of the console page under a busy machine
+    admin = "admin@demo.test"
+    number_id, token = "109000000000077", "EAAcornerShopToken0077"
+    with LocalStack() as stack:
+        stack.apply_env()
+        demo.seed()
+        uid = auth.invite(admin, PASSWORD, demo.DEMO_TENANT, "admin", "Alex Admin")
+        store.put_agent(demo.DEMO_TENANT, uid, {"name": "Alex Admin", "email": admin, "role": "admin"})
+        stack.sandbox.register_account("whatsapp", number_id, token, verified_name="Corner Shop")
+        wa = next(c for c in demo.DEMO_CHANNELS if c.kind == "whatsapp")
+        assert post_webhook(stack, "whatsapp", whatsapp_text_webhook(wa.external_id, "15550144001", "Hi")).ok
+        eventually(
+            lambda: (
+                (store.get_channel(demo.DEMO_TENANT, wa.channel_id) or {})
+                .get("health", {})
+                .get("lastWebhookAt")
+            ),
+            what="the webhook's health",
+        )
+        store.update_channel_health(
+            demo.DEMO_TENANT,
+            "instagram-main",
+            {
+                "lastError": {
+                    "code": "190",
+                    "reason": "Meta refused the page token: it expired or was revoked.",
+                    "kind": "token_expired",
+                    "at": datetime.now(UTC) - timedelta(minutes=42),
+                }
+            },
+        )
+        with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+            page = browser.new_context(
+                viewport={"width": 1280, "height": 1000}, device_scale_factor=1
+            ).new_page()
+            page.goto(dashboard.url)
+            page.get_by_label("Email").fill(admin)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_test_id("nav-admin").click()
+            page.get_by_test_id("admin-nav-channels").click()
+            expect(page.get_by_test_id("channel-row")).to_have_count(len(demo.DEMO_CHANNELS))
+            page.get_by_test_id("channel-connect-open").click()
+            page.get_by_test_id("channel-kind-whatsapp").check()
+            page.get_by_test_id("channel-name").fill("Corner Shop on WhatsApp")
+            page.get_by_test_id("channel-external-id").fill(number_id)
+            page.get_by_test_id("channel-token").fill(token)
+            page.get_by_test_id("channel-test").click()
+            expect(page.get_by_test_id("channel-test-result")).to_be_visible()
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out))
+            browser.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--team-inbox", action="store_true", help="the team inbox: labels, activity, bulk")
+    parser.add_argument("--channels", action="store_true", help="the admin console's channels page")
     args = parser.parse_args(argv)
+    if args.channels:
+        out = args.out or REPO / "docs" / "channels-page.png"
+        channels_page(out)
+        print(f"wrote {out}")
+        return 0
     if args.team_inbox:
         out = args.out or REPO / "docs" / "team-inbox.png"
         team_inbox(out)

@@ -19,6 +19,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ACTIONS: dict[str, str] = {
     "audit_log": "shared.audit:agent_action",
+    "test_channel": "shared.channel_console:test_channel",
+    "connect_channel": "shared.channel_console:connect_channel",
+    "rotate_channel": "shared.channel_console:rotate_channel",
+    "reconnect_channel": "shared.channel_console:reconnect_channel",
+    "disconnect_channel": "shared.channel_console:disconnect_channel",
 }
 
 

@@ -8,9 +8,14 @@
                                    a form body or a JSON object of the form's fields.
     create-tenant TENANT --name NAME [--plan free|pro]
     connect-channel TENANT CHANNEL --kind KIND --external-id ID --name NAME --token-stdin
-                                   store the token in Secret Manager, write the channel and its route,
-                                   and subscribe our app to the provider (Meta Page, Telegram bot)
+                                   test the token with the provider (a read of the account), store it
+                                   in Secret Manager, write the channel and its route, and subscribe
+                                   our app to the provider (Meta Page, Telegram bot)
     rotate-channel-token TENANT CHANNEL --token-stdin
+                                   test a new token with the provider, then store it
+    disconnect-channel TENANT CHANNEL
+                                   delete the channel's route and token (the channel stays, marked
+                                   disconnected; connect-channel connects it again)
     bind-route-signers [--dry-run] bind every Twilio route to the account that owns its number (once,
                                    after upgrading: events signed by another account are refused)
     rotate-secret NAME --value-stdin
@@ -59,14 +64,13 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shared import channels
-from shared.channels.base import ChannelAdapter, ConnectRequest
-from shared.errors import BadInput, OperatorError, ParseError, ProviderError, Refused, SwitchboardError
+from shared import channel_setup, channels
+from shared.channels.base import ChannelAdapter
+from shared.errors import BadInput, OperatorError, ParseError, Refused, SwitchboardError
 from shared.inbound import Normalized, normalize, parse_into
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -322,69 +326,29 @@ def cmd_create_tenant(tenant_id: str, name: str, plan: str) -> int:
     return 0
 
 
-@dataclass(frozen=True)
-class ChannelRequest:
-    """What connect-channel was asked to connect."""
+# One implementation per action, shared with the admin console's channels page.
+ChannelRequest = channel_setup.ChannelRequest
 
-    tenant_id: str
-    channel_id: str
-    kind: str
-    external_id: str
-    name: str
-    page_id: str | None
-    account_sid: str | None
-    token_expires_at: datetime | None
-    webhook_url: str | None
-    force: bool
-    business_account_id: str | None = None
 
-    def connection(self) -> ConnectRequest:
-        """The provider's part of the request."""
-        return ConnectRequest(
-            external_id=self.external_id,
-            page_id=self.page_id,
-            account_sid=self.account_sid,
-            webhook_url=self.webhook_url,
-            business_account_id=self.business_account_id,
-        )
+def _cli_refusal(exc: Refused) -> OperatorError:
+    """A refusal of channel_setup as the CLI reports it: the request's fault exits 2, the rest 1."""
+    if exc.code == "invalid_channel_request":
+        return BadInput(str(exc))
+    return OperatorError(str(exc))
 
 
 def channel_adapter(kind: str) -> ChannelAdapter:
     """The registered adapter of ``kind``, else OperatorError (a build without that provider's
     adapter cannot connect its channels, and must not pretend to)."""
-    module = channels.REGISTRY.get(kind, "").partition(":")[0]
     try:
-        return channels.adapter(kind)
-    except channels.UnknownChannel:
-        missing = f"no adapter is registered for {kind!r}"
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        missing = f"its adapter {module} is not available"
-    raise OperatorError(f"{kind} channels cannot be connected by this build: {missing}; nothing was changed")
-
-
-def _flag(option: str) -> str:
-    return "--" + option.replace("_", "-")
+        return channel_setup.adapter_for(kind)
+    except Refused as exc:
+        raise OperatorError(str(exc)) from None
 
 
 def _check_channel_request(request: ChannelRequest, adapter: ChannelAdapter) -> None:
-    check_id(request.channel_id, "channel id")
-    if (
-        not request.external_id
-        or "/" in request.external_id
-        or request.external_id != request.external_id.strip()
-    ):
-        raise BadInput("--external-id must be the provider's account id, without '/' or spaces")
-    if not request.name.strip():
-        raise BadInput("--name must not be empty")
-    connection = request.connection()
-    for option in connection.options():
-        if option not in adapter.connect_options:
-            takers = [k for k in channels.kinds() if option in channels.adapter(k).connect_options]
-            raise BadInput(f"{_flag(option)} applies to {', '.join(takers)} channels only")
     try:
-        adapter.check_connection(connection)
+        channel_setup.check_request(request, adapter)
     except Refused as exc:
         raise BadInput(str(exc)) from None
 
@@ -396,129 +360,75 @@ def _check_token(adapter: ChannelAdapter, external_id: str, token: str) -> None:
         raise BadInput(str(exc)) from None
 
 
-def _token_health(expires_at: datetime | None) -> dict[str, Any]:
-    from shared import store
-
-    return {
-        "tokenRotatedAt": _now(),
-        "tokenExpiresAt": expires_at if expires_at is not None else store.delete_field(),
-    }
-
-
 def cmd_connect_channel(request: ChannelRequest) -> int:
-    """Store the token, write the channel and its route, and connect the provider to our webhooks."""
-    from shared import secrets, store
-
-    _require_tenant(request.tenant_id)
-    adapter = channel_adapter(request.kind)
-    _check_channel_request(request, adapter)  # fails before anything is written
-    existing = store.get_channel(request.tenant_id, request.channel_id)
-    if existing is not None and (existing.get("kind"), existing.get("externalId")) != (
-        request.kind,
-        request.external_id,
-    ):
-        raise OperatorError(
-            f"channel {request.channel_id} of tenant {request.tenant_id} is already "
-            f"{existing.get('kind')}:{existing.get('externalId')}; choose another channel id"
-        )
-    route_key = f"{request.kind}:{request.external_id}"
-    route = store.resolve_route(route_key)
-    if route is not None and (route.tenant_id, route.channel_id) != (request.tenant_id, request.channel_id):
-        if not request.force:
-            raise OperatorError(
-                f"{route_key} is routed to tenant {route.tenant_id}, channel {route.channel_id}; "
-                "pass --force to move its webhooks here"
-            )
-        say(f"moving {route_key} from {route.tenant_id}/{route.channel_id}")
-    token = read_secret("token", "--token-stdin")
-    _check_token(adapter, request.external_id, token)
-
-    secret_name = secrets.channel_token_name(request.tenant_id, request.channel_id)
-    version = secrets.add_secret_version(secret_name, token, labels={"kind": "channel-token"})
-    adapter.store_token(
-        {"kind": request.kind, "externalId": request.external_id, "accountSid": request.account_sid}, token
-    )
-    store.put_channel(
-        request.tenant_id,
-        request.channel_id,
-        request.kind,
-        request.external_id,
-        request.name,
-        signer=request.account_sid,
-    )
-    fields: dict[str, Any] = {"connectedAt": _now()}
-    if request.account_sid:
-        fields["accountSid"] = request.account_sid
-    if request.business_account_id:
-        fields["businessAccountId"] = request.business_account_id  # its template list (shared/templates.py)
-    store.update_channel(request.tenant_id, request.channel_id, fields)
-    store.update_channel_health(
-        request.tenant_id, request.channel_id, _token_health(request.token_expires_at)
-    )
+    """Test the token with the provider, store it, write the channel and its route, and connect the
+    provider to our webhooks (shared/channel_setup.py, as the channels page does)."""
     try:
-        subscription = adapter.connect(request.connection(), token)
-    except ProviderError as exc:
-        raise OperatorError(
-            f"channel {request.channel_id} is stored and routed, but the provider refused to connect it: "
-            f"{exc} [{exc.detail or ''}]. Fix the cause (token, permissions) and run connect-channel "
-            "again: it is safe to repeat."
-        ) from exc
-    if subscription:
-        subscription = {**subscription, "at": _now()}
-        store.update_channel(request.tenant_id, request.channel_id, {"webhookSubscription": subscription})
+        _require_tenant(request.tenant_id)
+        channel_setup.check_request(request, channel_setup.adapter_for(request.kind))
+        token = read_secret("token", "--token-stdin")
+        done = channel_setup.connect(request, token)
+    except Refused as exc:
+        raise _cli_refusal(exc) from None
+    if done["movedFrom"]:
+        say(f"moved {done['route']} from {done['movedFrom']}")
     emit(
         {
-            "tenant": request.tenant_id,
-            "channel": request.channel_id,
-            "kind": request.kind,
-            "externalId": request.external_id,
-            "route": route_key,
-            "secret": secret_name,
-            "secretVersion": version,
-            "subscription": subscription or None,
+            k: done[k]
+            for k in (
+                "tenant",
+                "channel",
+                "kind",
+                "externalId",
+                "route",
+                "secret",
+                "secretVersion",
+                "subscription",
+            )
         }
     )
     say(
         f"channel {request.channel_id} connected: "
-        f"webhooks for {route_key} now reach tenant {request.tenant_id}"
+        f"webhooks for {done['route']} now reach tenant {request.tenant_id}"
     )
-    if adapter.connect_note:
-        say(adapter.connect_note)
+    if done["note"]:
+        say(done["note"])
     return 0
 
 
 def cmd_rotate_channel_token(tenant_id: str, channel_id: str, expires_at: datetime | None) -> int:
-    """Store a new token for an existing channel (and wherever else its provider keeps it)."""
-    from shared import secrets, store
-
-    _require_tenant(tenant_id)
-    check_id(channel_id, "channel id")
-    channel = store.get_channel(tenant_id, channel_id)
-    if channel is None:
-        raise OperatorError(
-            f"channel {channel_id} of tenant {tenant_id} does not exist (use connect-channel)"
+    """Store a new token for an existing channel (and wherever else its provider keeps it), once the
+    provider accepted it."""
+    try:
+        _require_tenant(tenant_id)
+        check_id(channel_id, "channel id")
+        token = read_secret("token", "--token-stdin")
+        done = channel_setup.rotate(tenant_id, channel_id, token, expires_at)
+    except Refused as exc:
+        raise _cli_refusal(exc) from None
+    emit({k: done[k] for k in ("tenant", "channel", "secret", "secretVersion")})
+    say(_rotation_note(done["secret"]))
+    if done["siblings"]:
+        say(
+            f"the token is also {done['sharedSecret']}, which belongs to the channel's provider account: "
+            f"rotate the token of its other channels too ({', '.join(done['siblings'])})"
         )
-    adapter = channel_adapter(str(channel.get("kind")))
-    token = read_secret("token", "--token-stdin")
-    _check_token(adapter, str(channel.get("externalId")), token)
-    name = secrets.channel_token_name(tenant_id, channel_id)
-    version = secrets.add_secret_version(name, token, labels={"kind": "channel-token"})
-    store.update_channel_health(tenant_id, channel_id, _token_health(expires_at))
-    emit({"tenant": tenant_id, "channel": channel_id, "secret": name, "secretVersion": version})
-    say(_rotation_note(name))
-    shared_secret = adapter.store_token(channel, token)
-    if shared_secret is not None:
-        account = channel.get("accountSid")
-        siblings = [
-            f"{t}/{c}"
-            for t, c, data in store.list_channels()
-            if data.get("accountSid") == account and (t, c) != (tenant_id, channel_id)
-        ]
-        if siblings:
-            say(
-                f"the token is also {shared_secret}, which belongs to account {account}: rotate the token "
-                f"of its other channels too ({', '.join(siblings)})"
-            )
+    return 0
+
+
+def cmd_disconnect_channel(tenant_id: str, channel_id: str) -> int:
+    """Delete a channel's route and token; the channel document stays, marked disconnected."""
+    try:
+        done = channel_setup.disconnect(tenant_id, channel_id)
+    except Refused as exc:
+        raise _cli_refusal(exc) from None
+    emit(done)
+    say(
+        f"channel {channel_id} disconnected: webhooks for {done['route']} are no longer routed "
+        "(they are quarantined as unknown_route); connect-channel connects it again"
+    )
+    if done["providerNote"]:
+        say(done["providerNote"])
     return 0
 
 
@@ -913,9 +823,14 @@ def channel_verdict(channel: dict[str, Any], now: datetime) -> tuple[str, str]:
       (``lastError.kind == token_expired``) since it was last rotated;
     - ``failing``: the last error is less than an hour old (errors about the token that predate a
       rotation are ignored);
-    - ``stale``: no webhook for 24 hours (counted from when it was connected if it never had one);
+    - ``disconnected``: disconnected from the channels page or ``disconnect-channel``;
+    - ``stale``: no webhook for 24 hours, counted from when it was last connected if none came since
+      (a channel connected minutes ago is not stale);
     - ``healthy`` otherwise."""
     health = channel.get("health") or {}
+    disconnected = _moment(channel.get("disconnectedAt"))
+    if disconnected is not None:
+        return "disconnected", f"disconnected {_ago(disconnected, now)}"
     error = health.get("lastError") if isinstance(health.get("lastError"), dict) else None
     error_at = _moment(error.get("at")) if error else None
     rotated = _moment(health.get("tokenRotatedAt"))
@@ -936,7 +851,9 @@ def channel_verdict(channel: dict[str, Any], now: datetime) -> tuple[str, str]:
     if error_at is not None and now - error_at < FAILING_WITHIN and not superseded:
         return "failing", f"error {error.get('code')} {_ago(error_at, now)}" if error else "failing"
     last_webhook = _moment(health.get("lastWebhookAt"))
-    since = last_webhook or _moment(channel.get("connectedAt"))
+    connected = _moment(channel.get("connectedAt"))
+    # Silence counts from the later of the last webhook and the last (re)connection.
+    since = max((m for m in (last_webhook, connected) if m is not None), default=None)
     if since is None or now - since > STALE_AFTER:
         return (
             "stale",
@@ -1220,6 +1137,12 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a declaration
     rotate_token.add_argument("--token-stdin", action="store_true", required=True)
     rotate_token.add_argument("--token-expires-at", type=parse_time, help="when the token expires (ISO 8601)")
 
+    disconnect = commands.add_parser(
+        "disconnect-channel", help="stop routing a channel's webhooks and delete its token"
+    )
+    disconnect.add_argument("tenant_id")
+    disconnect.add_argument("channel_id")
+
     rotate = commands.add_parser("rotate-secret", help="add a new version of a secret")
     rotate.add_argument("name", help="secret id, e.g. meta-app-secret")
     rotate.add_argument("--value-stdin", action="store_true", required=True)
@@ -1331,6 +1254,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if command == "rotate-channel-token":
         return cmd_rotate_channel_token(args.tenant_id, args.channel_id, args.token_expires_at)
+    if command == "disconnect-channel":
+        return cmd_disconnect_channel(args.tenant_id, args.channel_id)
     if command == "rotate-secret":
         return cmd_rotate_secret(args.name)
     if command == "bind-route-signers":

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from shared.errors import MissingSetting, UnsafeConfiguration
@@ -127,6 +127,14 @@ ENVIRONMENT: tuple[Variable, ...] = (
         "changes; the admin CLI writes rotations to it).",
         local_only=True,
     ),
+    Variable(
+        "SWITCHBOARD_LOCAL_WEBHOOK_URLS",
+        "",
+        doc="Local only: a JSON map channel kind -> the local webhook function's URL, which the admin "
+        "console's channels page registers with a provider that takes a webhook URL on connect "
+        "(production registers <SWITCHBOARD_PUBLIC_BASE_URL>/webhook-<kind>).",
+        local_only=True,
+    ),
     Variable("SWITCHBOARD_DELIVER_URL", "", doc="URL of the deliver function that Cloud Tasks calls."),
     Variable("SWITCHBOARD_TASKS_LOCATION", "us-central1", doc="Region of the Cloud Tasks queues."),
     Variable(
@@ -211,6 +219,7 @@ class Settings:
     media_signing_key_file: str = ""
     storage_emulator_host: str = ""
     environment: str = LOCAL
+    local_webhook_urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
@@ -292,6 +301,7 @@ def settings() -> Settings:
         provider_timeout_seconds=float(_read("SWITCHBOARD_PROVIDER_TIMEOUT_SECONDS") or 10),
         local_secrets=json.loads(_read("SWITCHBOARD_LOCAL_SECRETS") or "{}"),
         local_secrets_file=_read("SWITCHBOARD_LOCAL_SECRETS_FILE") or "",
+        local_webhook_urls=json.loads(_read("SWITCHBOARD_LOCAL_WEBHOOK_URLS") or "{}"),
         deliver_url=_read("SWITCHBOARD_DELIVER_URL") or "",
         tasks_location=_read("SWITCHBOARD_TASKS_LOCATION") or "us-central1",
         tasks_service_account=_read("SWITCHBOARD_TASKS_SERVICE_ACCOUNT") or "",

@@ -118,6 +118,29 @@ def add_secret_version(name: str, value: str, labels: Mapping[str, str] | None =
     return _add_version_in_secret_manager(config.project_id, name, value, dict(labels or {}))
 
 
+def delete_secret(name: str) -> bool:
+    """Delete secret ``name`` with every version (a disconnected channel's token); False if there
+    was none. Locally the name leaves the file; in production the Secret Manager secret is deleted."""
+    check_name(name)
+    config = settings()
+    _cache.pop(name, None)
+    if config.local_secrets_file:
+        return _local_file(config.local_secrets_file).remove(name)
+    if config.local_secrets:
+        raise PermanentError("local secrets come from SWITCHBOARD_LOCAL_SECRETS, which cannot be written")
+    from google.api_core import exceptions as gexc
+
+    try:
+        _client().delete_secret(name=f"projects/{config.project_id}/secrets/{name}")
+    except gexc.NotFound:
+        return False
+    except gexc.Forbidden as exc:
+        raise PermanentError(f"not allowed to delete secret {name} in project {config.project_id}") from exc
+    except _transient_errors() as exc:
+        raise TransientError(f"Secret Manager unavailable: {type(exc).__name__}") from exc
+    return True
+
+
 def _add_version_in_secret_manager(project_id: str, name: str, value: str, labels: dict[str, str]) -> str:
     from google.api_core import exceptions as gexc
 
@@ -196,6 +219,18 @@ class _LocalFile:
                 self.stamp = stamp
             return dict(self.cached)
 
+    def remove(self, name: str) -> bool:
+        """Take ``name`` out of the file atomically; False if it was not there."""
+        if not self.path.exists():
+            return False
+        with self.lock, _file_lock(self.path):
+            current = _read_json_map(self.path)
+            if name not in current:
+                return False
+            del current[name]
+            self._write(current)
+            return True
+
     def update(self, values: Mapping[str, str], *, only_missing: bool = False) -> None:
         """Merge ``values`` into the file atomically (``only_missing``: never overwrite a name)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -204,17 +239,21 @@ class _LocalFile:
             merged = {**values, **current} if only_missing else {**current, **values}
             if merged == current and self.path.exists():
                 return
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-            try:
-                with os.fdopen(handle, "w") as out:  # mkstemp creates it readable by us only
-                    json.dump(merged, out, indent=2, sort_keys=True)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(temporary, self.path)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temporary)
-                raise
+            self._write(merged)
+
+    def _write(self, merged: Mapping[str, str]) -> None:
+        """Replace the file with ``merged`` (temporary file + rename); the caller holds the locks."""
+        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        try:
+            with os.fdopen(handle, "w") as out:  # mkstemp creates it readable by us only
+                json.dump(merged, out, indent=2, sort_keys=True)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
 
 
 def _read_json_map(path: Path) -> dict[str, str]:

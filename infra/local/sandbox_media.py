@@ -178,6 +178,8 @@ class ProviderMediaApi:
             ("twilio_cdn", _TWILIO_CDN, "twilio"),
         ):
             match = pattern.match(call.path)
+            if name == "wa_media" and match is not None and accounts.by_id(match["id"]):
+                continue  # GET /{id} of a registered Page or number reads the account (sandbox_meta)
             if match is not None and (name == "tg_getfile" or call.method != "POST"):
                 return Route(channel=channel, params={"endpoint": name, **match.groupdict()})
         return None

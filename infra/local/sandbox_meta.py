@@ -17,6 +17,11 @@ phone number id) or, for ``/me``, by the token. Sources for the shapes below:
 - Webhooks: Messenger ``message_deliveries`` / ``message_reads``, Instagram ``messaging_seen``,
   WhatsApp ``statuses`` (sent / delivered carry ``conversation`` and ``pricing``), signed with
   ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, body)>`` (and the legacy sha1 header).
+- Reading an account (what connecting a channel tests): ``GET /{page-id | ig-user-id |
+  phone-number-id}?fields=...`` with the account's token answers the fields asked for (Page ``name``;
+  IG User ``username``, ``name``; Phone Number ``display_phone_number``, ``verified_name``); a token
+  Meta does not know is 190 (HTTP 400, 401 for a WhatsApp number), another account's id 100/33, an
+  unknown field 100 "Tried accessing nonexisting field".
 - Real published request/response bodies in ``shared/fixtures/providers/*/out-*.json``.
 """
 
@@ -66,6 +71,17 @@ _SUBSCRIBED_APPS_PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/(?P<node>[^/]+)/su
 SUBSCRIBED_APPS = "subscribed_apps"
 _MEDIA_UPLOAD_PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/(?P<node>[^/]+)/media/?$")
 MEDIA_UPLOAD = "media_upload"
+_NODE_PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/(?P<node>[0-9]+)/?$")
+NODE = "node"
+# GET /{id}?fields=...: the fields each account kind answers, and its Graph node type (for errors).
+_NODE_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    MESSENGER: ("Page", ("id", "name", "category", "link")),
+    INSTAGRAM: ("IGUser", ("id", "username", "name", "profile_picture_url")),
+    WHATSAPP: (
+        "WhatsAppBusinessPhoneNumber",
+        ("id", "display_phone_number", "verified_name", "quality_rating", "code_verification_status"),
+    ),
+}
 _TEMPLATES_PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/(?P<node>[^/]+)/message_templates/?$")
 MESSAGE_TEMPLATES = "message_templates"
 
@@ -516,6 +532,13 @@ class MetaGraphApi:
                 channel=WHATSAPP if numbers else None,
                 params={"node": upload["node"], "version": upload["version"], "endpoint": MEDIA_UPLOAD},
             )
+        node = _NODE_PATH.match(call.path)
+        if node is not None and call.method == "GET":
+            found = accounts.by_id(node["node"], list(_NODE_FIELDS))
+            return Route(
+                channel=found[0].channel if found else None,
+                params={"node": node["node"], "version": node["version"], "endpoint": NODE},
+            )
         match = _PATH.match(call.path)
         if match is None or call.method != "POST":
             return None
@@ -541,6 +564,14 @@ class MetaGraphApi:
                 )
             except GraphError as error:
                 return graph_error_reply(error, whatsapp=False, version=version)
+        if route.params.get("endpoint") == NODE:
+            whatsapp = route.channel == WHATSAPP
+            try:
+                return Reply(
+                    200, self._node(node, call, accounts, whatsapp=whatsapp), _graph_headers(version)
+                )
+            except GraphError as error:
+                return graph_error_reply(error, whatsapp=whatsapp, version=version)
         if route.params.get("endpoint") == MEDIA_UPLOAD:
             return self._media_upload(node, version, call, accounts)
         if route.params.get("endpoint") == MESSAGE_TEMPLATES:
@@ -626,6 +657,57 @@ class MetaGraphApi:
             subcode=33,
             type="GraphMethodException",
         )
+
+    # -- reading an account: GET /{id}?fields=... ----------------------------------------------------
+
+    def _node(self, node: str, call: Call, accounts: AccountBook, *, whatsapp: bool) -> dict[str, Any]:
+        """``GET /{page-id | ig-user-id | phone-number-id}?fields=a,b`` with the account's own
+        token (Graph API reference "Page", "IG User", WhatsApp Cloud API "Phone Numbers"): the
+        fields asked for (``id`` always), 104 without a token, 190 for a token Meta does not know
+        (401 on WhatsApp's side), 100/33 for an id the token may not read, 100 for an unknown field."""
+        status = 401 if whatsapp else 400
+        token = _token(call, {})
+        if not token:
+            message, _ = _GRAPH_CODES[104]
+            raise GraphError(104, message, http_status=status)
+        if not accounts.token_known(token):
+            message, _ = _GRAPH_CODES[190]
+            raise GraphError(190, message, http_status=status)
+        account = next((a for a in accounts.by_id(node, list(_NODE_FIELDS)) if a.token == token), None)
+        if account is None:
+            raise GraphError(
+                100,
+                f"Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded due to "
+                "missing permissions, or does not support this operation. Please read the Graph API "
+                "documentation at https://developers.facebook.com/docs/graph-api",
+                subcode=33,
+                type="GraphMethodException",
+            )
+        node_type, known = _NODE_FIELDS[account.channel]
+        raw = (call.query.get("fields") or [""])[-1]
+        asked = [f.strip() for f in raw.split(",") if f.strip()] or ["id", known[1]]
+        for name in asked:
+            if name not in known:
+                raise _invalid(
+                    f"(#100) Tried accessing nonexisting field ({name}) on node type ({node_type})"
+                )
+        details = account.details
+        values = {
+            "id": node,
+            "name": details.get("name") or f"Sandbox {account.channel} {node}",
+            "username": details.get("username") or f"sandbox_{node[-6:]}",
+            "category": "Shopping & retail",
+            "link": f"https://www.facebook.com/{node}",
+            "profile_picture_url": f"https://scontent.cdninstagram.com/v/{node}.jpg",
+            "display_phone_number": details.get("display_phone_number")
+            or f"+1 555-{node[-3:]}-{node[-7:-3]}",
+            "verified_name": details.get("verified_name")
+            or details.get("name")
+            or f"Sandbox business {node[-4:]}",
+            "quality_rating": "GREEN",
+            "code_verification_status": "VERIFIED",
+        }
+        return {name: values[name] for name in dict.fromkeys(["id", *asked])}
 
     # -- WhatsApp Business Management API: message templates ---------------------------------------
 

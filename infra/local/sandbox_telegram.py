@@ -1,9 +1,10 @@
 """Telegram's Bot API in the provider sandbox: ``POST /bot<token>/<method>``.
 
 Served methods: getMe, sendMessage, sendPhoto, sendDocument, sendAudio, sendVideo, answerCallbackQuery,
-sendChatAction, setMessageReaction, setWebhook and getWebhookInfo (method names are case-insensitive, as
-in the Bot API). Parameters come as JSON, as a form (arrays and objects JSON-encoded in a field) or in the
-query string. Sources for the shapes below (Bot API reference, core.telegram.org/bots/api):
+sendChatAction, setMessageReaction, setWebhook, deleteWebhook and getWebhookInfo (method names are
+case-insensitive, as in the Bot API). Parameters come as JSON, as a form (arrays and objects
+JSON-encoded in a field) or in the query string. Sources for the shapes below (Bot API reference,
+core.telegram.org/bots/api):
 
 - "Making requests": every answer is ``{"ok": true, "result": ...}`` or ``{"ok": false,
   "error_code", "description", "parameters"?}``; ``parameters`` carries ``retry_after`` (flood
@@ -234,6 +235,11 @@ class TelegramBotApi:
                 return self._chat_action(params)
             if method == "setwebhook":
                 return self._set_webhook(account, params)
+            if method == "deletewebhook":  # "Webhook was deleted" (or "...is already deleted")
+                with self._lock:
+                    existed = self._webhooks.pop(account.account_id, None) is not None
+                description = "Webhook was deleted" if existed else "Webhook is already deleted"
+                return Reply(200, {"ok": True, "result": True, "description": description})
             if method == "getwebhookinfo":
                 return Reply(200, {"ok": True, "result": self._webhook_info(account)})
         except BotApiError as error:

@@ -1,4 +1,5 @@
-"""Twilio's Messages API in the provider sandbox: ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``.
+"""Twilio's Messages API in the provider sandbox: ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``,
+and ``GET /2010-04-01/Accounts/{AccountSid}.json`` (the Account resource: a credentials check).
 
 Register each sending address (an SMS number, a short code or ``whatsapp:+E164``) with its
 account's SID and auth token::
@@ -63,6 +64,7 @@ __all__ = ["TwilioError", "TwilioMessagesApi", "twilio_signature"]
 TWILIO = "twilio"
 API_VERSION = "2010-04-01"
 _PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
+_ACCOUNT_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)\.json$")
 _E164 = re.compile(r"\+[1-9]\d{5,14}")
 _SHORT_CODE = re.compile(r"\d{3,8}")
 _BSUID = re.compile(r"[A-Z]{2}\.\d{1,40}")
@@ -165,7 +167,11 @@ class TwilioMessagesApi:
     # -- routing -----------------------------------------------------------------------------------
 
     def route(self, call: Call, accounts: AccountBook) -> Route | None:
-        """Claim ``POST /2010-04-01/Accounts/{sid}/Messages.json``."""
+        """Claim ``POST /2010-04-01/Accounts/{sid}/Messages.json`` and ``GET
+        /2010-04-01/Accounts/{sid}.json`` (fetch an Account: what connecting a number tests)."""
+        account = _ACCOUNT_PATH.match(call.path)
+        if account is not None and call.method == "GET":
+            return Route(channel=TWILIO, params={"sid": account["sid"], "fetch": "account"})
         match = _PATH.match(call.path)
         if match is None or call.method != "POST":
             return None
@@ -177,6 +183,8 @@ class TwilioMessagesApi:
         """Authenticate (HTTP basic), validate and create the Message."""
         try:
             senders = self._authenticate(route.params["sid"], call, accounts)
+            if route.params.get("fetch") == "account":
+                return Reply(200, self._account(route.params["sid"], senders), {})
             return self._create(route.params["sid"], senders, call)
         except TwilioError as error:
             headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if error.status == 401 else None
@@ -202,6 +210,26 @@ class TwilioMessagesApi:
         if not senders or user != path_sid:
             raise TwilioError(20003, "Authenticate", 401)
         return senders
+
+    @staticmethod
+    def _account(account_sid: str, senders: list[Account]) -> dict[str, Any]:
+        """The Account resource ("Account resource", fetch): only for its own SID and auth token."""
+        created = _rfc2822(time.time() - 86400 * 30)
+        return {
+            "sid": account_sid,
+            "owner_account_sid": account_sid,
+            "friendly_name": senders[0].details.get("friendly_name") or f"{account_sid[:8]}'s account",
+            "status": senders[0].details.get("status") or "active",
+            "type": "Full",
+            "date_created": created,
+            "date_updated": created,
+            "auth_token": "",  # Twilio answers the token to its owner; the sandbox never echoes it
+            "uri": f"/2010-04-01/Accounts/{account_sid}.json",
+            "subresource_uris": {
+                "messages": f"/2010-04-01/Accounts/{account_sid}/Messages.json",
+                "incoming_phone_numbers": f"/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers.json",
+            },
+        }
 
     def _create(self, account_sid: str, senders: list[Account], call: Call) -> Reply:  # noqa: PLR0915 - Twilio's checks, in its documented order
         form = call.form or {}

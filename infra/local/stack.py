@@ -154,6 +154,14 @@ class LocalStack:
         # Named even when this stack has no deliver: a function must not inherit another stack's
         # from the environment of the process that started both (ingest defers summaries to it).
         env["SWITCHBOARD_DELIVER_URL"] = self.function_urls.get("deliver", "")
+        # What the channels page registers with a provider that takes a webhook URL on connect.
+        env["SWITCHBOARD_LOCAL_WEBHOOK_URLS"] = json.dumps(
+            {
+                name.removeprefix("webhook_"): url
+                for name, url in self.function_urls.items()
+                if name.startswith("webhook_")
+            }
+        )
         if self.sandbox is not None:
             for name in ("META_GRAPH_BASE_URL", "TELEGRAM_API_BASE_URL", "TWILIO_API_BASE_URL"):
                 env[name] = self.sandbox.base_url

@@ -21,8 +21,9 @@ Outbound, the ``deliver`` function builds the channel's :meth:`ChannelAdapter.ac
 and when, is :attr:`ChannelAdapter.capabilities` (plain data, read by inbox and outbox).
 
 The operator CLI connects a channel with :meth:`ChannelAdapter.check_connection`,
-:meth:`ChannelAdapter.check_token`, :meth:`ChannelAdapter.store_token` and
-:meth:`ChannelAdapter.connect`.
+:meth:`ChannelAdapter.check_token`, :meth:`ChannelAdapter.test_connection` (a read at the provider),
+:meth:`ChannelAdapter.store_token` and :meth:`ChannelAdapter.connect` (shared/channel_setup.py, for the
+CLI and the admin console's channels page alike).
 
 This module is on every webhook's cold path: it imports no client and no model at run time.
 """
@@ -272,6 +273,13 @@ class ChannelAdapter(abc.ABC):
         """Refuse a token that cannot belong to ``external_id`` (checked on connect and rotation)."""
         return None
 
+    def test_connection(self, request: ConnectRequest, token: str) -> dict[str, Any]:
+        """Ask the provider whether ``token`` can act for ``request.external_id``, changing nothing
+        there (a read of the account: Graph ``GET /{id}``, Telegram ``getMe``, Twilio's account);
+        return what it says about the account, ``{"name": ...}``. Raise ProviderError with the
+        provider's own code when it refuses (a bad token: ``health == "token_expired"``)."""
+        return {}
+
     def store_token(self, channel: Mapping[str, Any], token: str) -> str | None:
         """Keep whatever else a new token of ``channel`` (a channel document, or what connect-channel
         is about to write) must update besides the channel's own secret; return the secret id it
@@ -282,6 +290,12 @@ class ChannelAdapter(abc.ABC):
         """Subscribe our app to the account's webhooks with the provider; return what was set up
         (kept on the channel as ``webhookSubscription``), or ``{}`` when nothing is to be done."""
         return {}
+
+    def disconnect(self, request: ConnectRequest, token: str) -> None:
+        """Ask the provider to stop sending the account's webhooks to us, where its API allows it
+        (raise ProviderError if it refuses). By default nothing: the route is deleted anyway, so
+        what still arrives is quarantined as ``unknown_route``."""
+        return None
 
     # -- shared by the implementations ---------------------------------------------------------
 

@@ -33,6 +33,7 @@ class InstagramAdapter(MessagingAdapter):
         max_text_length=1000,  # Instagram Messaging API: "text ... must be less than 1000 characters"
     )
     connect_options: ClassVar[frozenset[str]] = frozenset({"page_id"})
+    probe_fields: ClassVar[tuple[str, ...]] = ("username", "name")  # GET /{ig-user-id}, the Page's token
 
     def check_connection(self, request: ConnectRequest) -> None:
         """Our app subscribes to the Facebook Page linked to the account: its id is required."""

@@ -188,6 +188,28 @@ class MetaAdapter(ChannelAdapter):
             api_version=config.meta_graph_version,
         )
 
+    # The account's fields read by test_connection, the first present being its name.
+    probe_fields: ClassVar[tuple[str, ...]] = ("name",)
+
+    def test_connection(self, request: ConnectRequest, token: str) -> dict[str, Any]:
+        """``GET /{external id}?fields=<probe_fields>`` with the account's token (Page, Instagram
+        account or phone number): Meta answers the account's name, or its error (190 for a bad
+        token)."""
+        from shared.channels import meta_admin
+
+        config = settings()
+        body = meta_admin.read_node(
+            self.kind,
+            request.external_id,
+            token,
+            self.probe_fields,
+            base_url=config.meta_graph_base_url,
+            version=config.meta_graph_version,
+            timeout=config.provider_timeout_seconds,
+        )
+        name = next((str(body[f]) for f in self.probe_fields if body.get(f)), "")
+        return {"name": name, **{f: body[f] for f in self.probe_fields if f in body}}
+
     @abc.abstractmethod
     def split(self, body: bytes, url: str) -> list[dict[str, Any]]:
         """Cut a body into self-contained raw items (each Meta product has its own layout; ``url``

@@ -65,3 +65,33 @@ def subscribe_page(
             transient=False,
         )
     return body
+
+
+def read_node(
+    channel: str,
+    node_id: str,
+    token: str,
+    fields: Sequence[str],
+    *,
+    base_url: str,
+    version: str,
+    timeout: float,
+) -> dict[str, Any]:
+    """``GET /{node-id}?fields=...`` with the token as a Bearer header: a Page (``name``), an
+    Instagram professional account (``username``, ``name``) or a WhatsApp business phone number
+    (``display_phone_number``, ``verified_name``) read with its own token, which changes nothing at
+    Meta. Raises ProviderError by Meta's error code: a bad token is 190 (``token_expired``), an id
+    the token may not read is 100/33."""
+    url = f"{base_url.rstrip('/')}/{version}/{node_id}"
+    response, body = call(
+        "GET",
+        url,
+        channel=channel,
+        unreachable=f"Graph API unreachable at {base_url}",
+        timeout=timeout,
+        params={"fields": ",".join(fields)},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    if response.status_code >= 400 or not isinstance(body, dict) or "error" in body:
+        raise provider_error(channel, response.status_code, body)
+    return body

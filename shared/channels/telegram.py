@@ -329,6 +329,20 @@ class TelegramAdapter(ChannelAdapter):
         if token.partition(":")[0] != external_id:
             raise refused(f"this bot token belongs to bot {token.partition(':')[0]!r}, not {external_id!r}")
 
+    def test_connection(self, request: ConnectRequest, token: str) -> dict[str, Any]:
+        """getMe with the bot token: the bot's name, or Telegram's 401 Unauthorized for a revoked
+        or wrong token."""
+        self.check_token(request.external_id, token)
+        account = self.account({"externalId": request.external_id}, token)
+        bot = as_dict(call(account, "getMe", {}, settings().provider_timeout_seconds))
+        if as_id(bot.get("id")) != request.external_id:
+            raise refused(f"Telegram says this token is bot {bot.get('id')!r}, not {request.external_id!r}")
+        username = as_text(bot.get("username"))
+        return {
+            "name": f"@{username}" if username else as_text(bot.get("first_name")) or "",
+            "username": username,
+        }
+
     def connect(self, request: ConnectRequest, token: str) -> dict[str, Any]:
         """setWebhook: ``<webhook URL>?bot=<bot id>`` with the bot's secret token."""
         url = self._registered_url(request)
@@ -336,6 +350,11 @@ class TelegramAdapter(ChannelAdapter):
         secret_token = telegram_secret_token(self._connect_master(), request.external_id)
         set_webhook(account, url, secret_token, settings().provider_timeout_seconds)
         return {"url": url}
+
+    def disconnect(self, request: ConnectRequest, token: str) -> None:
+        """deleteWebhook: Telegram stops posting the bot's updates (it keeps them for getUpdates)."""
+        account = self.account({"externalId": request.external_id}, token)
+        call(account, "deleteWebhook", {}, settings().provider_timeout_seconds)
 
     def _registered_url(self, request: ConnectRequest) -> str:
         base = request.webhook_url or self.public_webhook_url()

@@ -468,6 +468,34 @@ class TwilioAdapter(ChannelAdapter):
         if not ACCOUNT_SID_PATTERN.fullmatch(request.account_sid):
             raise refused(f"not a Twilio account SID (AC and 32 hex digits): {request.account_sid!r}")
 
+    def test_connection(self, request: ConnectRequest, token: str) -> dict[str, Any]:
+        """``GET /2010-04-01/Accounts/{AccountSid}.json`` with the SID and auth token (HTTP basic):
+        the account's friendly name and status, or Twilio's 20003 (401) for wrong credentials."""
+        import requests
+
+        self.check_connection(request)
+        sid = str(request.account_sid)
+        url = f"{settings().twilio_api_base_url.rstrip('/')}/{API_VERSION}/Accounts/{sid}.json"
+        try:
+            response = requests.get(url, auth=(sid, token), timeout=settings().provider_timeout_seconds)
+        except requests.RequestException as exc:
+            raise ProviderError(
+                f"Twilio API unreachable: {type(exc).__name__}",
+                channel=KIND,
+                code=None,
+                http_status=None,
+                transient=True,
+            ) from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code >= 400 or not isinstance(body, dict):
+            raise provider_error(response.status_code, body, response.headers)
+        if body.get("status") not in (None, "active"):
+            raise refused(f"Twilio account {sid} is {body.get('status')}, not active")
+        return {"name": as_text(body.get("friendly_name")) or sid, "status": as_text(body.get("status"))}
+
     def store_token(self, channel: Mapping[str, Any], token: str) -> str | None:
         """Twilio signs its webhooks with the account's auth token, which :meth:`verify` looks up by
         AccountSid: keep it there too (one value per account, shared by all its numbers)."""

@@ -179,6 +179,8 @@ class WhatsAppAdapter(MetaAdapter):
         max_text_length=4096,  # Cloud API text object: "body ... Maximum length: 4096 characters"
     )
     connect_options: ClassVar[frozenset[str]] = frozenset({"business_account_id"})
+    # GET /{phone-number-id} (Cloud API, "Phone Numbers"): the number and its verified business name.
+    probe_fields: ClassVar[tuple[str, ...]] = ("verified_name", "display_phone_number")
     # A number needs no per-number subscription call: its business account is subscribed once.
     connect_note: ClassVar[str | None] = (
         "WhatsApp: make sure the number's business account is subscribed to the app (Meta app "

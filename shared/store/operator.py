@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.models import QuarantinedItem
-from shared.store._client import _cleared_on_reset, _rpc, client, server_time
+from shared.store._client import _cleared_on_reset, _rpc, client, delete_field, server_time
 
 if TYPE_CHECKING:  # pragma: no cover
     from google.cloud.firestore import DocumentReference
@@ -115,9 +115,17 @@ def put_channel(
     it (Twilio's AccountSid): the route then accepts only events signed by that account."""
     db = client()
     batch = db.batch()
+    # connectedAt: channel health counts "silent for too long" from here until a webhook arrives;
+    # connecting again (reconnect) starts the count again and clears a disconnection.
     batch.set(
         _channel_ref(tenant_id, channel_id),
-        {"kind": kind, "externalId": external_id, "name": name},
+        {
+            "kind": kind,
+            "externalId": external_id,
+            "name": name,
+            "connectedAt": server_time(),
+            "disconnectedAt": delete_field(),
+        },
         merge=True,
     )
     route: dict[str, Any] = {
@@ -131,6 +139,23 @@ def put_channel(
     batch.set(db.collection("routes").document(f"{kind}:{external_id}"), route)
     batch.commit()
     _route_cache.pop(f"{kind}:{external_id}", None)
+
+
+def disconnect_channel(tenant_id: str, channel_id: str, route_key: str) -> bool:
+    """Mark a channel disconnected and delete its route if the route is still this channel's (one
+    batch); the channel document stays, so its conversations keep their channel's name. Returns
+    whether the route was deleted."""
+    db = client()
+    route_ref = db.collection("routes").document(route_key)
+    route = route_ref.get(**_rpc())
+    owned = route.exists and (route.get("tenantId"), route.get("channelId")) == (tenant_id, channel_id)
+    batch = db.batch()
+    batch.set(_channel_ref(tenant_id, channel_id), {"disconnectedAt": server_time()}, merge=True)
+    if owned:
+        batch.delete(route_ref, option=db.write_option(last_update_time=route.update_time))
+    batch.commit()
+    _route_cache.pop(route_key, None)
+    return bool(owned)
 
 
 def get_channel(tenant_id: str, channel_id: str) -> dict[str, Any] | None:
@@ -160,7 +185,11 @@ def list_channels(tenant_id: str | None = None) -> list[tuple[str, str, dict[str
         tenant_ref = snapshot.reference.parent.parent
         if tenant_ref is None or tenant_ref.parent.id != "tenants":
             continue
-        channels.append((tenant_ref.id, snapshot.id, snapshot.to_dict() or {}))
+        data = snapshot.to_dict() or {}
+        if "connectedAt" not in data and snapshot.create_time is not None:
+            # Channels connected before connectedAt was written: they were connected when created.
+            data["connectedAt"] = snapshot.create_time
+        channels.append((tenant_ref.id, snapshot.id, data))
     channels.sort(key=lambda row: (row[0], row[1]))
     return channels
 

@@ -541,6 +541,17 @@ def test_deliver_reads_only_channel_token_secrets() -> None:
     assert root().locals["channel_token_secret_prefix"] == "channel-token-"
 
 
+def test_agent_api_manages_only_channel_secrets_for_the_channels_page() -> None:
+    grant = root().resource("google_project_iam_member", "agent_api_channel_secrets")
+    assert grant["role"] == "roles/secretmanager.admin"
+    condition = block(grant, "condition")["expression"]
+    assert "local.channel_token_secret_prefix" in condition
+    assert "local.twilio_auth_token_secret_prefix" in condition
+    master = root().resource("google_project_iam_member", "agent_api_telegram_master")
+    assert master["role"] == "roles/secretmanager.secretAccessor"
+    assert "secrets/telegram-webhook-secret" in block(master, "condition")["expression"]
+
+
 # --- Firestore -----------------------------------------------------------------------------------
 
 

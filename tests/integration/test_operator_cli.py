@@ -273,15 +273,39 @@ def test_a_provider_refusal_is_reported_and_connecting_again_fixes_it(
     tenant = new_tenant(run)
     page_id, token = unique_digits(), f"EAAlate{uuid.uuid4().hex}"
     args = ("connect-channel", tenant, "p", "--kind", "messenger", "--external-id", page_id, "--name", "P")
+    # The token is tested with the provider (GET /{page-id}) before anything is stored.
     refused = run(*args, "--token-stdin", stdin=token)
     assert refused.code == 1
-    assert "provider refused" in refused.err and "190" in refused.err and "again" in refused.err
-    assert "webhookSubscription" not in store.get_channel(tenant, "p")
+    assert "provider refused the token" in refused.err and "190" in refused.err
+    assert store.get_channel(tenant, "p") is None
+    assert secrets.channel_token_name(tenant, "p") not in secret_file()
 
     clean_stack.sandbox.register_account("messenger", page_id, token)  # the token becomes valid
+
     again = run(*args, "--token-stdin", stdin=token)
     assert again.code == 0, again.err
     assert store.get_channel(tenant, "p")["webhookSubscription"]["pageId"] == page_id
+
+
+def test_a_refused_subscription_leaves_the_channel_stored_and_connecting_again_fixes_it(
+    clean_stack: LocalStack, run: CliRunner
+) -> None:
+    tenant = new_tenant(run)
+    account, page_id, token = unique_digits(), unique_digits(), f"IGtok{uuid.uuid4().hex}"
+    # The token reads the Instagram account, but the Page named is not the account's: Graph refuses
+    # the subscription after the channel was stored and routed, and the CLI says so.
+    clean_stack.sandbox.register_account("instagram", account, token)
+    args = ("connect-channel", tenant, "ig", "--kind", "instagram", "--external-id", account, "--name", "IG")
+    failed = run(*args, "--page-id", page_id, "--token-stdin", stdin=token)
+    assert failed.code == 1, failed.err
+    assert "refused to connect it" in failed.err and "again" in failed.err
+    assert store.resolve_route(f"instagram:{account}") == store.Route(tenant, "ig")
+    assert "webhookSubscription" not in store.get_channel(tenant, "ig")
+
+    clean_stack.sandbox.register_account("instagram", account, token, page_id=page_id)
+    again = run(*args, "--page-id", page_id, "--token-stdin", stdin=token)
+    assert again.code == 0, again.err
+    assert store.get_channel(tenant, "ig")["webhookSubscription"]["pageId"] == page_id
 
 
 def test_a_route_owned_by_another_channel_moves_only_with_force(
@@ -346,6 +370,7 @@ def test_a_twilio_number_keeps_its_account_sid_and_its_signed_webhooks_land(
     tenant = new_tenant(run)
     number = f"+1555{uuid.uuid4().int % 10**7:07d}"
     account_sid = "AC" + uuid.uuid4().hex
+    clean_stack.sandbox.register_account("twilio", number, "twilio-auth-token", account_sid=account_sid)
     result = run(
         "connect-channel",
         tenant,
@@ -652,6 +677,7 @@ def test_quarantine_list_shows_what_is_kept_and_what_replay_published(
     assert "anyone there?" not in json.dumps(item), "raw payloads are not listed"
 
     tenant = new_tenant(run)
+    clean_stack.sandbox.register_account("whatsapp", phone_id, "EAAwa")
     connected = run(
         "connect-channel",
         tenant,

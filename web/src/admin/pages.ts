@@ -23,6 +23,12 @@ export const ADMIN_PAGES: AdminPage[] = [
     roles: ADMINS,
     component: defineAsyncComponent(() => import("./AuditLogPage.vue")),
   },
+  {
+    id: "channels",
+    title: "Channels",
+    roles: ADMINS,
+    component: defineAsyncComponent(() => import("./ChannelsPage.vue")),
+  },
 ];
 
 /** The pages `role` may open, in navigation order. */

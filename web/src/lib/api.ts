@@ -92,6 +92,25 @@ async function post<T>(url: string, body: unknown): Promise<T> {
   return callFunction<T>(url, body, await idTokenCredential());
 }
 
+/** What the channels page's connect form sends: the provider account and the options its kind
+ * takes (pageId: Instagram's linked Page; accountSid: Twilio; businessAccountId: WhatsApp's WABA). */
+export interface ChannelAccountForm {
+  kind: string;
+  externalId: string;
+  token: string;
+  pageId?: string;
+  accountSid?: string;
+  businessAccountId?: string;
+}
+
+export interface ConnectedChannel {
+  channelId: string;
+  route: string;
+  account: { name?: string };
+  subscribed: boolean;
+  note: string | null;
+}
+
 export interface SendRequest {
   conversationId: string;
   clientMessageId: string;
@@ -304,6 +323,21 @@ export const api = {
   /** A page of the workspace's audit log, newest first (admins only). */
   auditLog: (request: { filterAction?: string; beforeMs?: number; pageSize?: number }) =>
     post<AuditPage>(runtimeConfig().functions.agent_api, { action: "audit_log", ...request }),
+  /** Channels page (admins): does the provider accept this token for this account? Stores nothing. */
+  testChannel: (account: ChannelAccountForm) =>
+    post<{ ok: true; account: { name: string } }>(runtimeConfig().functions.agent_api, { action: "test_channel", ...account }),
+  /** Test, store the token (Secret Manager), route and subscribe a channel. */
+  connectChannel: (account: ChannelAccountForm & { name: string; channelId?: string }) =>
+    post<ConnectedChannel>(runtimeConfig().functions.agent_api, { action: "connect_channel", ...account }),
+  /** A new token (tested first) for a connected channel. */
+  rotateChannel: (channelId: string, token: string) =>
+    post<{ channelId: string; siblings: string[] }>(runtimeConfig().functions.agent_api, { action: "rotate_channel", channelId, token }),
+  /** Connect a channel again with its stored token (route and provider subscription). */
+  reconnectChannel: (channelId: string) =>
+    post<{ channelId: string; subscribed: boolean }>(runtimeConfig().functions.agent_api, { action: "reconnect_channel", channelId }),
+  /** Stop routing a channel's webhooks and delete its token. */
+  disconnectChannel: (channelId: string) =>
+    post<{ channelId: string; providerNote: string | null }>(runtimeConfig().functions.agent_api, { action: "disconnect_channel", channelId }),
   /** A signed resumable upload (15 minutes) for a file to attach in this conversation. */
   uploadUrl: (conversationId: string, fileName: string, contentType: string, size: number) =>
     post<SignedUpload>(runtimeConfig().functions.agent_api, { action: "uploadUrl", conversationId, fileName, contentType, size }),
