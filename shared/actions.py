@@ -19,6 +19,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ACTIONS: dict[str, str] = {
     "audit_log": "shared.audit:agent_action",
+    "contact_merge": "shared.contacts:merge",
+    "contact_split": "shared.contacts:split",
+    "contact_note_add": "shared.contacts:add_note",
+    "contact_note_delete": "shared.contacts:delete_note",
+    "contact_attributes_set": "shared.contacts:set_attributes",
+    "contact_attribute_define": "shared.contacts:define_attribute",
+    "contact_attribute_delete": "shared.contacts:delete_attribute",
 }
 
 

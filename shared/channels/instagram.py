@@ -49,6 +49,7 @@ class InstagramAdapter(MessagingAdapter):
         if isinstance(found.get("profile_pic"), str) and found["profile_pic"]:
             profile["pictureUrl"] = found["profile_pic"]
         return profile
+
     connect_options: ClassVar[frozenset[str]] = frozenset({"page_id"})
 
     def check_connection(self, request: ConnectRequest) -> None:
