@@ -12,9 +12,14 @@ rows for a bulk action; saved as ``docs/team-inbox.png``.
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py [--out docs/thread-with-media.png]
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --team-inbox [--out docs/team-inbox.png]
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --channels [--out docs/channels-page.png]
+    PYTHONPATH=. .venv/bin/python scripts/screenshots.py --contact-panel [--out docs/contact-panel.png]
 
 With ``--channels``: the admin console's channels page; an admin fills in a new WhatsApp number and
 tests its token, with the demo's channels below (one has had a webhook, one a refused send).
+
+With ``--contact-panel``: a Messenger customer (named and pictured by the sandbox's User Profile API)
+who also wrote on WhatsApp; an agent merges the two from the contact panel, fills an attribute and
+writes a note; saved as ``docs/contact-panel.png``.
 """
 
 from __future__ import annotations
@@ -288,6 +293,98 @@ def channels_page(out: Path) -> None:
             browser.close()
 
 
+def contact_panel_customer(stack: Any) -> tuple[str, str]:
+    """A customer on Messenger (profile from the sandbox) and WhatsApp, and three attributes; the
+    Messenger conversation's id and the WhatsApp contact's id."""
+    from infra.local import demo, payloads
+    from shared import auth, ids, store
+    from tests.support import eventually, post_signed
+
+    tenant = demo.DEMO_TENANT
+    wa = next(c for c in demo.DEMO_CHANNELS if c.kind == "whatsapp")
+    page_channel = next(c for c in demo.DEMO_CHANNELS if c.kind == "messenger")
+    psid, wa_id = "6100000000143001", "15550144001"
+    uid = auth.invite(AGENT, PASSWORD, tenant, "agent", "Dana Agent")
+    store.put_agent(tenant, uid, {"name": "Dana Agent", "email": AGENT, "role": "agent"})
+    for key, label, kind in (
+        ("plan", "Plan", "text"),
+        ("orders", "Orders", "number"),
+        ("vip", "VIP", "boolean"),
+    ):
+        store.put_contact_attribute(tenant, key, {"label": label, "type": kind})
+    stack.sandbox.set_profile(
+        "messenger", page_channel.external_id, psid, first_name="Maya", last_name="Okafor"
+    )
+    now = int(time.time())
+    wa_body = payloads.whatsapp_change(
+        wa.external_id,
+        contacts=[payloads.whatsapp_contact(wa_id, "Maya O.")],
+        messages=[
+            payloads.whatsapp_text_message(
+                wa_id, "Order 2231: can I pick it up instead?", timestamp=now - 3600
+            )
+        ],
+    )
+    assert post_signed(stack, "whatsapp", wa_body).status_code == 200
+    fb_body = payloads.messenger_text(page_channel.external_id, psid, "Hi, it's Maya again, about order 2231")
+    assert post_signed(stack, "messenger", fb_body).status_code == 200
+    messenger = ids.conversation_id(page_channel.channel_id, psid)
+    whatsapp = ids.conversation_id(wa.channel_id, wa_id)
+    eventually(lambda: store.get_conversation(tenant, whatsapp), what="the WhatsApp conversation")
+    eventually(
+        lambda: (store.get_conversation(tenant, messenger) or {}).get("contactPictureUrl"), what="the profile"
+    )
+    return messenger, str((store.get_conversation(tenant, whatsapp) or {})["contactId"])
+
+
+def contact_panel(out: Path) -> None:
+    """The contact panel: profile name and picture, two channels merged, attributes, a note."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from infra.local import demo
+    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
+    from infra.local.dashboard import DashboardServer
+    from infra.local.stack import LocalStack
+
+    with LocalStack() as stack:
+        stack.apply_env()
+        demo.seed()
+        messenger, wa_contact = contact_panel_customer(stack)
+        with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+            page = browser.new_context(
+                viewport={"width": 1440, "height": 800}, device_scale_factor=1
+            ).new_page()
+            page.goto(dashboard.url)
+            page.get_by_label("Email").fill(AGENT)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.locator(f'[data-testid="conversation-row"][data-conversation-id="{messenger}"]').click()
+            panel = page.get_by_test_id("contact-panel")
+            expect(panel.get_by_test_id("contact-name")).to_have_text("Maya Okafor")
+            panel.get_by_test_id("merge-select").select_option(wa_contact)
+            panel.get_by_test_id("merge-button").click()
+            expect(panel.get_by_test_id("contact-conversation")).to_have_count(2)
+            for key, value in (("plan", "Gold"), ("orders", "14")):
+                panel.get_by_test_id(f"attribute-{key}").fill(value)
+                panel.get_by_test_id(f"attribute-{key}").press("Enter")
+            panel.get_by_test_id("attribute-vip").check()
+            panel.get_by_test_id("note-input").fill("Prefers pick-up at the Camden store.")
+            panel.get_by_test_id("note-add").click()
+            expect(panel.get_by_test_id("contact-note")).to_have_count(1)
+            expect(page.get_by_test_id("activity-line")).to_have_count(1)
+            page.wait_for_function(
+                "() => { const img = document.querySelector('[data-testid=contact-picture]'); "
+                "return img && img.complete && img.naturalWidth > 0; }"
+            )
+            page.mouse.move(700, 700)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out))
+            browser.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -295,7 +392,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--team-inbox", action="store_true", help="the team inbox: labels, activity, bulk")
     parser.add_argument("--channels", action="store_true", help="the admin console's channels page")
+    parser.add_argument(
+        "--contact-panel", action="store_true", help="the contact panel: profile, merge, notes"
+    )
     args = parser.parse_args(argv)
+    if args.contact_panel:
+        out = args.out or REPO / "docs" / "contact-panel.png"
+        contact_panel(out)
+        print(f"wrote {out}")
+        return 0
     if args.channels:
         out = args.out or REPO / "docs" / "channels-page.png"
         channels_page(out)

@@ -24,6 +24,13 @@ ACTIONS: dict[str, str] = {
     "rotate_channel": "shared.channel_console:rotate_channel",
     "reconnect_channel": "shared.channel_console:reconnect_channel",
     "disconnect_channel": "shared.channel_console:disconnect_channel",
+    "contact_merge": "shared.contacts:merge",
+    "contact_split": "shared.contacts:split",
+    "contact_note_add": "shared.contacts:add_note",
+    "contact_note_delete": "shared.contacts:delete_note",
+    "contact_attributes_set": "shared.contacts:set_attributes",
+    "contact_attribute_define": "shared.contacts:define_attribute",
+    "contact_attribute_delete": "shared.contacts:delete_attribute",
 }
 
 

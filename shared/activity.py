@@ -16,6 +16,11 @@ Verbs and their details:
     assign                         {assigneeId, assigneeName}
     unassign                       {previousAssigneeId, previousAssigneeName}
     labels                         {added: [{id, name}], removed: [{id, name}]}
+    merge                          {contactId, otherContactId, otherName, otherChannel, personId}:
+                                   this conversation's customer and another identity became one
+                                   person (shared/contacts.py); a line in each affected conversation
+    split                          {contactId, otherContactId, otherName, otherChannel}: an identity
+                                   was taken out of the person again
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from shared import ids, store
 from shared.auth import Caller
 from shared.search import fields as search_fields
 
-VERBS = ("resolve", "reopen", "pend", "snooze", "assign", "unassign", "labels")
+VERBS = ("resolve", "reopen", "pend", "snooze", "assign", "unassign", "labels", "merge", "split")
 STATUS_VERBS = {"resolved": "resolve", "open": "reopen", "pending": "pend", "snoozed": "snooze"}
 
 
@@ -71,6 +76,13 @@ def sentence(verb: str, actor: str, details: dict[str, Any]) -> str:
             word = "label" if len(details["removed"]) == 1 else "labels"
             parts.append(f"removed the {word} {_names(details['removed'])}")
         return f"{actor} {' and '.join(parts)}"
+    if verb in ("merge", "split"):
+        other = details.get("otherName") or "another contact"
+        channel = details.get("otherChannel")
+        named = f"{other} ({channel})" if channel else other
+        if verb == "merge":
+            return f"{actor} merged this customer with {named}"
+        return f"{actor} split {named} from this customer"
     raise ValueError(f"unknown activity verb {verb!r}")
 
 

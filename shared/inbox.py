@@ -346,6 +346,8 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
     if not created:
         return Outcome("duplicate", message_id, route.tenant_id, conversation_id)
     _known_contacts.remember(contact_key, contact)
+    if not fresh and channels.capabilities(event.channel).profiles:
+        _queue_profile(route.tenant_id, conversation_id, contact_id)
     if not deferred:
         message_landed(route.tenant_id, conversation_id, event.message_id)
     summary_outcome = "deferred" if deferred else "written"
@@ -366,6 +368,21 @@ def _queue_media(tenant_id: str, conversation_id: str, message_id: str, count: i
             extra={
                 "fields": {"event": "media_not_queued", "message_id": message_id, "error": type(exc).__name__}
             },
+        )
+
+
+def _queue_profile(tenant_id: str, conversation_id: str, contact_id: str) -> None:
+    """Queue the lookup of the customer's name and picture (shared/profiles.py): a quick Cloud
+    Tasks call when the contact was written, never a provider call. A failure is only logged: the
+    message is stored, and the next time this contact is written queues it again."""
+    from shared import profiles
+
+    try:
+        profiles.enqueue(tenant_id, conversation_id, contact_id)
+    except Exception as exc:  # noqa: BLE001 - a profile never holds back the stored message
+        log.warning(
+            "could not queue a profile lookup",
+            extra={"fields": {"event": "profile_not_queued", "error": type(exc).__name__}},
         )
 
 

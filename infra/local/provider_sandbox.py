@@ -20,6 +20,7 @@ Public surface::
       POST /_sandbox/clear             POST /_sandbox/fail      {"channel", "code", ...}
       POST /_sandbox/hang              {"channel", "seconds", "times"?}
       POST /_sandbox/accounts          {"channel", "account_id", "token", ...details}
+      POST /_sandbox/profiles          {"channel", "account_id", "user_id", "consent"?, ...fields}
       POST /_sandbox/receipts          {"webhooks": {...}, "app_secret", ...}  (empty webhooks: off)
       GET  /_sandbox/webhooks          what receipts mode posted
 
@@ -347,6 +348,17 @@ class ProviderSandbox:
         assert isinstance(api, MetaGraphApi)
         api.set_templates(waba_id, templates)
 
+    def set_profile(
+        self, channel: str, account_id: str, user_id: str, *, consent: bool = True, **fields: Any
+    ) -> None:
+        """Let the User Profile API answer for ``user_id`` (a PSID or IGSID) to ``account_id``'s
+        token: ``first_name``/``last_name`` (Messenger), ``name``/``username`` (Instagram)."""
+        from infra.local.sandbox_meta import MetaGraphApi
+
+        api = self._api_for(channel)
+        assert isinstance(api, MetaGraphApi)
+        api.set_profile(channel, account_id, user_id, consent=consent, **fields)
+
     def receipts_to(
         self,
         webhook_urls: Mapping[str, str],
@@ -601,6 +613,20 @@ class ProviderSandbox:
                 }
                 self.register_account(
                     str(payload["channel"]), str(payload["account_id"]), str(payload["token"]), **details
+                )
+                return Reply(200, {"ok": True})
+            if method == "POST" and action == "profiles":
+                fields = {
+                    k: v
+                    for k, v in payload.items()
+                    if k not in {"channel", "account_id", "user_id", "consent"}
+                }
+                self.set_profile(
+                    str(payload["channel"]),
+                    str(payload["account_id"]),
+                    str(payload["user_id"]),
+                    consent=bool(payload.get("consent", True)),
+                    **fields,
                 )
                 return Reply(200, {"ok": True})
             if method == "POST" and action == "receipts":

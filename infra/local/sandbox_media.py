@@ -46,6 +46,19 @@ _TWILIO_MEDIA = re.compile(
 _TWILIO_CDN = re.compile(r"^/twilio-cdn/(?P<me>ME\w+)$")
 
 
+def _page_token(call: Call, accounts: AccountBook) -> bool:
+    """Whether ``GET /{id}`` is the User Profile API's (sandbox_meta): no WhatsApp token, and a
+    Messenger/Instagram token or a ``fields`` list (what a profile lookup always sends)."""
+    value = call.headers.get("authorization", "")
+    token = value[7:].strip() if value.lower().startswith("bearer ") else ""
+    token = token or (call.query.get("access_token") or [""])[0]
+    if token and accounts.by_token(token, ["whatsapp"]):
+        return False
+    return bool(call.query.get("fields")) or bool(
+        token and accounts.by_token(token, ["messenger", "instagram"])
+    )
+
+
 @dataclass
 class MediaObject:
     """One file a provider keeps for an account."""
@@ -180,6 +193,8 @@ class ProviderMediaApi:
             match = pattern.match(call.path)
             if name == "wa_media" and match is not None and accounts.by_id(match["id"]):
                 continue  # GET /{id} of a registered Page or number reads the account (sandbox_meta)
+            if name == "wa_media" and match is not None and _page_token(call, accounts):
+                continue  # GET /{PSID|IGSID} with a Page's token: the User Profile API (sandbox_meta)
             if match is not None and (name == "tg_getfile" or call.method != "POST"):
                 return Route(channel=channel, params={"endpoint": name, **match.groupdict()})
         return None

@@ -23,6 +23,14 @@ phone number id) or, for ``/me``, by the token. Sources for the shapes below:
   Meta does not know is 190 (HTTP 400, 401 for a WhatsApp number), another account's id 100/33, an
   unknown field 100 "Tried accessing nonexisting field".
 - Real published request/response bodies in ``shared/fixtures/providers/*/out-*.json``.
+- User Profile API (Messenger Platform "User Profile API"; Instagram Messaging "User Profile API"):
+  ``GET /v{N}.0/{PSID}?fields=first_name,last_name,profile_pic`` and
+  ``GET /v{N}.0/{IGSID}?fields=name,username,profile_pic`` with the Page's token (bearer or
+  ``access_token``); no token 104, an unknown token 190, a person this Page's token cannot see
+  100/33 (``GraphMethodException``), a field the node lacks ``(#100) Tried accessing nonexisting
+  field``, an Instagram user who never messaged the account 230 ("User consent is required to
+  access user profile"). ``profile_pic`` is a signed URL (``/meta-profile/{id}.png?oe=..``) that
+  this sandbox serves as a small PNG.
 """
 
 from __future__ import annotations
@@ -35,8 +43,10 @@ import math
 import re
 import secrets
 import string
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +94,59 @@ _NODE_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 _TEMPLATES_PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/(?P<node>[^/]+)/message_templates/?$")
 MESSAGE_TEMPLATES = "message_templates"
+_PROFILE_PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/(?P<node>[0-9]{5,})/?$")
+USER_PROFILE = "user_profile"
+_PROFILE_PIC_PATH = re.compile(r"^/meta-profile/(?P<node>[0-9]{5,})\.png$")
+PROFILE_PIC = "profile_pic"
+# The fields each product's User Profile API serves (Messenger: PSID nodes; Instagram: IGSID nodes).
+PROFILE_FIELDS: dict[str, tuple[str, ...]] = {
+    "messenger": ("id", "first_name", "last_name", "name", "profile_pic", "locale", "timezone", "gender"),
+    "instagram": (
+        "id",
+        "name",
+        "username",
+        "profile_pic",
+        "follower_count",
+        "is_user_follow_business",
+        "is_business_follow_user",
+        "is_verified_user",
+    ),
+}
+PROFILE_DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "messenger": ("first_name", "last_name", "id"),
+    "instagram": ("name", "id"),
+}
+
+
+@dataclass(frozen=True)
+class SandboxProfile:
+    """A customer the sandbox's User Profile API knows: who (``user_id``, a PSID or IGSID), on which
+    account (``account_id``: the Page or Instagram account whose token may read it), the fields,
+    and (Instagram) whether they messaged the account, which is what consent means there."""
+
+    channel: str
+    account_id: str
+    user_id: str
+    fields: dict[str, Any]
+    consent: bool = True
+
+
+def _png(seed: str, size: int = 48) -> bytes:
+    """A small solid-colour PNG, its colour from ``seed`` (a profile picture stand-in)."""
+    digest = hashlib.sha256(seed.encode()).digest()
+    pixel = bytes(digest[:3])
+    raw = b"".join(b"\x00" + pixel * size for _ in range(size))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _template(
@@ -477,6 +540,24 @@ class MetaGraphApi:
         self._lock = threading.Lock()
         self.uploads = UploadBook()  # WhatsApp media uploads (POST /{phone-number-id}/media)
         self._templates: dict[str, list[dict[str, Any]]] = {}  # WABA id -> its message templates
+        self._profiles: dict[str, SandboxProfile] = {}  # PSID / IGSID -> the customer's profile
+
+    def set_profile(
+        self, channel: str, account_id: str, user_id: str, *, consent: bool = True, **fields: Any
+    ) -> None:
+        """Let ``account_id``'s token read ``user_id``'s profile (``first_name``, ``last_name``,
+        ``name``, ``username``...; ``profile_pic`` is added, pointing at this sandbox)."""
+        if channel not in PROFILE_FIELDS:
+            raise ValueError(f"{channel} has no User Profile API")
+        with self._lock:
+            self._profiles[str(user_id)] = SandboxProfile(
+                channel, str(account_id), str(user_id), dict(fields), consent
+            )
+
+    def profile(self, user_id: str) -> SandboxProfile | None:
+        """The profile the sandbox serves for ``user_id``, if any."""
+        with self._lock:
+            return self._profiles.get(str(user_id))
 
     def set_templates(self, waba_id: str, templates: list[dict[str, Any]]) -> None:
         """Give WhatsApp Business Account ``waba_id`` these templates (Graph's shape) instead of
@@ -524,6 +605,22 @@ class MetaGraphApi:
                     "version": listing["version"],
                     "endpoint": MESSAGE_TEMPLATES,
                 },
+            )
+        picture = _PROFILE_PIC_PATH.match(call.path)
+        if picture is not None and call.method == "GET":
+            return Route(
+                channel=None, params={"node": picture["node"], "version": "", "endpoint": PROFILE_PIC}
+            )
+        person = _PROFILE_PATH.match(call.path)
+        if (
+            person is not None
+            and call.method == "GET"
+            and not accounts.by_id(person["node"], list(_NODE_FIELDS))  # an account: read below
+        ):
+            known = self.profile(person["node"])
+            return Route(
+                channel=known.channel if known else None,
+                params={"node": person["node"], "version": person["version"], "endpoint": USER_PROFILE},
             )
         upload = _MEDIA_UPLOAD_PATH.match(call.path)
         if upload is not None and call.method == "POST":
@@ -574,6 +671,13 @@ class MetaGraphApi:
                 return graph_error_reply(error, whatsapp=whatsapp, version=version)
         if route.params.get("endpoint") == MEDIA_UPLOAD:
             return self._media_upload(node, version, call, accounts)
+        if route.params.get("endpoint") == PROFILE_PIC:
+            return self._profile_pic(node, call)
+        if route.params.get("endpoint") == USER_PROFILE:
+            try:
+                return Reply(200, self._user_profile(node, call, accounts), _graph_headers(version))
+            except GraphError as error:
+                return graph_error_reply(error, whatsapp=False, version=version)
         if route.params.get("endpoint") == MESSAGE_TEMPLATES:
             try:
                 return Reply(
@@ -708,6 +812,64 @@ class MetaGraphApi:
             "code_verification_status": "VERIFIED",
         }
         return {name: values[name] for name in dict.fromkeys(["id", *asked])}
+
+    # -- User Profile API (Messenger and Instagram) -------------------------------------------------
+
+    def _user_profile(self, user_id: str, call: Call, accounts: AccountBook) -> dict[str, Any]:
+        """``GET /{PSID|IGSID}?fields=...``: the fields asked for (default: the name and id) of a
+        customer the token's Page or Instagram account may see."""
+        query = {k: v[-1] for k, v in call.query.items() if v}
+        token = _token(call, {})
+        if not token:
+            message, _ = _GRAPH_CODES[104]
+            raise GraphError(104, message)
+        if not accounts.token_known(token):
+            message, _ = _GRAPH_CODES[190]
+            raise GraphError(190, message)
+        known = self.profile(user_id)
+        readers = {a.account_id for a in accounts.by_token(token, SEND_API_CHANNELS)}
+        if known is None or known.account_id not in readers:
+            raise GraphError(
+                100,
+                f"Unsupported get request. Object with ID '{user_id}' does not exist, cannot be loaded due "
+                "to missing permissions, or does not support this operation. Please read the Graph API "
+                "documentation at https://developers.facebook.com/docs/graph-api",
+                subcode=33,
+                type="GraphMethodException",
+            )
+        allowed = PROFILE_FIELDS[known.channel]
+        fields = (
+            tuple(f.strip() for f in query["fields"].split(",") if f.strip())
+            if query.get("fields")
+            else PROFILE_DEFAULT_FIELDS[known.channel]
+        )
+        for name in fields:
+            if name not in allowed:
+                raise _invalid(f"(#100) Tried accessing nonexisting field ({name}) on node type (User)")
+        if known.channel == INSTAGRAM and not known.consent:
+            raise GraphError(230, "(#230) User consent is required to access user profile")
+        host = call.headers.get("host", "127.0.0.1")
+        expiry = int(time.time()) + 3 * 86400  # "The URL will expire in a few days."
+        values = {
+            "id": user_id,
+            "profile_pic": f"http://{host}/meta-profile/{user_id}.png?oe={expiry:x}&oh={secrets.token_hex(8)}",
+            **known.fields,
+        }
+        if known.channel == MESSENGER and "name" not in known.fields:
+            first, last = known.fields.get("first_name"), known.fields.get("last_name")
+            values["name"] = " ".join(str(p) for p in (first, last) if p)
+        return {name: values.get(name) for name in fields if name in values or known.channel == INSTAGRAM}
+
+    def _profile_pic(self, user_id: str, call: Call) -> Reply:
+        """The signed profile picture URL :meth:`_user_profile` handed out (403 once expired)."""
+        expiry = (call.query.get("oe") or ["0"])[0]
+        try:
+            expired = int(expiry, 16) < time.time()
+        except ValueError:
+            expired = True
+        if expired or self.profile(user_id) is None:
+            return Reply(403, b"URL signature expired", {"Content-Type": "text/plain"})
+        return Reply(200, _png(user_id), {"Content-Type": "image/png", "Cache-Control": "max-age=86400"})
 
     # -- WhatsApp Business Management API: message templates ---------------------------------------
 

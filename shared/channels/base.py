@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from shared.errors import MediaUnavailable, Refused, VerificationError
+from shared.errors import MediaUnavailable, PermanentError, Refused, VerificationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from shared.inbox import Outcome
@@ -82,7 +82,9 @@ class Capabilities:
     ``max_total_bytes``: the most all of one message's files may weigh together (None: no limit
     beyond each file's own). ``max_text_length``: the longest text (or caption) the provider takes
     in one message, in characters (Unicode code points; the dashboard counts the same way and
-    send_message refuses longer with ``text_too_long`` before anything is queued)."""
+    send_message refuses longer with ``text_too_long`` before anything is queued). ``profiles``: the
+    provider names its customers only through a profile API (``fetch_profile``), which a queued
+    task calls off the ingest path (shared/profiles.py)."""
 
     reply_window: ReplyWindowRule = "none"
     templates: bool = False
@@ -94,6 +96,7 @@ class Capabilities:
     max_attachments: int = 1
     max_total_bytes: int | None = None
     max_text_length: int = 4096
+    profiles: bool = False
 
     def media_limit(self, kind: str) -> MediaLimit | None:
         """The provider's limit for an attachment of ``kind`` (None: it takes no such upload)."""
@@ -247,6 +250,14 @@ class ChannelAdapter(abc.ABC):
         (``transient`` by the provider's code: retried) or MediaUnavailable (gone, expired,
         too large: the media is marked failed with the reason, never retried)."""
         raise MediaUnavailable(f"{self.kind} keeps no media to fetch")
+
+    # -- customer profiles (deliver's profile task, shared/profiles.py) -------------------------
+
+    def fetch_profile(self, account: ChannelAccount, external_id: str, *, timeout: float) -> dict[str, Any]:
+        """The customer's public profile, provider-neutral: ``{name, firstName?, lastName?,
+        username?, pictureUrl?}`` (absent what the provider does not say). Only for
+        ``capabilities.profiles``; raise ProviderError as ``send`` does."""
+        raise PermanentError(f"{self.kind} has no profile API")
 
     # -- message templates (the dashboard's template picker) -----------------------------------
 

@@ -42,6 +42,7 @@ META_ERRORS: dict[int, tuple[bool, str, str | None]] = {
         "token_expired",
     ),
     200: (False, "The app lacks the permission to send for this page or number.", "permission"),
+    230: (False, "The customer has not messaged the account yet: their profile needs their consent.", None),
     368: (False, "Temporarily blocked for policy violations.", "policy_block"),
     551: (False, "This person isn't available right now.", None),
     36000: (False, "Meta refused the message (the recipient or page cannot receive it).", None),
@@ -362,3 +363,25 @@ def list_message_templates(
             break
         params = {**params, "after": after}
     return found
+
+
+# --- Messenger and Instagram: the User Profile API -------------------------------------------------
+
+
+def user_profile(account: ChannelAccount, user_id: str, fields: str, timeout: float) -> dict[str, Any]:
+    """``GET /{PSID|IGSID}?fields=...`` with the Page's token (Messenger Platform "User Profile API":
+    ``first_name,last_name,profile_pic``; Instagram Messaging "User Profile API":
+    ``name,username,profile_pic``): the profile as Graph answers it, or ProviderError (by code:
+    100/33 no such person for this Page, 230 no consent yet, 190 token, 4/613 rate limits)."""
+    response, body = call(
+        "GET",
+        f"{_base(account)}/{user_id}",
+        channel=account.channel,
+        unreachable=f"{account.channel} user profile unreachable",
+        timeout=timeout,
+        params={"fields": fields},
+        headers={"Authorization": f"Bearer {account.token}"},
+    )
+    if response.status_code >= 400 or not isinstance(body, dict) or "error" in body:
+        raise provider_error(account.channel, response.status_code, body)
+    return body

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from shared.channels import media_limits
 from shared.channels.base import MEDIA_KINDS, Capabilities, ConnectRequest, refused
 from shared.channels.meta import Content, MessagingAdapter
+from shared.models.outbound import ChannelAccount
 
 HEART = "\N{HEAVY BLACK HEART}\N{VARIATION SELECTOR-16}"
 
@@ -31,7 +32,24 @@ class InstagramAdapter(MessagingAdapter):
         media=MEDIA_KINDS,
         media_limits=media_limits.INSTAGRAM,
         max_text_length=1000,  # Instagram Messaging API: "text ... must be less than 1000 characters"
+        profiles=True,
     )
+
+    def fetch_profile(self, account: ChannelAccount, external_id: str, *, timeout: float) -> dict[str, Any]:
+        """Instagram's User Profile API: ``GET /{IGSID}?fields=name,username,profile_pic`` (the name
+        may be null; the username then names the customer)."""
+        from shared.channels import graph
+
+        found = graph.user_profile(account, external_id, "name,username,profile_pic", timeout)
+        name = str(found.get("name") or "").strip()
+        username = str(found.get("username") or "").strip()
+        profile: dict[str, Any] = {"name": name or (f"@{username}" if username else None)}
+        if username:
+            profile["username"] = username
+        if isinstance(found.get("profile_pic"), str) and found["profile_pic"]:
+            profile["pictureUrl"] = found["profile_pic"]
+        return profile
+
     connect_options: ClassVar[frozenset[str]] = frozenset({"page_id"})
     probe_fields: ClassVar[tuple[str, ...]] = ("username", "name")  # GET /{ig-user-id}, the Page's token
 

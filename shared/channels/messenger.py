@@ -15,6 +15,7 @@ from shared.channels import media_limits
 from shared.channels.base import MEDIA_KINDS, Capabilities
 from shared.channels.meta import Content, MessagingAdapter
 from shared.channels.payload import as_id
+from shared.models.outbound import ChannelAccount
 
 # Messenger's "like" button sends the thumbs-up sticker in three sizes, as an image attachment
 # with a numeric payload.sticker_id (Messenger Platform, "messages" webhook, sticker_id).
@@ -35,7 +36,23 @@ class MessengerAdapter(MessagingAdapter):
         media=MEDIA_KINDS,
         media_limits=media_limits.MESSENGER,
         max_text_length=2000,  # Send API: "message.text ... must be UTF-8 and has a 2000 character limit"
+        profiles=True,
     )
+
+    def fetch_profile(self, account: ChannelAccount, external_id: str, *, timeout: float) -> dict[str, Any]:
+        """Messenger's User Profile API: ``GET /{PSID}?fields=first_name,last_name,profile_pic``."""
+        from shared.channels import graph
+
+        found = graph.user_profile(account, external_id, "first_name,last_name,profile_pic", timeout)
+        first, last = str(found.get("first_name") or "").strip(), str(found.get("last_name") or "").strip()
+        profile: dict[str, Any] = {"name": " ".join(p for p in (first, last) if p) or None}
+        if first:
+            profile["firstName"] = first
+        if last:
+            profile["lastName"] = last
+        if isinstance(found.get("profile_pic"), str) and found["profile_pic"]:
+            profile["pictureUrl"] = found["profile_pic"]
+        return profile
 
     def sticker_content(self, payload: dict[str, Any], url: str | None, text: str | None) -> Content:
         """A sticker; the like button's thumbs-up also reads as text, so agents see it."""

@@ -11,7 +11,8 @@ queued. Provider errors map by code (shared/channels): transient ones are retrie
 provider send run other work: ``wake`` (a snoozed conversation), ``summary`` (a hot conversation's
 deferred summary) and ``push`` (a chat post's notifications: :func:`shared.chat.push.fan_out`);
 ``typing`` sends an agent's typing signal, dropped when stale or refused, never retried
-(:mod:`shared.outbox.typing`).
+(:mod:`shared.outbox.typing`); ``profile`` fetches a customer's name and picture
+(:mod:`shared.profiles`).
 
 :func:`enqueue` is the one way work reaches deliver (replies, read receipts, callback answers,
 retries at the provider's moment): a task named after what it does, so enqueuing twice is once.
@@ -48,7 +49,7 @@ class DeliveryTask(BaseModel):
     conversationId: str
     messageId: str | None = None
     action: Literal[
-        "send", "mark_read", "answer_callback", "wake", "summary", "push", "fetch_media", "typing"
+        "send", "mark_read", "answer_callback", "wake", "summary", "push", "fetch_media", "typing", "profile"
     ] = "send"
     providerMessageId: str | None = None
     mediaIndex: int | None = None  # fetch_media: which of the message's files (shared/media/fetch.py)
@@ -185,6 +186,10 @@ def _queued_work(task: DeliveryTask, payload: dict[str, Any], retry_count: int) 
         return push.fan_out(payload, retry_count)  # a chat post's notifications, through FCM
     if task.action == "fetch_media":  # inbound media into Cloud Storage, off the ingest path
         return _fetch_media(task, retry_count)
+    if task.action == "profile":  # a customer's name and picture, off the ingest path
+        from shared import profiles
+
+        return profiles.fetch(task.tenantId, task.conversationId, retry_count)
     return None
 
 

@@ -282,9 +282,27 @@ __all__ = [
     "write_post",
 ]
 
-# Media of a message (shared/store/media.py) and the team inbox (shared/store/labels.py: labels,
-# conversation changes with their activity line, the inbox's server-side filters): appended here,
-# re-exported like the rest.
+# Customers across channels (shared/store/contacts.py: the person layer, notes, custom attributes,
+# provider profiles), media of a message (shared/store/media.py) and the team inbox
+# (shared/store/labels.py: labels, conversation changes with their activity line, the inbox's
+# server-side filters): appended here, re-exported like the rest.
+from shared.store.contacts import (
+    CONTACT_NOTES,
+    MAX_PERSON_IDENTITIES,
+    ActivityLine,
+    Regroup,
+    add_contact_note,
+    delete_contact_attribute,
+    delete_contact_note,
+    get_contact_note,
+    get_contact_versioned,
+    list_contact_attributes,
+    person_identities,
+    put_contact_attribute,
+    regroup_contacts,
+    set_contact_attributes,
+    set_contact_profile,
+)
 from shared.store.labels import (
     LABEL_CLEANUP_PAGE,
     MAX_BATCH_WRITES,
@@ -342,4 +360,22 @@ __all__ += [
     "timeline_query_by_tenant",
     "update_documents",
     "update_label",
+]
+
+__all__ += [
+    "CONTACT_NOTES",
+    "MAX_PERSON_IDENTITIES",
+    "ActivityLine",
+    "Regroup",
+    "add_contact_note",
+    "delete_contact_attribute",
+    "delete_contact_note",
+    "get_contact_note",
+    "get_contact_versioned",
+    "list_contact_attributes",
+    "person_identities",
+    "put_contact_attribute",
+    "regroup_contacts",
+    "set_contact_attributes",
+    "set_contact_profile",
 ]

@@ -156,6 +156,8 @@ DOCS = (
     Doc("channel", "channels/whatsapp-main", STAFF),
     Doc("agent", "agents/staff-agent", STAFF),
     Doc("contact", "contacts/contact-1", STAFF),
+    Doc("contact-note", "contacts/contact-1/notes/note-1", STAFF),
+    Doc("contact-attribute", "contactAttributes/plan", STAFF),
     Doc("support-conversation", SUPPORT, STAFF),
     Doc("support-message-in", f"{SUPPORT}/messages/in-1", STAFF),
     Doc("support-message-out", f"{SUPPORT}/messages/out-1", STAFF),
@@ -469,6 +471,8 @@ def tree(tenant: str) -> dict[str, dict[str, Any]]:
         "channels/whatsapp-main": {"kind": "whatsapp", "externalId": "109000000000777", "name": "WA"},
         "agents/staff-agent": {"name": "Sam", "email": "sam@matrix.test", "role": "agent"},
         "contacts/contact-1": {"name": "Kerry", "channel": "whatsapp"},
+        "contacts/contact-1/notes/note-1": {"text": "Prefers e-mail", "authorId": "staff-agent"},
+        "contactAttributes/plan": {"label": "Plan", "type": "text"},
         SUPPORT: {
             "kind": "support",
             "channel": "whatsapp",

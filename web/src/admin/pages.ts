@@ -29,6 +29,12 @@ export const ADMIN_PAGES: AdminPage[] = [
     roles: ADMINS,
     component: defineAsyncComponent(() => import("./ChannelsPage.vue")),
   },
+  {
+    id: "contact-attributes",
+    title: "Contact attributes",
+    roles: ADMINS,
+    component: defineAsyncComponent(() => import("./ContactAttributesPage.vue")),
+  },
 ];
 
 /** The pages `role` may open, in navigation order. */

@@ -338,6 +338,23 @@ export const api = {
   /** Stop routing a channel's webhooks and delete its token. */
   disconnectChannel: (channelId: string) =>
     post<{ channelId: string; providerNote: string | null }>(runtimeConfig().functions.agent_api, { action: "disconnect_channel", channelId }),
+  /** Contacts across channels (shared/contacts.py): `contactId`'s person joins `intoContactId`'s. */
+  mergeContacts: (contactId: string, intoContactId: string) =>
+    post<{ personId: string; identities: string[] }>(runtimeConfig().functions.agent_api, { action: "contact_merge", contactId, intoContactId }),
+  /** Take one identity out of its person again. */
+  splitContact: (contactId: string) =>
+    post<{ contactId: string; personId: string | null; identities: string[] }>(runtimeConfig().functions.agent_api, { action: "contact_split", contactId }),
+  addContactNote: (contactId: string, text: string) =>
+    post<{ contactId: string; noteId: string }>(runtimeConfig().functions.agent_api, { action: "contact_note_add", contactId, text }),
+  deleteContactNote: (contactId: string, noteId: string) =>
+    post(runtimeConfig().functions.agent_api, { action: "contact_note_delete", contactId, noteId }),
+  /** Fill (null: clear) custom attributes of the customer (written on the person's root identity). */
+  setContactAttributes: (contactId: string, values: Record<string, string | number | boolean | null>) =>
+    post(runtimeConfig().functions.agent_api, { action: "contact_attributes_set", contactId, values }),
+  /** Admins: define a custom attribute (key, label, type: text, number, boolean, date) or delete one. */
+  defineContactAttribute: (key: string, label: string, type: "text" | "number" | "boolean" | "date") =>
+    post(runtimeConfig().functions.agent_api, { action: "contact_attribute_define", key, label, type }),
+  deleteContactAttribute: (key: string) => post(runtimeConfig().functions.agent_api, { action: "contact_attribute_delete", key }),
   /** A signed resumable upload (15 minutes) for a file to attach in this conversation. */
   uploadUrl: (conversationId: string, fileName: string, contentType: string, size: number) =>
     post<SignedUpload>(runtimeConfig().functions.agent_api, { action: "uploadUrl", conversationId, fileName, contentType, size }),

@@ -60,6 +60,8 @@ export interface Conversation {
   contactId: string;
   contactExternalId: string;
   contactName: string;
+  /** The customer's picture from the provider's profile API (Messenger, Instagram), if any. */
+  contactPictureUrl?: string | null;
   status: ConversationStatus;
   assigneeId: string | null;
   lastMessage: LastMessage | null;
@@ -206,6 +208,7 @@ export function toConversation(snapshot: QueryDocumentSnapshot | DocumentSnapsho
     contactId: str(d.contactId),
     contactExternalId: str(d.contactExternalId),
     contactName: str(d.contactName) || str(d.contactExternalId) || "Unknown contact",
+    contactPictureUrl: typeof d.contactPictureUrl === "string" && d.contactPictureUrl ? d.contactPictureUrl : null,
     status: (d.status ?? "open") as ConversationStatus,
     assigneeId: d.assigneeId ?? null,
     lastMessage: last
