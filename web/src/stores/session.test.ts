@@ -8,15 +8,17 @@ vi.mock("firebase/firestore", async () => (await import("../testing/fakeFirebase
 import { initFirebase } from "../lib/firebase";
 import {
   authModule,
+  docSnapshot,
   documents,
   emitAuth,
+  listenerOn,
   fakeUser,
   firebaseError,
   firestoreModule,
   resetFirebase,
   settle,
 } from "../testing/fakeFirebase";
-import { useSession } from "./session";
+import { DEACTIVATED, ROLE_CHANGED, useSession } from "./session";
 
 initFirebase({ projectId: "demo", apiKey: "k", functions: { send_message: "s", agent_api: "a", create_app: "c", chat_api: "x" } });
 
@@ -77,6 +79,64 @@ describe("who is signed in", () => {
     await emitAuth(agent({ claims: { tenantId: "t1", role: "admin" } }));
     expect(session.phase).toBe("signedIn");
     expect(session.role).toBe("admin");
+  });
+
+  it("owners are agents too", async () => {
+    session.start();
+    await emitAuth(agent({ claims: { tenantId: "t1", role: "owner" } }));
+    expect(session.phase).toBe("signedIn");
+    expect(session.role).toBe("owner");
+  });
+
+  it("sends an app's developer to the developer pages", async () => {
+    session.start();
+    await emitAuth(fakeUser({ claims: { tenantId: "app1", role: "developer" } }));
+    expect(authModule.signOut).toHaveBeenCalledTimes(1);
+    expect(session.error).toContain("/developers");
+  });
+
+  it("signs out at once when the member's directory entry is deactivated", async () => {
+    session.start();
+    await emitAuth(agent());
+    const watch = listenerOn("tenants/t1/agents/agent-1");
+
+    watch.next(docSnapshot("agent-1", { role: "agent", active: true }));
+    expect(authModule.signOut).not.toHaveBeenCalled();
+    watch.next(docSnapshot("agent-1", { role: "agent", active: false }));
+    await settle();
+
+    expect(authModule.signOut).toHaveBeenCalledTimes(1);
+    expect(session.phase).toBe("signedOut");
+    expect(session.error).toBe(DEACTIVATED);
+    await emitAuth(null);
+    expect(session.error).toBe(DEACTIVATED);
+    expect(watch.active).toBe(false);
+  });
+
+  it("a role change ends the session the server revoked", async () => {
+    session.start();
+    const user = agent();
+    await emitAuth(user);
+    user.getIdTokenResult.mockRejectedValueOnce(firebaseError("auth/user-token-expired"));
+
+    listenerOn("tenants/t1/agents/agent-1").next(docSnapshot("agent-1", { role: "admin" }));
+    await settle();
+
+    expect(user.getIdTokenResult).toHaveBeenLastCalledWith(true);
+    expect(authModule.signOut).toHaveBeenCalledTimes(1);
+    expect(session.error).toBe(ROLE_CHANGED);
+  });
+
+  it("takes a new role a fresh token grants", async () => {
+    session.start();
+    const user = agent({ nextClaims: { tenantId: "t1", role: "admin" } });
+    await emitAuth(user);
+
+    listenerOn("tenants/t1/agents/agent-1").next(docSnapshot("agent-1", { role: "admin" }));
+    await settle();
+
+    expect(session.role).toBe("admin");
+    expect(authModule.signOut).not.toHaveBeenCalled();
   });
 
   it("signs out an account that is not an agent of a workspace, and says why", async () => {

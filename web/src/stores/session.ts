@@ -1,5 +1,11 @@
 /** Who is signed in: the Firebase user, the tenant and role from its ID token's custom claims
- * (`tenantId`, `role`, set when the agent was invited), and names to show. */
+ * (`tenantId`, `role`, set when the agent was invited), and names to show.
+ *
+ * Roles (shared/auth.py): owners, admins and agents use the dashboard (owners and admins also the
+ * admin console); a developer of an app uses the developer pages (/developers), not the inbox.
+ * While signed in, the member's own directory entry (tenants/{t}/agents/{uid}) is watched: when an
+ * admin deactivates them the dashboard signs out at once, and when their role changes it asks for
+ * a fresh token, which the server has revoked, so it signs out and they sign in with the new role. */
 import { defineStore } from "pinia";
 import { computed, nextTick, ref } from "vue";
 import {
@@ -8,11 +14,14 @@ import {
   signOut as firebaseSignOut,
   type User,
 } from "firebase/auth";
-import { doc, getDoc } from "firebase/firestore";
+import { doc, getDoc, onSnapshot, type Unsubscribe } from "firebase/firestore";
 
 import { auth, db } from "../lib/firebase";
 
-const AGENT_ROLES = ["agent", "admin"];
+export const AGENT_ROLES = ["owner", "admin", "agent"];
+
+export const DEACTIVATED = "Your account was deactivated. Ask an admin of your workspace.";
+export const ROLE_CHANGED = "Your role changed. Sign in again to continue.";
 
 type Phase = "starting" | "signedOut" | "signedIn";
 
@@ -26,6 +35,7 @@ export const useSession = defineStore("session", () => {
   const error = ref<string | null>(null);
 
   const uid = computed(() => user.value?.uid ?? "");
+  let stopWatch: Unsubscribe | null = null;
 
   let started = false;
   function start(): void {
@@ -41,7 +51,10 @@ export const useSession = defineStore("session", () => {
       const claimedTenant = token.claims.tenantId;
       const claimedRole = token.claims.role;
       if (typeof claimedTenant !== "string" || !AGENT_ROLES.includes(String(claimedRole))) {
-        error.value = "This account is not an agent of any workspace. Ask an admin to invite you.";
+        error.value =
+          claimedRole === "developer" && typeof claimedTenant === "string"
+            ? "This account develops an app: open the developer pages (/developers)."
+            : "This account is not an agent of any workspace. Ask an admin to invite you.";
         await firebaseSignOut(auth());
         return;
       }
@@ -53,7 +66,42 @@ export const useSession = defineStore("session", () => {
       error.value = null;
       phase.value = "signedIn";
       void loadNames(claimedTenant, next.uid);
+      watchMembership(claimedTenant, next);
     });
+  }
+
+  /** Sign out with a reason shown on the sign-in page. */
+  async function end(reason: string): Promise<void> {
+    if (phase.value !== "signedIn") return;
+    error.value = reason;
+    await signOut();
+    error.value = reason;
+  }
+
+  function watchMembership(tenant: string, account: User): void {
+    stopWatch?.();
+    stopWatch = onSnapshot(
+      doc(db(), "tenants", tenant, "agents", account.uid),
+      (snapshot) => {
+        const data = snapshot.data();
+        if (!data || user.value?.uid !== account.uid) return;
+        if (data.active === false) {
+          void end(DEACTIVATED);
+        } else if (typeof data.role === "string" && data.role !== role.value) {
+          // The server revoked this session when it changed the role: a fresh token fails (and the
+          // SDK signs out); if one is granted after all, it carries the new role.
+          account
+            .getIdTokenResult(true)
+            .then((token) => {
+              const fresh = String(token.claims.role ?? "");
+              if (AGENT_ROLES.includes(fresh)) role.value = fresh;
+              else void end(ROLE_CHANGED);
+            })
+            .catch(() => void end(ROLE_CHANGED));
+        }
+      },
+      () => undefined,
+    );
   }
 
   async function loadNames(tenant: string, id: string): Promise<void> {
@@ -69,6 +117,8 @@ export const useSession = defineStore("session", () => {
   }
 
   function reset(): void {
+    stopWatch?.();
+    stopWatch = null;
     user.value = null;
     tenantId.value = null;
     role.value = null;
