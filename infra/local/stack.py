@@ -562,7 +562,8 @@ class LocalStack:
             f"http://{self.firestore_host}/emulator/v1/projects/{self.project}/databases/(default)/documents",
             method="DELETE",
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        # Generous: on a loaded machine the emulator may take a while to drop a large database.
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
             response.read()
 
 

@@ -28,8 +28,8 @@ WA = next(c for c in demo.DEMO_CHANNELS if c.kind == "whatsapp")
 PASSWORD = "correct-horse-battery"
 
 
-def call(stack: LocalStack, token: str | None, **body: Any) -> requests.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+def call(stack: LocalStack, bearer: str | None, **body: Any) -> requests.Response:
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
     return requests.post(stack.function_urls["agent_api"], headers=headers, json=body, timeout=20)
 
 

@@ -23,6 +23,12 @@ export const ADMIN_PAGES: AdminPage[] = [
     roles: ADMINS,
     component: defineAsyncComponent(() => import("./AuditLogPage.vue")),
   },
+  {
+    id: "team",
+    title: "Team",
+    roles: ADMINS,
+    component: defineAsyncComponent(() => import("./TeamPage.vue")),
+  },
 ];
 
 /** The pages `role` may open, in navigation order. */

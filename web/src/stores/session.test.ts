@@ -188,6 +188,7 @@ describe("signing in and out", () => {
     ["auth/invalid-credential", "Wrong email or password."],
     ["auth/wrong-password", "Wrong email or password."],
     ["auth/user-not-found", "Wrong email or password."],
+    ["auth/user-disabled", "This account was deactivated. Ask an admin of your workspace."],
     ["auth/too-many-requests", "Too many attempts. Wait a moment and try again."],
     ["auth/network-request-failed", "Could not reach the sign-in service."],
     ["auth/internal-error", "Sign-in failed. Try again."],

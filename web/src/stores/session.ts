@@ -31,6 +31,8 @@ export const useSession = defineStore("session", () => {
   const tenantId = ref<string | null>(null);
   const role = ref<string | null>(null);
   const tenantName = ref<string>("");
+  /** The workspace's kind: "support" (a business) or "app" (a chat app), once its document is read. */
+  const tenantKind = ref<string>("");
   const agentName = ref<string>("");
   const error = ref<string | null>(null);
 
@@ -112,6 +114,8 @@ export const useSession = defineStore("session", () => {
     if (tenantId.value !== tenant) return;
     const name = tenantDoc?.data()?.name;
     if (name) tenantName.value = String(name);
+    const kind = tenantDoc?.data()?.kind;
+    if (kind) tenantKind.value = String(kind);
     const agent = agentDoc?.data()?.name;
     if (agent) agentName.value = String(agent);
   }
@@ -123,6 +127,7 @@ export const useSession = defineStore("session", () => {
     tenantId.value = null;
     role.value = null;
     tenantName.value = "";
+    tenantKind.value = "";
     agentName.value = "";
   }
 
@@ -135,11 +140,13 @@ export const useSession = defineStore("session", () => {
       error.value =
         code === "auth/invalid-credential" || code === "auth/wrong-password" || code === "auth/user-not-found"
           ? "Wrong email or password."
-          : code === "auth/too-many-requests"
-            ? "Too many attempts. Wait a moment and try again."
-            : code === "auth/network-request-failed"
-              ? "Could not reach the sign-in service."
-              : "Sign-in failed. Try again.";
+          : code === "auth/user-disabled"
+            ? "This account was deactivated. Ask an admin of your workspace."
+            : code === "auth/too-many-requests"
+              ? "Too many attempts. Wait a moment and try again."
+              : code === "auth/network-request-failed"
+                ? "Could not reach the sign-in service."
+                : "Sign-in failed. Try again.";
       throw exc;
     }
   }
@@ -152,5 +159,5 @@ export const useSession = defineStore("session", () => {
     await firebaseSignOut(auth());
   }
 
-  return { phase, user, uid, tenantId, role, tenantName, agentName, error, start, signIn, signOut };
+  return { phase, user, uid, tenantId, role, tenantName, tenantKind, agentName, error, start, signIn, signOut };
 });
