@@ -4,8 +4,8 @@
  * Roles (shared/auth.py): owners, admins and agents use the dashboard (owners and admins also the
  * admin console); a developer of an app uses the developer pages (/developers), not the inbox.
  * While signed in, the member's own directory entry (tenants/{t}/agents/{uid}) is watched: when an
- * admin deactivates them the dashboard signs out at once, and when their role changes it asks for
- * a fresh token, which the server has revoked, so it signs out and they sign in with the new role. */
+ * admin deactivates them the dashboard signs out at once, and when their role changes it signs out
+ * too (the server revoked their tokens), so they sign in again with the new role. */
 import { defineStore } from "pinia";
 import { computed, nextTick, ref } from "vue";
 import {
@@ -82,6 +82,9 @@ export const useSession = defineStore("session", () => {
 
   function watchMembership(tenant: string, account: User): void {
     stopWatch?.();
+    // The role the directory entry named when this session began: a later change ends the session
+    // (the server also revoked its tokens, perhaps a moment after this snapshot arrives).
+    let seenRole: string | null = null;
     stopWatch = onSnapshot(
       doc(db(), "tenants", tenant, "agents", account.uid),
       (snapshot) => {
@@ -89,18 +92,11 @@ export const useSession = defineStore("session", () => {
         if (!data || user.value?.uid !== account.uid) return;
         if (data.active === false) {
           void end(DEACTIVATED);
-        } else if (typeof data.role === "string" && data.role !== role.value) {
-          // The server revoked this session when it changed the role: a fresh token fails (and the
-          // SDK signs out); if one is granted after all, it carries the new role.
-          account
-            .getIdTokenResult(true)
-            .then((token) => {
-              const fresh = String(token.claims.role ?? "");
-              if (AGENT_ROLES.includes(fresh)) role.value = fresh;
-              else void end(ROLE_CHANGED);
-            })
-            .catch(() => void end(ROLE_CHANGED));
+          return;
         }
+        const named = typeof data.role === "string" ? data.role : null;
+        if (seenRole !== null && named !== null && named !== seenRole) void end(ROLE_CHANGED);
+        seenRole = named ?? seenRole;
       },
       () => undefined,
     );
