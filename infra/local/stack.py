@@ -333,7 +333,7 @@ class LocalStack:
             env={"CI": "1", "NO_UPDATE_NOTIFIER": "1", "FIREBASE_CLI_DISABLE_UPDATE_CHECK": "1"},
             cwd=config_dir,
             ready_url=f"http://{self.auth_host}/",
-            ready_timeout=90,
+            ready_timeout=180,  # the Firebase CLI starts slowly on a busy machine
         )
 
     def start_sandbox(self) -> None:
