@@ -228,6 +228,9 @@ def test_deactivation_refuses_the_session_at_once_and_returns_open_conversations
     assert (open_one["assigneeId"], open_one["assigned"]) == (None, 0)
     assert resolved["assigneeId"] == dana  # resolved conversations keep who handled them
     assert store.get_agent(T, dana)["active"] is False
+    to_dana = {"action": "assign", "conversationId": conversations[0], "assigneeId": dana}
+    nobody = call(clean_stack, team["admin"], **to_dana)
+    assert nobody.status_code == 422 and nobody.json()["error"]["code"] == "agent_deactivated"
 
     ok(call(clean_stack, team["owner"], action="reactivate_agent", uid=dana))
     caller = auth.verify(f"Bearer {sign_in(clean_stack, 'dana@demo.test')}")

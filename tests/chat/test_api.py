@@ -54,7 +54,7 @@ def create_app_call(stack: LocalStack, token: str, name: str = "Another") -> req
     )
 
 
-def test_create_app_makes_a_tenant_an_admin_and_a_key_stored_only_as_a_hash(clean_stack: LocalStack) -> None:
+def test_create_app_makes_a_tenant_an_owner_and_a_key_stored_only_as_a_hash(clean_stack: LocalStack) -> None:
     email = f"dev-{uuid.uuid4().hex[:8]}@apps.test"
     token = developer_token(clean_stack, email)
     app = create_app(clean_stack, "Acme Chat", token=token)
