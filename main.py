@@ -119,7 +119,7 @@ def chat_api(request: flask.Request) -> Any:
 
 @functions_framework.http
 def create_app(request: flask.Request) -> Any:
-    """A signed-in developer creates a chat app: its tenant, admin claims and API key."""
+    """A signed-in developer creates a chat app: its tenant, owner claims and API key."""
     from functions import chat
 
     return chat.create_app(request)

@@ -123,6 +123,9 @@ def agent_api(request: flask.Request) -> Response:
     the actions listed in shared/actions.py (the admin console, the audit log...) -> their module."""
 
     def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
+        public = actions.named(body, actions.PUBLIC_ACTIONS)
+        if public is not None:  # an invitation's link: its token is the credential
+            return actions.dispatch_public(public, body)
         caller = auth.verify(req.headers.get("Authorization"))
         named = actions.named(body)
         if named is not None:

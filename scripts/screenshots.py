@@ -13,6 +13,7 @@ rows for a bulk action; saved as ``docs/team-inbox.png``.
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --team-inbox [--out docs/team-inbox.png]
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --channels [--out docs/channels-page.png]
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --contact-panel [--out docs/contact-panel.png]
+    PYTHONPATH=. .venv/bin/python scripts/screenshots.py --team-page [--out docs/team-page.png]
 
 With ``--channels``: the admin console's channels page; an admin fills in a new WhatsApp number and
 tests its token, with the demo's channels below (one has had a webhook, one a refused send).
@@ -20,6 +21,9 @@ tests its token, with the demo's channels below (one has had a webhook, one a re
 With ``--contact-panel``: a Messenger customer (named and pictured by the sandbox's User Profile API)
 who also wrote on WhatsApp; an agent merges the two from the contact panel, fills an attribute and
 writes a note; saved as ``docs/contact-panel.png``.
+
+With ``--team-page``: the demo owner's team page (members of every role, one deactivated, a pending
+invitation being typed); saved as ``docs/team-page.png``.
 """
 
 from __future__ import annotations
@@ -385,6 +389,60 @@ def contact_panel(out: Path) -> None:
             browser.close()
 
 
+def team_page(out: Path) -> None:
+    """The owner's team page: members, roles, a deactivated agent, a pending invitation."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from infra.local import demo
+    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
+    from infra.local.dashboard import DashboardServer
+    from infra.local.stack import LocalStack
+    from shared import auth, team
+
+    with LocalStack() as stack:
+        stack.apply_env()
+        demo.seed()
+        demo.seed_agents()
+        owner_login = demo.DEMO_AGENTS[0]
+        owner = auth.Caller(uid="screenshot", tenant_id=demo.DEMO_TENANT, role="owner", name=owner_login.name)
+        for email, name, role in (
+            ("sam@demo.test", "Sam Support", "agent"),
+            ("priya@demo.test", "Priya Patel", "admin"),
+            ("tom@demo.test", "Tom Temp", "agent"),
+        ):
+            team.add_member(owner, email, name, role, PASSWORD)
+        tom = next(uid for uid, a in store_agents(demo.DEMO_TENANT) if a.get("email") == "tom@demo.test")
+        team.deactivate(owner, tom)
+        team.invite(owner, "jo@demo.test", "Jo Newcomer", "agent")
+
+        with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+            page = browser.new_context(
+                viewport={"width": 1280, "height": 720}, device_scale_factor=1
+            ).new_page()
+            page.goto(dashboard.url)
+            page.get_by_label("Email").fill(owner_login.email)
+            page.get_by_label("Password").fill(owner_login.password)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_test_id("nav-admin").click()
+            page.get_by_test_id("admin-nav-team").click()
+            expect(page.get_by_test_id("team-invitation")).to_have_count(1)
+            page.get_by_test_id("invite-email").fill("lena@demo.test")
+            page.get_by_test_id("invite-name").fill("Lena Ortiz")
+            page.mouse.move(1200, 700)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out))
+            browser.close()
+
+
+def store_agents(tenant_id: str) -> list[tuple[str, dict[str, Any]]]:
+    from shared import store
+
+    return store.list_agents(tenant_id)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -395,7 +453,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--contact-panel", action="store_true", help="the contact panel: profile, merge, notes"
     )
+    parser.add_argument("--team-page", action="store_true", help="the admin console's team page")
     args = parser.parse_args(argv)
+    if args.team_page:
+        out = args.out or REPO / "docs" / "team-page.png"
+        team_page(out)
+        print(f"wrote {out}")
+        return 0
     if args.contact_panel:
         out = args.out or REPO / "docs" / "contact-panel.png"
         contact_panel(out)

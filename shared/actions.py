@@ -31,18 +31,32 @@ ACTIONS: dict[str, str] = {
     "contact_attributes_set": "shared.contacts:set_attributes",
     "contact_attribute_define": "shared.contacts:define_attribute",
     "contact_attribute_delete": "shared.contacts:delete_attribute",
+    # The team page (shared/team.py): owners and admins.
+    "team": "shared.team:agent_action",
+    "invite_agent": "shared.team:agent_action",
+    "set_role": "shared.team:agent_action",
+    "deactivate_agent": "shared.team:agent_action",
+    "reactivate_agent": "shared.team:agent_action",
+    "revoke_invitation": "shared.team:agent_action",
+}
+
+# Actions served WITHOUT a signed-in caller: the body carries its own credential (an invitation's
+# token), and the function takes only the body. Keep this list short.
+PUBLIC_ACTIONS: dict[str, str] = {
+    "invitation": "shared.team:public_action",
+    "accept_invitation": "shared.team:public_action",
 }
 
 
-def named(body: bytes) -> str | None:
-    """The ``action`` a JSON object body names when it is one of ACTIONS, else None (bodies that
-    are not JSON objects are left to the caller's own validation)."""
+def named(body: bytes, table: dict[str, str] = ACTIONS) -> str | None:
+    """The ``action`` a JSON object body names when it is one of ``table`` (ACTIONS), else None
+    (bodies that are not JSON objects are left to the caller's own validation)."""
     try:
         data = json.loads(body)
     except ValueError:
         return None
     action = data.get("action") if isinstance(data, dict) else None
-    return action if isinstance(action, str) and action in ACTIONS else None
+    return action if isinstance(action, str) and action in table else None
 
 
 def dispatch(caller: Caller, action: str, body: bytes) -> dict[str, Any]:
@@ -51,4 +65,12 @@ def dispatch(caller: Caller, action: str, body: bytes) -> dict[str, Any]:
     handler = getattr(importlib.import_module(module_name), function_name)
     data = json.loads(body)
     answer: dict[str, Any] = handler(caller, data)
+    return answer
+
+
+def dispatch_public(action: str, body: bytes) -> dict[str, Any]:
+    """Serve ``action`` (one of PUBLIC_ACTIONS), which needs no caller."""
+    module_name, function_name = PUBLIC_ACTIONS[action].split(":")
+    handler = getattr(importlib.import_module(module_name), function_name)
+    answer: dict[str, Any] = handler(json.loads(body))
     return answer

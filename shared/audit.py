@@ -22,6 +22,7 @@ ACTIONS = (
     "agent.role",
     "agent.deactivate",
     "agent.reactivate",
+    "invitation.revoke",
     "agent.capacity",
     "team.save",
     "team.delete",

@@ -1,7 +1,18 @@
 """Who is calling: Firebase ID tokens for agents, verified with firebase-admin.
 
-Agents sign in with Firebase Auth (the Auth emulator locally); their custom claims carry
-``tenantId`` and ``role`` (agent or admin), set by ``python -m shared.cli invite-agent``.
+Staff sign in with Firebase Auth (the Auth emulator locally); their custom claims carry
+``tenantId`` and ``role``, set when they are invited (the team page, ``python -m shared.cli
+invite-agent``) and changed only through :mod:`shared.team`. The roles (issue 18):
+
+- ``owner``: runs the workspace like an admin; only an owner grants or removes the owner role,
+  and a workspace always keeps one active owner (whoever asks);
+- ``admin``: runs the workspace (the admin console: team, channels, settings, audit log);
+- ``agent``: works the inbox; no admin action, no audit log;
+- ``developer``: builds an app of the chat product (an app tenant, ``kind: app``): the developer
+  pages (the app's id, its key's prefix, the embed snippet) and the chat API's documentation, but
+  not the support inbox, the app users' chats or the admin console (not in :data:`AGENT_ROLES`:
+  agent_api refuses them);
+- ``user``: an app's end user (the chat API; never staff).
 """
 
 from __future__ import annotations
@@ -16,9 +27,12 @@ from shared.errors import Forbidden, InvitationRefused, PermanentError, Unauthen
 if TYPE_CHECKING:  # pragma: no cover
     import firebase_admin
 
-AGENT_ROLES = ("agent", "admin")
+# Who works the support inbox (agent_api, send_message, the dashboard; verify's default).
+AGENT_ROLES = ("owner", "admin", "agent")
 # Who may run the workspace (labels, canned replies for the team, and the admin console's actions).
 ADMIN_ROLES = ("owner", "admin")
+# Every staff role a workspace member may hold (what an invitation or a role change may grant).
+STAFF_ROLES = ("owner", "admin", "agent", "developer")
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,11 @@ def require_admin(caller: Caller, what: str = "this") -> None:
         raise Forbidden(f"only an admin can do {what}")
 
 
+def is_owner(caller: Caller) -> bool:
+    """Whether the caller owns the workspace."""
+    return caller.role == "owner"
+
+
 def invite(email: str, password: str, tenant_id: str, role: str, name: str | None = None) -> str:
     """Give ``email`` a sign-in with ``tenantId``/``role`` claims; return its uid.
 
@@ -107,7 +126,7 @@ def invite(email: str, password: str, tenant_id: str, role: str, name: str | Non
     """
     from firebase_admin import auth
 
-    if role not in ("agent", "admin", "user"):
+    if role not in (*STAFF_ROLES, "user"):
         raise PermanentError(f"unknown role {role}")
     try:
         existing = auth.get_user_by_email(email, app=app())
@@ -127,6 +146,27 @@ def invite(email: str, password: str, tenant_id: str, role: str, name: str | Non
     user = auth.create_user(email=email, password=password, display_name=name, app=app())
     auth.set_custom_user_claims(user.uid, {"tenantId": tenant_id, "role": role}, app=app())
     return str(user.uid)
+
+
+def set_role(uid: str, tenant_id: str, role: str) -> None:
+    """Give ``uid`` the ``role`` claim in ``tenant_id`` and end its sessions (refresh tokens revoked:
+    verify refuses its ID tokens at once), so it signs in again to act with the new role."""
+    from firebase_admin import auth
+
+    if role not in STAFF_ROLES:
+        raise PermanentError(f"unknown role {role}")
+    auth.set_custom_user_claims(uid, {"tenantId": tenant_id, "role": role}, app=app())
+    auth.revoke_refresh_tokens(uid, app=app())
+
+
+def set_disabled(uid: str, disabled: bool) -> None:
+    """Disable (and end every session of) an account, or enable it again. A disabled account cannot
+    sign in or refresh its token, and verify refuses its ID tokens at once (it checks revocation)."""
+    from firebase_admin import auth
+
+    auth.update_user(uid, disabled=disabled, app=app())
+    if disabled:
+        auth.revoke_refresh_tokens(uid, app=app())
 
 
 def reset() -> None:

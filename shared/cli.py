@@ -19,7 +19,16 @@
     bind-route-signers [--dry-run] bind every Twilio route to the account that owns its number (once,
                                    after upgrading: events signed by another account are refused)
     rotate-secret NAME --value-stdin
-    invite-agent --tenant T --email E --name N --role agent|admin --password-stdin
+    invite-agent --tenant T --email E --name N [--role owner|admin|agent|developer] [--password-stdin]
+                                   e-mail an invitation link (the team page's invitation; the link
+                                   is printed too), or with --password-stdin create the sign-in now
+    set-role --tenant T (--uid U | --email E) --role owner|admin|agent|developer
+    deactivate --tenant T (--uid U | --email E)
+                                   refuse their sessions at once, return their open conversations
+                                   to the queue; reactivate undoes it (the same code as the team page)
+    reactivate --tenant T (--uid U | --email E)
+    audit export --tenant T [--since ISO]
+                                   the tenant's audit log, oldest first, as JSON lines
     migrate-app-users [--dry-run]  delete chat apps' user accounts from before accounts were per app
                                    (uid = the user id, not <appId>:<userId>); their data stays
     dead-letters list [--max N]    inbound events Pub/Sub gave up on (left in place)
@@ -508,22 +517,80 @@ def cmd_rotate_secret(name: str) -> int:
     return 0
 
 
-def cmd_invite_agent(tenant_id: str, email: str, name: str, role: str) -> int:
-    """Create (or update) an agent's sign-in and directory entry; print the uid."""
-    from shared import auth, store
+def _team_operator(tenant_id: str) -> Any:
+    """The operator as the team's actions see them: an owner (the CLI bootstraps a workspace's first
+    owner), recorded in the audit log as ``operator-cli``."""
+    from shared.auth import Caller
+
+    return Caller(uid="operator-cli", tenant_id=tenant_id, role="owner", name="operator (CLI)")
+
+
+def cmd_invite_agent(tenant_id: str, email: str, name: str, role: str, with_password: bool) -> int:
+    """Invite someone: an e-mailed link (print the invitation), or with a password read from stdin
+    their sign-in at once (print the uid). The same code as the team page's invitation."""
+    from shared import team
 
     _require_tenant(tenant_id)
     if not EMAIL_PATTERN.match(email):
         raise BadInput(f"not an email address: {email!r}")
     if not name.strip():
         raise BadInput("--name must not be empty")
+    operator = _team_operator(tenant_id)
+    if not with_password:
+        invitation = team.invite(operator, email, name, role)
+        emit({**invitation, "tenant": tenant_id})
+        say(f"invitation e-mailed to {invitation['email']}; it expires in {team.INVITATION_DAYS} days")
+        return 0
     password = read_secret("password", "--password-stdin")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise BadInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    uid = auth.invite(email, password, tenant_id, role, name.strip())
-    store.put_agent(tenant_id, uid, {"name": name.strip(), "email": email, "role": role})
-    emit({"uid": uid, "tenant": tenant_id, "email": email, "role": role})
+    added = team.add_member(operator, email, name, role, password)
+    emit({"uid": added["uid"], "tenant": tenant_id, "email": email, "role": role})
     say(f"{role} {email} can sign in to tenant {tenant_id}'s dashboard with that password")
+    return 0
+
+
+def _member_uid(tenant_id: str, uid: str | None, email: str | None) -> str:
+    from shared import store
+
+    if uid:
+        return uid
+    wanted = (email or "").strip().lower()
+    for member_uid, agent in store.list_agents(tenant_id):
+        if (agent.get("email") or "").lower() == wanted:
+            return member_uid
+    raise OperatorError(f"no member of {tenant_id} has the address {email}")
+
+
+def cmd_team_change(
+    command: str, tenant_id: str, uid: str | None, email: str | None, role: str | None
+) -> int:
+    """set-role, deactivate, reactivate: the team page's actions, as the operator."""
+    from shared import team
+
+    _require_tenant(tenant_id)
+    operator = _team_operator(tenant_id)
+    member = _member_uid(tenant_id, uid, email)
+    if command == "set-role":
+        answer = team.set_role(operator, member, str(role))
+    elif command == "deactivate":
+        answer = team.deactivate(operator, member)
+    else:
+        answer = team.reactivate(operator, member)
+    emit({**answer, "tenant": tenant_id})
+    return 0
+
+
+def cmd_audit_export(tenant_id: str, since: datetime | None) -> int:
+    """Every audit entry of the tenant (since a moment), oldest first, as JSON lines."""
+    from shared import store
+
+    _require_tenant(tenant_id)
+    count = 0
+    for entry_id, entry in store.stream_audit_entries(tenant_id, _ms_of(since)):
+        emit({"id": entry_id, **entry})
+        count += 1
+    say(f"{count} audit entr{'y' if count == 1 else 'ies'} of {tenant_id}")
     return 0
 
 
@@ -538,7 +605,7 @@ def legacy_app_user_reason(
     prefix, separator, _ = uid.partition(":")
     if separator and prefix in app_ids:
         return None
-    if claims.get("role") in ("agent", "admin"):
+    if claims.get("role") in ("owner", "admin", "agent", "developer"):
         return None
     if claims.get("role") == "user":
         return "role-user-claims"
@@ -1156,8 +1223,27 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a declaration
     invite.add_argument("--tenant", required=True)
     invite.add_argument("--email", required=True)
     invite.add_argument("--name", required=True)
-    invite.add_argument("--role", choices=("agent", "admin"), default="agent")
-    invite.add_argument("--password-stdin", action="store_true", required=True)
+    invite.add_argument("--role", choices=("owner", "admin", "agent", "developer"), default="agent")
+    invite.add_argument(
+        "--password-stdin", action="store_true", help="create the sign-in now with this password (no e-mail)"
+    )
+    for name, text in (
+        ("set-role", "give a member of a tenant another role (their sessions end)"),
+        ("deactivate", "refuse a member's sessions and return their open conversations to the queue"),
+        ("reactivate", "let a deactivated member sign in again"),
+    ):
+        member = commands.add_parser(name, help=text)
+        member.add_argument("--tenant", required=True)
+        who = member.add_mutually_exclusive_group(required=True)
+        who.add_argument("--uid")
+        who.add_argument("--email")
+        if name == "set-role":
+            member.add_argument("--role", choices=("owner", "admin", "agent", "developer"), required=True)
+    audit_log = commands.add_parser("audit", help="the tenant's audit log of admin actions")
+    audit_commands = audit_log.add_subparsers(dest="audit_action", required=True)
+    export = audit_commands.add_parser("export", help="every entry, oldest first, as JSON lines")
+    export.add_argument("--tenant", required=True)
+    export.add_argument("--since", type=parse_time, help="entries from this moment on (ISO 8601)")
 
     migrate = commands.add_parser(
         "migrate-app-users", help="delete app users' accounts from before accounts were per app"
@@ -1261,7 +1347,11 @@ def run(args: argparse.Namespace) -> int:
     if command == "bind-route-signers":
         return cmd_bind_route_signers(args.dry_run)
     if command == "invite-agent":
-        return cmd_invite_agent(args.tenant, args.email, args.name, args.role)
+        return cmd_invite_agent(args.tenant, args.email, args.name, args.role, args.password_stdin)
+    if command in ("set-role", "deactivate", "reactivate"):
+        return cmd_team_change(command, args.tenant, args.uid, args.email, getattr(args, "role", None))
+    if command == "audit":
+        return cmd_audit_export(args.tenant, args.since)
     if command == "migrate-app-users":
         return cmd_migrate_app_users(args.dry_run)
     if command == "migrate-chat-layout":

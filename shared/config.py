@@ -171,6 +171,13 @@ ENVIRONMENT: tuple[Variable, ...] = (
         local_only=True,
     ),
     Variable(
+        "SWITCHBOARD_LOCAL_OUTBOX_DIR",
+        "",
+        doc="Local only: a directory where outgoing e-mail (agents' invitations) is written as one JSON "
+        "file per message instead of being queued in Firestore's mail/ collection (shared/mail.py).",
+        local_only=True,
+    ),
+    Variable(
         "SWITCHBOARD_MEDIA_SIGNING_KEY_FILE",
         "",
         doc="Local only: a service-account JSON key that signs media URLs instead of IAM signBlob.",
@@ -218,6 +225,7 @@ class Settings:
     media_url_endpoint: str = ""
     media_signing_key_file: str = ""
     storage_emulator_host: str = ""
+    local_outbox_dir: str = ""
     environment: str = LOCAL
     local_webhook_urls: dict[str, str] = field(default_factory=dict)
 
@@ -308,6 +316,7 @@ def settings() -> Settings:
         tasks_emulator_host=_read("SWITCHBOARD_TASKS_EMULATOR_HOST") or "",
         queue_prefix=_read("SWITCHBOARD_QUEUE_PREFIX") or "outbound-",
         fcm_endpoint=(_read("SWITCHBOARD_FCM_ENDPOINT") or "").rstrip("/"),
+        local_outbox_dir=_read("SWITCHBOARD_LOCAL_OUTBOX_DIR") or "",
         media_bucket=_read("SWITCHBOARD_MEDIA_BUCKET") or "switchboard-local-media",
         media_url_endpoint=(_read("SWITCHBOARD_MEDIA_URL_ENDPOINT") or "").rstrip("/"),
         media_signing_key_file=_read("SWITCHBOARD_MEDIA_SIGNING_KEY_FILE") or "",

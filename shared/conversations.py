@@ -63,6 +63,8 @@ def assignment_change(
         assignee = agent_of(assignee_id)
         if assignee is None:
             raise Refused("unknown_agent", "that agent does not belong to this workspace", 422)
+        if assignee.get("active", True) is False:  # shared/team.py deactivated them
+            raise Refused("agent_deactivated", "that agent was deactivated: assign someone else", 422)
     update = {
         "assigneeId": assignee_id,
         "assigned": 1 if assignee_id else 0,

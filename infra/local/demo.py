@@ -110,7 +110,9 @@ class Login:
     role: str
 
 
+# The first is the main demo login: the demo workspace's owner (team page, audit log, every page).
 DEMO_AGENTS: tuple[Login, ...] = (
+    Login("owner@demo.test", "switchboard-demo", "Olivia Owner", DEMO_TENANT, "owner"),
     Login("agent@demo.test", "switchboard-demo", "Dana Agent", DEMO_TENANT, "agent"),
     Login("admin@demo.test", "switchboard-demo", "Alex Admin", DEMO_TENANT, "admin"),
     Login("agent@acme.test", "switchboard-demo", "Eve Acme", OTHER_TENANT, "agent"),
@@ -124,5 +126,9 @@ def seed_agents() -> Login:
 
     for login in DEMO_AGENTS:
         uid = auth.invite(login.email, login.password, login.tenant_id, login.role, login.name)
-        store.put_agent(login.tenant_id, uid, {"name": login.name, "email": login.email, "role": login.role})
+        store.put_agent(
+            login.tenant_id,
+            uid,
+            {"name": login.name, "email": login.email, "role": login.role, "active": True},
+        )
     return DEMO_AGENTS[0]

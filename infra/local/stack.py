@@ -91,6 +91,12 @@ class LocalStack:
 
     # --- environment ------------------------------------------------------------------------
 
+    @property
+    def outbox_dir(self) -> Path:
+        """Where this stack's functions write outgoing e-mail (shared/mail.py): one JSON file each."""
+        port = self.firestore_host.rpartition(":")[2] or "0"
+        return REPO / ".local" / "outbox" / f"{os.getpid()}-{port}"
+
     def local_secrets(self) -> dict[str, str]:
         """What production keeps in Secret Manager: every seeded channel's API token."""
         from infra.local import demo
@@ -123,6 +129,7 @@ class LocalStack:
                 except (ValueError, PermissionError):
                     pass
         seed_local_file(secrets_file, self.local_secrets())
+        self.outbox_dir.mkdir(parents=True, exist_ok=True)
         env = {
             "GOOGLE_CLOUD_PROJECT": self.project,
             "FIRESTORE_EMULATOR_HOST": self.firestore_host,
@@ -134,6 +141,8 @@ class LocalStack:
             "SWITCHBOARD_INBOUND_TOPIC": spec["topics"]["inbound_events"],
             "SWITCHBOARD_DEAD_LETTER_SUBSCRIPTION": spec["subscriptions"]["inbound_dead_letters"]["name"],
             "SWITCHBOARD_LOCAL_SECRETS_FILE": str(secrets_file),
+            # Outgoing e-mail (invitations): a file per message, which tests and `make dev` read.
+            "SWITCHBOARD_LOCAL_OUTBOX_DIR": str(self.outbox_dir),
             "PYTHONUNBUFFERED": "1",
             # Chat push sends to the FCM stand-in (FCM is unreachable here); named even when this
             # stack has none, so that no function inherits another stack's.
@@ -332,7 +341,7 @@ class LocalStack:
             env={"CI": "1", "NO_UPDATE_NOTIFIER": "1", "FIREBASE_CLI_DISABLE_UPDATE_CHECK": "1"},
             cwd=config_dir,
             ready_url=f"http://{self.auth_host}/",
-            ready_timeout=90,
+            ready_timeout=180,  # the Firebase CLI starts slowly on a busy machine
         )
 
     def start_sandbox(self) -> None:
@@ -561,7 +570,8 @@ class LocalStack:
             f"http://{self.firestore_host}/emulator/v1/projects/{self.project}/databases/(default)/documents",
             method="DELETE",
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        # Generous: on a loaded machine the emulator may take a while to drop a large database.
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
             response.read()
 
 

@@ -251,7 +251,7 @@ def embed_snippet(app_id: str) -> str:
 
 
 def create_app(authorization: str | None, body: bytes) -> dict[str, Any]:
-    """A signed-in developer creates an app: its tenant (kind app, plan free), admin claims for them,
+    """A signed-in developer creates an app: its tenant (kind app, plan free), owner claims for them,
     and an API key shown this once. The caller must refresh their ID token to get the new claims.
 
     Custom claims hold one tenant, so an account that already belongs to a tenant (staff of a
@@ -318,9 +318,11 @@ def create_app(authorization: str | None, body: bytes) -> dict[str, Any]:
         raise Refused(
             "already_in_a_tenant", "this account is creating another app at this moment (one at a time)", 409
         )
-    store.put_agent(app_id, uid, {"name": claims.get("name"), "email": claims.get("email"), "role": "admin"})
+    # The creator owns the app's workspace (issue 18): they invite its developers and admins.
+    creator = {"name": claims.get("name"), "email": claims.get("email"), "role": "owner", "active": True}
+    store.put_agent(app_id, uid, creator)
     try:
-        firebase_auth.set_custom_user_claims(uid, {"tenantId": app_id, "role": "admin"}, app=auth.app())
+        firebase_auth.set_custom_user_claims(uid, {"tenantId": app_id, "role": "owner"}, app=auth.app())
     except FirebaseError as exc:  # pragma: no cover - Auth unavailable
         raise TransientError("could not grant the app's admin claims: retry") from exc
     log.info("app created", extra={"fields": {"app": app_id}})

@@ -43,7 +43,7 @@ SCAN_CHUNK = 100  # messages per round trip when results are filtered after the 
 SNIPPET_CHARS = 160
 TIMELINE_TEXT_CHARS = 300
 CONTACT_RESULTS = 10
-STAFF_ROLES = ("agent", "admin")
+STAFF_ROLES = ("owner", "admin", "agent")
 _HIDDEN_BY_DEFAULT = "system"  # activity lines: in the timeline only when asked for
 
 _LIST_FIELDS = ("conversationId", "sentAtMs", "direction", "type", "channel", "channelId", "text", "sender")

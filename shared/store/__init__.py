@@ -10,6 +10,7 @@
   query of one's channels, posts, usage shards, rate buckets, join requests,
   developers' app slots, the migration to the seq/lastReadSeq layout);
 - ``audit``: the append-only audit log of admin actions;
+- ``team``: the team's roles and states (the last-owner guard), invitations, the mail queue;
 - ``canned``: canned replies and the channels' cached WhatsApp template lists;
 - ``push_roster``: a chat channel's push roster shards (members' device tokens, mute and viewing
   marks) and push jobs' progress (shared/chat/push.py).
@@ -50,7 +51,7 @@ from shared.store._client import (
     server_time,
     transient_errors,
 )
-from shared.store.audit import AUDIT_PAGE_LIMIT, append_audit_entry, list_audit_entries
+from shared.store.audit import AUDIT_PAGE_LIMIT, append_audit_entry, list_audit_entries, stream_audit_entries
 from shared.store.canned import (
     CANNED_LIST_LIMIT,
     delete_canned_reply,
@@ -334,6 +335,24 @@ from shared.store.search import (
     update_documents,
 )
 
+# The team (shared/store/team.py, shared/team.py): roles, deactivation, invitations, the mail queue.
+from shared.store.team import (
+    ASSIGNED_PAGE,
+    CHANGED,
+    LAST_OWNER,
+    MISSING,
+    OWNER_ONLY,
+    assigned_open_conversations,
+    change_agent,
+    create_invitation,
+    finish_invitation,
+    get_invitation,
+    is_active_owner,
+    list_agents,
+    pending_invitations,
+    queue_mail,
+)
+
 __all__ += ["MEDIA_STATES", "media_entries", "message_media", "set_media_entry"]
 
 __all__ += [
@@ -363,19 +382,34 @@ __all__ += [
 ]
 
 __all__ += [
+    "ASSIGNED_PAGE",
+    "CHANGED",
     "CONTACT_NOTES",
+    "LAST_OWNER",
     "MAX_PERSON_IDENTITIES",
+    "MISSING",
+    "OWNER_ONLY",
     "ActivityLine",
     "Regroup",
     "add_contact_note",
+    "assigned_open_conversations",
+    "change_agent",
+    "create_invitation",
     "delete_contact_attribute",
     "delete_contact_note",
+    "finish_invitation",
     "get_contact_note",
     "get_contact_versioned",
+    "get_invitation",
+    "is_active_owner",
+    "list_agents",
     "list_contact_attributes",
+    "pending_invitations",
     "person_identities",
     "put_contact_attribute",
+    "queue_mail",
     "regroup_contacts",
     "set_contact_attributes",
     "set_contact_profile",
+    "stream_audit_entries",
 ]

@@ -10,6 +10,7 @@ client write here at all; admins read it through the console's function.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from shared.store._client import _rpc, client, server_time
@@ -58,3 +59,14 @@ def list_audit_entries(
         query = query.where(filter=FieldFilter("atMs", "<", before_ms))
     query = query.order_by("atMs", direction="DESCENDING").limit(min(max(limit, 1), AUDIT_PAGE_LIMIT))
     return [(snapshot.id, snapshot.to_dict() or {}) for snapshot in query.stream(**_rpc())]
+
+
+def stream_audit_entries(tenant_id: str, since_ms: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every entry (since ``since_ms``, inclusive), oldest first, streamed: the CLI's export."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query: Any = _audit(tenant_id)
+    if since_ms is not None:
+        query = query.where(filter=FieldFilter("atMs", ">=", since_ms))
+    for snapshot in query.order_by("atMs").stream(**_rpc()):
+        yield snapshot.id, snapshot.to_dict() or {}

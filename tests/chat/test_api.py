@@ -54,7 +54,7 @@ def create_app_call(stack: LocalStack, token: str, name: str = "Another") -> req
     )
 
 
-def test_create_app_makes_a_tenant_an_admin_and_a_key_stored_only_as_a_hash(clean_stack: LocalStack) -> None:
+def test_create_app_makes_a_tenant_an_owner_and_a_key_stored_only_as_a_hash(clean_stack: LocalStack) -> None:
     email = f"dev-{uuid.uuid4().hex[:8]}@apps.test"
     token = developer_token(clean_stack, email)
     app = create_app(clean_stack, "Acme Chat", token=token)
@@ -77,8 +77,8 @@ def test_create_app_makes_a_tenant_an_admin_and_a_key_stored_only_as_a_hash(clea
 
     # The caller refreshes their token and now administers the app.
     claims = claims_of(refreshed_token(clean_stack, email))
-    assert (claims["tenantId"], claims["role"]) == (app.app_id, "admin")
-    assert store.get_agent(app.app_id, claims["user_id"])["role"] == "admin"
+    assert (claims["tenantId"], claims["role"]) == (app.app_id, "owner")
+    assert store.get_agent(app.app_id, claims["user_id"])["role"] == "owner"
 
     # An account holds one tenant: the same developer cannot silently move to a second app, with a
     # fresh token (its claims name the app) nor with the one it created the app with (minted before

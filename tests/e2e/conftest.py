@@ -48,6 +48,7 @@ DANA = Agent("dana@demo.test", "Dana Agent", demo.DEMO_TENANT)
 SAM = Agent("sam@demo.test", "Sam Support", demo.DEMO_TENANT)
 EVE = Agent("eve@acme.test", "Eve Acme", demo.OTHER_TENANT)
 ADA = Agent("ada@demo.test", "Ada Admin", demo.DEMO_TENANT, role="admin")
+OLGA = Agent("olga@demo.test", "Olga Owner", demo.DEMO_TENANT, role="owner")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -105,12 +106,12 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def agents(clean_stack: LocalStack) -> dict[str, Agent]:
-    """Two agents and an admin of the demo tenant and an agent of the other tenant, with an empty,
-    seeded Firestore."""
+    """Two agents, an admin and the owner of the demo tenant and an agent of the other tenant, with an
+    empty, seeded Firestore."""
     from shared import auth, store
 
     made = {}
-    for agent in (DANA, SAM, EVE, ADA):
+    for agent in (DANA, SAM, EVE, ADA, OLGA):
         uid = auth.invite(agent.email, PASSWORD, agent.tenant_id, agent.role, agent.name)
         store.put_agent(agent.tenant_id, uid, {"name": agent.name, "email": agent.email, "role": agent.role})
         made[agent.email] = Agent(agent.email, agent.name, agent.tenant_id, agent.role, uid)

@@ -624,7 +624,7 @@ def test_rules_scope_reads_to_the_agents_tenant() -> None:
             continue
         if allow.path == tenant_messages:
             assert "resource.data.tenantId == claims().tenantId" in allow.condition
-            assert "claims().role in ['agent', 'admin']" in allow.condition
+            assert "claims().role in ['owner', 'admin', 'agent']" in allow.condition
             continue
         assert allow.path == tenant or allow.path.startswith(tenant + "/")
         assert "tenantId" in allow.condition, f"{allow.path} is readable without a tenant check"

@@ -569,14 +569,19 @@ def test_an_invited_agent_signs_in_with_the_tenant_and_role_in_the_token(
     uid, id_token = invite(clean_stack, run, tenant, role="admin")
     caller = auth.verify(f"Bearer {id_token}")
     assert (caller.uid, caller.tenant_id, caller.role) == (uid, tenant, "admin")
-    assert store.get_agent(tenant, uid) == {"name": "Sam Agent", "email": caller.email, "role": "admin"}
+    assert store.get_agent(tenant, uid) == {
+        "name": "Sam Agent",
+        "email": caller.email,
+        "role": "admin",
+        "active": True,
+    }
 
     def invite_with(*args: str, stdin: str = "long-enough") -> Run:
         return run("invite-agent", "--name", "X", "--password-stdin", *args, stdin=stdin)
 
     assert invite_with("--tenant", tenant, "--email", "x@shop.test", stdin="short").code == 2
     assert invite_with("--tenant", tenant, "--email", "not-an-email").code == 2
-    assert invite_with("--tenant", tenant, "--email", "x@shop.test", "--role", "owner").code == 2
+    assert invite_with("--tenant", tenant, "--email", "x@shop.test", "--role", "superuser").code == 2
     assert invite_with("--tenant", "no-such-tenant", "--email", "x@shop.test").code == 1
 
 

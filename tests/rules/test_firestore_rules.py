@@ -227,7 +227,8 @@ def test_a_collection_group_query_across_tenants_is_refused(seeded: LocalStack) 
         pytest.param({}, id="no-claims"),
         pytest.param({"tenantId": DEMO}, id="no-role"),
         pytest.param({"role": "admin"}, id="no-tenant"),
-        pytest.param({"tenantId": DEMO, "role": "owner"}, id="unknown-role"),
+        pytest.param({"tenantId": DEMO, "role": "superuser"}, id="unknown-role"),
+        pytest.param({"tenantId": DEMO, "role": "developer"}, id="developer-of-a-business"),
         pytest.param({"tenantId": DEMO, "role": "user"}, id="app-user"),
     ],
 )

@@ -7,8 +7,13 @@ Tenant B (app Y) holds the same documents, so that every refusal of B's callers 
 about the tenant, not the token (``test_tenant_b_reads_its_own_tree_as_a_reads_a``).
 
 Expected outcomes come from the rules' stated intent, not from running them:
-- staff (role ``agent`` or ``admin``: the rules make no difference between the two; an app's
-  developer is its ``admin``) read their own tenant's support tree: support conversations (the
+- the roles (issue 18): ``owner``, ``admin`` and ``agent`` are staff, which the rules do not tell
+  apart (admin actions are functions); a ``developer`` reads only its tenant's document (the
+  developer pages); a deactivated member (``agents/{uid}.active == false``), whatever role their
+  still-valid token claims, reads nothing but their own directory entry (which tells their open
+  dashboard to sign out); the audit log (``tenants/{t}/audit``), invitations and the mail queue are
+  server-only: nobody reads them (owners and admins read the log through agent_api), nobody writes;
+- staff read their own tenant's support tree: support conversations (the
   inbox, which must therefore ask for ``kind == "support"``), their messages and members, the
   channels, agents and contacts; never an app's direct or group channels (its users' private chats:
   not even a staff token whose uid is a member's id), and never server-only documents: routes/,
@@ -94,6 +99,12 @@ PRINCIPALS = (
     Principal("signed-in-no-claims", "u-nobody"),
     Principal("agent-A", "staff-agent", {"tenantId": A, "role": "agent"}),
     Principal("admin-A", "staff-admin", {"tenantId": A, "role": "admin"}),
+    Principal("owner-A", "staff-owner", {"tenantId": A, "role": "owner"}),
+    Principal("developer-A", "staff-developer", {"tenantId": A, "role": "developer"}),
+    # An admin deactivated on the team page, whose ID token has not expired yet.
+    Principal("deactivated-admin-A", "staff-gone", {"tenantId": A, "role": "admin"}),
+    # An agent of A whose claims name a role that does not exist.
+    Principal("unknown-role-A", "staff-odd", {"tenantId": A, "role": "superuser"}),
     Principal("agent-B", "staff-agent", {"tenantId": B, "role": "agent"}),
     Principal("admin-B", "staff-admin", {"tenantId": B, "role": "admin"}),
     # App X's developer (its admin) whose uid happens to be a member's user id: staff tokens carry no
@@ -118,7 +129,9 @@ PRINCIPALS = (
 )
 BY_NAME = {p.name: p for p in PRINCIPALS}
 
-STAFF = frozenset({"agent-A", "admin-A", "admin-A-uid-u-member"})
+STAFF = frozenset({"agent-A", "admin-A", "owner-A", "admin-A-uid-u-member"})
+DEVELOPER_OF_A = frozenset({"developer-A"})
+GONE = frozenset({"deactivated-admin-A"})
 MEMBER = frozenset({"user-X-member"})
 LEFT = frozenset({"user-X-left"})
 APP_USERS = frozenset({"user-X-member", "user-X-outsider", "user-X-left"})
@@ -152,9 +165,13 @@ class Doc:
 
 
 DOCS = (
-    Doc("tenant", "", STAFF),
+    Doc("tenant", "", STAFF | DEVELOPER_OF_A),
     Doc("channel", "channels/whatsapp-main", STAFF),
     Doc("agent", "agents/staff-agent", STAFF),
+    Doc("agent-deactivated", "agents/staff-gone", STAFF | GONE),
+    Doc("audit-entry", "audit/entry-1", NOBODY),
+    Doc("invitation", "invitations/matrix-invitation-hash", NOBODY, root=True),
+    Doc("mail", "mail/matrix-mail-1", NOBODY, root=True),
     Doc("contact", "contacts/contact-1", STAFF),
     Doc("contact-note", "contacts/contact-1/notes/note-1", STAFF),
     Doc("contact-attribute", "contactAttributes/plan", STAFF),
@@ -265,6 +282,10 @@ QUERIES = (
     Query("tenants", "", "tenants", NOBODY, root=True),
     Query("channels", "", "channels", STAFF),
     Query("agents", "", "agents", STAFF),
+    # The audit log: nobody lists it (nor by action), whatever their role.
+    Query("audit", "", "audit", NOBODY),
+    Query("audit-by-action", "", "audit", NOBODY, where=_eq("action", "agent.role"), order_by="atMs"),
+    Query("invitations-of-a", "", "invitations", NOBODY, where=_eq("tenantId", A), root=True),
     Query("contacts", "", "contacts", STAFF),
     # Rules are not filters: staff may list support conversations, and only by asking for them.
     Query("conversations", "", "conversations", NOBODY),
@@ -469,7 +490,16 @@ def tree(tenant: str) -> dict[str, dict[str, Any]]:
     docs: dict[str, dict[str, Any]] = {
         "": {"name": f"Tenant {tenant}", "kind": "app", "plan": "free"},
         "channels/whatsapp-main": {"kind": "whatsapp", "externalId": "109000000000777", "name": "WA"},
-        "agents/staff-agent": {"name": "Sam", "email": "sam@matrix.test", "role": "agent"},
+        "agents/staff-agent": {"name": "Sam", "email": "sam@matrix.test", "role": "agent", "active": True},
+        "agents/staff-gone": {"name": "Gus", "email": "gus@matrix.test", "role": "admin", "active": False},
+        "audit/entry-1": {
+            "action": "agent.deactivate",
+            "actorId": "staff-owner",
+            "actorName": "Olga",
+            "actorRole": "owner",
+            "target": {"kind": "agent", "id": "staff-gone", "name": "Gus"},
+            "atMs": 7,
+        },
         "contacts/contact-1": {"name": "Kerry", "channel": "whatsapp"},
         "contacts/contact-1/notes/note-1": {"text": "Prefers e-mail", "authorId": "staff-agent"},
         "contactAttributes/plan": {"label": "Plan", "type": "text"},
@@ -565,6 +595,12 @@ def seed(stack: LocalStack) -> None:
         f"quarantine/{QUARANTINE}": {"reason": "unparseable", "raw": "{}"},
         f"apiKeys/{API_KEY}": {"tenantId": A, "prefix": "sk_matrix"},
         f"developers/{DEVELOPER}/apps/1": {"appId": A},
+        "invitations/matrix-invitation-hash": {
+            "tenantId": A,
+            "email": "new@matrix.test",
+            "status": "pending",
+        },
+        "mail/matrix-mail-1": {"to": "new@matrix.test", "message": {"subject": "Join", "text": "link"}},
     }
     assert {doc.at(t) for doc in DOCS for t in (A, B)} <= documents.keys()
     name = f"projects/{stack.project}/databases/(default)/documents"

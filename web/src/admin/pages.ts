@@ -16,25 +16,16 @@ export interface AdminPage {
 export const ADMINS = ["owner", "admin"] as const;
 export const STAFF = ["owner", "admin", "agent"] as const;
 
+function page(id: string, title: string, roles: readonly string[], load: () => Promise<{ default: Component }>): AdminPage {
+  return { id, title, roles, component: defineAsyncComponent(load) };
+}
+
+// One line a page, in navigation order (the audit log last).
 export const ADMIN_PAGES: AdminPage[] = [
-  {
-    id: "audit",
-    title: "Audit log",
-    roles: ADMINS,
-    component: defineAsyncComponent(() => import("./AuditLogPage.vue")),
-  },
-  {
-    id: "channels",
-    title: "Channels",
-    roles: ADMINS,
-    component: defineAsyncComponent(() => import("./ChannelsPage.vue")),
-  },
-  {
-    id: "contact-attributes",
-    title: "Contact attributes",
-    roles: ADMINS,
-    component: defineAsyncComponent(() => import("./ContactAttributesPage.vue")),
-  },
+  page("team", "Team", ADMINS, () => import("./TeamPage.vue")),
+  page("channels", "Channels", ADMINS, () => import("./ChannelsPage.vue")),
+  page("contact-attributes", "Contact attributes", ADMINS, () => import("./ContactAttributesPage.vue")),
+  page("audit", "Audit log", ADMINS, () => import("./AuditLogPage.vue")),
 ];
 
 /** The pages `role` may open, in navigation order. */

@@ -61,7 +61,8 @@ export async function callFunction<T>(
   try {
     response = await fetch(url, {
       method: "POST",
-      headers: { ...headers, Authorization: authorization, "Content-Type": "application/json" },
+      // No credential ("") sends no Authorization header (an invitation link's own token is in the body).
+      headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}), "Content-Type": "application/json" },
       body: JSON.stringify(body),
       credentials: "omit",
     });
@@ -267,6 +268,46 @@ export interface AuditPage {
   next: number | null;
 }
 
+// --- the team (agent_api actions of shared/team.py: owners and admins; invitation links: anyone) ---
+
+export type StaffRole = "owner" | "admin" | "agent" | "developer";
+
+export interface TeamMember {
+  uid: string;
+  name: string;
+  email: string;
+  role: StaffRole;
+  active: boolean;
+}
+
+export interface PendingInvitation {
+  invitationId: string;
+  email: string;
+  name: string;
+  role: StaffRole;
+  invitedByName: string;
+  expiresAtMs: number;
+}
+
+export interface TeamAnswer {
+  members: TeamMember[];
+  invitations: PendingInvitation[];
+}
+
+/** What an invitation link invites to (agent_api `invitation`, no sign-in). */
+export interface InvitationAbout {
+  email: string;
+  name: string;
+  role: StaffRole;
+  workspace: string;
+  invitedBy: string;
+}
+
+/** POST to agent_api without a credential: the body carries the invitation's token. */
+function postPublic<T>(body: unknown): Promise<T> {
+  return callFunction<T>(runtimeConfig().functions.agent_api, body, "");
+}
+
 export const api = {
   sendMessage: (request: SendRequest) => post<SendResult>(runtimeConfig().functions.send_message, request),
   assign: (conversationId: string, assigneeId: string | null) =>
@@ -321,7 +362,7 @@ export const api = {
   timeline: (request: TimelineRequest) =>
     post<TimelineAnswer>(runtimeConfig().functions.agent_api, { action: "timeline", ...request }),
   /** A page of the workspace's audit log, newest first (admins only). */
-  auditLog: (request: { filterAction?: string; beforeMs?: number; pageSize?: number }) =>
+  auditLog: (request: { filterAction?: string; actorId?: string; beforeMs?: number; pageSize?: number }) =>
     post<AuditPage>(runtimeConfig().functions.agent_api, { action: "audit_log", ...request }),
   /** Channels page (admins): does the provider accept this token for this account? Stores nothing. */
   testChannel: (account: ChannelAccountForm) =>
@@ -355,6 +396,21 @@ export const api = {
   defineContactAttribute: (key: string, label: string, type: "text" | "number" | "boolean" | "date") =>
     post(runtimeConfig().functions.agent_api, { action: "contact_attribute_define", key, label, type }),
   deleteContactAttribute: (key: string) => post(runtimeConfig().functions.agent_api, { action: "contact_attribute_delete", key }),
+  /** The team page: members (deactivated ones too) and pending invitations. */
+  team: () => post<TeamAnswer>(runtimeConfig().functions.agent_api, { action: "team" }),
+  inviteAgent: (email: string, name: string, role: StaffRole) =>
+    post<PendingInvitation>(runtimeConfig().functions.agent_api, { action: "invite_agent", email, name, role }),
+  setRole: (uid: string, role: StaffRole) =>
+    post<{ uid: string; role: StaffRole; changed: boolean }>(runtimeConfig().functions.agent_api, { action: "set_role", uid, role }),
+  deactivateAgent: (uid: string) =>
+    post<{ uid: string; active: false; unassigned: number }>(runtimeConfig().functions.agent_api, { action: "deactivate_agent", uid }),
+  reactivateAgent: (uid: string) => post(runtimeConfig().functions.agent_api, { action: "reactivate_agent", uid }),
+  revokeInvitation: (invitationId: string) =>
+    post(runtimeConfig().functions.agent_api, { action: "revoke_invitation", invitationId }),
+  /** An invitation link's details and its acceptance: no sign-in, the token is the credential. */
+  invitation: (token: string) => postPublic<InvitationAbout>({ action: "invitation", token }),
+  acceptInvitation: (token: string, password: string, name: string) =>
+    postPublic<{ email: string; uid: string; role: StaffRole }>({ action: "accept_invitation", token, password, name }),
   /** A signed resumable upload (15 minutes) for a file to attach in this conversation. */
   uploadUrl: (conversationId: string, fileName: string, contentType: string, size: number) =>
     post<SignedUpload>(runtimeConfig().functions.agent_api, { action: "uploadUrl", conversationId, fileName, contentType, size }),

@@ -171,6 +171,8 @@ export interface Agent {
   name: string;
   email: string;
   role: string;
+  /** False once deactivated on the team page (they keep their name on old messages, but cannot be assigned). */
+  active?: boolean;
 }
 
 export interface Channel {
@@ -255,7 +257,7 @@ export function toMessage(snapshot: QueryDocumentSnapshot): Message {
 
 export function toAgent(snapshot: QueryDocumentSnapshot): Agent {
   const d = snapshot.data();
-  return { id: snapshot.id, name: str(d.name) || str(d.email), email: str(d.email), role: str(d.role) };
+  return { id: snapshot.id, name: str(d.name) || str(d.email), email: str(d.email), role: str(d.role), active: d.active !== false };
 }
 
 export function toChannel(snapshot: QueryDocumentSnapshot): Channel {

@@ -104,8 +104,8 @@ describe("onboarding, start to end", () => {
     await vi.advanceTimersByTimeAsync(20_000);
     expect(authModule.reload).toHaveBeenCalledTimes(2);
 
-    // Create the app: the server makes the account its admin (claims in the next fresh token).
-    user.nextClaims = { tenantId: "app1", role: "admin", email_verified: true };
+    // Create the app: the server makes the account its owner (claims in the next fresh token).
+    user.nextClaims = { tenantId: "app1", role: "owner", email_verified: true };
     documents.set("tenants/app1", { kind: "app", name: "My app", apiKeyPrefix: "sb_app1_AAAA" });
     await developer.createApp("  My app ");
     const [call] = server.callsTo("/create_app");
@@ -113,7 +113,7 @@ describe("onboarding, start to end", () => {
     expect(call.headers.Authorization).toBe("Bearer fresh-id-token");
     expect(developer.membership).toEqual({
       tenantId: "app1",
-      role: "admin",
+      role: "owner",
       kind: "app",
       name: "My app",
       apiKeyPrefix: "sb_app1_AAAA",
@@ -146,13 +146,22 @@ describe("signed in", () => {
   });
 
   it("claims set since the token was minted (an app made in another tab) are found with one fresh token", async () => {
-    const user = fakeUser({ emailVerified: true, claims: {}, nextClaims: { tenantId: "app2", role: "admin" } });
+    const user = fakeUser({ emailVerified: true, claims: {}, nextClaims: { tenantId: "app2", role: "owner" } });
     developer.start();
 
     await emitAuth(user);
 
     expect(developer.membership?.tenantId).toBe("app2");
     expect(user.getIdTokenResult.mock.calls).toEqual([[false], [true]]);
+  });
+
+  it("a developer invited to an app reads its tenant document too", async () => {
+    documents.set("tenants/app8", { kind: "app", name: "Eight", apiKeyPrefix: "sb_app8_BBBB" });
+    developer.start();
+
+    await emitAuth(fakeUser({ emailVerified: true, claims: { tenantId: "app8", role: "developer" } }));
+
+    expect(developer.membership).toMatchObject({ tenantId: "app8", role: "developer", name: "Eight", kind: "app" });
   });
 
   it("an app user's account names its app but cannot read the tenant document", async () => {

@@ -197,8 +197,8 @@ export const useDeveloper = defineStore("developer", () => {
     const tenantId = token.claims.tenantId;
     if (typeof tenantId !== "string") return null;
     const role = String(token.claims.role ?? "");
-    // Staff (admins of an app included) may read their tenant's document; an app user may not.
-    const tenant = ["agent", "admin"].includes(role)
+    // Staff and developers (an app's owner included) may read their tenant's document; an app user may not.
+    const tenant = ["owner", "admin", "agent", "developer"].includes(role)
       ? await getDoc(doc(db(), "tenants", tenantId)).catch(() => null)
       : null;
     const data = tenant?.data() ?? {};

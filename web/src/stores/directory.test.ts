@@ -38,6 +38,15 @@ describe("the directory", () => {
     expect(directory.channelsById.get("wa1")).toEqual({ id: "wa1", kind: "whatsapp", name: "Support line", health: { ok: false } });
   });
 
+  it("knows who was deactivated (the assignee pickers leave them out)", () => {
+    directory.start("t1");
+    listenerOn("tenants/t1/agents").next(
+      querySnapshot([docSnapshot("u1", { name: "Ana" }), docSnapshot("u2", { name: "Gus", active: false })]),
+    );
+
+    expect(directory.agents.map((a) => [a.name, a.active])).toEqual([["Ana", true], ["Gus", false]]);
+  });
+
   it("names assignees: unassigned, known, or unknown", () => {
     directory.start("t1");
     listenerOn("tenants/t1/agents").next(querySnapshot([docSnapshot("u1", { name: "Ana" })]));

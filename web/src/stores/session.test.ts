@@ -8,15 +8,17 @@ vi.mock("firebase/firestore", async () => (await import("../testing/fakeFirebase
 import { initFirebase } from "../lib/firebase";
 import {
   authModule,
+  docSnapshot,
   documents,
   emitAuth,
+  listenerOn,
   fakeUser,
   firebaseError,
   firestoreModule,
   resetFirebase,
   settle,
 } from "../testing/fakeFirebase";
-import { useSession } from "./session";
+import { DEACTIVATED, ROLE_CHANGED, useSession } from "./session";
 
 initFirebase({ projectId: "demo", apiKey: "k", functions: { send_message: "s", agent_api: "a", create_app: "c", chat_api: "x" } });
 
@@ -79,6 +81,64 @@ describe("who is signed in", () => {
     expect(session.role).toBe("admin");
   });
 
+  it("owners are agents too", async () => {
+    session.start();
+    await emitAuth(agent({ claims: { tenantId: "t1", role: "owner" } }));
+    expect(session.phase).toBe("signedIn");
+    expect(session.role).toBe("owner");
+  });
+
+  it("sends an app's developer to the developer pages", async () => {
+    session.start();
+    await emitAuth(fakeUser({ claims: { tenantId: "app1", role: "developer" } }));
+    expect(authModule.signOut).toHaveBeenCalledTimes(1);
+    expect(session.error).toContain("/developers");
+  });
+
+  it("signs out at once when the member's directory entry is deactivated", async () => {
+    session.start();
+    await emitAuth(agent());
+    const watch = listenerOn("tenants/t1/agents/agent-1");
+
+    watch.next(docSnapshot("agent-1", { role: "agent", active: true }));
+    expect(authModule.signOut).not.toHaveBeenCalled();
+    watch.next(docSnapshot("agent-1", { role: "agent", active: false }));
+    await settle();
+
+    expect(authModule.signOut).toHaveBeenCalledTimes(1);
+    expect(session.phase).toBe("signedOut");
+    expect(session.error).toBe(DEACTIVATED);
+    await emitAuth(null);
+    expect(session.error).toBe(DEACTIVATED);
+    expect(watch.active).toBe(false);
+  });
+
+  it("a role change during the session ends it (the server revoked it)", async () => {
+    session.start();
+    await emitAuth(agent());
+    const watch = listenerOn("tenants/t1/agents/agent-1");
+
+    watch.next(docSnapshot("agent-1", { role: "agent" }));
+    watch.next(docSnapshot("agent-1", { role: "agent", name: "Ana L." }));
+    expect(authModule.signOut).not.toHaveBeenCalled();
+    watch.next(docSnapshot("agent-1", { role: "admin" }));
+    await settle();
+
+    expect(authModule.signOut).toHaveBeenCalledTimes(1);
+    expect(session.error).toBe(ROLE_CHANGED);
+  });
+
+  it("a directory entry that disagrees with the token from the start does not lock the member out", async () => {
+    session.start();
+    await emitAuth(agent());
+
+    listenerOn("tenants/t1/agents/agent-1").next(docSnapshot("agent-1", { role: "admin" }));
+    await settle();
+
+    expect(authModule.signOut).not.toHaveBeenCalled();
+    expect(session.phase).toBe("signedIn");
+  });
+
   it("signs out an account that is not an agent of a workspace, and says why", async () => {
     session.start();
 
@@ -128,6 +188,7 @@ describe("signing in and out", () => {
     ["auth/invalid-credential", "Wrong email or password."],
     ["auth/wrong-password", "Wrong email or password."],
     ["auth/user-not-found", "Wrong email or password."],
+    ["auth/user-disabled", "This account was deactivated. Ask an admin of your workspace."],
     ["auth/too-many-requests", "Too many attempts. Wait a moment and try again."],
     ["auth/network-request-failed", "Could not reach the sign-in service."],
     ["auth/internal-error", "Sign-in failed. Try again."],
