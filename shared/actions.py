@@ -19,6 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ACTIONS: dict[str, str] = {
     "audit_log": "shared.audit:agent_action",
+    "export_start": "shared.exports:start_action",
+    "export_link": "shared.exports:link_action",
+    "contact_export": "shared.contact_data:export_action",
+    "contact_erase": "shared.erasure:erase_action",
 }
 
 

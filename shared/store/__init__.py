@@ -11,6 +11,9 @@
   developers' app slots, the migration to the seq/lastReadSeq layout);
 - ``audit``: the append-only audit log of admin actions;
 - ``canned``: canned replies and the channels' cached WhatsApp template lists;
+- ``exports``: message and contact export jobs (shared/exports.py, shared/contact_data.py);
+- ``erasure``: deleting for good: a contact's documents (shared/erasure.py), what retention
+  expires (shared/retention.py), document trees in batches;
 - ``push_roster``: a chat channel's push roster shards (members' device tokens, mute and viewing
   marks) and push jobs' progress (shared/chat/push.py).
 
@@ -282,7 +285,23 @@ __all__ = [
 
 # Media of a message (shared/store/media.py) and the team inbox (shared/store/labels.py: labels,
 # conversation changes with their activity line, the inbox's server-side filters): appended here,
-# re-exported like the rest.
+# re-exported like the rest; so are exports and deletion for good (shared/store/exports.py,
+# shared/store/erasure.py).
+from shared.store.erasure import (
+    DELETE_BATCH,
+    contact_conversations,
+    contact_document,
+    count_indexed_before,
+    count_stale_conversations,
+    delete_paths,
+    delete_tree,
+    get_retention_run,
+    messages_of,
+    put_retention_run,
+    stale_conversations,
+    tenants_with_retention,
+)
+from shared.store.exports import create_export_job, get_export_job, list_export_jobs, update_export_job
 from shared.store.labels import (
     LABEL_CLEANUP_PAGE,
     MAX_BATCH_WRITES,
@@ -340,4 +359,23 @@ __all__ += [
     "timeline_query_by_tenant",
     "update_documents",
     "update_label",
+]
+
+__all__ += [
+    "DELETE_BATCH",
+    "contact_conversations",
+    "contact_document",
+    "count_indexed_before",
+    "count_stale_conversations",
+    "create_export_job",
+    "delete_paths",
+    "delete_tree",
+    "get_export_job",
+    "get_retention_run",
+    "list_export_jobs",
+    "messages_of",
+    "put_retention_run",
+    "stale_conversations",
+    "tenants_with_retention",
+    "update_export_job",
 ]
