@@ -23,6 +23,12 @@ export const ADMIN_PAGES: AdminPage[] = [
     roles: ADMINS,
     component: defineAsyncComponent(() => import("./AuditLogPage.vue")),
   },
+  {
+    id: "exports",
+    title: "Exports & data",
+    roles: ADMINS,
+    component: defineAsyncComponent(() => import("./ExportsPage.vue")),
+  },
 ];
 
 /** The pages `role` may open, in navigation order. */
