@@ -289,9 +289,8 @@ def run_step(
         if more:
             if not queue_next:
                 return "continued"
-            jobs.enqueue(
-                "export", tenant_id, f"export-{export_id}-{job['parts'] + 1}", {"exportId": export_id}
-            )
+            # The step that writes part n is task <id>-n: a retried step queues its successor once.
+            jobs.enqueue("export", tenant_id, f"export-{export_id}-{job['parts']}", {"exportId": export_id})
             return "continued"
         _finish(tenant_id, export_id)
     except SwitchboardError as exc:
