@@ -41,7 +41,7 @@ def run(sizes: list[int], fmt: str) -> dict[str, Any]:
     admin = Caller(uid="bench", tenant_id=demo.DEMO_TENANT, role="admin")
     results: list[dict[str, Any]] = []
     with LocalStack(
-        functions=(), with_sandbox=False, with_fcm=False, extra_env={"SWITCHBOARD_LOG_LEVEL": "WARNING"}
+        functions=(), with_auth=False, with_tasks=False, with_sandbox=False, with_fcm=False
     ) as stack:
         stack.apply_env()
         demo.seed()
