@@ -101,8 +101,10 @@ locals {
   # Functions that create Cloud Tasks -> the queues they enqueue onto (see the enqueuer resources).
   task_enqueuers = {
     send_message = keys(local.topology.queues)
-    agent_api    = ["whatsapp", "timers"]
+    agent_api    = ["whatsapp", "timers", "jobs"]
     ingest       = ["telegram", "timers", "media"]
+    # An export or retention run queues its own next step (shared/jobs.py).
+    deliver = ["jobs"]
     # A post queues its push job (push) and, in a hot channel, the fold of its summary (timers).
     chat_api = ["push", "timers"]
   }
@@ -128,6 +130,7 @@ locals {
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
     "cloudresourcemanager.googleapis.com",
+    "cloudscheduler.googleapis.com",
     "cloudtasks.googleapis.com",
     "firebase.googleapis.com",
     "firebasehosting.googleapis.com",

@@ -68,11 +68,23 @@ resource "google_storage_bucket" "media" {
     }
   }
 
+  # Exports (shared/exports.py, shared/contact_data.py: exports/{t}/{id}/...) are downloadable for a
+  # day; their objects go then, and the noncurrent versions with them (rule below).
+  lifecycle_rule {
+    condition {
+      age            = 1
+      matches_prefix = ["exports/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
   # ... and their noncurrent versions (versioning keeps one) do not wait the 7 days below.
   lifecycle_rule {
     condition {
       days_since_noncurrent_time = 1
-      matches_prefix             = ["uploads/"]
+      matches_prefix             = ["uploads/", "exports/"]
       with_state                 = "ARCHIVED"
     }
     action {

@@ -220,3 +220,9 @@ variable "media_cors_origins" {
   type        = list(string)
   default     = []
 }
+
+variable "retention_schedule" {
+  description = "When the daily retention sweep runs (cron, UTC): it deletes messages and media older than each tenant's settings.retentionDays (infra/retention.tf, shared/retention.py)."
+  type        = string
+  default     = "17 3 * * *"
+}

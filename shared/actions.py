@@ -45,6 +45,10 @@ ACTIONS: dict[str, str] = {
 PUBLIC_ACTIONS: dict[str, str] = {
     "invitation": "shared.team:public_action",
     "accept_invitation": "shared.team:public_action",
+    "export_start": "shared.exports:start_action",
+    "export_link": "shared.exports:link_action",
+    "contact_export": "shared.contact_data:export_action",
+    "contact_erase": "shared.erasure:erase_action",
 }
 
 

@@ -54,6 +54,17 @@
                                    all of the tenant's messages by time, across conversations
     backfill-search --tenant T [--dry-run]
                                    add the search fields to messages and contacts stored before search
+    export --tenant T --from ISO --to ISO [--format jsonl|csv] [--query WORDS] [--out FILE]
+                                   the tenant's messages of that range (or matching the words) as a
+                                   file: the same job as the console's export, run here; written to
+                                   FILE (or stdout), and kept a day in the bucket
+    contact-export --tenant T --contact ID [--out FILE]
+                                   everything about one contact (JSON Lines), recorded in the audit log
+    contact-erase --tenant T --contact ID --yes
+                                   erase a contact: messages, notes, media, identity, search entries
+    retention --tenant T [--dry-run]
+                                   delete messages and media older than the tenant's retentionDays
+                                   (--dry-run: count them); the daily job does the same
 
 Data goes to stdout (JSON lines, or a table for channel-health), summaries and errors to stderr; bad
 input exits 2, a failed operation 1. Secrets (tokens, passwords) are read from stdin, never from the
@@ -1108,6 +1119,103 @@ def cmd_backfill_search(tenant_id: str, dry_run: bool) -> int:
     return 0
 
 
+# --- exports, contacts' data, retention (shared/exports.py, contact_data.py, erasure.py, retention.py) ---
+
+
+def _copy_out(path: str, out: Path | None) -> None:
+    """Stream an object of the bucket to ``out`` (or stdout)."""
+    from shared.media import storage
+
+    if out is None:
+        storage.download_to(path, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    with out.open("wb") as file:
+        storage.download_to(path, file)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export the tenant's messages of a range as JSON Lines or CSV."""
+    from shared import audit, exports
+
+    caller = _operator(args.tenant)
+    from_ms, to_ms = _ms_of(args.from_), _ms_of(args.to)
+    if from_ms is None or to_ms is None:
+        raise BadInput("--from and --to are required")
+    job = exports.start(caller, from_ms, to_ms, args.format, args.query, queue=False)
+    audit.record(
+        caller,
+        "messages.export",
+        {"kind": "export", "id": job["id"]},
+        details={"fromMs": from_ms, "toMs": to_ms, "format": args.format, "search": bool(args.query)},
+    )
+    done = exports.run_inline(args.tenant, job["id"])
+    if done.get("state") != "done":
+        say(f"error: export {job['id']} {done.get('state')}: {done.get('error')}")
+        return 1
+    _copy_out(str(done["path"]), args.out)
+    say(f"{done['count']} message(s) exported ({done['size']} bytes, export {job['id']}, kept a day)")
+    return 0
+
+
+def cmd_contact_export(args: argparse.Namespace) -> int:
+    """Everything about one contact, as JSON Lines."""
+    from shared import contact_data
+
+    answer = contact_data.export_contact(_operator(args.tenant), args.contact)
+    _copy_out(storage_path_of(args.tenant, answer["exportId"], answer["fileName"]), args.out)
+    say(f"contact exported: {json.dumps(answer['counts'])}")
+    return 0
+
+
+def storage_path_of(tenant_id: str, export_id: str, name: str) -> str:
+    """An export's object path."""
+    from shared.media import storage
+
+    return storage.export_path(tenant_id, export_id, name)
+
+
+def cmd_contact_erase(args: argparse.Namespace) -> int:
+    """Erase a contact for good."""
+    from shared import erasure
+
+    if not args.yes:
+        raise BadInput("erasing cannot be undone: add --yes")
+    answer = erasure.erase_contact(_operator(args.tenant), args.contact)
+    emit(answer)
+    say(f"contact erased: {answer['documents']} document(s), {answer['mediaObjects']} object(s)")
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    """Count (``--dry-run``) or delete what the tenant's retention period expires."""
+    from shared import retention
+
+    if args.dry_run:
+        counted = retention.dry_run(args.tenant)
+        emit({**counted, "dryRun": True})
+        if counted["retentionDays"] is None:
+            say(f"tenant {args.tenant} has no retentionDays: nothing expires")
+        else:
+            say(
+                f"would delete {counted['messages']} message(s) and {counted['conversations']} "
+                f"conversation(s) from before {counted['cutoff']}"
+            )
+        return 0
+    run = retention.run_inline(args.tenant, _operator(args.tenant))
+    emit(
+        {
+            k: run.get(k)
+            for k in ("runId", "retentionDays", "messages", "conversations", "documents", "mediaObjects")
+        }
+    )
+    say(
+        f"deleted {run['messages']} message(s), {run['conversations']} conversation(s), "
+        f"{run['mediaObjects']} object(s)"
+    )
+    return 0
+
+
 # --- media -------------------------------------------------------------------------------------------
 
 
@@ -1308,6 +1416,24 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a declaration
     )
     backfill.add_argument("--tenant", required=True)
     backfill.add_argument("--dry-run", action="store_true", help="count what would be written")
+    export = commands.add_parser("export", help="the tenant's messages of a range as JSON Lines or CSV")
+    export.add_argument("--tenant", required=True)
+    export.add_argument("--from", dest="from_", type=parse_time, required=True, help="ISO 8601, inclusive")
+    export.add_argument("--to", type=parse_time, required=True, help="ISO 8601, exclusive")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--query", help="only messages matching these words (as search)")
+    export.add_argument("--out", type=Path, help="write here (default: stdout)")
+    contact_export = commands.add_parser("contact-export", help="everything about one contact (JSON Lines)")
+    contact_export.add_argument("--tenant", required=True)
+    contact_export.add_argument("--contact", required=True, help="the contact's id")
+    contact_export.add_argument("--out", type=Path, help="write here (default: stdout)")
+    erase = commands.add_parser("contact-erase", help="erase a contact's data for good")
+    erase.add_argument("--tenant", required=True)
+    erase.add_argument("--contact", required=True, help="the contact's id")
+    erase.add_argument("--yes", action="store_true", help="confirm: it cannot be undone")
+    retention = commands.add_parser("retention", help="delete what the tenant's retention period expires")
+    retention.add_argument("--tenant", required=True)
+    retention.add_argument("--dry-run", action="store_true", help="count what would be deleted")
     return parser
 
 
@@ -1373,6 +1499,14 @@ def run(args: argparse.Namespace) -> int:
         return cmd_timeline(args)
     if command == "backfill-search":
         return cmd_backfill_search(args.tenant, args.dry_run)
+    if command == "export":
+        return cmd_export(args)
+    if command == "contact-export":
+        return cmd_contact_export(args)
+    if command == "contact-erase":
+        return cmd_contact_erase(args)
+    if command == "retention":
+        return cmd_retention(args)
     raise BadInput(f"unknown command {command}")  # pragma: no cover - argparse refuses it first
 
 

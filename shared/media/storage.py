@@ -50,6 +50,10 @@ UPLOAD_TTL = dt.timedelta(minutes=15)
 THUMBNAIL_SUFFIX = ".thumb.jpg"
 # Uploads not sent yet (every tenant's): the prefix infra/storage.tf's lifecycle rule expires.
 UPLOADS_PREFIX = "uploads/"
+# Exports (shared/exports.py, shared/contact_data.py): kept a day by infra/storage.tf's lifecycle rule.
+EXPORTS_PREFIX = "exports/"
+WRITE_CHUNK = 1024 * 1024  # a streamed write buffers at most this much (a multiple of 256 KiB)
+COMPOSE_LIMIT = 32  # Cloud Storage: source objects per compose request
 PUBLIC_ENDPOINT = "https://storage.googleapis.com"
 
 
@@ -99,6 +103,12 @@ def upload_path(tenant: str, uploader: str, file_name: str | None, upload_id: st
         f"{UPLOADS_PREFIX}{_segment(tenant, 'tenant')}/{_segment(uploader, 'uploader')}/"
         f"{_segment(upload_id, 'upload id')}/{kinds.safe_name(file_name)}"
     )
+
+
+def export_path(tenant: str, export_id: str, name: str) -> str:
+    """``exports/{t}/{export id}/{name}``: an export's object (or one of its parts)."""
+    tenant, export_id = _segment(tenant, "tenant"), _segment(export_id, "export id")
+    return f"{EXPORTS_PREFIX}{tenant}/{export_id}/{_segment(name, 'name')}"
 
 
 def thumbnail_path(path: str) -> str:
@@ -250,6 +260,58 @@ def copy(source: str, destination: str) -> ObjectInfo:
         updated=blob.updated,
         metadata=dict(blob.metadata or {}),
     )
+
+
+def open_writer(path: str, content_type: str, *, file_name: str | None = None) -> Any:
+    """A binary file object writing a new object at ``path`` as a resumable upload, in chunks of
+    :data:`WRITE_CHUNK`: however much is written, at most one chunk is held in memory. Closing it
+    finishes the object (use it as a context manager)."""
+    blob = _blob(path)
+    blob.content_disposition = kinds.content_disposition(content_type, file_name or path.rsplit("/", 1)[-1])
+    try:
+        return blob.open(
+            "wb", chunk_size=WRITE_CHUNK, content_type=content_type, ignore_flush=True, timeout=60
+        )
+    except Exception as exc:
+        if _transient(exc) or type(exc).__module__.startswith("requests"):
+            raise TransientError(f"Cloud Storage write failed: {type(exc).__name__}") from exc
+        raise
+
+
+def compose(sources: list[str], destination: str, content_type: str, *, file_name: str | None = None) -> int:
+    """Concatenate the objects at ``sources`` (in order, server-side: no byte passes through here)
+    into ``destination``, :data:`COMPOSE_LIMIT` at a time; return its size in bytes."""
+    if not sources:
+        raise ValueError("nothing to compose")
+    target = _blob(destination)
+    target.content_type = content_type
+    target.content_disposition = kinds.content_disposition(
+        content_type, file_name or destination.rsplit("/", 1)[-1]
+    )
+    done: list[str] = []
+    remaining = list(sources)
+    try:
+        while remaining:
+            take = COMPOSE_LIMIT - len(done)
+            batch, remaining = remaining[:take], remaining[take:]
+            target.compose([_blob(path) for path in (*done, *batch)], timeout=60)
+            done = [destination]
+        target.reload(timeout=30)
+    except Exception as exc:
+        if _transient(exc) or type(exc).__module__.startswith("requests"):
+            raise TransientError(f"Cloud Storage compose failed: {type(exc).__name__}") from exc
+        raise
+    return int(target.size or 0)
+
+
+def download_to(path: str, file: Any) -> None:
+    """Stream the object at ``path`` into the binary file object ``file`` (the CLI's ``--out``)."""
+    from google.api_core.exceptions import NotFound
+
+    try:
+        _blob(path).download_to_file(file, timeout=300)
+    except NotFound as exc:
+        raise MediaNotFound(f"no object at {path}") from exc
 
 
 def listed(prefix: str, *, page_size: int = 1000) -> Any:

@@ -49,7 +49,18 @@ class DeliveryTask(BaseModel):
     conversationId: str
     messageId: str | None = None
     action: Literal[
-        "send", "mark_read", "answer_callback", "wake", "summary", "push", "fetch_media", "typing", "profile"
+        "send",
+        "mark_read",
+        "answer_callback",
+        "wake",
+        "summary",
+        "push",
+        "fetch_media",
+        "typing",
+        "profile",
+        "export",
+        "retention",
+        "retention_sweep",
     ] = "send"
     providerMessageId: str | None = None
     mediaIndex: int | None = None  # fetch_media: which of the message's files (shared/media/fetch.py)
@@ -57,6 +68,7 @@ class DeliveryTask(BaseModel):
     snoozeUntilMs: int | None = None
     push: dict[str, Any] | None = None  # a chat post's push (shared/chat/push.py)
     typingAtMs: int | None = None  # typing: when the agent typed (shared/outbox/typing.py)
+    job: dict[str, Any] | None = None  # export / retention steps (shared/jobs.py)
 
 
 def enqueue(
@@ -190,6 +202,10 @@ def _queued_work(task: DeliveryTask, payload: dict[str, Any], retry_count: int) 
         from shared import profiles
 
         return profiles.fetch(task.tenantId, task.conversationId, retry_count)
+    if task.action in ("export", "retention", "retention_sweep"):  # housekeeping jobs (shared/jobs.py)
+        from shared import jobs
+
+        return jobs.run(task.action, task.tenantId, task.job)
     return None
 
 

@@ -12,6 +12,9 @@
 - ``audit``: the append-only audit log of admin actions;
 - ``team``: the team's roles and states (the last-owner guard), invitations, the mail queue;
 - ``canned``: canned replies and the channels' cached WhatsApp template lists;
+- ``exports``: message and contact export jobs (shared/exports.py, shared/contact_data.py);
+- ``erasure``: deleting for good: a contact's documents (shared/erasure.py), what retention
+  expires (shared/retention.py), document trees in batches;
 - ``push_roster``: a chat channel's push roster shards (members' device tokens, mute and viewing
   marks) and push jobs' progress (shared/chat/push.py).
 
@@ -304,6 +307,23 @@ from shared.store.contacts import (
     set_contact_attributes,
     set_contact_profile,
 )
+
+# Exports and deletion for good (shared/store/exports.py, shared/store/erasure.py).
+from shared.store.erasure import (
+    DELETE_BATCH,
+    contact_conversations,
+    contact_document,
+    count_indexed_before,
+    count_stale_conversations,
+    delete_paths,
+    delete_tree,
+    get_retention_run,
+    messages_of,
+    put_retention_run,
+    stale_conversations,
+    tenants_with_retention,
+)
+from shared.store.exports import create_export_job, get_export_job, list_export_jobs, update_export_job
 from shared.store.labels import (
     LABEL_CLEANUP_PAGE,
     MAX_BATCH_WRITES,
@@ -385,6 +405,7 @@ __all__ += [
     "ASSIGNED_PAGE",
     "CHANGED",
     "CONTACT_NOTES",
+    "DELETE_BATCH",
     "LAST_OWNER",
     "MAX_PERSON_IDENTITIES",
     "MISSING",
@@ -394,22 +415,37 @@ __all__ += [
     "add_contact_note",
     "assigned_open_conversations",
     "change_agent",
+    "contact_conversations",
+    "contact_document",
+    "count_indexed_before",
+    "count_stale_conversations",
+    "create_export_job",
     "create_invitation",
     "delete_contact_attribute",
     "delete_contact_note",
+    "delete_paths",
+    "delete_tree",
     "finish_invitation",
     "get_contact_note",
     "get_contact_versioned",
+    "get_export_job",
     "get_invitation",
+    "get_retention_run",
     "is_active_owner",
     "list_agents",
     "list_contact_attributes",
+    "list_export_jobs",
+    "messages_of",
     "pending_invitations",
     "person_identities",
     "put_contact_attribute",
+    "put_retention_run",
     "queue_mail",
     "regroup_contacts",
     "set_contact_attributes",
     "set_contact_profile",
+    "stale_conversations",
     "stream_audit_entries",
+    "tenants_with_retention",
+    "update_export_job",
 ]

@@ -142,3 +142,31 @@ def test_the_code_talks_to_cloud_storage_in_one_module() -> None:
             ):
                 offenders.append(str(Path(path).relative_to(REPO)))
     assert offenders == []
+
+
+def test_exports_are_deleted_a_day_after_they_were_written() -> None:
+    """Exports (exports/{t}/{id}/...) can be downloaded for a day: the bucket deletes them then."""
+    from tests.infra.test_infrastructure import root
+
+    bucket = root().resource("google_storage_bucket", "media")
+    rules = bucket["lifecycle_rule"]
+    exports = [
+        r
+        for r in rules
+        if r["condition"][0].get("matches_prefix") == ["exports/"] and r["condition"][0].get("age")
+    ]
+    assert [r["condition"][0]["age"] for r in exports] == [1]
+    assert exports[0]["action"][0]["type"] == "Delete"
+
+
+def test_the_retention_sweep_is_queued_daily_on_the_jobs_queue_as_deliver_expects() -> None:
+    """Cloud Scheduler creates the sweep task through the Cloud Tasks API, with the tasks invoker's
+    OIDC identity, so deliver accepts it as any task; the scheduler may enqueue on jobs only."""
+    from tests.infra.test_infrastructure import root
+
+    job = root().resource("google_cloud_scheduler_job", "retention_sweep")
+    target = job["http_target"][0]
+    assert "cloudtasks.googleapis.com/v2/" in target["uri"] and 'module.queues["jobs"].id' in target["uri"]
+    assert "retention_scheduler" in target["oauth_token"][0]["service_account_email"]
+    grant = root().resource("google_cloud_tasks_queue_iam_member", "retention_scheduler")
+    assert grant["role"] == "roles/cloudtasks.enqueuer" and 'module.queues["jobs"]' in grant["name"]

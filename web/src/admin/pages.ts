@@ -25,6 +25,7 @@ export const ADMIN_PAGES: AdminPage[] = [
   page("team", "Team", ADMINS, () => import("./TeamPage.vue")),
   page("channels", "Channels", ADMINS, () => import("./ChannelsPage.vue")),
   page("contact-attributes", "Contact attributes", ADMINS, () => import("./ContactAttributesPage.vue")),
+  page("exports", "Exports & data", ADMINS, () => import("./ExportsPage.vue")),
   page("audit", "Audit log", ADMINS, () => import("./AuditLogPage.vue")),
 ];
 

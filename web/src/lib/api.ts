@@ -308,6 +308,19 @@ function postPublic<T>(body: unknown): Promise<T> {
   return callFunction<T>(runtimeConfig().functions.agent_api, body, "");
 }
 
+/** An export's download: a signed URL (5 minutes) for the finished file (shared/exports.py). */
+export interface ExportLink {
+  url: string;
+  expiresAt: string;
+  fileName: string;
+}
+
+/** A contact's data as one file (shared/contact_data.py): its link and what it holds. */
+export interface ContactExport extends ExportLink {
+  exportId: string;
+  counts: { conversations: number; messages: number; notes: number; files: number };
+}
+
 export const api = {
   sendMessage: (request: SendRequest) => post<SendResult>(runtimeConfig().functions.send_message, request),
   assign: (conversationId: string, assigneeId: string | null) =>
@@ -411,6 +424,21 @@ export const api = {
   invitation: (token: string) => postPublic<InvitationAbout>({ action: "invitation", token }),
   acceptInvitation: (token: string, password: string, name: string) =>
     postPublic<{ email: string; uid: string; role: StaffRole }>({ action: "accept_invitation", token, password, name }),
+  /** Start exporting a date range (or a search's matches) of the tenant's messages (admins). */
+  exportStart: (request: { fromMs: number; toMs: number; format: "jsonl" | "csv"; query?: string }) =>
+    post<{ exportId: string; expiresAtMs: number }>(runtimeConfig().functions.agent_api, { action: "export_start", ...request }),
+  /** A signed link to a finished export (admins; refused once the export is a day old). */
+  exportLink: (exportId: string) =>
+    post<ExportLink>(runtimeConfig().functions.agent_api, { action: "export_link", exportId }),
+  /** Everything about one contact as a file (admins). */
+  contactExport: (contactId: string) =>
+    post<ContactExport>(runtimeConfig().functions.agent_api, { action: "contact_export", contactId }),
+  /** Erase a contact's data for good (admins). */
+  contactErase: (contactId: string) =>
+    post<{ erased: boolean; conversations: number; documents: number; mediaObjects: number }>(
+      runtimeConfig().functions.agent_api,
+      { action: "contact_erase", contactId },
+    ),
   /** A signed resumable upload (15 minutes) for a file to attach in this conversation. */
   uploadUrl: (conversationId: string, fileName: string, contentType: string, size: number) =>
     post<SignedUpload>(runtimeConfig().functions.agent_api, { action: "uploadUrl", conversationId, fileName, contentType, size }),
