@@ -101,8 +101,8 @@ locals {
   # Functions that create Cloud Tasks -> the queues they enqueue onto (see the enqueuer resources).
   task_enqueuers = {
     send_message = keys(local.topology.queues)
-    agent_api    = ["whatsapp", "timers"]
-    ingest       = ["telegram", "timers", "media"]
+    agent_api    = ["whatsapp", "timers", "notify"]
+    ingest       = ["telegram", "timers", "media", "notify"]
     # A post queues its push job (push) and, in a hot channel, the fold of its summary (timers).
     chat_api = ["push", "timers"]
   }

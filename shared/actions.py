@@ -19,6 +19,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ACTIONS: dict[str, str] = {
     "audit_log": "shared.audit:agent_action",
+    "notification_settings": "shared.notifications:get_settings",
+    "save_notification_settings": "shared.notifications:save_settings",
+    "register_push_token": "shared.notifications:register_token",
+    "unregister_push_token": "shared.notifications:register_token",
+    "mark_notifications_read": "shared.notifications:mark_read",
 }
 
 

@@ -11,6 +11,7 @@
   developers' app slots, the migration to the seq/lastReadSeq layout);
 - ``audit``: the append-only audit log of admin actions;
 - ``canned``: canned replies and the channels' cached WhatsApp template lists;
+- ``notifications``: agents' notification settings, web-push tokens and notifications feed;
 - ``push_roster``: a chat channel's push roster shards (members' device tokens, mute and viewing
   marks) and push jobs' progress (shared/chat/push.py).
 
@@ -340,4 +341,33 @@ __all__ += [
     "timeline_query_by_tenant",
     "update_documents",
     "update_label",
+]
+
+# Agents' notification settings, web-push tokens and feed (shared/store/notifications.py).
+from shared.store.notifications import (  # noqa: E402
+    NOTIFICATION_FEED_TTL,
+    NOTIFICATION_READ_BATCH,
+    PUSH_TOKENS_PER_AGENT,
+    add_push_token,
+    drop_push_tokens,
+    first_message_id,
+    mark_notifications_read,
+    notification_settings,
+    put_notification_preferences,
+    put_notifications,
+    tenant_agents,
+)
+
+__all__ += [
+    "NOTIFICATION_FEED_TTL",
+    "NOTIFICATION_READ_BATCH",
+    "PUSH_TOKENS_PER_AGENT",
+    "add_push_token",
+    "drop_push_tokens",
+    "first_message_id",
+    "mark_notifications_read",
+    "notification_settings",
+    "put_notification_preferences",
+    "put_notifications",
+    "tenant_agents",
 ]
