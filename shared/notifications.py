@@ -21,12 +21,14 @@ queue (deliver action ``notify``) after its own writes:
 
 Each recipient's settings (one ``get_all``) decide: an event they turned off notifies nothing; in
 their quiet hours the feed entry is written ``quiet`` (listed, counted, no toast, no sound) and no
-push is sent. Otherwise the feed entry (tenants/{t}/agents/{uid}/notifications, which the dashboard
-listens to: toast, sound, title and favicon badge) and one FCM web push per registered browser
-(through shared/chat/push.py's FCM HTTP v1 sender: the service worker shows it when the tab is in
-the background). FCM's ``UNREGISTERED`` or an invalid token drops the token; a transient FCM failure
-raises for Cloud Tasks to retry the task, which writes the same feed ids again (no duplicate) and
-pushes again under the same tag (the browser replaces the notification rather than showing two).
+push is sent. Otherwise one FCM web push per registered browser (shared/chat/push.py's FCM
+HTTP v1 sender, at most :data:`PUSH_WORKERS` at once: the service worker shows it when the tab is
+in the background), then the feed entries in one batch (tenants/{t}/agents/{uid}/notifications,
+which the dashboard listens to: toast, sound, title and favicon badge), so a feed entry means its
+task has handed every push over. FCM's ``UNREGISTERED`` or an invalid token drops the token; a
+transient FCM failure raises for Cloud Tasks to retry the task, which writes the same feed ids
+again (no duplicate) and pushes again under the same tag (the browser replaces the notification
+rather than showing two).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -53,6 +56,7 @@ EVENTS = ("new_conversation", "message", "mention", "assigned")
 TITLE_CHARS = 80
 BODY_CHARS = 160
 ACTION = "notify"
+PUSH_WORKERS = 8  # FCM sends of one task at once
 HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 Event = Literal["new_conversation", "message", "mention", "assigned"]
@@ -332,6 +336,7 @@ def web_push(token: str, notification_id: str, tenant_id: str, item: dict[str, A
             "tenantId": tenant_id,
             "conversationId": item["conversationId"],
             "notificationId": notification_id,
+            "messageId": str(item.get("messageId") or ""),
             "event": item["event"],
         },
         "webpush": {
@@ -388,11 +393,11 @@ def run(payload: dict[str, Any], now: datetime | None = None) -> str:
             for token in dict.fromkeys((prefs.get(uid) or {}).get("tokens") or []):
                 if isinstance(token, str) and token:
                     pushes.append((uid, notification_id, item, token))
-    store.put_notifications(tenant_id, items)
     sent, dead, retry = 0, 0, 0
     dead_tokens: dict[str, list[str]] = {}
-    for uid, notification_id, item, token in pushes:
-        result = push.send_one(web_push(token, notification_id, tenant_id, item))
+    with ThreadPoolExecutor(max_workers=PUSH_WORKERS, thread_name_prefix="notify") as pool:
+        results = list(pool.map(lambda p: push.send_one(web_push(p[3], p[1], tenant_id, p[2])), pushes))
+    for (uid, _, _, token), result in zip(pushes, results, strict=True):
         if result.ok:
             sent += 1
         elif result.dead:
@@ -400,6 +405,8 @@ def run(payload: dict[str, Any], now: datetime | None = None) -> str:
             dead_tokens.setdefault(uid, []).append(token)
         elif result.transient:
             retry += 1
+    # The feed after the pushes: once an entry is there, its task has handed every push over.
+    store.put_notifications(tenant_id, items)
     for uid, tokens in dead_tokens.items():
         store.drop_push_tokens(tenant_id, uid, tokens)
     fields = {
