@@ -6,8 +6,9 @@ queue (deliver action ``notify``) after its own writes:
 
 - ingest, for a new inbound message (:func:`after_inbound`): one task named after the conversation
   and the :data:`SLOT_SECONDS` slot, so a burst into a hot conversation queues one notification a
-  slot (the later ``create_task`` calls are ALREADY_EXISTS answers: no FCM call, no Firestore read
-  or write on ingest's path);
+  slot (an instance remembers what it queued: later messages of the slot make no call; another
+  instance's call is an ALREADY_EXISTS answer). No FCM call, no Firestore read or write on
+  ingest's path;
 - an assignment (shared/conversations.py :func:`after_assignment`, which every assignment, single or
   bulk, goes through), named after the conversation, the assignee and the moment;
 - a note with mentions (shared/outbox/replies.py), named after the note.
@@ -35,7 +36,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -57,6 +60,7 @@ TITLE_CHARS = 80
 BODY_CHARS = 160
 ACTION = "notify"
 PUSH_WORKERS = 8  # FCM sends of one task at once
+RECENT_TASKS = 10_000  # notify tasks an ingest instance remembers having queued (see _Recent)
 HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 Event = Literal["new_conversation", "message", "mention", "assigned"]
@@ -196,17 +200,45 @@ def _task(tenant_id: str, conversation_id: str, message_id: str | None, notify: 
     }
 
 
+class _Recent:
+    """The notify tasks this instance queued lately (bounded): a burst into a hot conversation makes
+    one Cloud Tasks call a slot per instance, not one per message."""
+
+    def __init__(self, size: int = RECENT_TASKS) -> None:
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def first(self, key: str) -> bool:
+        """True the first time ``key`` is seen (remembered from then on)."""
+        with self._lock:
+            if key in self._keys:
+                return False
+            self._keys[key] = None
+            if len(self._keys) > self._size:
+                self._keys.popitem(last=False)
+            return True
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._keys.pop(key, None)
+
+
+_recent = _Recent()
+
+
 def after_inbound(tenant_id: str, conversation_id: str, message_id: str, now: float | None = None) -> bool:
     """Ingest stored a customer's new message: queue its notification (one task per conversation
-    per slot). Never raises into ingest: a failure to queue is logged (the message is stored; only
-    the notification is lost)."""
+    per slot; a later message of the same slot on this instance makes no call at all). Never raises
+    into ingest: a failure to queue is logged (the message is stored; only the notification is lost)."""
     slot = int((time.time() if now is None else now) // SLOT_SECONDS)
+    task_id = ids.doc_id("notify-message", tenant_id, conversation_id, str(slot))
+    if not _recent.first(task_id):
+        return False
     try:
-        return _enqueue(
-            ids.doc_id("notify-message", tenant_id, conversation_id, str(slot)),
-            _task(tenant_id, conversation_id, message_id, {"event": "message"}),
-        )
+        return _enqueue(task_id, _task(tenant_id, conversation_id, message_id, {"event": "message"}))
     except Exception as exc:  # noqa: BLE001 - the contract: a notification never fails ingest
+        _recent.forget(task_id)  # the next message of the slot tries again
         log.error(
             "notification not queued",
             extra={
