@@ -101,8 +101,8 @@ locals {
   # Functions that create Cloud Tasks -> the queues they enqueue onto (see the enqueuer resources).
   task_enqueuers = {
     send_message = keys(local.topology.queues)
-    agent_api    = ["whatsapp", "timers", "jobs"]
-    ingest       = ["telegram", "timers", "media"]
+    agent_api    = ["whatsapp", "timers", "jobs", "notify"]
+    ingest       = ["telegram", "timers", "media", "notify"]
     # An export or retention run queues its own next step (shared/jobs.py).
     deliver = ["jobs"]
     # A post queues its push job (push) and, in a hot channel, the fold of its summary (timers).

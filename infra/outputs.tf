@@ -81,3 +81,8 @@ output "alert_policies" {
   description = "Alert policy names, keyed by purpose."
   value       = module.monitoring.alert_policy_names
 }
+
+output "web_push_vapid_key" {
+  description = "The web push VAPID public key the dashboard's /config.json carries as webPush.vapidKey (empty: web push off)."
+  value       = var.web_push_vapid_key
+}

@@ -226,3 +226,9 @@ variable "retention_schedule" {
   type        = string
   default     = "17 3 * * *"
 }
+
+variable "web_push_vapid_key" {
+  description = "The Firebase project's web push certificate (VAPID public key: Firebase console > Project settings > Cloud Messaging > Web configuration). Served to the dashboard in /config.json (public by design) so agents' browsers get FCM tokens for background notifications (shared/notifications.py); empty: no web push, in-app notifications only."
+  type        = string
+  default     = ""
+}

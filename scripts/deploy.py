@@ -77,6 +77,8 @@ FIREBASE_API_ORIGINS = (
     "https://identitytoolkit.googleapis.com",
     "https://securetoken.googleapis.com",
 )
+# firebase/messaging's getToken (web push): the FCM registration and Firebase installations APIs.
+WEB_PUSH_ORIGINS = ("https://fcmregistrations.googleapis.com", "https://firebaseinstallations.googleapis.com")
 
 
 class DeployError(Exception):
@@ -587,6 +589,9 @@ def render_config(outputs: Mapping[str, Any]) -> dict[str, Any]:
     }
     if not config["projectId"] or not config["apiKey"]:
         raise DeployError("terraform outputs project_id and dashboard_api_key must not be empty")
+    vapid_key = (outputs.get("web_push_vapid_key") or {}).get("value")
+    if vapid_key:  # agents' background notifications (web/src/lib/webPush.ts); optional
+        config["webPush"] = {"vapidKey": vapid_key}
     return config
 
 
@@ -600,7 +605,10 @@ def content_security_policy(config: Mapping[str, Any]) -> str:
         if directive.startswith("connect-src "):
             origins = directive.split()[1:]
             # Attachments upload straight to Cloud Storage through signed URLs.
-            directives[index] = "connect-src " + " ".join([*origins, *FIREBASE_API_ORIGINS, MEDIA_ORIGIN])
+            push = WEB_PUSH_ORIGINS if config.get("webPush") else ()
+            directives[index] = "connect-src " + " ".join(
+                [*origins, *FIREBASE_API_ORIGINS, *push, MEDIA_ORIGIN]
+            )
     return "; ".join(directives)
 
 

@@ -49,6 +49,11 @@ PUBLIC_ACTIONS: dict[str, str] = {
     "export_link": "shared.exports:link_action",
     "contact_export": "shared.contact_data:export_action",
     "contact_erase": "shared.erasure:erase_action",
+    "notification_settings": "shared.notifications:get_settings",
+    "save_notification_settings": "shared.notifications:save_settings",
+    "register_push_token": "shared.notifications:register_token",
+    "unregister_push_token": "shared.notifications:register_token",
+    "mark_notifications_read": "shared.notifications:mark_read",
 }
 
 

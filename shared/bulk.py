@@ -75,7 +75,7 @@ def run(
         if change is not None:
             changes.append(change)
         results[conversation_id] = {"ok": True}
-    store.apply_conversation_changes(caller.tenant_id, changes)
+    conversations.apply_changes(caller, changes)  # notifies new assignees
     done = sum(1 for result in results.values() if result["ok"])
     return {"results": results, "succeeded": done, "failed": len(results) - done}
 

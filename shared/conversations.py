@@ -9,6 +9,7 @@ again, for another time). Cloud Tasks schedules at most 30 days ahead, so a long
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from shared import activity, ids, store
 from shared.auth import Caller
 from shared.config import settings
 from shared.errors import Refused, TransientError
+
+log = logging.getLogger(__name__)
 
 TIMERS_QUEUE = "timers"  # topology.json queues.timers
 MAX_SCHEDULE_MS = 29 * 24 * 3600 * 1000  # Cloud Tasks refuses schedule times beyond 30 days
@@ -91,12 +94,34 @@ def assignment_change(
     )
 
 
+def apply_changes(caller: Caller, changes: list[store.ConversationChange]) -> None:
+    """Write conversation changes (store.apply_conversation_changes) and, once written, queue the
+    notification of each new assignment (shared/notifications.py). Every assignment, single, bulk
+    or automatic, is applied through here, so one hook sees them all."""
+    store.apply_conversation_changes(caller.tenant_id, changes)
+    for change in changes:
+        if change.activity and (change.activity.get("activity") or {}).get("verb") == "assign":
+            after_assignment(caller, change.conversation_id, change.update.get("assigneeId"))
+
+
+def after_assignment(caller: Caller, conversation_id: str, assignee_id: str | None) -> None:
+    """A conversation was just assigned to ``assignee_id``: notify them (a queued task). A failure
+    to queue is logged, never raised: the assignment is written."""
+    from shared import notifications
+
+    try:
+        notifications.after_assignment(caller, conversation_id, assignee_id)
+    except Exception as exc:  # noqa: BLE001 - the assignment stands without its notification
+        log.error(
+            "assignment notification not queued",
+            extra={"fields": {"conversation_id": conversation_id, "error": type(exc).__name__}},
+        )
+
+
 def assign(caller: Caller, conversation_id: str, assignee_id: str | None) -> dict[str, Any]:
     """Assign a conversation to an agent of the same tenant (None unassigns)."""
     conversation = for_staff(caller, conversation_id)
-    store.apply_conversation_changes(
-        caller.tenant_id, [assignment_change(caller, conversation_id, conversation, assignee_id)]
-    )
+    apply_changes(caller, [assignment_change(caller, conversation_id, conversation, assignee_id)])
     return {"conversationId": conversation_id, "assigneeId": assignee_id}
 
 

@@ -74,7 +74,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from shared import channels, ids, search, store
+from shared import channels, ids, notifications, search, store
 from shared.config import settings
 from shared.errors import TransientError
 from shared.media import fetch as media_fetch
@@ -350,6 +350,9 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
         _queue_profile(route.tenant_id, conversation_id, contact_id)
     if not deferred:
         message_landed(route.tenant_id, conversation_id, event.message_id)
+    # Agents' notifications: one named Cloud Task (per conversation and 2-second slot), queued
+    # after the writes; never raises, never calls FCM or Firestore here (shared/notifications.py).
+    notifications.after_inbound(route.tenant_id, conversation_id, message_id)
     summary_outcome = "deferred" if deferred else "written"
     return Outcome("created", message_id, route.tenant_id, conversation_id, summary_outcome)
 

@@ -166,6 +166,9 @@ def stack_config(stack: LocalStack) -> dict[str, Any]:
         "authHost": stack.auth_host,
         "firestoreHost": stack.firestore_host,
         "functions": {name: stack.function_urls[name] for name in BROWSER_FUNCTIONS},
+        # Agents' web push: no push service locally; the browser registers a token it makes up and
+        # the FCM stand-in records what would be pushed to it (shared/notifications.py).
+        "webPush": "local",
         **_media_origin(getattr(getattr(stack, "storage_gateway", None), "base_url", None)),
     }
 

@@ -61,6 +61,7 @@ class DeliveryTask(BaseModel):
         "export",
         "retention",
         "retention_sweep",
+        "notify",
     ] = "send"
     providerMessageId: str | None = None
     mediaIndex: int | None = None  # fetch_media: which of the message's files (shared/media/fetch.py)
@@ -69,6 +70,7 @@ class DeliveryTask(BaseModel):
     push: dict[str, Any] | None = None  # a chat post's push (shared/chat/push.py)
     typingAtMs: int | None = None  # typing: when the agent typed (shared/outbox/typing.py)
     job: dict[str, Any] | None = None  # export / retention steps (shared/jobs.py)
+    notify: dict[str, Any] | None = None  # agent notifications (shared/notifications.py)
 
 
 def enqueue(
@@ -206,6 +208,10 @@ def _queued_work(task: DeliveryTask, payload: dict[str, Any], retry_count: int) 
         from shared import jobs
 
         return jobs.run(task.action, task.tenantId, task.job)
+    if task.action == "notify":  # agents' notifications: feed entries and FCM web push
+        from shared import notifications
+
+        return notifications.run(payload)
     return None
 
 

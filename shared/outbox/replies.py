@@ -14,6 +14,7 @@ What a channel allows (templates, reactions, media, its reply window) is its ada
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ from shared.outbox.attachments import Upload, check_uploads
 from shared.outbox.delivery import MEDIA_TYPES, enqueue
 
 # --- the request -----------------------------------------------------------------------------------
+
+log = logging.getLogger(__name__)
 
 MAX_TEXT_FIELD = 65_536  # what the body may carry; each channel takes less (check_text_length)
 NOTE_MAX_LENGTH = 4096  # a private note (never sent to a provider)
@@ -277,6 +280,8 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
         "sentAt": now,
         "createdAt": store.server_time(),
     }
+    mentions = _mentions(caller, message.text) if is_note else []
+    document.update({"mentions": mentions} if mentions else {})  # agents' uids (@name in a note)
     # Search and the timeline (shared/search/): in the message's own create, no extra write.
     document.update(
         search.message_fields(caller.tenant_id, request.conversationId, int(now.timestamp() * 1000), document)
@@ -307,7 +312,33 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
         )
     if not is_note:
         enqueue(channel, caller.tenant_id, request.conversationId, message_id)
-    return {"messageId": message_id, "status": status, "created": created}
+    elif mentions and created:
+        _notify_mentioned(caller, request.conversationId, message_id, mentions)
+    return {
+        "messageId": message_id,
+        "status": status,
+        "created": created,
+        **({"mentions": mentions} if mentions else {}),
+    }
+
+
+def _notify_mentioned(caller: Caller, conversation_id: str, message_id: str, mentioned: list[str]) -> None:
+    """Queue the notification of the agents a stored note mentions (never fails the note)."""
+    from shared import notifications
+
+    try:
+        notifications.after_note(caller, conversation_id, message_id, mentioned)
+    except Exception as exc:  # noqa: BLE001 - the note is written; only its notification is lost
+        log.error("mention notification not queued", extra={"fields": {"error": type(exc).__name__}})
+
+
+def _mentions(caller: Caller, text: str | None) -> list[str]:
+    """The agents a note mentions (read the tenant's agents only when the note has an ``@``)."""
+    if not text or "@" not in text:
+        return []
+    from shared import mentions
+
+    return mentions.mentioned(text, store.tenant_agents(caller.tenant_id))
 
 
 def _summary(message: ComposeMessage, message_id: str, document: dict[str, Any], now: datetime) -> dict:

@@ -15,6 +15,7 @@
 - ``exports``: message and contact export jobs (shared/exports.py, shared/contact_data.py);
 - ``erasure``: deleting for good: a contact's documents (shared/erasure.py), what retention
   expires (shared/retention.py), document trees in batches;
+- ``notifications``: agents' notification settings, web-push tokens and notifications feed;
 - ``push_roster``: a chat channel's push roster shards (members' device tokens, mute and viewing
   marks) and push jobs' progress (shared/chat/push.py).
 
@@ -448,4 +449,33 @@ __all__ += [
     "stream_audit_entries",
     "tenants_with_retention",
     "update_export_job",
+]
+
+# Agents' notification settings, web-push tokens and feed (shared/store/notifications.py).
+from shared.store.notifications import (  # noqa: E402
+    NOTIFICATION_FEED_TTL,
+    NOTIFICATION_READ_BATCH,
+    PUSH_TOKENS_PER_AGENT,
+    add_push_token,
+    drop_push_tokens,
+    first_message_id,
+    mark_notifications_read,
+    notification_settings,
+    put_notification_preferences,
+    put_notifications,
+    tenant_agents,
+)
+
+__all__ += [
+    "NOTIFICATION_FEED_TTL",
+    "NOTIFICATION_READ_BATCH",
+    "PUSH_TOKENS_PER_AGENT",
+    "add_push_token",
+    "drop_push_tokens",
+    "first_message_id",
+    "mark_notifications_read",
+    "notification_settings",
+    "put_notification_preferences",
+    "put_notifications",
+    "tenant_agents",
 ]

@@ -142,8 +142,18 @@ def open_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable
     contexts: list[Any] = []
     watched: list[Watched] = []
 
-    def open_at(url: str, label: str, viewport: dict[str, int] | None = None) -> Any:
-        context = browser.new_context(viewport=viewport or DESKTOP, service_workers="block")
+    def open_at(
+        url: str,
+        label: str,
+        viewport: dict[str, int] | None = None,
+        service_workers: str = "block",
+        permissions: list[str] | None = None,
+    ) -> Any:
+        # service_workers="allow" and permissions=["notifications"]: a browser whose agent allowed
+        # background notifications (tests/e2e/test_notifications.py).
+        context = browser.new_context(viewport=viewport or DESKTOP, service_workers=service_workers)
+        if permissions:
+            context.grant_permissions(permissions)
         contexts.append(context)
         page = context.new_page()
         watch = Watched(f"{len(watched) + 1}-{label}", page)
@@ -198,8 +208,10 @@ def open_dashboard(
     """``open_dashboard(agent, viewport=DESKTOP)`` -> a signed-in page showing the inbox."""
     from playwright.sync_api import expect
 
-    def open_as(agent: Agent, viewport: dict[str, int] | None = None, sign_in: bool = True) -> Any:
-        page = open_page(dashboard.url, agent.email.split("@")[0], viewport)
+    def open_as(
+        agent: Agent, viewport: dict[str, int] | None = None, sign_in: bool = True, **context: Any
+    ) -> Any:
+        page = open_page(dashboard.url, agent.email.split("@")[0], viewport, **context)
         if sign_in:
             page.get_by_label("Email").fill(agent.email)
             page.get_by_label("Password").fill(PASSWORD)

@@ -285,7 +285,8 @@ def test_config_json_has_the_local_fields_but_the_emulators() -> None:
     )
     local = dashboard.stack_config(stack)  # type: ignore[arg-type]
     deployed = deploy.render_config(sample_outputs())
-    assert set(deployed) == set(local) - {"authHost", "firestoreHost"}
+    # webPush: "local" locally; in production only with the web_push_vapid_key output set.
+    assert set(deployed) == set(local) - {"authHost", "firestoreHost", "webPush"}
     assert set(deployed["functions"]) == set(local["functions"])
     # What web/src/lib/config.ts refuses to start without.
     assert deployed["projectId"] and deployed["apiKey"]
@@ -580,3 +581,11 @@ def test_refuses_to_run_when_a_tool_is_missing(tmp_path: Path) -> None:
 def test_missing_tools_are_looked_up_on_path(tmp_path: Path) -> None:
     d = staging(firebase="firebase")
     assert deploy.missing_tools(d, path=str(tmp_path)) == [*deploy.TOOLS, "firebase"]
+
+
+def test_config_json_carries_the_web_push_key_when_terraform_has_one() -> None:
+    outputs = {**sample_outputs(), "web_push_vapid_key": {"value": "BPublicVapidKey", "sensitive": False}}
+    config = deploy.render_config(outputs)
+    assert config["webPush"] == {"vapidKey": "BPublicVapidKey"}
+    assert "https://fcmregistrations.googleapis.com" in deploy.content_security_policy(config)
+    assert "webPush" not in deploy.render_config({**outputs, "web_push_vapid_key": {"value": ""}})

@@ -770,13 +770,14 @@ def test_every_function_that_creates_cloud_tasks_may_and_no_other() -> None:
     """send_message queues replies; agent_api read receipts and snooze wake-ups; ingest answers to
     Telegram button presses and folds a hot conversation's summary (timers); chat_api queues each
     post's push job (push) and a hot channel's summary fold (timers); agent_api starts exports and
-    deliver queues each export or retention run's next step (jobs). Each needs enqueuer on those
-    queues and actAs on the tasks invoker."""
+    deliver queues each export or retention run's next step (jobs); ingest and agent_api queue
+    agents' notifications (notify: a customer's message, an assignment). Each needs enqueuer on
+    those queues and actAs on the tasks invoker."""
     enqueuers = root().locals["task_enqueuers"]
     assert set(enqueuers) == {"send_message", "agent_api", "ingest", "chat_api", "deliver"}
     assert expression(enqueuers["send_message"]) == "keys(local.topology.queues)"
-    assert enqueuers["agent_api"] == ["whatsapp", "timers", "jobs"]
-    assert enqueuers["ingest"] == ["telegram", "timers", "media"]
+    assert enqueuers["agent_api"] == ["whatsapp", "timers", "jobs", "notify"]
+    assert enqueuers["ingest"] == ["telegram", "timers", "media", "notify"]
     assert enqueuers["chat_api"] == ["push", "timers"]
     assert enqueuers["deliver"] == ["jobs"]
     assert set(enqueuers["agent_api"] + enqueuers["ingest"] + enqueuers["chat_api"]) <= set(

@@ -136,6 +136,19 @@ export interface BulkResult {
   failed: number;
 }
 
+/** What notifies an agent, and when not (agent_api `save_notification_settings`). */
+export type NotificationEvent = "new_conversation" | "message" | "mention" | "assigned";
+
+export interface NotificationPreferences {
+  events: Record<NotificationEvent, boolean>;
+  quietHours: { enabled: boolean; start: string; end: string; timeZone: string };
+}
+
+export interface NotificationSettings extends NotificationPreferences {
+  /** How many browsers receive this agent's web push. */
+  browsers: number;
+}
+
 /** A canned reply as agent_api answers it and Firestore holds it (`tenants/{t}/cannedReplies/{id}`). */
 export interface CannedReply {
   id: string;
@@ -439,6 +452,22 @@ export const api = {
       runtimeConfig().functions.agent_api,
       { action: "contact_erase", contactId },
     ),
+  /** The signed-in agent's notification settings (shared/notifications.py). */
+  notificationSettings: () =>
+    post<NotificationSettings>(runtimeConfig().functions.agent_api, { action: "notification_settings" }),
+  saveNotificationSettings: (settings: NotificationPreferences) =>
+    post<NotificationPreferences>(runtimeConfig().functions.agent_api, { action: "save_notification_settings", ...settings }),
+  /** This browser's web-push token, so background notifications reach it (FCM). */
+  registerPushToken: (token: string) =>
+    post<{ registered: boolean; browsers?: number }>(runtimeConfig().functions.agent_api, { action: "register_push_token", token }),
+  unregisterPushToken: (token: string) =>
+    post<{ registered: boolean }>(runtimeConfig().functions.agent_api, { action: "unregister_push_token", token }),
+  /** Mark the named notifications read, or every unread one (no ids). */
+  markNotificationsRead: (notificationIds?: string[]) =>
+    post<{ marked: number }>(runtimeConfig().functions.agent_api, {
+      action: "mark_notifications_read",
+      ...(notificationIds ? { notificationIds } : {}),
+    }),
   /** A signed resumable upload (15 minutes) for a file to attach in this conversation. */
   uploadUrl: (conversationId: string, fileName: string, contentType: string, size: number) =>
     post<SignedUpload>(runtimeConfig().functions.agent_api, { action: "uploadUrl", conversationId, fileName, contentType, size }),

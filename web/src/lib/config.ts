@@ -7,6 +7,9 @@ export interface RuntimeConfig {
   authHost?: string;
   /** "host:port" of the Firestore emulator; absent in production. */
   firestoreHost?: string;
+  /** Web push: FCM's public VAPID key (production), or "local": the local stack's FCM stand-in
+   * records pushes to a token the browser makes up (no push service is reached). Absent: no web push. */
+  webPush?: { vapidKey: string } | "local";
   functions: {
     send_message: string;
     agent_api: string;
