@@ -19,6 +19,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ACTIONS: dict[str, str] = {
     "audit_log": "shared.audit:agent_action",
+    "presence": "shared.routing:presence_action",
+    "routing_overview": "shared.routing:overview_action",
+    "save_team": "shared.routing:save_team_action",
+    "delete_team": "shared.routing:delete_team_action",
+    "route_channel": "shared.routing:route_channel_action",
+    "set_capacity": "shared.routing:capacity_action",
 }
 
 
