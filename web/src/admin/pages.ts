@@ -23,6 +23,12 @@ export const ADMIN_PAGES: AdminPage[] = [
     roles: ADMINS,
     component: defineAsyncComponent(() => import("./AuditLogPage.vue")),
   },
+  {
+    id: "routing",
+    title: "Teams & routing",
+    roles: ADMINS,
+    component: defineAsyncComponent(() => import("./RoutingPage.vue")),
+  },
 ];
 
 /** The pages `role` may open, in navigation order. */

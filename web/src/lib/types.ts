@@ -169,6 +169,8 @@ export interface Agent {
   name: string;
   email: string;
   role: string;
+  /** The heartbeat (shared/routing.py): read with lib/presence.ts's presenceOf. */
+  presence?: { state?: string; lastSeenMs?: number };
 }
 
 export interface Channel {
@@ -252,7 +254,9 @@ export function toMessage(snapshot: QueryDocumentSnapshot): Message {
 
 export function toAgent(snapshot: QueryDocumentSnapshot): Agent {
   const d = snapshot.data();
-  return { id: snapshot.id, name: str(d.name) || str(d.email), email: str(d.email), role: str(d.role) };
+  const agent: Agent = { id: snapshot.id, name: str(d.name) || str(d.email), email: str(d.email), role: str(d.role) };
+  if (d.presence && typeof d.presence === "object") agent.presence = d.presence;
+  return agent;
 }
 
 export function toChannel(snapshot: QueryDocumentSnapshot): Channel {
