@@ -45,7 +45,7 @@ HEARTBEAT_SECONDS = 30
 PRESENCE_STALE_MS = 90_000  # three missed heartbeats: offline
 PRESENCE_STATES = ("online", "away", "offline")
 MAX_TEAM_MEMBERS = 100
-CHOICE_ROUNDS = 20  # choose again at most this often when other assigners moved the order
+CHOICE_ROUNDS = 40  # choose again at most this often when racing assigners moved the order
 TEAM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -138,11 +138,15 @@ def assign_in_team(tenant_id: str, team: dict[str, Any], conversation_id: str) -
         for uid in candidates:
             expected = int(agents[uid].get("lastAssignedAtUs") or 0)
 
-            def check(agent: dict[str, Any], expected: int = expected) -> int | str:
+            def check(
+                agent: dict[str, Any], expected: int = expected, strict: bool = round_ < 2
+            ) -> int | str:
                 if not _available(agent):
                     return "unavailable"
-                if int(agent.get("lastAssignedAtUs") or 0) != expected:
-                    return "moved"  # assigned to meanwhile: someone else may be next now
+                if strict and int(agent.get("lastAssignedAtUs") or 0) != expected:
+                    # Assigned to meanwhile: someone else may be next now. Only in the first
+                    # rounds: under a burst, any available agent with room beats choosing forever.
+                    return "moved"
                 return capacity_of(agent)
 
             claim = _claim(tenant_id, conversation_id, uid, check)
@@ -155,6 +159,7 @@ def assign_in_team(tenant_id: str, team: dict[str, Any], conversation_id: str) -
                 break
         if not moved:
             return None
+    log.warning("auto-assignment kept colliding", extra={"tenantId": tenant_id, "id": conversation_id})
     return None
 
 

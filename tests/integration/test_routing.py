@@ -236,3 +236,33 @@ def test_agent_api_routing_actions_are_admin_only_audited_and_presence_is_each_a
     assert "teamId" not in (store.get_channel(T, WA.channel_id) or {})
     actions = [e["action"] for e in audit.entries(ADMIN)]
     assert sorted(actions) == sorted(["team.save", "channel.route", "agent.capacity", "team.delete"])
+
+
+def test_the_cli_runs_the_same_operations_audited_as_the_operator(
+    clean_stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from shared import cli
+
+    a = agent("ana")
+    assert (
+        cli.main(["routing", "save-team", "--tenant", T, "--name", "Night", "--member", a, "--auto-assign"])
+        == 0
+    )
+    team = json.loads(capsys.readouterr().out)
+    assert team["memberIds"] == [a] and team["autoAssign"] is True
+    assert (
+        cli.main(
+            ["routing", "route-channel", "--tenant", T, "--channel", WA.channel_id, "--team", team["id"]]
+        )
+        == 0
+    )
+    assert cli.main(["routing", "capacity", "--tenant", T, "--agent", a, "--max-open", "1"]) == 0
+    capsys.readouterr()
+    assert routing.route_new_conversation(T, WA.channel_id, new_conversation()) == a
+    assert cli.main(["routing", "show", "--tenant", T]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert next(row for row in shown["agents"] if row["id"] == a)["openLoad"] == 1
+    assert cli.main(["routing", "capacity", "--tenant", T, "--agent", "ghost", "--max-open", "1"]) == 1
+    assert {e["actorId"] for e in audit.entries(ADMIN)} == {"operator-cli"}
