@@ -113,7 +113,7 @@ def assign_automatically(
     assigned_at_us: int,
 ) -> store.Claim:
     """Auto-assignment's way to assign (shared/routing.py): the same change and activity line as
-    :func:`assign`, written in one transaction that assigns the conversation only while it is
+    :func:`assign`, written in one optimistic transaction that assigns the conversation only while it is
     unassigned and the agent available and under capacity (``store.claim_conversation``)."""
     caller = Caller(uid=ROUTING_CALLER_UID, tenant_id=tenant_id, role="system", name="Auto-assignment")
 

@@ -7,18 +7,19 @@
     tenants/{t}/conversations/{c}           waitingTeamId, waitingSinceMs: unassigned, waiting for
                                             a member of that team to have room
 
-An assignment is one transaction (:func:`claim_conversation`) on two small documents: the
-conversation (so it is assigned once) and the agent's directory entry, which every auto-assignment
-to that agent writes (``lastAssignedAtUs``). The agent's open load is counted by an aggregation
-query *after* the agent document was read in the transaction: two assigners counting the same
-agent at once both read that document and both write it, so one of them is aborted and retried,
-and its retry counts the other's assignment. No team-wide cursor exists: each agent document takes
-its own share of a team's new conversations, so a team of N agents sustains about N new
-conversations a second (Firestore: ~1 write/s per document).
+An assignment is one optimistic transaction (:func:`claim_conversation`) on two small documents:
+the conversation (so it is assigned once) and the agent's directory entry, which every
+auto-assignment to that agent writes (``lastAssignedAtUs``). The agent's open load is counted by an
+aggregation query *after* the agent document was read; the commit is preconditioned on both
+versions read: two assigners counting the same agent at once both write that document, so one
+commit fails and is decided again, counting the other's assignment. No team-wide cursor exists:
+each agent document takes its own share of a team's new conversations, so a team of N agents
+sustains about N new conversations a second (Firestore: ~1 write/s per document).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 OPEN_STATUSES = ("open", "pending")  # what counts against an agent's capacity
 TEAM_LIST_LIMIT = 200
 WAITING_PAGE = 25
-TRANSACTION_ATTEMPTS = 3
+TRANSACTION_ATTEMPTS = 5
 # What a claim writes: (the conversation's update, the activity line's id, the line).
 _Built = tuple[dict[str, Any], str | None, dict[str, Any] | None]
 
@@ -164,8 +165,8 @@ class Claim:
     """What the assignment transaction decided: ``assigned``; ``taken`` (the conversation is
     assigned, resolved or gone: nobody should get it); ``full`` / ``unavailable`` (this agent
     cannot take it: try the next); ``moved`` (someone else was assigned to this agent meanwhile:
-    choose again); ``contended`` (the transaction kept being aborted by concurrent ones: choose
-    again, a moment later)."""
+    choose again); ``contended`` (the commit kept failing on concurrent writes: choose again, a
+    moment later)."""
 
     outcome: str
     load: int | None = None
@@ -179,23 +180,28 @@ def claim_conversation(
     build: Callable[[dict[str, Any], dict[str, Any]], _Built],
     assigned_at_us: int,
 ) -> Claim:
-    """Assign a conversation to agent ``uid`` in one transaction, unless it is assigned already or
-    the agent is unavailable or full.
+    """Assign a conversation to agent ``uid`` atomically, unless it is assigned already or the agent
+    is unavailable or full.
 
     ``check_agent(agent)`` returns the agent's capacity when they may take a conversation, else
-    the outcome (``unavailable``, ``moved``). ``build(conversation, agent)``
-    returns (the conversation's update, the activity line's id, the line). The agent's load is
-    counted after its document was read, and the transaction writes that document, so concurrent
-    assignments to one agent are serialized and never exceed its capacity."""
-    from google.cloud import firestore
+    the outcome (``unavailable``, ``moved``). ``build(conversation, agent)`` returns (the
+    conversation's update, the activity line's id, the line).
+
+    An optimistic transaction: both documents are read, the agent's load is counted *after* its
+    document was read, and one atomic commit writes the conversation, the activity line and the
+    agent's document, each write preconditioned on the version read. Any assignment to this agent
+    (or of this conversation) committed in between fails the commit as a whole, which is read and
+    decided again; one committed before the read is in the count. So concurrent assignments never
+    exceed a capacity nor assign a conversation twice, and no lock is held while counting
+    (Firestore's server-side transactions lock what they read: the emulator's deadlock on two
+    assigners reading one agent until a lock timeout, seconds each)."""
+    from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
 
     db = client()
     conversation = conversation_ref(tenant_id, conversation_id)
     agent_ref = _agent_ref(tenant_id, uid)
-
-    @firestore.transactional
-    def attempt(transaction: Any) -> Claim:
-        snapshots = {s.reference.path: s for s in transaction.get_all([conversation, agent_ref])}
+    for _ in range(TRANSACTION_ATTEMPTS):
+        snapshots = {s.reference.path: s for s in db.get_all([conversation, agent_ref], **_rpc())}
         current = snapshots[conversation.path]
         agent = snapshots[agent_ref.path]
         data = (current.to_dict() or {}) if current.exists else {}
@@ -206,7 +212,12 @@ def claim_conversation(
             or data.get("kind") != "support"
         ):
             if data.get("waitingTeamId"):
-                transaction.update(conversation, {"waitingTeamId": delete_field()})
+                with contextlib.suppress(FailedPrecondition, NotFound):  # changed meanwhile: theirs
+                    conversation.update(
+                        {"waitingTeamId": delete_field()},
+                        option=db.write_option(last_update_time=current.update_time),
+                        **_rpc(),
+                    )
             return Claim("taken")
         if not agent.exists:
             return Claim("unavailable")
@@ -220,17 +231,22 @@ def claim_conversation(
         if load >= capacity:
             return Claim("full", load)
         update, activity_id, activity = build(data, profile)
-        transaction.set(conversation, {**update, "waitingTeamId": delete_field()}, merge=True)
+        batch = db.batch()
+        batch.update(
+            conversation,
+            {**update, "waitingTeamId": delete_field()},
+            option=db.write_option(last_update_time=current.update_time),
+        )
         if activity_id is not None and activity is not None:
-            transaction.create(message_ref(tenant_id, conversation_id, activity_id), activity)
-        transaction.set(agent_ref, {"lastAssignedAtUs": assigned_at_us}, merge=True)
+            batch.create(message_ref(tenant_id, conversation_id, activity_id), activity)
+        batch.update(
+            agent_ref,
+            {"lastAssignedAtUs": assigned_at_us},
+            option=db.write_option(last_update_time=agent.update_time),
+        )
+        try:
+            batch.commit(**_rpc())
+        except (FailedPrecondition, NotFound, AlreadyExists):
+            continue  # someone wrote either document meanwhile: read and decide again
         return Claim("assigned", load + 1)
-
-    from google.api_core.exceptions import Aborted
-
-    try:
-        return attempt(db.transaction(max_attempts=TRANSACTION_ATTEMPTS))
-    except (Aborted, ValueError) as exc:  # ValueError: "Failed to commit transaction in N attempts"
-        if isinstance(exc, ValueError) and "transaction" not in str(exc).lower():
-            raise
-        return Claim("contended")
+    return Claim("contended")

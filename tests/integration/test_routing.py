@@ -163,7 +163,8 @@ def test_a_team_without_auto_assignment_or_an_unrouted_channel_leaves_conversati
 
 
 def test_concurrent_routing_never_double_assigns_nor_exceeds_capacity(clean_stack: LocalStack) -> None:
-    members = [agent(f"agent{n}", capacity=3) for n in range(4)]
+    # Heartbeats fresh for the whole test, however slow the loaded machine makes it.
+    members = [agent(f"agent{n}", capacity=3, seen_ago_ms=-600_000) for n in range(4)]
     team_id = team_of(*members)
     conversation_ids = [new_conversation() for _ in range(16)]
     # Every conversation routed twice at once (two ingests racing), 8 threads.
