@@ -105,8 +105,7 @@ def route_new_conversation(tenant_id: str, channel_id: str, conversation_id: str
         if team is None or not team.get("autoAssign"):
             return None
         assignee = assign_in_team(tenant_id, team, conversation_id)
-        if assignee is None:
-            store.mark_waiting(tenant_id, conversation_id, team_id, now_ms())
+        if assignee is None and store.mark_waiting(tenant_id, conversation_id, team_id, now_ms()):
             # Capacity may have freed while we looked, before the conversation was marked waiting.
             drain(tenant_id, team_id, team)
         return assignee

@@ -137,11 +137,28 @@ def agent_open_load(tenant_id: str, uid: str, transaction: Any = None) -> int:
 # --- waiting conversations -----------------------------------------------------------------------
 
 
-def mark_waiting(tenant_id: str, conversation_id: str, team_id: str, since_ms: int) -> None:
-    """Leave a new conversation waiting for room in a team (unassigned)."""
-    conversation_ref(tenant_id, conversation_id).set(
-        {"waitingTeamId": team_id, "waitingSinceMs": since_ms}, merge=True, **_rpc()
-    )
+def mark_waiting(tenant_id: str, conversation_id: str, team_id: str, since_ms: int) -> bool:
+    """Leave a new conversation waiting for room in a team, if it is still unassigned and open (a
+    racing assigner may have given it to someone meanwhile); whether it was marked."""
+    from google.api_core.exceptions import FailedPrecondition, NotFound
+
+    db = client()
+    ref = conversation_ref(tenant_id, conversation_id)
+    for _ in range(TRANSACTION_ATTEMPTS):
+        snapshot = ref.get(**_rpc())
+        data = (snapshot.to_dict() or {}) if snapshot.exists else {}
+        if not snapshot.exists or data.get("assigneeId") or data.get("status") == "resolved":
+            return False
+        try:
+            ref.update(
+                {"waitingTeamId": team_id, "waitingSinceMs": since_ms},
+                option=db.write_option(last_update_time=snapshot.update_time),
+                **_rpc(),
+            )
+        except (FailedPrecondition, NotFound):
+            continue  # changed meanwhile (a message, an assignment): look again
+        return True
+    return False
 
 
 def waiting_conversations(tenant_id: str, team_id: str, limit: int = WAITING_PAGE) -> list[str]:
