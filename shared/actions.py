@@ -54,6 +54,12 @@ PUBLIC_ACTIONS: dict[str, str] = {
     "register_push_token": "shared.notifications:register_token",
     "unregister_push_token": "shared.notifications:register_token",
     "mark_notifications_read": "shared.notifications:mark_read",
+    "presence": "shared.routing:presence_action",
+    "routing_overview": "shared.routing:overview_action",
+    "save_team": "shared.routing:save_team_action",
+    "delete_team": "shared.routing:delete_team_action",
+    "route_channel": "shared.routing:route_channel_action",
+    "set_capacity": "shared.routing:capacity_action",
 }
 
 

@@ -27,6 +27,7 @@ ACTIONS = (
     "team.save",
     "team.delete",
     "channel.connect",
+    "channel.route",
     "channel.disconnect",
     "channel.rotate",
     "quarantine.replay",

@@ -1434,7 +1434,52 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a declaration
     retention = commands.add_parser("retention", help="delete what the tenant's retention period expires")
     retention.add_argument("--tenant", required=True)
     retention.add_argument("--dry-run", action="store_true", help="count what would be deleted")
+    _add_routing_commands(commands)
     return parser
+
+
+# --- teams, routing, capacity (shared/routing.py): what the Teams & routing page does -------------
+
+
+def _add_routing_commands(commands: Any) -> None:
+    routing = commands.add_parser("routing", help="teams, channel routing and agents' capacity")
+    actions = routing.add_subparsers(dest="routing_command", required=True)
+    show = actions.add_parser("show", help="teams, agents (capacity, presence, load), channels' teams (JSON)")
+    save = actions.add_parser("save-team", help="create (no --team) or update a team")
+    save.add_argument("--team", help="the team's id (omit to create one)")
+    save.add_argument("--name", required=True)
+    save.add_argument("--member", action="append", default=[], help="an agent's uid (repeatable)")
+    save.add_argument("--auto-assign", action=argparse.BooleanOptionalAction, default=False)
+    delete = actions.add_parser("delete-team", help="delete a team (its channels route to nobody)")
+    delete.add_argument("--team", required=True)
+    route = actions.add_parser("route-channel", help="route a channel's new conversations to a team")
+    route.add_argument("--channel", required=True)
+    route.add_argument("--team", help="the team's id (omit: route to nobody)")
+    capacity = actions.add_parser("capacity", help="set an agent's max open conversations")
+    capacity.add_argument("--agent", required=True)
+    capacity.add_argument("--max-open", type=int, required=True)
+    for sub in (show, save, delete, route, capacity):
+        sub.add_argument("--tenant", required=True)
+
+
+def cmd_routing(args: argparse.Namespace) -> int:
+    """The Teams & routing page's operations as the operator (audited as ``operator-cli``)."""
+    from shared import routing
+
+    caller = _operator(args.tenant)
+    command = args.routing_command
+    if command == "show":
+        answer: dict[str, Any] = routing.overview(caller)
+    elif command == "save-team":
+        answer = routing.save_team(caller, args.team, args.name, args.member, args.auto_assign)
+    elif command == "delete-team":
+        answer = routing.delete_team(caller, args.team)
+    elif command == "route-channel":
+        answer = routing.route_channel(caller, args.channel, args.team)
+    else:
+        answer = routing.set_capacity(caller, args.agent, args.max_open)
+    emit(answer)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -1507,6 +1552,8 @@ def run(args: argparse.Namespace) -> int:
         return cmd_contact_erase(args)
     if command == "retention":
         return cmd_retention(args)
+    if command == "routing":
+        return cmd_routing(args)
     raise BadInput(f"unknown command {command}")  # pragma: no cover - argparse refuses it first
 
 

@@ -122,7 +122,48 @@ def assign(caller: Caller, conversation_id: str, assignee_id: str | None) -> dic
     """Assign a conversation to an agent of the same tenant (None unassigns)."""
     conversation = for_staff(caller, conversation_id)
     apply_changes(caller, [assignment_change(caller, conversation_id, conversation, assignee_id)])
+    previous = conversation.get("assigneeId")
+    if previous and previous != assignee_id and conversation.get("status", "open") in store.OPEN_STATUSES:
+        _capacity_freed(caller.tenant_id, previous)
     return {"conversationId": conversation_id, "assigneeId": assignee_id}
+
+
+# Who auto-assignment's activity lines name (shared/routing.py).
+ROUTING_CALLER_UID = "auto-assignment"
+
+
+def assign_automatically(
+    tenant_id: str,
+    conversation_id: str,
+    assignee_id: str,
+    check_agent: Callable[[dict[str, Any]], int | str],
+    assigned_at_us: int,
+) -> store.Claim:
+    """Auto-assignment's way to assign (shared/routing.py): the same change and activity line as
+    :func:`assign`, written in one optimistic transaction that assigns the conversation only while it is
+    unassigned and the agent available and under capacity (``store.claim_conversation``); the agent
+    is notified once it is written, as for any assignment."""
+    caller = Caller(uid=ROUTING_CALLER_UID, tenant_id=tenant_id, role="system", name="Auto-assignment")
+
+    def build(
+        conversation: dict[str, Any], agent: dict[str, Any]
+    ) -> tuple[dict[str, Any], str | None, dict[str, Any] | None]:
+        change = assignment_change(caller, conversation_id, conversation, assignee_id, lambda _uid: agent)
+        return change.update, change.activity_id, change.activity
+
+    claim = store.claim_conversation(
+        tenant_id, conversation_id, assignee_id, check_agent, build, assigned_at_us
+    )
+    if claim.outcome == "assigned":
+        after_assignment(caller, conversation_id, assignee_id)
+    return claim
+
+
+def _capacity_freed(tenant_id: str, uid: str) -> None:
+    """An agent has room again: hand them conversations waiting for their teams (shared/routing.py)."""
+    from shared import routing
+
+    routing.capacity_freed(tenant_id, uid)
 
 
 def status_change(
@@ -163,6 +204,10 @@ def set_status(caller: Caller, conversation_id: str, status: str | None, snooze_
     conversation = for_staff(caller, conversation_id)
     change = status_change(caller, conversation_id, conversation, status, snooze_until_ms)
     store.apply_conversation_changes(caller.tenant_id, [change])
+    assignee = conversation.get("assigneeId")
+    was_open = conversation.get("status", "open") in store.OPEN_STATUSES
+    if assignee and was_open and status not in store.OPEN_STATUSES:
+        _capacity_freed(caller.tenant_id, assignee)
     if status == "snoozed" and snooze_until_ms:
         schedule_wake(caller.tenant_id, conversation_id, snooze_until_ms)
     return {"conversationId": conversation_id, "status": status}

@@ -74,7 +74,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from shared import channels, ids, notifications, search, store
+from shared import channels, ids, notifications, routing, search, store
 from shared.config import settings
 from shared.errors import TransientError
 from shared.media import fetch as media_fetch
@@ -327,7 +327,7 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
     fresh = _known_contacts.unchanged(contact_key, contact)
     part = _summary_part(event, route, last_message, _reply_window(event, sent_at, plain=True))
     part["lastInbound"] = last_inbound
-    created, deferred = _create_message(
+    created, deferred, first = _create_message(
         store.NewMessage(
             tenant_id=route.tenant_id,
             conversation_id=conversation_id,
@@ -348,6 +348,9 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
     _known_contacts.remember(contact_key, contact)
     if not fresh and channels.capabilities(event.channel).profiles:
         _queue_profile(route.tenant_id, conversation_id, contact_id)
+    if first:
+        # Only a new conversation is routed: a message in an existing one pays nothing here.
+        routing.route_new_conversation(route.tenant_id, route.channel_id, conversation_id)
     if not deferred:
         message_landed(route.tenant_id, conversation_id, event.message_id)
     # Agents' notifications: one named Cloud Task (per conversation and 2-second slot), queued
@@ -546,30 +549,34 @@ def _coalescing() -> bool:
     return bool(settings().deliver_url)
 
 
-def _create_message(new: store.NewMessage, part: dict[str, Any]) -> tuple[bool, bool]:
+def _create_message(new: store.NewMessage, part: dict[str, Any]) -> tuple[bool, bool, bool]:
     """Create a new message with the summary written now, or with ``part``, its share of the
-    summary, deferred when the conversation is hot; return (created, deferred).
+    summary, deferred when the conversation is hot; return (created, deferred, first): ``first``
+    when the message opened its conversation (what auto-assignment routes, shared/routing.py).
 
     A deferred message reads the conversation once instead of looking for events parked for it (the
     fold does that, for all the messages it counts): a share waits only for a summary that exists,
     so whoever reads the conversation right after its first message (deliver answering a button
     press, an agent's dashboard) finds it."""
     if not _coalescing():
-        return store.create_message(new), False
+        created, first = store.create_first_message(new)
+        return created, False, first
     key = (new.tenant_id, new.conversation_id)
     direct = _pacer.write_now(key)
-    created = False
+    created = first = False
     try:
         if not direct and store.get_conversation(new.tenant_id, new.conversation_id) is None:
             direct = True
-        created = store.create_message(new if direct else dataclasses.replace(new, summary_part=part))
+        created, first = store.create_first_message(
+            new if direct else dataclasses.replace(new, summary_part=part)
+        )
     finally:
         _pacer.settle(key, direct, created)
     if not created or not direct:
         # Deferred: a fold must count the share. A duplicate: the first delivery may have died
         # between its batch and scheduling that fold (a fold with nothing to do costs one read).
         _schedule_fold(new.tenant_id, new.conversation_id)
-    return created, not direct
+    return created, not direct, first
 
 
 def _summary_part(
@@ -814,7 +821,7 @@ def _echo(event: MessageEvent, route: store.Route) -> Outcome:
         "messageCount": store.increment(1),
         "assigned": _assigned_flag(),
     }
-    created, deferred = _create_message(
+    created, deferred, _ = _create_message(
         store.NewMessage(route.tenant_id, conversation_id, message_id, message, summary),
         _summary_part(event, route, last_message),
     )

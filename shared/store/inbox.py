@@ -72,6 +72,15 @@ class NewMessage:
 
 def create_message(new: NewMessage) -> bool:
     """Write a new message and its summary updates atomically; False if it already exists.
+    (:func:`create_first_message` also tells whether the message opened its conversation.)"""
+    return create_first_message(new)[0]
+
+
+def create_first_message(new: NewMessage) -> tuple[bool, bool]:
+    """:func:`create_message`, returning (created, first): ``first`` when this write opened the
+    conversation, i.e. its ``messageCount`` Increment answered 1. Firestore returns a write's
+    transform results with the commit, so a new conversation is recognized at no extra read or
+    write, and exactly once however many instances write its first messages at the same moment.
 
     Values in ``conversation`` may be the sentinels returned by :func:`increment`, :func:`maximum`
     and :data:`server_time`. With ``summary_part`` the conversation document is not written: the
@@ -92,11 +101,23 @@ def create_message(new: NewMessage) -> bool:
         # Each field given replaces the stored one whole (a renamed contact's search terms lose the
         # old name's), the others stay.
         batch.set(contact_ref(new.tenant_id, new.contact_id), new.contact, merge=list(new.contact))
+    writes = list(getattr(batch, "_write_pbs", []))  # the writes sent, in order (commit clears them)
     try:
-        batch.commit(**_rpc())
+        results = batch.commit(**_rpc())
     except AlreadyExists:
+        return False, False
+    return True, new.summary_part is None and _incremented_to_one(writes, results, 1, "messageCount")
+
+
+def _incremented_to_one(writes: list[Any], results: Any, index: int, field: str) -> bool:
+    """Whether the transform of ``field`` in write number ``index`` answered 1."""
+    try:
+        write = writes[index]
+        paths = [transform.field_path for transform in write.update_transforms]
+        value = results[index].transform_results[paths.index(field)]
+    except (AttributeError, IndexError, ValueError):
         return False
-    return True
+    return value.integer_value == 1 if "integer_value" in value else False
 
 
 def create_outbound(

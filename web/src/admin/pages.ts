@@ -26,6 +26,7 @@ export const ADMIN_PAGES: AdminPage[] = [
   page("channels", "Channels", ADMINS, () => import("./ChannelsPage.vue")),
   page("contact-attributes", "Contact attributes", ADMINS, () => import("./ContactAttributesPage.vue")),
   page("exports", "Exports & data", ADMINS, () => import("./ExportsPage.vue")),
+  page("routing", "Teams & routing", ADMINS, () => import("./RoutingPage.vue")),
   page("audit", "Audit log", ADMINS, () => import("./AuditLogPage.vue")),
 ];
 

@@ -334,6 +334,31 @@ export interface ContactExport extends ExportLink {
   counts: { conversations: number; messages: number; notes: number; files: number };
 }
 
+/** The Teams & routing page (shared/routing.py overview). */
+export interface RoutingTeam {
+  id: string;
+  name: string;
+  memberIds: string[];
+  autoAssign: boolean;
+}
+
+export interface RoutingAgent {
+  id: string;
+  name: string;
+  email: string | null;
+  role: string | null;
+  capacity: number;
+  presence: "online" | "away" | "offline";
+  openLoad: number;
+}
+
+export interface RoutingOverview {
+  teams: RoutingTeam[];
+  agents: RoutingAgent[];
+  channels: { id: string; name: string; kind: string; teamId: string | null }[];
+  defaultCapacity: number;
+}
+
 export const api = {
   sendMessage: (request: SendRequest) => post<SendResult>(runtimeConfig().functions.send_message, request),
   assign: (conversationId: string, assigneeId: string | null) =>
@@ -468,6 +493,18 @@ export const api = {
       action: "mark_notifications_read",
       ...(notificationIds ? { notificationIds } : {}),
     }),
+  /** The agent's presence heartbeat (every 30 s while the dashboard is open). */
+  presence: (state: "online" | "away" | "offline") =>
+    post<{ state: string; lastSeenMs: number }>(runtimeConfig().functions.agent_api, { action: "presence", state }),
+  /** Teams & routing (admins only; each change is in the audit log). */
+  routingOverview: () => post<RoutingOverview>(runtimeConfig().functions.agent_api, { action: "routing_overview" }),
+  saveTeam: (team: { teamId?: string; name: string; memberIds: string[]; autoAssign: boolean }) =>
+    post<RoutingTeam>(runtimeConfig().functions.agent_api, { action: "save_team", ...team }),
+  deleteTeam: (teamId: string) => post(runtimeConfig().functions.agent_api, { action: "delete_team", teamId }),
+  routeChannel: (channelId: string, teamId: string | null) =>
+    post(runtimeConfig().functions.agent_api, { action: "route_channel", channelId, teamId }),
+  setCapacity: (agentId: string, capacity: number) =>
+    post(runtimeConfig().functions.agent_api, { action: "set_capacity", agentId, capacity }),
   /** A signed resumable upload (15 minutes) for a file to attach in this conversation. */
   uploadUrl: (conversationId: string, fileName: string, contentType: string, size: number) =>
     post<SignedUpload>(runtimeConfig().functions.agent_api, { action: "uploadUrl", conversationId, fileName, contentType, size }),

@@ -173,6 +173,8 @@ export interface Agent {
   role: string;
   /** False once deactivated on the team page (they keep their name on old messages, but cannot be assigned). */
   active?: boolean;
+  /** The heartbeat (shared/routing.py): read with lib/presence.ts's presenceOf. */
+  presence?: { state?: string; lastSeenMs?: number };
 }
 
 export interface Channel {
@@ -257,7 +259,9 @@ export function toMessage(snapshot: QueryDocumentSnapshot): Message {
 
 export function toAgent(snapshot: QueryDocumentSnapshot): Agent {
   const d = snapshot.data();
-  return { id: snapshot.id, name: str(d.name) || str(d.email), email: str(d.email), role: str(d.role), active: d.active !== false };
+  const agent: Agent = { id: snapshot.id, name: str(d.name) || str(d.email), email: str(d.email), role: str(d.role), active: d.active !== false };
+  if (d.presence && typeof d.presence === "object") agent.presence = d.presence;
+  return agent;
 }
 
 export function toChannel(snapshot: QueryDocumentSnapshot): Channel {
