@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ACTIONS: dict[str, str] = {
     "audit_log": "shared.audit:agent_action",
+    "reports": "shared.reports.api:agent_action",
 }
 
 

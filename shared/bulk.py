@@ -16,6 +16,7 @@ from typing import Any
 from shared import conversations, labels, store
 from shared.auth import Caller
 from shared.errors import Refused
+from shared.reports import fold as reports_fold
 
 MAX_BULK = 100
 OPERATIONS = ("assign", "label", "status")
@@ -76,6 +77,7 @@ def run(
             changes.append(change)
         results[conversation_id] = {"ok": True}
     store.apply_conversation_changes(caller.tenant_id, changes)
+    reports_fold.schedule_quietly(caller.tenant_id)
     done = sum(1 for result in results.values() if result["ok"])
     return {"results": results, "succeeded": done, "failed": len(results) - done}
 

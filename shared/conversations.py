@@ -18,6 +18,7 @@ from shared import activity, ids, store
 from shared.auth import Caller
 from shared.config import settings
 from shared.errors import Refused, TransientError
+from shared.reports import fold as reports_fold
 
 TIMERS_QUEUE = "timers"  # topology.json queues.timers
 MAX_SCHEDULE_MS = 29 * 24 * 3600 * 1000  # Cloud Tasks refuses schedule times beyond 30 days
@@ -95,6 +96,7 @@ def assign(caller: Caller, conversation_id: str, assignee_id: str | None) -> dic
     store.apply_conversation_changes(
         caller.tenant_id, [assignment_change(caller, conversation_id, conversation, assignee_id)]
     )
+    reports_fold.schedule_quietly(caller.tenant_id)
     return {"conversationId": conversation_id, "assigneeId": assignee_id}
 
 
@@ -136,6 +138,7 @@ def set_status(caller: Caller, conversation_id: str, status: str | None, snooze_
     conversation = for_staff(caller, conversation_id)
     change = status_change(caller, conversation_id, conversation, status, snooze_until_ms)
     store.apply_conversation_changes(caller.tenant_id, [change])
+    reports_fold.schedule_quietly(caller.tenant_id)
     if status == "snoozed" and snooze_until_ms:
         schedule_wake(caller.tenant_id, conversation_id, snooze_until_ms)
     return {"conversationId": conversation_id, "status": status}

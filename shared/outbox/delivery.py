@@ -48,7 +48,7 @@ class DeliveryTask(BaseModel):
     conversationId: str
     messageId: str | None = None
     action: Literal[
-        "send", "mark_read", "answer_callback", "wake", "summary", "push", "fetch_media", "typing"
+        "send", "mark_read", "answer_callback", "wake", "summary", "push", "fetch_media", "typing", "reports"
     ] = "send"
     providerMessageId: str | None = None
     mediaIndex: int | None = None  # fetch_media: which of the message's files (shared/media/fetch.py)
@@ -179,6 +179,10 @@ def _queued_work(task: DeliveryTask, payload: dict[str, Any], retry_count: int) 
         return conversations.wake(task.tenantId, task.conversationId, task.snoozeUntilMs)
     if task.action == "summary":  # a hot conversation's deferred summary
         return inbox.fold_summary(task.tenantId, task.conversationId)
+    if task.action == "reports":  # the reports' fold (shared/reports/fold.py)
+        from shared.reports import fold as reports_fold
+
+        return reports_fold.fold(task.tenantId)
     if task.action == "push":
         from shared.chat import push  # the chat product, loaded by the tasks that need it
 

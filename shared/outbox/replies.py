@@ -26,6 +26,7 @@ from shared.auth import Caller
 from shared.errors import Refused
 from shared.outbox.attachments import Upload, check_uploads
 from shared.outbox.delivery import MEDIA_TYPES, enqueue
+from shared.reports import fold as reports_fold
 
 # --- the request -----------------------------------------------------------------------------------
 
@@ -276,6 +277,7 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
         "statusHistory": {status: now},
         "sentAt": now,
         "createdAt": store.server_time(),
+        "reportAt": store.server_time(),  # the reports' fold reads messages in this order
     }
     # Search and the timeline (shared/search/): in the message's own create, no extra write.
     document.update(
@@ -307,6 +309,7 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
         )
     if not is_note:
         enqueue(channel, caller.tenant_id, request.conversationId, message_id)
+        reports_fold.schedule_quietly(caller.tenant_id)  # the reports count the reply
     return {"messageId": message_id, "status": status, "created": created}
 
 

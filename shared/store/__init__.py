@@ -11,6 +11,7 @@
   developers' app slots, the migration to the seq/lastReadSeq layout);
 - ``audit``: the append-only audit log of admin actions;
 - ``canned``: canned replies and the channels' cached WhatsApp template lists;
+- ``reports``: the reports' day documents, the fold's place and per-conversation state;
 - ``push_roster``: a chat channel's push roster shards (members' device tokens, mute and viewing
   marks) and push jobs' progress (shared/chat/push.py).
 
@@ -164,6 +165,7 @@ __all__ = [
     "AUDIT_PAGE_LIMIT",
     "CANNED_LIST_LIMIT",
     "CHAT_MEMBER_PAGE",
+    "FOLD_DOCUMENT",
     "JOIN_REQUEST_PAGE",
     "MAX_DOCUMENT_BYTES",
     "MAX_NESTING",
@@ -175,6 +177,7 @@ __all__ = [
     "QUARANTINE_RAW_BYTES",
     "QUARANTINE_TTL",
     "RATE_BUCKET_TTL",
+    "REPORT_BATCH_WRITES",
     "ROSTER",
     "ROUTE_CACHE_SECONDS",
     "STATUS_RANK",
@@ -183,6 +186,7 @@ __all__ = [
     "MemberGone",
     "NewMessage",
     "NewPost",
+    "ReportMessage",
     "Route",
     "StoredMessage",
     "Versioned",
@@ -202,6 +206,7 @@ __all__ = [
     "check_storable",
     "claim_delivery",
     "client",
+    "commit_report_fold",
     "contact_ref",
     "conversation_ref",
     "count_unread",
@@ -225,9 +230,13 @@ __all__ = [
     "get_chat_member",
     "get_conversation",
     "get_conversation_versioned",
+    "get_conversations_for_reports",
     "get_join_request",
     "get_message",
     "get_post",
+    "get_report_days",
+    "get_report_fold",
+    "get_report_states",
     "get_template_cache",
     "get_tenant",
     "increment",
@@ -238,6 +247,7 @@ __all__ = [
     "list_channels",
     "list_posts",
     "list_quarantine",
+    "list_report_days",
     "mark_quarantine_replayed",
     "maximum",
     "message_ref",
@@ -258,6 +268,9 @@ __all__ = [
     "quarantine_summaries",
     "refused_errors",
     "release_delivery",
+    "replace_report_days",
+    "replace_report_states",
+    "report_messages",
     "reset",
     "resolve_route",
     "roster_drop_tokens",
@@ -300,6 +313,20 @@ from shared.store.labels import (
 from shared.store.media import MEDIA_STATES, media_entries, message_media, set_media_entry
 
 # Search and the timeline (shared/store/search.py, shared/search/): re-exported the same way.
+from shared.store.reports import (
+    FOLD_DOCUMENT,
+    REPORT_BATCH_WRITES,
+    ReportMessage,
+    commit_report_fold,
+    get_conversations_for_reports,
+    get_report_days,
+    get_report_fold,
+    get_report_states,
+    list_report_days,
+    replace_report_days,
+    replace_report_states,
+    report_messages,
+)
 from shared.store.search import (
     FoundMessage,
     contact_path,
