@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ import requests
 from infra.local import demo
 from infra.local.stack import LocalStack
 from shared import cli, ids, store
-from shared.reports import api, fold, histogram
+from shared.reports import fold, histogram
 from tests.support import agent_token, eventually, post_webhook, whatsapp_text_webhook
 
 pytestmark = pytest.mark.integration
@@ -131,15 +131,6 @@ def test_figures_match_the_hand_computed_history_once_each_however_often_deliver
     assert page["channels"] == ["whatsapp"]
     assert [row["name"] for row in page["breakdown"]["agent"]] == ["Dana"]
     assert [row["name"] for row in page["breakdown"]["label"]] == ["VIP"]
-    assert page == {
-        **page,
-        **api.summarize(
-            store.list_report_days(T, body["fromDay"], body["toDay"]),
-            date.fromisoformat(body["fromDay"]),
-            today,
-            None,
-        ),
-    } | {"breakdown": page["breakdown"]}
     refused = requests.post(
         clean_stack.function_urls["agent_api"],
         headers={"Authorization": f"Bearer {dana}"},
