@@ -23,6 +23,12 @@ export const ADMIN_PAGES: AdminPage[] = [
     roles: ADMINS,
     component: defineAsyncComponent(() => import("./AuditLogPage.vue")),
   },
+  {
+    id: "reports",
+    title: "Reports",
+    roles: ADMINS,
+    component: defineAsyncComponent(() => import("./ReportsPage.vue")),
+  },
 ];
 
 /** The pages `role` may open, in navigation order. */
