@@ -313,7 +313,7 @@ def reports_page(out: Path) -> None:
             page.get_by_text("14 days").click()
             expect(
                 page.get_by_test_id("reports-chart-response").locator("[data-drawn='true']")
-            ).to_be_visible()
+            ).to_be_visible(timeout=90_000)
             page.wait_for_timeout(300)  # the last chart's paint
             out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out), full_page=True)

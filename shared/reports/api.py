@@ -1,6 +1,6 @@
 """agent_api ``reports`` (admins): the figures of a date range for the admin console's reports page.
 
-    {"action": "reports", "fromDay": "2026-12-01", "toDay": "2026-12-07", "channel": "whatsapp"}
+    {"action": "reports", "fromDay": "2026-12-01", "toDay": "2026-12-07", "channel": "<kind>"}
     -> {fromDay, toDay, timeZone, channel, channels: [kinds seen],
         totals: {opened, resolved, in, out, frt: {n, mean, median, p90}, res: {...}},
         days: [{day, opened, resolved, in, out, frtMedian, frtP90, resMedian, resP90}],   every day
