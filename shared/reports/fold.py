@@ -6,7 +6,7 @@ message writes anyway: **0 added document writes per message**. The fold writes 
 touched (usually today's: one), the conversation states that changed (an opening, a first reply, a
 resolution, an assignment or label change: not an ordinary message in an open conversation) and its
 own place, once per run; runs are one a second per tenant at most (:func:`schedule` names one task
-per tenant and second, and :func:`fold` waits until a second has passed since the last commit), so
+per tenant and second, and a fold less than a second after the last commit defers itself), so
 no report document is written more than once a second however many messages arrive.
 
 Exactly once. A message is created once (its id is deterministic; a redelivered event is a
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 SETTLE_SECONDS = 2.0  # messages committed this recently wait for the next fold
 FOLD_PAGE = 300  # messages one fold batch counts (its writes: days + states + 1, under 500)
-FOLD_PAGES = 10  # batches one fold task runs; then it queues the next second's fold
 FOLD_SPACING_SECONDS = 1.0  # Firestore sustains about one write per second per document
 QUEUE = "timers"  # topology.json queues.timers
 
@@ -76,12 +75,14 @@ def schedule_quietly(tenant_id: str) -> None:
         )
 
 
-def _queue(tenant_id: str, second: int) -> None:
+def _queue(tenant_id: str, second: int, again: bool = False) -> None:
+    """The named fold task of ``second`` (``again``: a fold that came too soon, under its own name,
+    since the regular task of that second may have run already)."""
     from shared import tasks
 
     tasks.enqueue(
         tasks.queue_name(QUEUE),
-        ids.doc_id("reports", tenant_id, str(second)),
+        ids.doc_id("reports", tenant_id, str(second), *(("again",) if again else ())),
         settings().deliver_url,
         {"action": "reports", "tenantId": tenant_id, "conversationId": "-"},
         datetime.fromtimestamp(second, UTC),
@@ -110,26 +111,29 @@ def order(message: store.ReportMessage) -> tuple[Any, str]:
 
 
 def fold(tenant_id: str, now: datetime | None = None) -> str:
-    """Count the messages committed since the last fold; what happened, for deliver's log."""
-    counted = 0
+    """Count the messages committed since the last fold (one page); what happened, for deliver's
+    log. A fold never waits: one that comes less than :data:`FOLD_SPACING_SECONDS` after the last
+    commit queues itself for the next second instead, and a backlog goes on in the next second's."""
     zone = tally.zone(time_zone(tenant_id))
-    for _ in range(FOLD_PAGES):
-        done, more = _fold_page(tenant_id, zone, now)
-        counted += done
-        if not more:
-            return f"reports-folded-{counted}"
-    _queue(tenant_id, math.ceil(time.time()) + 1)  # a backlog: the next second's fold goes on
-    return f"reports-folded-{counted}-more"
+    counted, more = _fold_page(tenant_id, zone, now)
+    if counted is None:
+        _queue(tenant_id, math.ceil(time.time() + FOLD_SPACING_SECONDS), again=True)
+        return "reports-deferred"
+    if more:
+        _queue(tenant_id, math.ceil(time.time() + FOLD_SPACING_SECONDS))
+        return f"reports-folded-{counted}-more"
+    return f"reports-folded-{counted}"
 
 
-def _fold_page(tenant_id: str, zone: Any, now: datetime | None) -> tuple[int, bool]:
+def _fold_page(tenant_id: str, zone: Any, now: datetime | None) -> tuple[int | None, bool]:
+    """(messages counted, whether more wait); (None, False) when the last fold committed less than
+    a second ago."""
     for _ in range(store.PRECONDITION_RETRIES):
         version = store.get_report_fold(tenant_id)
         if version.exists and version.update_time is not None:
             age = (datetime.now(UTC) - version.update_time).total_seconds()
             if age < FOLD_SPACING_SECONDS:
-                time.sleep(FOLD_SPACING_SECONDS - age)
-                continue
+                return None, False
         place = version.data or {}
         after_at = place.get("afterAt")
         after_ids = set(place.get("afterIds") or [])
