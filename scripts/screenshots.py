@@ -14,6 +14,7 @@ rows for a bulk action; saved as ``docs/team-inbox.png``.
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --channels [--out docs/channels-page.png]
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --contact-panel [--out docs/contact-panel.png]
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --team-page [--out docs/team-page.png]
+    PYTHONPATH=. .venv/bin/python scripts/screenshots.py --reports [--out docs/reports-page.png]
 
 With ``--channels``: the admin console's channels page; an admin fills in a new WhatsApp number and
 tests its token, with the demo's channels below (one has had a webhook, one a refused send).
@@ -24,6 +25,11 @@ writes a note; saved as ``docs/contact-panel.png``.
 
 With ``--team-page``: the demo owner's team page (members of every role, one deactivated, a pending
 invitation being typed); saved as ``docs/team-page.png``.
+
+With ``--reports``: two weeks of a made-up workspace's traffic (customer messages, replies by three
+agents, resolutions, labels, on four channels, busier on weekday afternoons) counted by the reports'
+own code (shared/reports/tally.py) into the day documents, then the admin console's reports page;
+saved as ``docs/reports-page.png``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import sys
 import time
 import uuid
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -443,38 +450,130 @@ def store_agents(tenant_id: str) -> list[tuple[str, dict[str, Any]]]:
     return store.list_agents(tenant_id)
 
 
+def synthetic_reports(tenant_id: str, agents: list[str], days: int = 14) -> None:
+    """Two weeks of made-up traffic, counted by shared/reports/tally.py and stored as day documents."""
+    import random
+
+    from shared import store
+    from shared.reports import tally
+
+    rng = random.Random(19)
+    figures = tally.Tally(tally.zone("UTC"))
+    states: dict[str, dict[str, Any]] = {}
+    conversations: dict[str, dict[str, Any] | None] = {}
+    channels = ["whatsapp", "messenger", "instagram", "telegram"]
+    start = (int(time.time()) // 86_400 - days + 1) * 86_400 * 1000
+    for n in range(days * 40):
+        day = n // 40
+        weekday_boost = 1.0 if (time.gmtime(start / 1000 + day * 86_400).tm_wday < 5) else 0.4
+        if rng.random() > weekday_boost:
+            continue
+        conversation = f"c{n}"
+        opened = start + day * 86_400_000 + int(rng.triangular(7, 21, 14) * 3_600_000)
+        channel = rng.choices(channels, weights=[5, 3, 2, 1])[0]
+        conversations[conversation] = {"channel": channel}
+
+        def put(at: int, data: dict[str, Any], c: str = conversation) -> None:
+            tally.apply(figures, states, conversations, tally.Message(c, {"sentAtMs": at, **data}))
+
+        agent = rng.choice(agents)
+        put(opened, {"direction": "in", "channel": channel})
+        put(
+            opened + 5_000,
+            {"direction": "system", "type": "activity", "activity": {"verb": "assign", "assigneeId": agent}},
+        )
+        if rng.random() < 0.3:
+            line = {"verb": "labels", "added": [{"id": "lb-vip"}], "removed": []}
+            put(opened + 6_000, {"direction": "system", "type": "activity", "activity": line})
+        first = opened + int(rng.lognormvariate(5.5, 1.0) * 1000)
+        put(first, {"direction": "out", "channel": channel, "sender": {"kind": "agent", "id": agent}})
+        for k in range(rng.randint(0, 4)):
+            put(first + (k + 1) * 90_000, {"direction": "in", "channel": channel})
+            put(
+                first + (k + 1) * 150_000,
+                {"direction": "out", "channel": channel, "sender": {"kind": "agent", "id": agent}},
+            )
+        if rng.random() < 0.8:
+            line = {"verb": "resolve", "actorId": agent}
+            put(
+                first + int(rng.lognormvariate(7.5, 0.8) * 1000),
+                {"direction": "system", "type": "activity", "activity": line},
+            )
+    store.replace_report_days(tenant_id, "0000-00-00", "9999-99-99", figures.days)
+
+
+def reports_page(out: Path) -> None:
+    """The admin console's reports page over two weeks of made-up traffic."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from infra.local import demo
+    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
+    from infra.local.dashboard import DashboardServer
+    from infra.local.stack import LocalStack
+    from shared import auth, store
+
+    with LocalStack() as stack:
+        stack.apply_env()
+        demo.seed()
+        admin = "ada@demo.test"
+        uids = []
+        for email, name, role in (
+            (admin, "Ada Admin", "admin"),
+            ("dana@demo.test", "Dana Agent", "agent"),
+            ("sam@demo.test", "Sam Support", "agent"),
+        ):
+            uid = auth.invite(email, PASSWORD, demo.DEMO_TENANT, role, name)
+            store.put_agent(demo.DEMO_TENANT, uid, {"name": name, "email": email, "role": role})
+            uids.append(uid)
+        store.create_label(demo.DEMO_TENANT, "lb-vip", {"name": "VIP", "color": "#7c3aed"})
+        synthetic_reports(demo.DEMO_TENANT, uids)
+        with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+            page = browser.new_context(
+                viewport={"width": 1440, "height": 1300}, device_scale_factor=1
+            ).new_page()
+            page.goto(dashboard.url)
+            page.get_by_label("Email").fill(admin)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_test_id("nav-admin").click()
+            page.get_by_test_id("admin-nav-reports").click()
+            page.get_by_text("14 days").click()
+            expect(
+                page.get_by_test_id("reports-chart-response").locator("[data-drawn='true']")
+            ).to_be_visible(timeout=90_000)
+            page.wait_for_timeout(300)  # the last chart's paint
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out), full_page=True)
+            browser.close()
+
+
+# --flag: (what makes it, the file under docs/, help). Without a flag: the thread with media.
+OTHER_SCREENS: dict[str, tuple[Callable[[Path], None], str, str]] = {
+    "team-inbox": (team_inbox, "team-inbox.png", "the team inbox: labels, activity, bulk"),
+    "channels": (channels_page, "channels-page.png", "the admin console's channels page"),
+    "contact-panel": (contact_panel, "contact-panel.png", "the contact panel: profile, merge, notes"),
+    "team-page": (team_page, "team-page.png", "the admin console's team page"),
+    "reports": (reports_page, "reports-page.png", "the admin console's reports page"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--team-inbox", action="store_true", help="the team inbox: labels, activity, bulk")
-    parser.add_argument("--channels", action="store_true", help="the admin console's channels page")
-    parser.add_argument(
-        "--contact-panel", action="store_true", help="the contact panel: profile, merge, notes"
-    )
-    parser.add_argument("--team-page", action="store_true", help="the admin console's team page")
+    for flag, (_, _, what) in OTHER_SCREENS.items():
+        parser.add_argument(f"--{flag}", action="store_true", help=what)
     args = parser.parse_args(argv)
-    if args.team_page:
-        out = args.out or REPO / "docs" / "team-page.png"
-        team_page(out)
-        print(f"wrote {out}")
-        return 0
-    if args.contact_panel:
-        out = args.out or REPO / "docs" / "contact-panel.png"
-        contact_panel(out)
-        print(f"wrote {out}")
-        return 0
-    if args.channels:
-        out = args.out or REPO / "docs" / "channels-page.png"
-        channels_page(out)
-        print(f"wrote {out}")
-        return 0
-    if args.team_inbox:
-        out = args.out or REPO / "docs" / "team-inbox.png"
-        team_inbox(out)
-        print(f"wrote {out}")
-        return 0
+    for flag, (make, name, _) in OTHER_SCREENS.items():
+        if getattr(args, flag.replace("-", "_")):
+            out = args.out or REPO / "docs" / name
+            make(out)
+            print(f"wrote {out}")
+            return 0
     args.out = args.out or REPO / "docs" / "thread-with-media.png"
 
     from infra.local import demo, payloads

@@ -60,6 +60,7 @@ PUBLIC_ACTIONS: dict[str, str] = {
     "delete_team": "shared.routing:delete_team_action",
     "route_channel": "shared.routing:route_channel_action",
     "set_capacity": "shared.routing:capacity_action",
+    "reports": "shared.reports.api:agent_action",
 }
 
 

@@ -100,6 +100,7 @@ def line(caller: Caller, conversation_id: str, verb: str, **details: Any) -> tup
         "status": "activity",
         "sentAt": store.server_time(),
         "createdAt": store.server_time(),
+        "reportAt": store.server_time(),  # the reports' fold reads messages in this order
     }
     # tenantId, conversationId, sentAtMs and the timeline's keys (no words: lines are not searched)
     document.update(search_fields.message_fields(caller.tenant_id, conversation_id, now_ms, document))

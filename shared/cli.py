@@ -65,6 +65,9 @@
     retention --tenant T [--dry-run]
                                    delete messages and media older than the tenant's retentionDays
                                    (--dry-run: count them); the daily job does the same
+    rebuild-reports --tenant T [--from YYYY-MM-DD] [--to YYYY-MM-DD]
+                                   count the reports again from the messages (the same code as the
+                                   incremental fold) and replace the days of the range (all without)
 
 Data goes to stdout (JSON lines, or a table for channel-health), summaries and errors to stderr; bad
 input exits 2, a failed operation 1. Secrets (tokens, passwords) are read from stdin, never from the
@@ -84,7 +87,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1216,6 +1219,22 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rebuild_reports(tenant_id: str, first_day: str | None, last_day: str | None) -> int:
+    """Rebuild a tenant's reports from its messages; the summary as one JSON line."""
+    from shared.reports.rebuild import rebuild
+
+    for day in (first_day, last_day):
+        if day is not None:
+            try:
+                date.fromisoformat(day)
+            except ValueError as exc:
+                raise BadInput(f"{day!r} is not a date (YYYY-MM-DD)") from exc
+    done = rebuild(tenant_id, first_day, last_day)
+    print(json.dumps(done))
+    say(f"{done['messages']} message(s) counted, {done['days']} day(s) written")
+    return 0
+
+
 # --- media -------------------------------------------------------------------------------------------
 
 
@@ -1435,6 +1454,10 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a declaration
     retention.add_argument("--tenant", required=True)
     retention.add_argument("--dry-run", action="store_true", help="count what would be deleted")
     _add_routing_commands(commands)
+    reports = commands.add_parser("rebuild-reports", help="count the reports again from the messages")
+    reports.add_argument("--tenant", required=True)
+    reports.add_argument("--from", dest="from_day", help="first day to replace (YYYY-MM-DD, tenant's zone)")
+    reports.add_argument("--to", dest="to_day", help="last day to replace (YYYY-MM-DD)")
     return parser
 
 
@@ -1554,6 +1577,8 @@ def run(args: argparse.Namespace) -> int:
         return cmd_retention(args)
     if command == "routing":
         return cmd_routing(args)
+    if command == "rebuild-reports":
+        return cmd_rebuild_reports(args.tenant, args.from_day, args.to_day)
     raise BadInput(f"unknown command {command}")  # pragma: no cover - argparse refuses it first
 
 

@@ -19,6 +19,7 @@ from shared import activity, ids, store
 from shared.auth import Caller
 from shared.config import settings
 from shared.errors import Refused, TransientError
+from shared.reports import fold as reports_fold
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def apply_changes(caller: Caller, changes: list[store.ConversationChange]) -> No
     notification of each new assignment (shared/notifications.py). Every assignment, single, bulk
     or automatic, is applied through here, so one hook sees them all."""
     store.apply_conversation_changes(caller.tenant_id, changes)
+    reports_fold.schedule_quietly(caller.tenant_id)  # the reports count the change's activity line
     for change in changes:
         if change.activity and (change.activity.get("activity") or {}).get("verb") == "assign":
             after_assignment(caller, change.conversation_id, change.update.get("assigneeId"))
@@ -208,6 +210,7 @@ def set_status(caller: Caller, conversation_id: str, status: str | None, snooze_
     was_open = conversation.get("status", "open") in store.OPEN_STATUSES
     if assignee and was_open and status not in store.OPEN_STATUSES:
         _capacity_freed(caller.tenant_id, assignee)
+    reports_fold.schedule_quietly(caller.tenant_id)
     if status == "snoozed" and snooze_until_ms:
         schedule_wake(caller.tenant_id, conversation_id, snooze_until_ms)
     return {"conversationId": conversation_id, "status": status}

@@ -89,6 +89,7 @@ from shared.models import (
     ReactionEvent,
     ReceiptEvent,
 )
+from shared.reports import fold as reports_fold
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +235,7 @@ def _message_document(
         "forwarded": event.forwarded,
         "sentAt": sent_at,
         "receivedAt": store.server_time(),
+        "reportAt": store.server_time(),  # the reports' fold reads messages in this order
         "eventId": event.event_id,
         "raw": json.dumps(event.raw, default=str),
     }
@@ -576,6 +578,8 @@ def _create_message(new: store.NewMessage, part: dict[str, Any]) -> tuple[bool, 
         # Deferred: a fold must count the share. A duplicate: the first delivery may have died
         # between its batch and scheduling that fold (a fold with nothing to do costs one read).
         _schedule_fold(new.tenant_id, new.conversation_id)
+    # The reports' fold counts the message (a duplicate schedules too, for the same reason).
+    reports_fold.schedule(new.tenant_id)
     return created, not direct, first
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from shared import activity, auth, conversations, store
 from shared.auth import Caller
 from shared.errors import Refused
+from shared.reports import fold as reports_fold
 
 MAX_LABELS = 100
 MAX_LABELS_PER_CONVERSATION = 10
@@ -165,6 +166,7 @@ def set_labels(caller: Caller, conversation_id: str, add: list[str], remove: lis
     change = labels_change(caller, conversation_id, conversation, add, remove, known)
     if change is not None:
         store.apply_conversation_changes(caller.tenant_id, [change])
+        reports_fold.schedule_quietly(caller.tenant_id)
     activity_doc = change.activity if change else None
     details = (activity_doc or {}).get("activity") or {}
     return {

@@ -62,6 +62,7 @@ class DeliveryTask(BaseModel):
         "retention",
         "retention_sweep",
         "notify",
+        "reports",
     ] = "send"
     providerMessageId: str | None = None
     mediaIndex: int | None = None  # fetch_media: which of the message's files (shared/media/fetch.py)
@@ -194,6 +195,10 @@ def _queued_work(task: DeliveryTask, payload: dict[str, Any], retry_count: int) 
         return conversations.wake(task.tenantId, task.conversationId, task.snoozeUntilMs)
     if task.action == "summary":  # a hot conversation's deferred summary
         return inbox.fold_summary(task.tenantId, task.conversationId)
+    if task.action == "reports":  # the reports' fold (shared/reports/fold.py)
+        from shared.reports import fold as reports_fold
+
+        return reports_fold.fold(task.tenantId)
     if task.action == "push":
         from shared.chat import push  # the chat product, loaded by the tasks that need it
 

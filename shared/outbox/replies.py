@@ -27,6 +27,7 @@ from shared.auth import Caller
 from shared.errors import Refused
 from shared.outbox.attachments import Upload, check_uploads
 from shared.outbox.delivery import MEDIA_TYPES, enqueue
+from shared.reports import fold as reports_fold
 
 # --- the request -----------------------------------------------------------------------------------
 
@@ -279,6 +280,7 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
         "statusHistory": {status: now},
         "sentAt": now,
         "createdAt": store.server_time(),
+        "reportAt": store.server_time(),  # the reports' fold reads messages in this order
     }
     mentions = _mentions(caller, message.text) if is_note else []
     document.update({"mentions": mentions} if mentions else {})  # agents' uids (@name in a note)
@@ -312,6 +314,7 @@ def compose(caller: Caller, request: ComposeRequest) -> dict[str, Any]:
         )
     if not is_note:
         enqueue(channel, caller.tenant_id, request.conversationId, message_id)
+        reports_fold.schedule_quietly(caller.tenant_id)  # the reports count the reply
     elif mentions and created:
         _notify_mentioned(caller, request.conversationId, message_id, mentions)
     return {

@@ -16,6 +16,7 @@
 - ``erasure``: deleting for good: a contact's documents (shared/erasure.py), what retention
   expires (shared/retention.py), document trees in batches;
 - ``notifications``: agents' notification settings, web-push tokens and notifications feed;
+- ``reports``: the reports' day documents, the fold's place and per-conversation state;
 - ``push_roster``: a chat channel's push roster shards (members' device tokens, mute and viewing
   marks) and push jobs' progress (shared/chat/push.py).
 
@@ -171,6 +172,7 @@ __all__ = [
     "AUDIT_PAGE_LIMIT",
     "CANNED_LIST_LIMIT",
     "CHAT_MEMBER_PAGE",
+    "FOLD_DOCUMENT",
     "JOIN_REQUEST_PAGE",
     "MAX_DOCUMENT_BYTES",
     "MAX_NESTING",
@@ -182,6 +184,7 @@ __all__ = [
     "QUARANTINE_RAW_BYTES",
     "QUARANTINE_TTL",
     "RATE_BUCKET_TTL",
+    "REPORT_BATCH_WRITES",
     "ROSTER",
     "ROUTE_CACHE_SECONDS",
     "STATUS_RANK",
@@ -190,6 +193,7 @@ __all__ = [
     "MemberGone",
     "NewMessage",
     "NewPost",
+    "ReportMessage",
     "Route",
     "StoredMessage",
     "Versioned",
@@ -209,6 +213,7 @@ __all__ = [
     "check_storable",
     "claim_delivery",
     "client",
+    "commit_report_fold",
     "contact_ref",
     "conversation_ref",
     "count_unread",
@@ -234,9 +239,13 @@ __all__ = [
     "get_chat_member",
     "get_conversation",
     "get_conversation_versioned",
+    "get_conversations_for_reports",
     "get_join_request",
     "get_message",
     "get_post",
+    "get_report_days",
+    "get_report_fold",
+    "get_report_states",
     "get_template_cache",
     "get_tenant",
     "increment",
@@ -247,6 +256,7 @@ __all__ = [
     "list_channels",
     "list_posts",
     "list_quarantine",
+    "list_report_days",
     "mark_quarantine_replayed",
     "maximum",
     "message_ref",
@@ -267,6 +277,9 @@ __all__ = [
     "quarantine_summaries",
     "refused_errors",
     "release_delivery",
+    "replace_report_days",
+    "replace_report_states",
+    "report_messages",
     "reset",
     "resolve_route",
     "roster_drop_tokens",
@@ -344,6 +357,20 @@ from shared.store.labels import (
 from shared.store.media import MEDIA_STATES, media_entries, message_media, set_media_entry
 
 # Search and the timeline (shared/store/search.py, shared/search/): re-exported the same way.
+from shared.store.reports import (
+    FOLD_DOCUMENT,
+    REPORT_BATCH_WRITES,
+    ReportMessage,
+    commit_report_fold,
+    get_conversations_for_reports,
+    get_report_days,
+    get_report_fold,
+    get_report_states,
+    list_report_days,
+    replace_report_days,
+    replace_report_states,
+    report_messages,
+)
 from shared.store.search import (
     FoundMessage,
     contact_path,

@@ -108,6 +108,7 @@ def test_every_public_name_of_the_store_modules_is_exported_as_itself() -> None:
         "shared.store.notifications",
         "shared.store.operator",
         "shared.store.push_roster",
+        "shared.store.reports",
         "shared.store.routing",
         "shared.store.search",
         "shared.store.team",

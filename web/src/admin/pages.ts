@@ -27,6 +27,7 @@ export const ADMIN_PAGES: AdminPage[] = [
   page("contact-attributes", "Contact attributes", ADMINS, () => import("./ContactAttributesPage.vue")),
   page("exports", "Exports & data", ADMINS, () => import("./ExportsPage.vue")),
   page("routing", "Teams & routing", ADMINS, () => import("./RoutingPage.vue")),
+  page("reports", "Reports", ADMINS, () => import("./ReportsPage.vue")),
   page("audit", "Audit log", ADMINS, () => import("./AuditLogPage.vue")),
 ];
 

@@ -273,6 +273,54 @@ export interface AuditEntry {
   atMs: number;
 }
 
+/** Durations in seconds, from the reports' log buckets (within 9%); null when nothing was counted. */
+export interface ReportDuration {
+  n: number;
+  mean: number | null;
+  median: number | null;
+  p90: number | null;
+}
+
+export interface ReportCounts {
+  opened: number;
+  resolved: number;
+  in: number;
+  out: number;
+}
+
+export interface ReportDay extends ReportCounts {
+  day: string;
+  frtMedian: number | null;
+  frtP90: number | null;
+  frtMean: number | null;
+  resMedian: number | null;
+  resP90: number | null;
+}
+
+export interface ReportRow extends ReportCounts {
+  key: string;
+  name: string;
+  frtMedian: number | null;
+  frtP90: number | null;
+  frtMean: number | null;
+  resMedian: number | null;
+  resP90: number | null;
+}
+
+/** agent_api `reports` (admins): shared/reports/api.py. */
+export interface ReportPage {
+  fromDay: string;
+  toDay: string;
+  timeZone: string;
+  channel: string | null;
+  channels: string[];
+  totals: ReportCounts & { frt: ReportDuration; res: ReportDuration };
+  days: ReportDay[];
+  /** [weekday, Monday first][hour 0-23] */
+  hourOfWeek: { in: number[][]; opened: number[][] };
+  breakdown: { channel: ReportRow[]; agent: ReportRow[]; team: ReportRow[]; label: ReportRow[] };
+}
+
 export interface AuditPage {
   entries: AuditEntry[];
   /** Every action the log knows, for the filter. */
@@ -505,6 +553,8 @@ export const api = {
     post(runtimeConfig().functions.agent_api, { action: "route_channel", channelId, teamId }),
   setCapacity: (agentId: string, capacity: number) =>
     post(runtimeConfig().functions.agent_api, { action: "set_capacity", agentId, capacity }),
+  reports: (request: { fromDay: string; toDay: string; channel?: string }) =>
+    post<ReportPage>(runtimeConfig().functions.agent_api, { action: "reports", ...request }),
   /** A signed resumable upload (15 minutes) for a file to attach in this conversation. */
   uploadUrl: (conversationId: string, fileName: string, contentType: string, size: number) =>
     post<SignedUpload>(runtimeConfig().functions.agent_api, { action: "uploadUrl", conversationId, fileName, contentType, size }),

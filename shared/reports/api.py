@@ -1,0 +1,147 @@
+"""agent_api ``reports`` (admins): the figures of a date range for the admin console's reports page.
+
+    {"action": "reports", "fromDay": "2026-12-01", "toDay": "2026-12-07", "channel": "<kind>"}
+    -> {fromDay, toDay, timeZone, channel, channels: [kinds seen],
+        totals: {opened, resolved, in, out, frt: {n, mean, median, p90}, res: {...}},
+        days: [{day, opened, resolved, in, out, frtMedian, frtP90, resMedian, resP90}],   every day
+        hourOfWeek: {in: [[24 counts] x 7, Monday first], opened: [...]},
+        breakdown: {channel|agent|team|label: [{key, name, opened, resolved, in, out,
+                                                 frtMedian, frtP90, frtMean, resMedian, resP90}]}}
+
+One read of the day documents in the range (at most :data:`MAX_DAYS`), never of messages: the
+figures are kept up to date by the fold. ``channel`` narrows totals, days and hours; the breakdowns by
+agent, team and label are over every channel. Durations are seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared import auth, store
+from shared.auth import Caller
+from shared.errors import Refused
+from shared.reports import histogram, tally
+
+MAX_DAYS = 366
+DIMENSIONS = ("channel", "agent", "team", "label")
+DAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+class ReportsQuery(BaseModel):
+    """The body of agent_api ``reports``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["reports"]
+    fromDay: str = Field(pattern=DAY_PATTERN)
+    toDay: str = Field(pattern=DAY_PATTERN)
+    channel: str | None = Field(default=None, max_length=40)
+
+
+def _figures(figures: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {metric: int(figures.get(metric, 0)) for metric in tally.COUNTS}
+    for metric in tally.DURATIONS:
+        dist = figures.get(metric) or histogram.empty()
+        out[metric] = {
+            "n": int(dist.get("n", 0)),
+            "mean": histogram.mean(dist),
+            "median": histogram.quantile(dist, 0.5),
+            "p90": histogram.quantile(dist, 0.9),
+        }
+    return out
+
+
+def _add(into: dict[str, Any], figures: dict[str, Any]) -> None:
+    for metric in tally.COUNTS:
+        into[metric] = int(into.get(metric, 0)) + int(figures.get(metric, 0))
+    for metric in tally.DURATIONS:
+        histogram.merge(into.setdefault(metric, histogram.empty()), figures.get(metric) or {})
+
+
+def _flat(key: str, name: str | None, figures: dict[str, Any]) -> dict[str, Any]:
+    summary = _figures(figures)
+    return {
+        "key": key,
+        "name": name or key,
+        **{metric: summary[metric] for metric in tally.COUNTS},
+        "frtMedian": summary["frt"]["median"],
+        "frtP90": summary["frt"]["p90"],
+        "frtMean": summary["frt"]["mean"],
+        "resMedian": summary["res"]["median"],
+        "resP90": summary["res"]["p90"],
+    }
+
+
+def summarize(
+    documents: list[dict[str, Any]], first: date, last: date, channel: str | None
+) -> dict[str, Any]:
+    """The page's figures from the day documents of ``first``..``last`` (pure)."""
+    dim = f"channel:{channel}" if channel else "all"
+    by_day = {doc.get("day"): doc for doc in documents}
+    total: dict[str, Any] = {}
+    days = []
+    hour_of_week = {metric: [[0] * 24 for _ in range(7)] for metric in ("in", "opened")}
+    groups: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in DIMENSIONS}
+    channels: set[str] = set()
+    day = first
+    while day <= last:
+        doc = by_day.get(day.isoformat()) or {}
+        figures = (doc.get("dims") or {}).get(dim) or {}
+        _add(total, figures)
+        flat = _flat(day.isoformat(), None, figures)
+        days.append({"day": day.isoformat(), **{k: v for k, v in flat.items() if k not in ("key", "name")}})
+        for hour, counts in ((doc.get("hours") or {}).get(dim) or {}).items():
+            for metric, rows in hour_of_week.items():
+                rows[day.weekday()][int(hour)] += int(counts.get(metric, 0))
+        for key, dim_figures in (doc.get("dims") or {}).items():
+            kind, _, value = key.partition(":")
+            if kind in groups:
+                _add(groups[kind].setdefault(value, {}), dim_figures)
+            if kind == "channel":
+                channels.add(value)
+        day += timedelta(days=1)
+    return {
+        "channel": channel,
+        "channels": sorted(channels),
+        "totals": _figures(total),
+        "days": days,
+        "hourOfWeek": hour_of_week,
+        "breakdown": {
+            kind: sorted(
+                (_flat(value, None, figures) for value, figures in found.items()),
+                key=lambda row: (-row["opened"] - row["in"] - row["out"], row["key"]),
+            )
+            for kind, found in groups.items()
+        },
+    }
+
+
+def _names(tenant_id: str, breakdown: dict[str, list[dict[str, Any]]]) -> None:
+    labels = store.list_labels(tenant_id) if breakdown["label"] else {}
+    for row in breakdown["label"]:
+        row["name"] = (labels.get(row["key"]) or {}).get("name") or row["key"]
+    for row in breakdown["agent"][:100]:
+        agent = store.get_agent(tenant_id, row["key"]) or {}
+        row["name"] = agent.get("name") or agent.get("email") or row["key"]
+
+
+def agent_action(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    """agent_api ``reports`` (admins)."""
+    query = ReportsQuery.model_validate(body)
+    auth.require_admin(caller, "reports")
+    try:
+        first, last = date.fromisoformat(query.fromDay), date.fromisoformat(query.toDay)
+    except ValueError as exc:
+        raise Refused("invalid_day", "fromDay and toDay are dates, YYYY-MM-DD", 422) from exc
+    if last < first:
+        raise Refused("invalid_range", "toDay is before fromDay", 422)
+    if (last - first).days + 1 > MAX_DAYS:
+        raise Refused("range_too_long", f"at most {MAX_DAYS} days at a time", 422)
+    documents = store.list_report_days(caller.tenant_id, first.isoformat(), last.isoformat())
+    answer = summarize(documents, first, last, query.channel)
+    _names(caller.tenant_id, answer["breakdown"])
+    zone = next((doc.get("timeZone") for doc in documents if doc.get("timeZone")), None)
+    return {"fromDay": first.isoformat(), "toDay": last.isoformat(), "timeZone": zone or "UTC", **answer}

@@ -1,0 +1,210 @@
+"""Turning messages into report figures: the pure half of reports, shared by the incremental fold
+(shared/reports/fold.py) and the rebuild, so both count exactly the same way.
+
+Every message document of a support conversation (customer messages, agents' replies, activity
+lines) is read once, in the order ingest committed them (``reportAt``), and counts towards:
+
+    in / out        messages from the customer / to the customer (notes are neither)
+    opened          a conversation becoming open: its first customer message, the first one after it
+                    was resolved, or an agent reopening it
+    resolved        an agent resolving it; ``res``, the time since it was opened
+    frt             first response time: from opening to the first reply by a person (an agent in
+                    the dashboard, or in the provider's own app), once per opening
+
+Each figure is counted under the dimensions ``all``, ``channel:<kind>``, ``agent:<uid>`` (the
+replying agent for ``out`` and ``frt``; else the conversation's assignee), ``team:<id>`` (the
+conversation's ``teamId``, when it has one) and ``label:<id>`` (its labels), by the tenant's local
+day (``settings.timeZone``) of the message's own time; and, for ``all`` and each channel, by hour of
+that day (the page draws hour of week from them).
+
+What a message counts towards depends on the conversation before it (is it open, has anyone
+answered), so the fold keeps a small state per conversation, ``reportConversations/{id}``:
+``{open, openedAtMs, awaiting, assigneeId, labels, channel}``; assignee and labels follow the
+activity lines, so a rebuild from the messages reaches the same state.
+
+A report day document (``reports/{YYYY-MM-DD}``):
+
+    {"day", "timeZone",
+     "dims":  {"<dim>": {"opened", "resolved", "in", "out", "frt": dist, "res": dist}},
+     "hours": {"<all or channel dim>": {"<0-23>": {"opened", "resolved", "in", "out"}}}}
+
+where ``dist`` is a log-bucket histogram (shared/reports/histogram.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shared.reports import histogram
+
+COUNTS = ("opened", "resolved", "in", "out")
+DURATIONS = ("frt", "res")
+RESPONDERS = ("agent", "provider_app")  # who counts as a first response (not bots, auto-replies)
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The tenant's time zone (UTC when unset or unknown)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message document as the reports read it."""
+
+    conversation_id: str
+    data: dict[str, Any]
+
+    @property
+    def at_ms(self) -> int:
+        value = self.data.get("sentAtMs")
+        if isinstance(value, int | float):
+            return int(value)
+        sent = self.data.get("sentAt")
+        return int(sent.timestamp() * 1000) if isinstance(sent, datetime) else 0
+
+
+@dataclass
+class Tally:
+    """Report figures being added up, by day document."""
+
+    zone: ZoneInfo
+    days: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def _day(self, at_ms: int) -> tuple[str, int]:
+        local = datetime.fromtimestamp(at_ms / 1000, UTC).astimezone(self.zone)
+        return local.strftime("%Y-%m-%d"), local.hour
+
+    def _doc(self, day: str) -> dict[str, Any]:
+        doc = self.days.get(day)
+        if doc is None:
+            doc = self.days[day] = {"day": day, "timeZone": self.zone.key, "dims": {}, "hours": {}}
+        return doc
+
+    def count(self, metric: str, at_ms: int, dims: list[str], seconds: float | None = None) -> None:
+        """Count one ``metric`` (a count, or with ``seconds`` a duration) under ``dims``."""
+        day, hour = self._day(at_ms)
+        doc = self._doc(day)
+        for dim in dims:
+            figures = doc["dims"].setdefault(dim, {})
+            if seconds is None:
+                figures[metric] = int(figures.get(metric, 0)) + 1
+                if dim == "all" or dim.startswith("channel:"):
+                    hours = doc["hours"].setdefault(dim, {}).setdefault(str(hour), {})
+                    hours[metric] = int(hours.get(metric, 0)) + 1
+            else:
+                histogram.add(figures.setdefault(metric, histogram.empty()), seconds)
+
+
+def merge_day(stored: dict[str, Any] | None, delta: dict[str, Any]) -> dict[str, Any]:
+    """A stored day document with ``delta`` (a :class:`Tally` day) added."""
+    merged: dict[str, Any] = {
+        "day": delta["day"],
+        "timeZone": delta["timeZone"],
+        "dims": {dim: _copy(figures) for dim, figures in ((stored or {}).get("dims") or {}).items()},
+        "hours": {
+            dim: {hour: dict(counts) for hour, counts in hours.items()}
+            for dim, hours in ((stored or {}).get("hours") or {}).items()
+        },
+    }
+    for dim, figures in delta["dims"].items():
+        target = merged["dims"].setdefault(dim, {})
+        for metric, value in figures.items():
+            if metric in DURATIONS:
+                histogram.merge(target.setdefault(metric, histogram.empty()), value)
+            else:
+                target[metric] = int(target.get(metric, 0)) + int(value)
+    for dim, hours in delta["hours"].items():
+        for hour, counts in hours.items():
+            target = merged["hours"].setdefault(dim, {}).setdefault(hour, {})
+            for metric, value in counts.items():
+                target[metric] = int(target.get(metric, 0)) + int(value)
+    return merged
+
+
+def _copy(figures: dict[str, Any]) -> dict[str, Any]:
+    return {
+        metric: ({**value, "b": dict(value.get("b") or {})} if isinstance(value, dict) else value)
+        for metric, value in figures.items()
+    }
+
+
+def _dims(state: dict[str, Any], conversation: dict[str, Any] | None, agent: str | None) -> list[str]:
+    dims = ["all"]
+    channel = state.get("channel") or (conversation or {}).get("channel")
+    if channel:
+        dims.append(f"channel:{channel}")
+    if agent:
+        dims.append(f"agent:{agent}")
+    team = (conversation or {}).get("teamId")
+    if isinstance(team, str) and team:
+        dims.append(f"team:{team}")
+    dims.extend(f"label:{label}" for label in state.get("labels") or [])
+    return dims
+
+
+def apply(
+    tally: Tally,
+    states: dict[str, dict[str, Any]],
+    conversations: dict[str, dict[str, Any] | None],
+    message: Message,
+) -> bool:
+    """Count one message, updating its conversation's state in ``states``; True if the state changed
+    (the fold writes the states that changed)."""
+    data = message.data
+    state = states.setdefault(message.conversation_id, {})
+    before = dict(state)
+    conversation = conversations.get(message.conversation_id)
+    at = message.at_ms
+    direction = data.get("direction")
+    if isinstance(data.get("channel"), str) and not state.get("channel"):
+        state["channel"] = data["channel"]
+    if direction == "in":
+        if not state.get("open"):
+            _open(tally, state, conversation, at)
+        tally.count("in", at, _dims(state, conversation, state.get("assigneeId")))
+    elif direction == "out":
+        sender = data.get("sender") or {}
+        agent = sender.get("id") if sender.get("kind") == "agent" else None
+        dims = _dims(state, conversation, agent or state.get("assigneeId"))
+        tally.count("out", at, dims)
+        if state.get("open") and state.get("awaiting") and sender.get("kind") in RESPONDERS:
+            tally.count("frt", at, dims, (at - int(state.get("openedAtMs", at))) / 1000)
+            state["awaiting"] = False
+    elif direction == "system" and data.get("type") == "activity":
+        _activity(tally, state, conversation, data.get("activity") or {}, at)
+    return state != before
+
+
+def _open(tally: Tally, state: dict[str, Any], conversation: dict[str, Any] | None, at: int) -> None:
+    state.update({"open": True, "openedAtMs": at, "awaiting": True})
+    tally.count("opened", at, _dims(state, conversation, state.get("assigneeId")))
+
+
+def _activity(
+    tally: Tally, state: dict[str, Any], conversation: dict[str, Any] | None, line: dict[str, Any], at: int
+) -> None:
+    verb = line.get("verb")
+    if verb == "assign":
+        state["assigneeId"] = line.get("assigneeId")
+    elif verb == "unassign":
+        state["assigneeId"] = None
+    elif verb == "labels":
+        labels = list(state.get("labels") or [])
+        removed = {item.get("id") for item in line.get("removed") or []}
+        labels = [label for label in labels if label not in removed]
+        added = [item["id"] for item in line.get("added") or [] if item.get("id")]
+        labels += [label for label in added if label not in labels]
+        state["labels"] = labels
+    elif verb == "resolve" and state.get("open"):
+        dims = _dims(state, conversation, state.get("assigneeId") or line.get("actorId"))
+        tally.count("resolved", at, dims)
+        tally.count("res", at, dims, (at - int(state.get("openedAtMs", at))) / 1000)
+        state.update({"open": False, "awaiting": False})
+    elif verb == "reopen" and not state.get("open"):
+        _open(tally, state, conversation, at)

@@ -1,0 +1,97 @@
+"""What each message counts towards (shared/reports/tally.py) and the log-bucket distributions
+(shared/reports/histogram.py): pure, no emulator."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from shared.reports import api, histogram, tally
+
+T0 = 1_795_910_400_000  # 2026-11-29 00:00 UTC, a Sunday, in ms
+
+
+def message(direction: str, at_ms: int, **extra: object) -> tally.Message:
+    return tally.Message("c1", {"direction": direction, "sentAtMs": at_ms, "channel": "whatsapp", **extra})
+
+
+def activity(verb: str, at_ms: int, **details: object) -> tally.Message:
+    line = {"verb": verb, **details}
+    data = {"direction": "system", "type": "activity", "sentAtMs": at_ms, "activity": line}
+    return tally.Message("c1", data)
+
+
+def run(messages: list[tally.Message], zone: str = "UTC") -> tuple[tally.Tally, dict[str, dict]]:
+    figures, states = tally.Tally(tally.zone(zone)), {}
+    for item in messages:
+        tally.apply(figures, states, {"c1": {"channel": "whatsapp", "teamId": "support"}}, item)
+    return figures, states
+
+
+def test_quantiles_come_from_the_buckets_within_their_width() -> None:
+    dist = histogram.empty()
+    for seconds in range(1, 101):
+        histogram.add(dist, seconds)
+    median, p90 = histogram.quantile(dist, 0.5), histogram.quantile(dist, 0.9)
+    assert median is not None and abs(median - 50) / 50 < 0.1
+    assert p90 is not None and abs(p90 - 90) / 90 < 0.1
+    assert histogram.mean(dist) == 50.5
+    other = histogram.empty()
+    histogram.add(other, 1000)
+    histogram.merge(dist, other)
+    assert dist["n"] == 101
+    assert histogram.quantile(dist, 1.0) == histogram.bucket_value(histogram.bucket(1000))
+    assert histogram.quantile(histogram.empty(), 0.5) is None
+
+
+def test_a_conversation_opens_is_answered_resolved_and_reopened() -> None:
+    figures, states = run(
+        [
+            message("in", T0),
+            message("in", T0 + 10_000),
+            activity("assign", T0 + 20_000, assigneeId="dana"),
+            activity("labels", T0 + 25_000, added=[{"id": "vip", "name": "VIP"}], removed=[]),
+            message("note", T0 + 30_000, sender={"kind": "agent", "id": "dana"}),
+            message("out", T0 + 60_000, sender={"kind": "agent", "id": "dana"}),
+            message("out", T0 + 70_000, sender={"kind": "agent", "id": "dana"}),
+            activity("resolve", T0 + 600_000, actorId="dana"),
+            message("in", T0 + 700_000),
+        ]
+    )
+    (doc,) = figures.days.values()
+    dims = doc["dims"]
+    assert {k: dims["all"][k] for k in tally.COUNTS} == {"opened": 2, "resolved": 1, "in": 3, "out": 2}
+    assert dims["all"]["frt"]["n"] == 1 and dims["all"]["frt"]["sum"] == 60.0
+    assert dims["all"]["res"]["b"] == {str(histogram.bucket(600)): 1}
+    assert dims["agent:dana"]["out"] == 2 and dims["agent:dana"]["resolved"] == 1
+    assert dims["agent:dana"]["in"] == 1  # the customer's message after the assignment
+    assert dims["label:vip"]["out"] == 2 and "opened" in dims["label:vip"]
+    assert dims["team:support"]["in"] == 3
+    assert dims["channel:whatsapp"] == dims["all"] | {}
+    assert states["c1"]["open"] is True and states["c1"]["awaiting"] is True
+    assert sum(h.get("in", 0) for h in doc["hours"]["all"].values()) == 3
+
+
+def test_days_and_hours_follow_the_tenant_time_zone() -> None:
+    late_utc = T0 + 23 * 3_600_000  # 23:00 UTC on Sunday: Monday 08:00 in Tokyo
+    figures, _ = run([message("in", late_utc)], zone="Asia/Tokyo")
+    (doc,) = figures.days.values()
+    assert doc["day"] == "2026-11-30" and doc["hours"]["all"] == {"8": {"opened": 1, "in": 1}}
+    assert tally.zone("Not/AZone").key == "UTC"
+
+
+def test_merged_days_add_up_and_the_page_reads_them() -> None:
+    first, _ = run([message("in", T0), message("out", T0 + 30_000, sender={"kind": "agent", "id": "a"})])
+    second, _ = run([message("in", T0 + 40_000)])
+    (delta1,) = first.days.values()
+    (delta2,) = second.days.values()
+    merged = tally.merge_day(tally.merge_day(None, delta1), delta2)
+    assert merged["dims"]["all"]["in"] == 2 and merged["dims"]["all"]["opened"] == 2
+    assert delta1["dims"]["all"]["in"] == 1  # the delta is not changed by merging
+    page = api.summarize([merged], date(2026, 11, 28), date(2026, 11, 30), None)
+    assert [d["day"] for d in page["days"]] == ["2026-11-28", "2026-11-29", "2026-11-30"]
+    assert page["totals"]["in"] == 2 and page["totals"]["frt"]["n"] == 1
+    assert sum(page["hourOfWeek"]["in"][6]) == 2  # Sunday
+    assert page["channels"] == ["whatsapp"]
+    assert [row["key"] for row in page["breakdown"]["agent"]] == ["a"]
+    other = api.summarize([merged], date(2026, 11, 29), date(2026, 11, 29), "telegram")
+    assert other["totals"]["in"] == 0
