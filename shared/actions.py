@@ -19,6 +19,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ACTIONS: dict[str, str] = {
     "audit_log": "shared.audit:agent_action",
+    "operations": "shared.operations.console:overview",
+    "quarantine_reveal": "shared.operations.console:quarantine_reveal",
+    "quarantine_replay": "shared.operations.console:quarantine_replay",
+    "quarantine_replay_all": "shared.operations.console:quarantine_replay_all",
+    "quarantine_discard": "shared.operations.console:quarantine_discard",
+    "deadletter_reveal": "shared.operations.console:deadletter_reveal",
+    "deadletter_replay": "shared.operations.console:deadletter_replay",
+    "deadletter_discard": "shared.operations.console:deadletter_discard",
+    "workspace_settings": "shared.workspace:agent_action",
 }
 
 

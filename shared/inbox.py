@@ -74,7 +74,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from shared import channels, ids, search, store
+from shared import autoreply, channels, ids, search, store
 from shared.config import settings
 from shared.errors import TransientError
 from shared.media import fetch as media_fetch
@@ -348,6 +348,9 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
     _known_contacts.remember(contact_key, contact)
     if not deferred:
         message_landed(route.tenant_id, conversation_id, event.message_id)
+    # Outside business hours: queue the workspace's auto-reply (a cached settings read; never a
+    # write or a task during business hours; never raises).
+    autoreply.after_inbound(route.tenant_id, conversation_id, event.channel, sent_at)
     summary_outcome = "deferred" if deferred else "written"
     return Outcome("created", message_id, route.tenant_id, conversation_id, summary_outcome)
 

@@ -48,7 +48,15 @@ class DeliveryTask(BaseModel):
     conversationId: str
     messageId: str | None = None
     action: Literal[
-        "send", "mark_read", "answer_callback", "wake", "summary", "push", "fetch_media", "typing"
+        "send",
+        "mark_read",
+        "answer_callback",
+        "wake",
+        "summary",
+        "push",
+        "fetch_media",
+        "typing",
+        "auto_reply",
     ] = "send"
     providerMessageId: str | None = None
     mediaIndex: int | None = None  # fetch_media: which of the message's files (shared/media/fetch.py)
@@ -56,6 +64,7 @@ class DeliveryTask(BaseModel):
     snoozeUntilMs: int | None = None
     push: dict[str, Any] | None = None  # a chat post's push (shared/chat/push.py)
     typingAtMs: int | None = None  # typing: when the agent typed (shared/outbox/typing.py)
+    periodStartMs: int | None = None  # auto_reply: the closed period it answers (shared/autoreply.py)
 
 
 def enqueue(
@@ -185,6 +194,12 @@ def _queued_work(task: DeliveryTask, payload: dict[str, Any], retry_count: int) 
         return push.fan_out(payload, retry_count)  # a chat post's notifications, through FCM
     if task.action == "fetch_media":  # inbound media into Cloud Storage, off the ingest path
         return _fetch_media(task, retry_count)
+    if task.action == "auto_reply":  # outside business hours (shared/autoreply.py)
+        from shared import autoreply
+
+        if task.periodStartMs is None:
+            raise MalformedTask("an auto_reply task needs periodStartMs")
+        return autoreply.send(task.tenantId, task.conversationId, task.periodStartMs)
     return None
 
 

@@ -130,8 +130,10 @@ from shared.store.operator import (
     Route,
     bind_route_signer,
     create_tenant,
+    discard_quarantine,
     get_agent,
     get_channel,
+    get_quarantine,
     get_tenant,
     list_channels,
     list_quarantine,
@@ -159,6 +161,7 @@ from shared.store.push_roster import (
     roster_remove,
     roster_shards,
 )
+from shared.store.workspace import get_workspace_settings, put_workspace_settings
 
 __all__ = [
     "AUDIT_PAGE_LIMIT",
@@ -214,6 +217,7 @@ __all__ = [
     "decline_join_request",
     "delete_canned_reply",
     "delete_field",
+    "discard_quarantine",
     "field_path",
     "find_message_by_provider_id",
     "fold_summary",
@@ -228,8 +232,10 @@ __all__ = [
     "get_join_request",
     "get_message",
     "get_post",
+    "get_quarantine",
     "get_template_cache",
     "get_tenant",
+    "get_workspace_settings",
     "increment",
     "join_chat_channel",
     "leave_chat_channel",
@@ -255,6 +261,7 @@ __all__ = [
     "put_push_progress",
     "put_template_cache",
     "put_tenant",
+    "put_workspace_settings",
     "quarantine_summaries",
     "refused_errors",
     "release_delivery",
