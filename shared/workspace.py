@@ -210,10 +210,20 @@ def save(caller: Caller, settings: WorkspaceSettings) -> dict[str, Any]:
         caller,
         "settings.change",
         {"kind": "workspace", "id": caller.tenant_id, "name": after["name"]},
-        before={key: before[key] for key in changed if key in before},
-        after={key: after[key] for key in changed if key in after},
+        before=_auditable({key: before[key] for key in changed if key in before}),
+        after=_auditable({key: after[key] for key in changed if key in after}),
     )
     return after
+
+
+def _auditable(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` as an audit entry can hold them: Firestore keeps no array inside an array, so each
+    day's ranges are written ``"09:00-17:00"``."""
+    hours = values.get("businessHours")
+    if not isinstance(hours, dict):
+        return values
+    ranges = {day: [f"{start}-{end}" for start, end in spans] for day, spans in hours.items()}
+    return {**values, "businessHours": ranges}
 
 
 def agent_action(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:

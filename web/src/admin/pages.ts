@@ -23,6 +23,18 @@ export const ADMIN_PAGES: AdminPage[] = [
     roles: ADMINS,
     component: defineAsyncComponent(() => import("./AuditLogPage.vue")),
   },
+  {
+    id: "operations",
+    title: "Operations",
+    roles: ADMINS,
+    component: defineAsyncComponent(() => import("./OperationsPage.vue")),
+  },
+  {
+    id: "settings",
+    title: "Settings",
+    roles: ADMINS,
+    component: defineAsyncComponent(() => import("./SettingsPage.vue")),
+  },
 ];
 
 /** The pages `role` may open, in navigation order. */
