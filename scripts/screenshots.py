@@ -11,6 +11,12 @@ rows for a bulk action; saved as ``docs/team-inbox.png``.
 
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py [--out docs/thread-with-media.png]
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --team-inbox [--out docs/team-inbox.png]
+    PYTHONPATH=. .venv/bin/python scripts/screenshots.py --operations [--out docs/operations-page.png]
+
+With ``--operations``: messages to two numbers nobody had connected wait in quarantine; the numbers
+are connected to the demo workspace, a channel reports an expired token (the "channel unhealthy"
+alert), and an admin opens the operations page, one payload masked, the other revealed; saved as
+``docs/operations-page.png``.
 """
 
 from __future__ import annotations
@@ -214,13 +220,84 @@ def team_inbox(out: Path) -> None:
             browser.close()
 
 
+def operations_page(out: Path) -> None:
+    """The admin console's operations page: an alert banner, quarantined items masked and revealed."""
+    from datetime import UTC, datetime
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from infra.local import demo, payloads
+    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
+    from infra.local.dashboard import DashboardServer
+    from infra.local.stack import LocalStack
+    from shared import auth, store
+    from tests.support import eventually, post_signed
+
+    admin = "ada@demo.test"
+    messages = [
+        ("3300000000000101", "15550199001", "Grace Hopper", "Hello, is my order 1187 on its way?"),
+        ("3300000000000102", "15550199002", "Lee Ng", "Can I pick it up at the store?"),
+    ]
+    with LocalStack() as stack:
+        stack.apply_env()
+        demo.seed()
+        uid = auth.invite(admin, PASSWORD, demo.DEMO_TENANT, "admin", "Ada Admin")
+        store.put_agent(demo.DEMO_TENANT, uid, {"name": "Ada Admin", "email": admin, "role": "admin"})
+        for phone_id, wa_id, name, text in messages:
+            body = payloads.whatsapp_text(phone_id, wa_id, text, name=name)
+            assert post_signed(stack, "whatsapp", body).status_code == 200
+        eventually(lambda: len(store.list_quarantine()) == 2, what="both messages in quarantine")
+        for n, (phone_id, _, _, _) in enumerate(messages):
+            store.put_channel(demo.DEMO_TENANT, f"wa-store-{n}", "whatsapp", phone_id, f"Store line {n + 1}")
+        page_channel = next(c for c in demo.DEMO_CHANNELS if c.kind == "messenger")
+        store.update_channel_health(
+            demo.DEMO_TENANT,
+            page_channel.channel_id,
+            {
+                "lastError": {
+                    "code": 190,
+                    "reason": "the Page access token expired",
+                    "kind": "token_expired",
+                    "at": datetime.now(UTC),
+                }
+            },
+        )
+        with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+            page = browser.new_context(
+                viewport={"width": 1280, "height": 1000}, device_scale_factor=1
+            ).new_page()
+            page.goto(dashboard.url)
+            page.get_by_label("Email").fill(admin)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_test_id("nav-admin").click()
+            page.get_by_test_id("admin-nav-operations").click()
+            expect(page.get_by_test_id("quarantine-item")).to_have_count(2, timeout=30_000)
+            page.get_by_test_id("quarantine-item").last.get_by_test_id("reveal").click()
+            expect(page.get_by_test_id("quarantine-item").last.get_by_test_id("raw")).to_contain_text(
+                "Lee Ng"
+            )
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out))
+            browser.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--team-inbox", action="store_true", help="the team inbox: labels, activity, bulk")
+    parser.add_argument("--operations", action="store_true", help="the admin console's operations page")
     args = parser.parse_args(argv)
+    if args.operations:
+        out = args.out or REPO / "docs" / "operations-page.png"
+        operations_page(out)
+        print(f"wrote {out}")
+        return 0
     if args.team_inbox:
         out = args.out or REPO / "docs" / "team-inbox.png"
         team_inbox(out)
