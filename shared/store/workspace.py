@@ -31,14 +31,15 @@ def _read_hours(hours: dict[str, Any]) -> dict[str, list[list[str]]]:
 
 
 def get_workspace_settings(tenant_id: str) -> dict[str, Any] | None:
-    """The tenant's ``settings`` map ({} when it has none), or None when the tenant does not exist."""
-    snapshot = client().collection("tenants").document(tenant_id).get(["settings"], **_rpc())
+    """The tenant's ``settings`` map, or None when the tenant does not exist. A tenant that never
+    saved settings has {} with its ``name`` (the tenant document's) filled in."""
+    snapshot = client().collection("tenants").document(tenant_id).get(["settings", "name"], **_rpc())
     if not snapshot.exists:
         return None
-    settings = (snapshot.to_dict() or {}).get("settings")
-    if not isinstance(settings, dict):
-        return {}
-    settings = dict(settings)
+    data = snapshot.to_dict() or {}
+    settings = dict(data["settings"]) if isinstance(data.get("settings"), dict) else {}
+    if not settings.get("name") and data.get("name"):
+        settings["name"] = str(data["name"])
     if isinstance(settings.get("businessHours"), dict):
         settings["businessHours"] = _read_hours(settings["businessHours"])
     return settings

@@ -78,7 +78,7 @@ def test_admins_save_validated_settings_and_each_change_is_audited_with_before_a
     assert entry["before"] == {"timeZone": "Europe/Berlin", "retentionDays": 400}
     assert entry["after"] == {"timeZone": "America/New_York"}
     assert entry["target"] == {"kind": "workspace", "id": demo.DEMO_TENANT, "name": "Corner Shop"}
-    assert first["before"] == {} and first["after"]["autoReply"]["enabled"] is True
+    assert first["before"] == {"name": "Demo Shop"} and first["after"]["autoReply"]["enabled"] is True
 
     for bad in (
         settings_body(timeZone="Atlantis/Capital"),
