@@ -205,7 +205,7 @@ def test_dead_letters_are_listed_masked_replayed_once_fixed_and_discarded_with_a
         found = {row["eventId"] for row in overview["deadLetters"]["items"]}
         return overview if {keep, drop} <= found else {}
 
-    overview = eventually(both, timeout=150, interval=2, what="both echoes dead-lettered")
+    overview = eventually(both, timeout=360, interval=3, what="both echoes dead-lettered")
     assert "private words" not in json.dumps(overview["deadLetters"]), "bodies are masked"
     assert overview["deadLetters"]["oldestAgeSeconds"] is not None
     assert "dead_letters_arriving" in {alert["policy"] for alert in overview["alerts"]}
