@@ -279,6 +279,8 @@ def operations_page(out: Path) -> None:
             page.get_by_test_id("quarantine-item").last.get_by_test_id("reveal").click()
             revealed = page.get_by_test_id("quarantine-item").last.get_by_test_id("raw")
             expect(revealed).not_to_contain_text('"contact_name": "•••"')
+            expect(page.get_by_test_id("operations-alert").first).to_be_visible()
+            page.get_by_test_id("operations-page").evaluate("el => { el.parentElement.scrollTop = 0 }")
             out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out))
             browser.close()
