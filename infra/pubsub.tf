@@ -113,3 +113,20 @@ resource "google_service_account_iam_member" "pubsub_push_token_creator" {
 
   depends_on = [google_project_service.required]
 }
+
+# The admin console's operations page (agent_api, shared/operations/) replays quarantined items and
+# dead letters: it publishes to the inbound topic and pulls/acknowledges the dead-letter review
+# subscription, as the operator CLI does.
+resource "google_pubsub_topic_iam_member" "operations_publisher" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["inbound_events"].name
+  role    = "roles/pubsub.publisher"
+  member  = module.functions["agent_api"].service_account_member
+}
+
+resource "google_pubsub_subscription_iam_member" "operations_dead_letter_reader" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.this["inbound_dead_letters"].name
+  role         = "roles/pubsub.subscriber"
+  member       = module.functions["agent_api"].service_account_member
+}

@@ -15,6 +15,7 @@ rows for a bulk action; saved as ``docs/team-inbox.png``.
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --contact-panel [--out docs/contact-panel.png]
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --team-page [--out docs/team-page.png]
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --reports [--out docs/reports-page.png]
+    PYTHONPATH=. .venv/bin/python scripts/screenshots.py --operations [--out docs/operations-page.png]
 
 With ``--channels``: the admin console's channels page; an admin fills in a new WhatsApp number and
 tests its token, with the demo's channels below (one has had a webhook, one a refused send).
@@ -30,6 +31,11 @@ With ``--reports``: two weeks of a made-up workspace's traffic (customer message
 agents, resolutions, labels, on four channels, busier on weekday afternoons) counted by the reports'
 own code (shared/reports/tally.py) into the day documents, then the admin console's reports page;
 saved as ``docs/reports-page.png``.
+
+With ``--operations``: messages to two numbers nobody had connected wait in quarantine; the numbers
+are connected to the demo workspace, a channel reports an expired token (the "channel unhealthy"
+alert), and an admin opens the operations page, one payload masked, the other revealed; saved as
+``docs/operations-page.png``.
 """
 
 from __future__ import annotations
@@ -550,6 +556,72 @@ def reports_page(out: Path) -> None:
             browser.close()
 
 
+def operations_page(out: Path) -> None:
+    """The admin console's operations page: an alert banner, quarantined items masked and revealed."""
+    from datetime import UTC, datetime
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from infra.local import demo, payloads
+    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
+    from infra.local.dashboard import DashboardServer
+    from infra.local.stack import LocalStack
+    from shared import auth, store
+    from tests.support import eventually, post_signed
+
+    admin = "ada@demo.test"
+    messages = [
+        ("3300000000000101", "15550199001", "Grace Hopper", "Hello, is my order 1187 on its way?"),
+        ("3300000000000102", "15550199002", "Lee Ng", "Can I pick it up at the store?"),
+    ]
+    with LocalStack() as stack:
+        stack.apply_env()
+        demo.seed()
+        uid = auth.invite(admin, PASSWORD, demo.DEMO_TENANT, "admin", "Ada Admin")
+        store.put_agent(demo.DEMO_TENANT, uid, {"name": "Ada Admin", "email": admin, "role": "admin"})
+        for phone_id, wa_id, name, text in messages:
+            body = payloads.whatsapp_text(phone_id, wa_id, text, name=name)
+            assert post_signed(stack, "whatsapp", body).status_code == 200
+        eventually(lambda: len(store.list_quarantine()) == 2, what="both messages in quarantine")
+        for n, (phone_id, _, _, _) in enumerate(messages):
+            store.put_channel(demo.DEMO_TENANT, f"wa-store-{n}", "whatsapp", phone_id, f"Store line {n + 1}")
+        page_channel = next(c for c in demo.DEMO_CHANNELS if c.kind == "messenger")
+        store.update_channel_health(
+            demo.DEMO_TENANT,
+            page_channel.channel_id,
+            {
+                "lastError": {
+                    "code": 190,
+                    "reason": "the Page access token expired",
+                    "kind": "token_expired",
+                    "at": datetime.now(UTC),
+                }
+            },
+        )
+        with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+            page = browser.new_context(
+                viewport={"width": 1280, "height": 1000}, device_scale_factor=1
+            ).new_page()
+            page.goto(dashboard.url)
+            page.get_by_label("Email").fill(admin)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_test_id("nav-admin").click()
+            page.get_by_test_id("admin-nav-operations").click()
+            expect(page.get_by_test_id("quarantine-item")).to_have_count(2, timeout=30_000)
+            page.get_by_test_id("quarantine-item").last.get_by_test_id("reveal").click()
+            revealed = page.get_by_test_id("quarantine-item").last.get_by_test_id("raw")
+            expect(revealed).not_to_contain_text('"contact_name": "•••"')
+            expect(page.get_by_test_id("operations-alert").first).to_be_visible()
+            page.get_by_test_id("operations-page").evaluate("el => { el.parentElement.scrollTop = 0 }")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out))
+            browser.close()
+
+
 # --flag: (what makes it, the file under docs/, help). Without a flag: the thread with media.
 OTHER_SCREENS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "team-inbox": (team_inbox, "team-inbox.png", "the team inbox: labels, activity, bulk"),
@@ -557,6 +629,7 @@ OTHER_SCREENS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "contact-panel": (contact_panel, "contact-panel.png", "the contact panel: profile, merge, notes"),
     "team-page": (team_page, "team-page.png", "the admin console's team page"),
     "reports": (reports_page, "reports-page.png", "the admin console's reports page"),
+    "operations": (operations_page, "operations-page.png", "the admin console's operations page"),
 }
 
 

@@ -61,6 +61,15 @@ PUBLIC_ACTIONS: dict[str, str] = {
     "route_channel": "shared.routing:route_channel_action",
     "set_capacity": "shared.routing:capacity_action",
     "reports": "shared.reports.api:agent_action",
+    "operations": "shared.operations.console:overview",
+    "quarantine_reveal": "shared.operations.console:quarantine_reveal",
+    "quarantine_replay": "shared.operations.console:quarantine_replay",
+    "quarantine_replay_all": "shared.operations.console:quarantine_replay_all",
+    "quarantine_discard": "shared.operations.console:quarantine_discard",
+    "deadletter_reveal": "shared.operations.console:deadletter_reveal",
+    "deadletter_replay": "shared.operations.console:deadletter_replay",
+    "deadletter_discard": "shared.operations.console:deadletter_discard",
+    "workspace_settings": "shared.workspace:agent_action",
 }
 
 

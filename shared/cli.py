@@ -34,7 +34,11 @@
     dead-letters list [--max N]    inbound events Pub/Sub gave up on (left in place)
     dead-letters replay [--max N] [--dry-run]
                                    publish them to the inbound topic again, then acknowledge them
+    dead-letters discard --event-id ID... --reason WHY
+                                   acknowledge them without publishing (gone for good; audited)
     quarantine list [--all]        items kept raw because they could not be parsed or routed
+    quarantine discard ID --reason WHY
+                                   set one item aside for good (never replayed; audited)
     replay-quarantine [--dry-run]  run quarantined items through the current parser and publish what
                                    now parses (and unknown-route events whose channel is now connected)
     channel-health [--tenant T] [--json]
@@ -86,7 +90,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,11 +98,10 @@ from typing import TYPE_CHECKING, Any
 from shared import channel_setup, channels
 from shared.channels.base import ChannelAdapter
 from shared.errors import BadInput, OperatorError, ParseError, Refused, SwitchboardError
-from shared.inbound import Normalized, normalize, parse_into
+from shared.inbound import Normalized, normalize
 
 if TYPE_CHECKING:  # pragma: no cover
-    from google.cloud.pubsub_v1 import SubscriberClient
-    from google.pubsub_v1.types import ReceivedMessage
+    from shared.auth import Caller
 
 PLANS = ("free", "pro")
 # Tenant and channel ids become Firestore document ids and part of the secret id
@@ -110,12 +113,6 @@ MIN_PASSWORD_LENGTH = 6  # Firebase Auth refuses shorter passwords
 STALE_AFTER = timedelta(hours=24)
 FAILING_WITHIN = timedelta(hours=1)
 TOKEN_ERROR_KINDS = ("token_expired", "permission")
-
-PULL_BATCH = 100
-# A pull waits until a message is available or this deadline: an empty answer means none is left.
-PULL_TIMEOUT_SECONDS = 3.0
-MAX_SCANNED = 5000  # dead letters looked at when filtering by event id
-DEAD_LETTER_ATTRIBUTE_PREFIX = "CloudPubSubDeadLetter"  # added by Pub/Sub when it dead-letters
 
 
 # --- plumbing --------------------------------------------------------------------------------------
@@ -256,61 +253,44 @@ def cmd_parse(channel: str, files: list[Path], url: str | None = None, bot: str 
 
 
 def replay_one(reason: str, channel: str, raw: object, url: str | None = None) -> tuple[str, Normalized]:
-    """Re-run one quarantined item; return an outcome word and what it now gives."""
-    from shared import inbox, store
+    """Re-run one quarantined item (:func:`shared.operations.quarantine.replay_one`)."""
+    from shared.operations import quarantine
 
-    result = Normalized()
-    if reason == "unknown_route":
-        event = inbox.decode_event(json.dumps(raw))
-        if store.resolve_route(event.route_key) is None:
-            return "still-unrouted", result
-        result.events.append(event)
-        return "published", result
-    if reason == "foreign_signer":
-        # Published again only once its route is bound to the account that signed it (a route
-        # connected before ingest checked signers, then bound by bind-route-signers).
-        event = inbox.decode_event(json.dumps(raw))
-        route = store.resolve_route(event.route_key)
-        if route is None or route.signer != event.signer:
-            return "still-foreign", result
-        result.events.append(event)
-        return "published", result
-    if reason == "unstorable" and not isinstance(raw, dict):
-        return "not-replayable", result  # kept truncated: too large to have been stored whole
-    if reason == "invalid_event":
-        result.events.append(inbox.decode_event(raw if isinstance(raw, str) else json.dumps(raw)))
-        return "published", result
-    adapter = channels.adapter(channel)
-    if reason == "invalid_body":
-        result = normalize(adapter, str(raw).encode(), url)
-    elif isinstance(raw, dict):
-        parse_into(adapter, raw, result)
-    if result.quarantined:
-        return "still-failing", Normalized(events=[])
-    return "published", result
+    return quarantine.replay_one(reason, channel, raw, url)
 
 
 def cmd_replay_quarantine(dry_run: bool) -> int:
-    """Replay every unreplayed quarantined item that now succeeds."""
-    from shared import bus, store
+    """Replay every unreplayed quarantined item that now succeeds (the operations page's "replay all
+    that now parse" runs the same code for one tenant's items)."""
+    from shared.operations import quarantine
 
     counts: dict[str, int] = {}
-    for quarantine_id, item in store.list_quarantine():
-        try:
-            outcome, result = replay_one(item.reason, item.channel, item.raw, item.url)
-        except Exception as exc:  # noqa: BLE001 - one bad record must not stop the replay of the others
-            outcome, result = f"error:{type(exc).__name__}", Normalized()
-        if outcome == "published" and not dry_run:
-            bus.publish(result.events)
-            store.mark_quarantine_replayed(quarantine_id, f"published {len(result.events)} events")
-        counts[outcome] = counts.get(outcome, 0) + 1
-        print(
-            json.dumps(
-                {"id": quarantine_id, "reason": item.reason, "outcome": outcome, "events": len(result.events)}
-            )
-        )
+    for row in quarantine.replay(operator(), dry_run=dry_run):
+        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+        print(json.dumps(row))
     print(json.dumps({"summary": counts}), file=sys.stderr)
     return 0
+
+
+def cmd_quarantine_discard(quarantine_id: str, reason: str) -> int:
+    """Set one quarantined item aside for good, with the reason (never replayed)."""
+    from shared.operations import quarantine
+
+    if not reason.strip():
+        raise BadInput("--reason must say why the item is discarded")
+    if quarantine.discard(operator(), quarantine_id, reason.strip()):
+        emit({"id": quarantine_id, "outcome": "discarded"})
+        return 0
+    say(f"{quarantine_id} was replayed or discarded already")
+    return 1
+
+
+def operator() -> Caller:
+    """Who the CLI's actions are recorded as in a tenant's audit log: the operator at this shell."""
+    from shared.auth import Caller
+
+    user = os.environ.get("USER") or getpass.getuser()
+    return Caller(uid=f"cli:{user}", tenant_id="", role="operator", name=f"operator CLI ({user})")
 
 
 def cmd_quarantine_list(include_replayed: bool, limit: int) -> int:
@@ -691,181 +671,60 @@ def cmd_migrate_chat_layout(dry_run: bool) -> int:
     return 0
 
 
-# --- dead letters --------------------------------------------------------------------------------------
-
-
-def _subscriber() -> SubscriberClient:
-    from google.cloud import pubsub_v1
-
-    return pubsub_v1.SubscriberClient()
-
-
-def _dead_letter_path(subscriber: SubscriberClient) -> str:
-    from shared.config import settings
-
-    config = settings()
-    if not config.dead_letter_subscription:
-        raise OperatorError("SWITCHBOARD_DEAD_LETTER_SUBSCRIPTION is empty: which subscription to read?")
-    return str(subscriber.subscription_path(config.project_id, config.dead_letter_subscription))
-
-
-def _pull(subscriber: SubscriberClient, path: str, count: int) -> list[ReceivedMessage]:
-    from google.api_core import exceptions as gexc
-
-    try:
-        response = subscriber.pull(
-            request={"subscription": path, "max_messages": count}, timeout=PULL_TIMEOUT_SECONDS
-        )
-    except gexc.DeadlineExceeded:  # nothing arrived while the server held the pull open
-        return []
-    return list(response.received_messages)
-
-
-def _release(subscriber: SubscriberClient, path: str, ack_ids: Sequence[str]) -> None:
-    """Give messages back at once (ack deadline 0): they stay in the subscription."""
-    for start in range(0, len(ack_ids), 500):
-        subscriber.modify_ack_deadline(
-            request={
-                "subscription": path,
-                "ack_ids": list(ack_ids[start : start + 500]),
-                "ack_deadline_seconds": 0,
-            }
-        )
-
-
-def _acknowledge(subscriber: SubscriberClient, path: str, ack_ids: Sequence[str]) -> None:
-    for start in range(0, len(ack_ids), 500):
-        subscriber.acknowledge(request={"subscription": path, "ack_ids": list(ack_ids[start : start + 500])})
-
-
-def dead_letter_record(received: ReceivedMessage) -> dict[str, Any]:
-    """What an operator sees of a dead letter: ids, channel, attributes and times, never the body
-    (it holds customers' messages) nor the ordering key (it holds customers' ids)."""
-    message = received.message
-    attributes = dict(message.attributes)
-    return {
-        "messageId": message.message_id,
-        "eventId": attributes.get("event_id"),
-        "eventType": attributes.get("event_type"),
-        "channel": attributes.get("channel"),
-        "routeKey": attributes.get("route_key"),
-        "publishTime": message.publish_time,
-        "deliveryAttempt": received.delivery_attempt or None,
-        "bytes": len(message.data),
-        "attributes": attributes,
-    }
-
-
-def _scan_dead_letters(
-    subscriber: SubscriberClient,
-    path: str,
-    limit: int,
-    event_ids: set[str],
-    on_batch: Callable[[list[ReceivedMessage]], None] | None = None,
-) -> tuple[list[ReceivedMessage], list[str]]:
-    """Pull up to ``limit`` dead letters (only ``event_ids`` if given), without acknowledging any.
-
-    ``on_batch`` is called with each batch of selected messages as it arrives (replay publishes and
-    acknowledges them there). Returns the selected messages and the ack ids of the others, which the
-    caller must release once it is done (so that a later pull in this scan does not see them again)."""
-    selected: list[ReceivedMessage] = []
-    others: list[str] = []
-    seen: set[str] = set()
-    scanned = 0
-    while len(selected) < limit and scanned < max(limit, MAX_SCANNED):
-        batch = _pull(subscriber, path, PULL_BATCH if event_ids else min(PULL_BATCH, limit - len(selected)))
-        if not batch:
-            break
-        chosen: list[ReceivedMessage] = []
-        for received in batch:
-            scanned += 1
-            message_id = received.message.message_id
-            wanted = not event_ids or received.message.attributes.get("event_id") in event_ids
-            if message_id in seen or not wanted or len(selected) + len(chosen) >= limit:
-                others.append(received.ack_id)
-            else:
-                chosen.append(received)
-            seen.add(message_id)
-        selected.extend(chosen)
-        if chosen and on_batch is not None:
-            on_batch(chosen)
-    return selected, others
+# --- dead letters (shared/operations/dead_letters.py) ------------------------------------------------
 
 
 def cmd_dead_letters_list(limit: int, event_ids: set[str]) -> int:
     """Print dead letters and leave them in the subscription."""
-    subscriber = _subscriber()
-    try:
-        path = _dead_letter_path(subscriber)
-        selected, others = _scan_dead_letters(subscriber, path, limit, event_ids)
-        try:
-            for received in selected:
-                emit(dead_letter_record(received))
-        finally:
-            _release(subscriber, path, [r.ack_id for r in selected] + others)
-    finally:
-        subscriber.close()
+    from shared.operations import dead_letters
+
+    rows = dead_letters.listing(limit, dead_letters.selector(event_ids), dead_letters.record)
+    for row in rows:
+        emit(row)
     say(
-        f"{len(selected)} dead letter(s) in {path} (left in place, none acknowledged); "
+        f"{len(rows)} dead letter(s) (left in place, none acknowledged); "
         "replay them with: dead-letters replay"
     )
     return 0
-
-
-def replay_message(received: ReceivedMessage) -> tuple[bytes, dict[str, str], str]:
-    """The (data, attributes, ordering key) to publish again: the original message, without the
-    attributes Pub/Sub added when it dead-lettered it."""
-    message = received.message
-    attributes = {
-        key: value
-        for key, value in message.attributes.items()
-        if not key.startswith(DEAD_LETTER_ATTRIBUTE_PREFIX)
-    }
-    return bytes(message.data), attributes, message.ordering_key
 
 
 def cmd_dead_letters_replay(limit: int, event_ids: set[str], dry_run: bool) -> int:
     """Publish dead letters to the inbound topic again, acknowledging each batch once Pub/Sub
     confirmed it (a failure leaves the batch in place: replaying twice is harmless, ingest is
     idempotent)."""
-    from shared import bus
     from shared.config import settings
+    from shared.operations import dead_letters
 
-    subscriber = _subscriber()
-    replayed = 0
+    rows: list[dict[str, Any]] = []
     try:
-        path = _dead_letter_path(subscriber)
-
-        def republish(batch: list[ReceivedMessage]) -> None:
-            nonlocal replayed
-            try:
-                bus.publish_raw([replay_message(received) for received in batch])
-            except BaseException:
-                _release(subscriber, path, [received.ack_id for received in batch])
-                raise
-            _acknowledge(subscriber, path, [received.ack_id for received in batch])
-            replayed += len(batch)
-            for received in batch:
-                emit({**dead_letter_record(received), "outcome": "replayed"})
-
-        selected, others = [], []
-        try:
-            selected, others = _scan_dead_letters(
-                subscriber, path, limit, event_ids, on_batch=None if dry_run else republish
-            )
-            if dry_run:
-                for received in selected:
-                    emit({**dead_letter_record(received), "outcome": "would-replay"})
-        finally:
-            _release(subscriber, path, others + ([r.ack_id for r in selected] if dry_run else []))
+        dead_letters.replay(
+            operator(),
+            limit,
+            dead_letters.selector(event_ids),
+            dry_run=dry_run,
+            emit=lambda row: (rows.append(row), emit(row)),
+        )
     except SwitchboardError as exc:
-        raise OperatorError(f"replay stopped after {replayed} message(s): {exc}") from exc
-    finally:
-        subscriber.close()
+        raise OperatorError(f"replay stopped after {len(rows)} message(s): {exc}") from exc
     if dry_run:
-        say(f"dry run: {len(selected)} dead letter(s) would be published to {settings().inbound_topic}")
+        say(f"dry run: {len(rows)} dead letter(s) would be published to {settings().inbound_topic}")
     else:
-        say(f"{replayed} dead letter(s) published to {settings().inbound_topic} and acknowledged")
+        say(f"{len(rows)} dead letter(s) published to {settings().inbound_topic} and acknowledged")
+    return 0
+
+
+def cmd_dead_letters_discard(limit: int, event_ids: set[str], reason: str) -> int:
+    """Acknowledge the named dead letters without publishing them, with the reason."""
+    from shared.operations import dead_letters
+
+    if not event_ids:
+        raise BadInput("name the dead letters to discard with --event-id")
+    if not reason.strip():
+        raise BadInput("--reason must say why they are discarded")
+    rows = dead_letters.discard(operator(), limit, dead_letters.selector(event_ids), reason.strip())
+    for row in rows:
+        emit(row)
+    say(f"{len(rows)} dead letter(s) discarded")
     return 0
 
 
@@ -1294,6 +1153,9 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a declaration
     quarantine_list = quarantine_commands.add_parser("list", help="list quarantined items")
     quarantine_list.add_argument("--all", action="store_true", help="include items already replayed")
     quarantine_list.add_argument("--max", type=_positive, default=500, help="at most this many (500)")
+    quarantine_discard = quarantine_commands.add_parser("discard", help="set one item aside for good")
+    quarantine_discard.add_argument("quarantine_id")
+    quarantine_discard.add_argument("--reason", required=True, help="why (kept with the item and audited)")
 
     tenant = commands.add_parser("create-tenant", help="create a tenant (a business)")
     tenant.add_argument("tenant_id")
@@ -1391,6 +1253,10 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - a declaration
         sub.add_argument("--max", type=_positive, default=100, help="at most this many (100)")
         sub.add_argument("--event-id", action="append", default=[], help="only this event id (repeatable)")
     dead_replay.add_argument("--dry-run", action="store_true", help="show what would be replayed")
+    dead_discard = dead_commands.add_parser("discard", help="acknowledge dead letters without replaying them")
+    dead_discard.add_argument("--max", type=_positive, default=100, help="at most this many (100)")
+    dead_discard.add_argument("--event-id", action="append", default=[], help="this event id (repeatable)")
+    dead_discard.add_argument("--reason", required=True, help="why (audited)")
 
     media = commands.add_parser("media", help="media bucket housekeeping")
     media_commands = media.add_subparsers(dest="action", required=True)
@@ -1513,6 +1379,8 @@ def run(args: argparse.Namespace) -> int:
     if command == "replay-quarantine":
         return cmd_replay_quarantine(args.dry_run)
     if command == "quarantine":
+        if args.action == "discard":
+            return cmd_quarantine_discard(args.quarantine_id, args.reason)
         return cmd_quarantine_list(args.all, args.max)
     if command == "create-tenant":
         return cmd_create_tenant(args.tenant_id, args.name, args.plan)
@@ -1554,6 +1422,8 @@ def run(args: argparse.Namespace) -> int:
         event_ids = set(args.event_id)
         if args.action == "list":
             return cmd_dead_letters_list(args.max, event_ids)
+        if args.action == "discard":
+            return cmd_dead_letters_discard(args.max, event_ids, args.reason)
         return cmd_dead_letters_replay(args.max, event_ids, args.dry_run)
     if command == "channel-health":
         return cmd_channel_health(args.tenant, args.json)

@@ -74,7 +74,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from shared import channels, ids, notifications, routing, search, store
+from shared import autoreply, channels, ids, notifications, routing, search, store
 from shared.config import settings
 from shared.errors import TransientError
 from shared.media import fetch as media_fetch
@@ -358,6 +358,9 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
     # Agents' notifications: one named Cloud Task (per conversation and 2-second slot), queued
     # after the writes; never raises, never calls FCM or Firestore here (shared/notifications.py).
     notifications.after_inbound(route.tenant_id, conversation_id, message_id)
+    # Outside business hours: queue the workspace's auto-reply (a cached settings read; never a
+    # write or a task during business hours; never raises).
+    autoreply.after_inbound(route.tenant_id, conversation_id, event.channel, sent_at)
     summary_outcome = "deferred" if deferred else "written"
     return Outcome("created", message_id, route.tenant_id, conversation_id, summary_outcome)
 

@@ -63,6 +63,7 @@ class DeliveryTask(BaseModel):
         "retention_sweep",
         "notify",
         "reports",
+        "auto_reply",
     ] = "send"
     providerMessageId: str | None = None
     mediaIndex: int | None = None  # fetch_media: which of the message's files (shared/media/fetch.py)
@@ -72,6 +73,7 @@ class DeliveryTask(BaseModel):
     typingAtMs: int | None = None  # typing: when the agent typed (shared/outbox/typing.py)
     job: dict[str, Any] | None = None  # export / retention steps (shared/jobs.py)
     notify: dict[str, Any] | None = None  # agent notifications (shared/notifications.py)
+    periodStartMs: int | None = None  # auto_reply: the closed period it answers (shared/autoreply.py)
 
 
 def enqueue(
@@ -217,6 +219,12 @@ def _queued_work(task: DeliveryTask, payload: dict[str, Any], retry_count: int) 
         from shared import notifications
 
         return notifications.run(payload)
+    if task.action == "auto_reply":  # outside business hours (shared/autoreply.py)
+        from shared import autoreply
+
+        if task.periodStartMs is None:
+            raise MalformedTask("an auto_reply task needs periodStartMs")
+        return autoreply.send(task.tenantId, task.conversationId, task.periodStartMs)
     return None
 
 

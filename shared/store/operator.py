@@ -306,3 +306,35 @@ def mark_quarantine_replayed(quarantine_id: str, outcome: str) -> None:
     client().collection("quarantine").document(quarantine_id).update(
         {"replayed": True, "replayedAt": server_time(), "replayOutcome": outcome}
     )
+
+
+def get_quarantine(quarantine_id: str) -> dict[str, Any] | None:
+    """One quarantine record as stored (``raw`` is JSON text), or None."""
+    snapshot = client().collection("quarantine").document(quarantine_id).get(**_rpc())
+    return (snapshot.to_dict() or {}) if snapshot.exists else None
+
+
+def discard_quarantine(quarantine_id: str, reason: str, by: str) -> bool:
+    """Set a quarantined item aside for good, with the reason: it leaves the pending list (as a
+    replayed one does) and is never replayed. False if it was already handled or is gone."""
+    from google.api_core.exceptions import FailedPrecondition, NotFound
+
+    reference = client().collection("quarantine").document(quarantine_id)
+    snapshot = reference.get(**_rpc())
+    if not snapshot.exists or (snapshot.to_dict() or {}).get("replayed"):
+        return False
+    try:
+        reference.update(
+            {
+                "replayed": True,
+                "discarded": True,
+                "discardReason": reason,
+                "discardedBy": by,
+                "replayedAt": server_time(),
+                "replayOutcome": f"discarded: {reason}",
+            },
+            option=client().write_option(last_update_time=snapshot.update_time),
+        )
+    except (FailedPrecondition, NotFound):
+        return False  # replayed or discarded by someone else a moment ago
+    return True

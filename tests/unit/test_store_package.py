@@ -112,6 +112,7 @@ def test_every_public_name_of_the_store_modules_is_exported_as_itself() -> None:
         "shared.store.routing",
         "shared.store.search",
         "shared.store.team",
+        "shared.store.workspace",
     ]
     problems = []
     for module_name in STORE_MODULES:

@@ -28,6 +28,8 @@ export const ADMIN_PAGES: AdminPage[] = [
   page("exports", "Exports & data", ADMINS, () => import("./ExportsPage.vue")),
   page("routing", "Teams & routing", ADMINS, () => import("./RoutingPage.vue")),
   page("reports", "Reports", ADMINS, () => import("./ReportsPage.vue")),
+  page("operations", "Operations", ADMINS, () => import("./OperationsPage.vue")),
+  page("settings", "Settings", ADMINS, () => import("./SettingsPage.vue")),
   page("audit", "Audit log", ADMINS, () => import("./AuditLogPage.vue")),
 ];
 

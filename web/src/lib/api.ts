@@ -9,6 +9,8 @@
 import type { ConversationStatus, OutgoingMessage } from "./types";
 import type { SignedMedia, SignedUpload } from "./mediaFiles";
 import { auth, runtimeConfig } from "./firebase";
+import type { OperationsOverview, ReplayRow } from "./operations";
+import type { WorkspaceSettings } from "./workspaceSettings";
 
 export class ApiError extends Error {
   constructor(
@@ -555,6 +557,26 @@ export const api = {
     post(runtimeConfig().functions.agent_api, { action: "set_capacity", agentId, capacity }),
   reports: (request: { fromDay: string; toDay: string; channel?: string }) =>
     post<ReportPage>(runtimeConfig().functions.agent_api, { action: "reports", ...request }),
+  /** The operations page (admins): quarantine, dead letters, alerts (shared/operations/console.py). */
+  operations: () => post<OperationsOverview>(runtimeConfig().functions.agent_api, { action: "operations" }),
+  quarantineReveal: (id: string) =>
+    post<{ id: string; raw: unknown }>(runtimeConfig().functions.agent_api, { action: "quarantine_reveal", id }),
+  quarantineReplay: (id: string) => post<ReplayRow>(runtimeConfig().functions.agent_api, { action: "quarantine_replay", id }),
+  quarantineReplayAll: () =>
+    post<{ results: ReplayRow[]; replayed: number }>(runtimeConfig().functions.agent_api, { action: "quarantine_replay_all" }),
+  quarantineDiscard: (id: string, reason: string) =>
+    post<{ id: string; discarded: boolean }>(runtimeConfig().functions.agent_api, { action: "quarantine_discard", id, reason }),
+  deadLetterReveal: (eventId: string) =>
+    post<{ eventId: string; raw: unknown }>(runtimeConfig().functions.agent_api, { action: "deadletter_reveal", eventId }),
+  deadLetterReplay: (eventId: string) =>
+    post<{ eventId: string; replayed: number }>(runtimeConfig().functions.agent_api, { action: "deadletter_replay", eventId }),
+  deadLetterDiscard: (eventId: string, reason: string) =>
+    post<{ eventId: string; discarded: number }>(runtimeConfig().functions.agent_api, { action: "deadletter_discard", eventId, reason }),
+  /** Workspace settings (admins): read them, or save them whole (shared/workspace.py). */
+  workspaceSettings: () =>
+    post<{ settings: Partial<WorkspaceSettings> }>(runtimeConfig().functions.agent_api, { action: "workspace_settings" }),
+  saveWorkspaceSettings: (settings: WorkspaceSettings) =>
+    post<{ settings: WorkspaceSettings }>(runtimeConfig().functions.agent_api, { action: "workspace_settings", settings }),
   /** A signed resumable upload (15 minutes) for a file to attach in this conversation. */
   uploadUrl: (conversationId: string, fileName: string, contentType: string, size: number) =>
     post<SignedUpload>(runtimeConfig().functions.agent_api, { action: "uploadUrl", conversationId, fileName, contentType, size }),
