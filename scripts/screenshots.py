@@ -56,6 +56,19 @@ REPO = Path(__file__).resolve().parents[1]
 AGENT, PASSWORD = "dana@demo.test", "switchboard-demo"
 
 
+def signed_in(playwright: Any, url: str, email: str, viewport: dict[str, int]) -> tuple[Any, Any]:
+    """Debian's Chromium on the dashboard at ``url``, signed in as ``email``: (browser, page)."""
+    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
+
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    page = browser.new_context(viewport=viewport, device_scale_factor=1).new_page()
+    page.goto(url)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    return browser, page
+
+
 def photo(width: int, height: int, lid: tuple[int, int, int]) -> bytes:
     """A product photo stand-in: a box with a cracked lid (drawn, so nothing is downloaded)."""
     from PIL import Image, ImageDraw
@@ -120,16 +133,10 @@ def capture(stack: Any, conversation_id: str, out: Path) -> None:
     """Sign in as the agent, open the conversation, answer with a photo, save the page."""
     from playwright.sync_api import expect, sync_playwright
 
-    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
     from infra.local.dashboard import DashboardServer
 
     with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_context(viewport={"width": 1280, "height": 1080}, device_scale_factor=1).new_page()
-        page.goto(dashboard.url)
-        page.get_by_label("Email").fill(AGENT)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        browser, page = signed_in(playwright, dashboard.url, AGENT, {"width": 1280, "height": 1080})
         page.locator(f'[data-testid="conversation-row"][data-conversation-id="{conversation_id}"]').click()
         expect(page.get_by_test_id("media-thumbnail").first).to_be_visible(timeout=30_000)
         expect(page.get_by_test_id("media-failed")).to_be_visible(timeout=30_000)
@@ -162,7 +169,6 @@ def team_inbox(out: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     from infra.local import demo, payloads
-    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
     from infra.local.dashboard import DashboardServer
     from infra.local.stack import LocalStack
     from shared import auth, ids, store
@@ -204,16 +210,7 @@ def team_inbox(out: Path) -> None:
         store.update_conversation(demo.DEMO_TENANT, conversation_ids[1], {"labels": ["lb-vip"]})
 
         with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-            )
-            page = browser.new_context(
-                viewport={"width": 1280, "height": 720}, device_scale_factor=1
-            ).new_page()
-            page.goto(dashboard.url)
-            page.get_by_label("Email").fill(AGENT)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            browser, page = signed_in(playwright, dashboard.url, AGENT, {"width": 1280, "height": 720})
             first = conversation_ids[0]
             page.locator(f'[data-testid="conversation-row"][data-conversation-id="{first}"]').click()
             page.get_by_test_id("label-picker").click()
@@ -247,7 +244,6 @@ def channels_page(out: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     from infra.local import demo
-    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
     from infra.local.dashboard import DashboardServer
     from infra.local.stack import LocalStack
     from shared import auth, store
@@ -285,16 +281,7 @@ def channels_page(out: Path) -> None:
             },
         )
         with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-            )
-            page = browser.new_context(
-                viewport={"width": 1280, "height": 1000}, device_scale_factor=1
-            ).new_page()
-            page.goto(dashboard.url)
-            page.get_by_label("Email").fill(admin)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            browser, page = signed_in(playwright, dashboard.url, admin, {"width": 1280, "height": 1000})
             page.get_by_test_id("nav-admin").click()
             page.get_by_test_id("admin-nav-channels").click()
             expect(page.get_by_test_id("channel-row")).to_have_count(len(demo.DEMO_CHANNELS))
@@ -359,7 +346,6 @@ def contact_panel(out: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     from infra.local import demo
-    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
     from infra.local.dashboard import DashboardServer
     from infra.local.stack import LocalStack
 
@@ -368,16 +354,7 @@ def contact_panel(out: Path) -> None:
         demo.seed()
         messenger, wa_contact = contact_panel_customer(stack)
         with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-            )
-            page = browser.new_context(
-                viewport={"width": 1440, "height": 800}, device_scale_factor=1
-            ).new_page()
-            page.goto(dashboard.url)
-            page.get_by_label("Email").fill(AGENT)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            browser, page = signed_in(playwright, dashboard.url, AGENT, {"width": 1440, "height": 800})
             page.locator(f'[data-testid="conversation-row"][data-conversation-id="{messenger}"]').click()
             panel = page.get_by_test_id("contact-panel")
             expect(panel.get_by_test_id("contact-name")).to_have_text("Maya Okafor")
@@ -513,7 +490,6 @@ def reports_page(out: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     from infra.local import demo
-    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
     from infra.local.dashboard import DashboardServer
     from infra.local.stack import LocalStack
     from shared import auth, store
@@ -534,16 +510,7 @@ def reports_page(out: Path) -> None:
         store.create_label(demo.DEMO_TENANT, "lb-vip", {"name": "VIP", "color": "#7c3aed"})
         synthetic_reports(demo.DEMO_TENANT, uids)
         with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-            )
-            page = browser.new_context(
-                viewport={"width": 1440, "height": 1300}, device_scale_factor=1
-            ).new_page()
-            page.goto(dashboard.url)
-            page.get_by_label("Email").fill(admin)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            browser, page = signed_in(playwright, dashboard.url, admin, {"width": 1440, "height": 1300})
             page.get_by_test_id("nav-admin").click()
             page.get_by_test_id("admin-nav-reports").click()
             page.get_by_text("14 days").click()
@@ -563,7 +530,6 @@ def operations_page(out: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     from infra.local import demo, payloads
-    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
     from infra.local.dashboard import DashboardServer
     from infra.local.stack import LocalStack
     from shared import auth, store
@@ -599,16 +565,7 @@ def operations_page(out: Path) -> None:
             },
         )
         with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-            )
-            page = browser.new_context(
-                viewport={"width": 1280, "height": 1000}, device_scale_factor=1
-            ).new_page()
-            page.goto(dashboard.url)
-            page.get_by_label("Email").fill(admin)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            browser, page = signed_in(playwright, dashboard.url, admin, {"width": 1280, "height": 1000})
             page.get_by_test_id("nav-admin").click()
             page.get_by_test_id("admin-nav-operations").click()
             expect(page.get_by_test_id("quarantine-item")).to_have_count(2, timeout=30_000)
