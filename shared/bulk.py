@@ -52,6 +52,7 @@ def run(
     found = store.get_conversations(caller.tenant_id, wanted)
     results: dict[str, dict[str, Any]] = {}
     changes: list[store.ConversationChange] = []
+    released: set[str] = set()  # agents whose capacity the operation frees
     for conversation_id in wanted:
         conversation = found.get(conversation_id)
         try:
@@ -74,8 +75,12 @@ def run(
             continue
         if change is not None:
             changes.append(change)
+            freed = conversations.freed_agent(conversation, change.update)
+            if freed:
+                released.add(freed)
         results[conversation_id] = {"ok": True}
     conversations.apply_changes(caller, changes)  # notifies new assignees
+    conversations.release_capacity(caller.tenant_id, released)  # waiting conversations for them
     done = sum(1 for result in results.values() if result["ok"])
     return {"results": results, "succeeded": done, "failed": len(results) - done}
 

@@ -161,6 +161,25 @@ def assign_automatically(
     return claim
 
 
+def freed_agent(conversation: dict[str, Any], update: dict[str, Any]) -> str | None:
+    """Whose capacity a change to ``conversation`` frees: its assignee's, when an open conversation is
+    resolved or snoozed (leaves the open statuses) or handed to someone else."""
+    previous = conversation.get("assigneeId")
+    if not previous or conversation.get("status", "open") not in store.OPEN_STATUSES:
+        return None
+    if "assigneeId" in update and update["assigneeId"] != previous:
+        return str(previous)
+    if "status" in update and update["status"] not in store.OPEN_STATUSES:
+        return str(previous)
+    return None
+
+
+def release_capacity(tenant_id: str, uids: set[str]) -> None:
+    """These agents have room again (a bulk action): hand them waiting conversations."""
+    for uid in sorted(uids):
+        _capacity_freed(tenant_id, uid)
+
+
 def _capacity_freed(tenant_id: str, uid: str) -> None:
     """An agent has room again: hand them conversations waiting for their teams (shared/routing.py)."""
     from shared import routing

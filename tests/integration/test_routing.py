@@ -129,6 +129,26 @@ def test_capacity_is_respected_and_waiting_conversations_are_assigned_as_capacit
     assert entry["before"] == 1 and entry["after"] == 2 and entry["target"]["id"] == b
 
 
+def test_a_bulk_resolve_frees_capacity_and_waiting_conversations_are_assigned(
+    clean_stack: LocalStack,
+) -> None:
+    from shared import bulk
+
+    a, b = agent("ana", capacity=1), agent("ben", capacity=1)
+    team_id = team_of(a, b)
+    mine, bens, waiting_one, waiting_two = (new_conversation() for _ in range(4))
+    assert routing.route_new_conversation(T, WA.channel_id, mine) == a
+    assert routing.route_new_conversation(T, WA.channel_id, bens) == b
+    assert routing.route_new_conversation(T, WA.channel_id, waiting_one) is None
+    assert routing.route_new_conversation(T, WA.channel_id, waiting_two) is None
+
+    answer = bulk.run(ADMIN, [mine, bens], "status", status="resolved")
+    assert answer["succeeded"] == 2
+    assert {assignee(waiting_one), assignee(waiting_two)} == {a, b}
+    assert store.waiting_conversations(T, team_id) == []
+    assert store.agent_open_load(T, a) == 1 and store.agent_open_load(T, b) == 1
+
+
 def test_offline_away_and_silent_agents_are_skipped_and_coming_online_takes_waiting_work(
     clean_stack: LocalStack,
 ) -> None:
