@@ -38,13 +38,6 @@ ACTIONS: dict[str, str] = {
     "deactivate_agent": "shared.team:agent_action",
     "reactivate_agent": "shared.team:agent_action",
     "revoke_invitation": "shared.team:agent_action",
-}
-
-# Actions served WITHOUT a signed-in caller: the body carries its own credential (an invitation's
-# token), and the function takes only the body. Keep this list short.
-PUBLIC_ACTIONS: dict[str, str] = {
-    "invitation": "shared.team:public_action",
-    "accept_invitation": "shared.team:public_action",
     "export_start": "shared.exports:start_action",
     "export_link": "shared.exports:link_action",
     "contact_export": "shared.contact_data:export_action",
@@ -70,6 +63,13 @@ PUBLIC_ACTIONS: dict[str, str] = {
     "deadletter_replay": "shared.operations.console:deadletter_replay",
     "deadletter_discard": "shared.operations.console:deadletter_discard",
     "workspace_settings": "shared.workspace:agent_action",
+}
+
+# Actions served WITHOUT a signed-in caller: the body carries its own credential (an invitation's
+# token), and the function takes only the body. Keep this list short.
+PUBLIC_ACTIONS: dict[str, str] = {
+    "invitation": "shared.team:public_action",
+    "accept_invitation": "shared.team:public_action",
 }
 
 

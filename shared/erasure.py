@@ -65,6 +65,9 @@ def erase_contact(caller: Caller, contact_id: str) -> dict[str, Any]:
         counts["mediaObjects"] += delete_objects(_conversation_prefix(tenant_id, conversation_id))
         counts["documents"] += store.delete_tree(f"tenants/{tenant_id}/conversations/{conversation_id}")
     counts["documents"] += store.delete_tree(f"tenants/{tenant_id}/contacts/{contact_id}")
+    # Agents' notification feeds quote the messages they announce.
+    ids = [conversation_id for conversation_id, _ in conversations]
+    counts["documents"] += store.delete_paths(store.notification_paths(tenant_id, ids)) if ids else 0
     counts["exportsWithdrawn"] = withdraw_exports(tenant_id)
     audit.record(
         caller, "contact.erase", {"kind": "contact", "id": reference(tenant_id, contact_id)}, details=counts

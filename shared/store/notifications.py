@@ -135,6 +135,20 @@ def mark_notifications_read(tenant_id: str, uid: str, notification_ids: list[str
     return len(refs)
 
 
+def notification_paths(tenant_id: str, conversation_ids: list[str]) -> list[str]:
+    """The paths of every agent's feed entries about these conversations (an erasure deletes them:
+    an entry quotes the message it announces)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    paths: list[str] = []
+    for uid, _ in tenant_agents(tenant_id):
+        for start in range(0, len(conversation_ids), 30):  # Firestore's "in" takes at most 30 values
+            chunk = conversation_ids[start : start + 30]
+            query = _feed(tenant_id, uid).where(filter=FieldFilter("conversationId", "in", chunk))
+            paths.extend(s.reference.path for s in query.select([]).stream(**_rpc()))
+    return paths
+
+
 def first_message_id(tenant_id: str, conversation_id: str) -> str | None:
     """The id of a conversation's earliest message (by ``sentAtMs``), or None."""
     messages = (
