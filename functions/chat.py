@@ -46,9 +46,11 @@ def _route(request: flask.Request) -> Response:
     name = path.removeprefix(OPERATION_PREFIX)
 
     def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
-        from shared import store
+        from shared import auth, store
         from shared.chat import api
 
+        store.load_library()  # once, under a lock: concurrent first requests run on threads
+        auth.load_library()
         try:
             return api.call(name, body, req.headers.get("Authorization"), req.headers.get("X-User-Id"))
         except store.transient_errors() as exc:
@@ -62,9 +64,11 @@ def create_app(request: flask.Request) -> Response:
     """POST {name} with a signed-in user's Firebase ID token -> {appId, apiKey, embedSnippet}."""
 
     def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
-        from shared import store
+        from shared import auth, store
         from shared.chat import api
 
+        store.load_library()
+        auth.load_library()
         try:
             return api.create_app(req.headers.get("Authorization"), body)
         except store.transient_errors() as exc:

@@ -16,7 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from functions.http import Response, answer, body_limit, discard_unread, error, read_body, start
-from shared import outbox
+from shared import outbox, store
 from shared.config import settings
 from shared.errors import MalformedTask, PayloadTooLarge, SwitchboardError
 
@@ -53,6 +53,7 @@ def handle(request: flask.Request) -> Response:
     """Deliver the message named by the task's JSON body (read capped, before anything else)."""
     try:
         start()
+        store.load_library()  # once, under a lock: Cloud Tasks dispatches concurrently, on threads
         if request.method != "POST":  # Cloud Tasks POSTs; nothing else is read
             return error("method_not_allowed", "Cloud Tasks calls deliver with POST", 405)
         try:

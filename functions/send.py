@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.http import Response, body_limit, serve
-from shared import actions, auth, bulk, canned, conversations, labels, outbox, search, templates
+from shared import actions, auth, bulk, canned, conversations, labels, outbox, search, store, templates
 from shared.errors import Refused
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,10 +21,18 @@ def send_message(request: flask.Request) -> Response:
     """POST {conversationId, clientMessageId, message, useHumanAgentTag?} -> {messageId, status}."""
 
     def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
+        _libraries()
         caller = auth.verify(req.headers.get("Authorization"))
         return outbox.compose(caller, outbox.ComposeRequest.model_validate_json(body))
 
     return serve(request, handle, body_limit("send_message"))
+
+
+def _libraries() -> None:
+    """Firestore's and firebase-admin's libraries, imported once under a lock before any handler
+    code (functions-framework serves concurrent first requests on threads)."""
+    store.load_library()
+    auth.load_library()
 
 
 class AgentAction(BaseModel):
@@ -123,6 +131,7 @@ def agent_api(request: flask.Request) -> Response:
     the actions listed in shared/actions.py (the admin console, the audit log...) -> their module."""
 
     def handle(req: flask.Request, body: bytes) -> dict[str, Any]:
+        _libraries()
         public = actions.named(body, actions.PUBLIC_ACTIONS)
         if public is not None:  # an invitation's link: its token is the credential
             return actions.dispatch_public(public, body)

@@ -17,6 +17,7 @@ invite-agent``) and changed only through :mod:`shared.team`. The roles (issue 18
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,23 @@ class Caller:
     role: str
     email: str | None = None
     name: str | None = None
+
+
+_LIBRARY_LOCK = threading.Lock()
+_library_loaded = False
+
+
+def load_library() -> None:
+    """Import firebase-admin's auth once, under a lock (see store.load_library: concurrent first
+    imports on functions-framework's threads can meet a partially initialised module)."""
+    global _library_loaded  # noqa: PLW0603 - a process-wide once flag
+    if _library_loaded:
+        return
+    with _LIBRARY_LOCK:
+        if not _library_loaded:
+            import firebase_admin.auth  # noqa: F401
+
+            _library_loaded = True
 
 
 @cache

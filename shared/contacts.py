@@ -290,17 +290,17 @@ def _checked(key: str, kind: str, value: str | float | bool | None) -> str | flo
 def set_attributes(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     """agent_api ``contact_attributes_set``: fill (None: clear) custom attribute values of the
     customer, written on the person's root identity."""
-    request = AttributesRequest.model_validate(body)
+    asked = AttributesRequest.model_validate(body)
     require_staff(caller)
-    found = _contact(caller, request.contactId)
+    found = _contact(caller, asked.contactId)
     definitions = store.list_contact_attributes(caller.tenant_id)
     values = {}
-    for key, value in request.values.items():
+    for key, value in asked.values.items():
         definition = definitions.get(key)
         if definition is None:
             raise Refused("unknown_attribute", f"no attribute {key} is defined", 422)
         values[key] = _checked(key, str(definition.get("type")), value)
-    root = _person_of(request.contactId, found.data)
+    root = _person_of(asked.contactId, found.data)
     if values and not store.set_contact_attributes(caller.tenant_id, root, values):
         raise Refused("contact_not_found", "no such contact", 404)
     return {"contactId": root, "values": values}

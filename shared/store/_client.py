@@ -8,6 +8,7 @@ imported inside the functions that need it.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,6 +26,26 @@ PRECONDITION_RETRIES = 8
 _Cache = TypeVar("_Cache", bound=dict[Any, Any])
 # Process-wide caches of the store's modules (the route cache), emptied by reset().
 _caches: list[dict[Any, Any]] = []
+
+
+_LIBRARY_LOCK = threading.Lock()
+_library_loaded = False
+
+
+def load_library() -> None:
+    """Import the Firestore library once, under a lock. functions-framework serves requests on
+    threads: two first requests importing it at the same moment can meet a partially initialised
+    module (``cannot import name ... from partially initialized module``, a 500 without CORS headers,
+    measured on the admin console's first load). The functions call this before their handler."""
+    global _library_loaded  # noqa: PLW0603 - a process-wide once flag
+    if _library_loaded:
+        return
+    with _LIBRARY_LOCK:
+        if not _library_loaded:
+            import google.cloud.firestore
+            import google.cloud.firestore_v1.base_query  # noqa: F401
+
+            _library_loaded = True
 
 
 @cache

@@ -37,6 +37,8 @@ def test_an_admin_reads_the_audit_log_and_an_agent_cannot_open_the_console(
 
     page = open_dashboard(ADA)
     page.get_by_test_id("nav-admin").click()
+    expect(page.get_by_test_id("admin-nav-team")).to_have_attribute("aria-current", "page")  # the first
+    page.get_by_test_id("admin-nav-audit").click()
     expect(page.get_by_test_id("admin-nav-audit")).to_have_attribute("aria-current", "page")
     rows = page.get_by_test_id("audit-entry")
     expect(rows).to_have_count(2)

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from infra.local import demo
 from infra.local.stack import LocalStack
 from shared import ids, store
-from tests.e2e.conftest import DANA, EVE, PHONE, SAM
+from tests.e2e.conftest import DANA, EVE, PHONE, SAM, Agent
 from tests.support import eventually, post_webhook, whatsapp_status_webhook, whatsapp_text_webhook
 
 pytestmark = pytest.mark.integration
@@ -280,7 +280,9 @@ def test_messenger_after_24_hours_needs_the_human_agent_tag(
     assert call.json["tag"] == "HUMAN_AGENT"
 
 
-def test_notes_assignment_status_and_keyboard(clean_stack: LocalStack, open_dashboard: Any) -> None:
+def test_notes_assignment_status_and_keyboard(
+    clean_stack: LocalStack, open_dashboard: Any, agents: dict[str, Agent]
+) -> None:
     first = whatsapp_customer(clean_stack, "15550005001", "First customer", name="Ana First", age_seconds=120)
     wait_for_conversation(first)
     second = whatsapp_customer(clean_stack, "15550005002", "Second customer", name="Ben Second")
@@ -330,7 +332,9 @@ def test_notes_assignment_status_and_keyboard(clean_stack: LocalStack, open_dash
     assert sends(clean_stack) == []
 
     # Assign to a colleague: the list row says so.
-    page.get_by_test_id("assignee").select_option(label="Sam Support")
+    assignee = page.get_by_test_id("assignee")
+    expect(assignee.locator("option", has_text="Sam Support")).to_contain_text("Offline")  # presence
+    assignee.select_option(agents[SAM.email].uid)
     expect(row(page, first)).to_contain_text("Sam Support")
     page.get_by_label("Filter by assignee").select_option("unassigned")
     expect(row(page, first)).to_have_count(0)

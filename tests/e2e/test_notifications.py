@@ -68,7 +68,7 @@ def test_an_assignment_and_a_mention_reach_the_other_agent_in_app_and_by_web_pus
     # Dana assigns the conversation to Sam: a toast, the title and the badge say so at once.
     dana = open_dashboard(DANA)
     dana.locator(f'[data-testid="conversation-row"][data-conversation-id="{conversation_id}"]').click()
-    dana.get_by_test_id("assignee").select_option(label=SAM.name)
+    dana.get_by_test_id("assignee").select_option(sam_uid)  # "Sam Support · Online"
     toast = sam.get_by_test_id("notification-toast").filter(has_text="Dana Agent assigned you Kerry Fisher")
     expect(toast).to_be_visible()
     expect(toast).to_have_attribute("data-event", "assigned")

@@ -8,6 +8,7 @@ session, and a role change must end the sessions that held the old role."""
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 import requests
@@ -47,7 +48,7 @@ def next_second(after: float) -> None:
 
 
 def test_a_pre_registered_session_gets_nothing_from_the_invitation(clean_stack: LocalStack) -> None:
-    email = "new.hire@demo.test"
+    email = f"new.hire.{uuid.uuid4().hex[:8]}@demo.test"  # the Auth emulator outlives one test
     squatter = identity(clean_stack, "signUp", {"email": email, "password": "squatters-password"})
 
     uid = auth.invite(email, PASSWORD, demo.DEMO_TENANT, "admin", "New Hire")
