@@ -112,6 +112,28 @@ BENCHMARKS: dict[str, str] = {
     "media_dashboard_latency": "bench.media_dashboard_latency",
     "media_upload": "bench.media_upload",
     "search": "bench.search",
+    "notifications": "bench.notifications",
+    "auto_assign": "bench.auto_assign",
+    "reports": "bench.reports",
+    "export": "bench.export",
+    "team_inbox": "bench.team_inbox",
+}
+
+# Arguments of the benchmarks whose run() has no defaults (their command lines' defaults), and the
+# smaller runs of --quick.
+ARGUMENTS: dict[str, dict[str, Any]] = {
+    "auto_assign": {"conversations": 200, "agents": 10, "capacity": 50, "threads": 8, "duplicates": 0.1},
+    "export": {"sizes": [5_000, 20_000], "fmt": "jsonl"},
+}
+QUICK: dict[str, dict[str, Any]] = {
+    "load": {"events": 2000, "hot_seconds": 10},
+    "parse_speed": {"rounds": 3, "loops": 50},
+    "search": {"messages": 10_000, "rounds": 10},
+    "chat_scale": {"sizes": (2, 100), "posts": 6, "rate_line": False},
+    "notifications": {"conversations": 20},
+    "auto_assign": {"conversations": 60, "agents": 5, "capacity": 50, "threads": 4, "duplicates": 0.1},
+    "reports": {"seconds": 3.0},
+    "export": {"sizes": [2_000], "fmt": "jsonl"},
 }
 
 
@@ -124,15 +146,7 @@ def run_all(quick: bool) -> dict[str, Any]:
         except ModuleNotFoundError:
             continue
         run: Callable[..., dict[str, Any]] = module.run
-        kwargs: dict[str, Any] = {}
-        if quick and name == "load":
-            kwargs = {"events": 2000, "hot_seconds": 10}
-        if quick and name == "parse_speed":
-            kwargs = {"rounds": 3, "loops": 50}
-        if quick and name == "search":
-            kwargs = {"messages": 10_000, "rounds": 10}
-        if quick and name == "chat_scale":
-            kwargs = {"sizes": (2, 100), "posts": 6, "rate_line": False}
+        kwargs = dict((QUICK if quick and name in QUICK else ARGUMENTS).get(name, {}))
         try:
             results[name] = run(**kwargs)
         except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others' figures
