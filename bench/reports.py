@@ -22,7 +22,7 @@ from typing import Any
 from bench.hot_conversation import messenger_body, metered_stack, per_document, poster, read, wait_for
 from bench.stats import report
 
-REPORT_KINDS = ("reports", "reportConversations")
+REPORT_KINDS = ("reports", "reportChannels", "reportConversations")
 
 
 def counted_in(tenant_id: str) -> int:

@@ -482,7 +482,7 @@ def synthetic_reports(tenant_id: str, agents: list[str], days: int = 14) -> None
                 first + int(rng.lognormvariate(7.5, 0.8) * 1000),
                 {"direction": "system", "type": "activity", "activity": line},
             )
-    store.replace_report_days(tenant_id, "0000-00-00", "9999-99-99", figures.days)
+    store.replace_report_days(tenant_id, "0000-00-00", "9999-99-99", figures.days, figures.channels)
 
 
 def reports_page(out: Path) -> None:

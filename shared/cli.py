@@ -71,7 +71,8 @@
                                    (--dry-run: count them); the daily job does the same
     rebuild-reports --tenant T [--from YYYY-MM-DD] [--to YYYY-MM-DD]
                                    count the reports again from the messages (the same code as the
-                                   incremental fold) and replace the days of the range (all without)
+                                   incremental fold; messages without reportAt too, by sentAt) and
+                                   replace the days of the range (all without); folds wait meanwhile
 
 Data goes to stdout (JSON lines, or a table for channel-health), summaries and errors to stderr; bad
 input exits 2, a failed operation 1. Secrets (tokens, passwords) are read from stdin, never from the
@@ -1090,7 +1091,10 @@ def cmd_rebuild_reports(tenant_id: str, first_day: str | None, last_day: str | N
                 raise BadInput(f"{day!r} is not a date (YYYY-MM-DD)") from exc
     done = rebuild(tenant_id, first_day, last_day)
     print(json.dumps(done))
-    say(f"{done['messages']} message(s) counted, {done['days']} day(s) written")
+    say(
+        f"{done['messages']} message(s) counted ({done.get('legacyMessages', 0)} stored before reports"
+        f" existed), {done['days']} day(s) written"
+    )
     return 0
 
 

@@ -2,15 +2,21 @@
 
     {"action": "reports", "fromDay": "2026-12-01", "toDay": "2026-12-07", "channel": "<kind>"}
     -> {fromDay, toDay, timeZone, channel, channels: [kinds seen],
-        totals: {opened, resolved, in, out, frt: {n, mean, median, p90}, res: {...}},
-        days: [{day, opened, resolved, in, out, frtMedian, frtP90, resMedian, resP90}],   every day
+        totals: {opened, resolved, in, out, frt: {n, mean, median, p90}, res: {...},
+                 csat: {ratings, average, percent, distribution: [count of 1, ..., count of 5]}},
+        days: [{day, opened, resolved, in, out, frtMedian, frtP90, resMedian, resP90,
+                csatRatings, csatAverage, csatPercent}],   every day
         hourOfWeek: {in: [[24 counts] x 7, Monday first], opened: [...]},
         breakdown: {channel|agent|team|label: [{key, name, opened, resolved, in, out,
-                                                 frtMedian, frtP90, frtMean, resMedian, resP90}]}}
+                                                 frtMedian, frtP90, frtMean, resMedian, resP90,
+                                                 csatRatings, csatAverage, csatPercent,
+                                                 csatDistribution}]}}
 
 One read of the day documents in the range (at most :data:`MAX_DAYS`), never of messages: the
-figures are kept up to date by the fold. ``channel`` narrows totals, days and hours; the breakdowns by
-agent, team and label are over every channel. Durations are seconds.
+figures are kept up to date by the fold. ``channel`` narrows totals, days and hours, and (from that
+channel's own documents, ``reportChannels``: one more query) the breakdowns by agent, team and
+label; the breakdown by channel is always every channel. Durations are seconds. CSAT: ``percent``
+is the share of ratings of 4 or 5 (0-100), ``average`` the mean score; both None with no rating.
 """
 
 from __future__ import annotations
@@ -41,8 +47,25 @@ class ReportsQuery(BaseModel):
     channel: str | None = Field(default=None, max_length=40)
 
 
+def csat(scores: dict[str, Any]) -> dict[str, Any]:
+    """Ratings, average, CSAT % (share of 4 and 5) and the distribution of a score count."""
+    distribution = [max(0, int(scores.get(score, 0))) for score in tally.SCORES]
+    ratings = sum(distribution)
+    if not ratings:
+        return {"ratings": 0, "average": None, "percent": None, "distribution": distribution}
+    average = sum(count * (i + 1) for i, count in enumerate(distribution)) / ratings
+    percent = 100 * (distribution[3] + distribution[4]) / ratings
+    return {
+        "ratings": ratings,
+        "average": round(average, 2),
+        "percent": round(percent, 1),
+        "distribution": distribution,
+    }
+
+
 def _figures(figures: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {metric: int(figures.get(metric, 0)) for metric in tally.COUNTS}
+    out[tally.CSAT] = csat(figures.get(tally.CSAT) or {})
     for metric in tally.DURATIONS:
         dist = figures.get(metric) or histogram.empty()
         out[metric] = {
@@ -59,6 +82,9 @@ def _add(into: dict[str, Any], figures: dict[str, Any]) -> None:
         into[metric] = int(into.get(metric, 0)) + int(figures.get(metric, 0))
     for metric in tally.DURATIONS:
         histogram.merge(into.setdefault(metric, histogram.empty()), figures.get(metric) or {})
+    scores = into.setdefault(tally.CSAT, {})
+    for score, count in (figures.get(tally.CSAT) or {}).items():
+        scores[score] = int(scores.get(score, 0)) + int(count)
 
 
 def _flat(key: str, name: str | None, figures: dict[str, Any]) -> dict[str, Any]:
@@ -72,15 +98,25 @@ def _flat(key: str, name: str | None, figures: dict[str, Any]) -> dict[str, Any]
         "frtMean": summary["frt"]["mean"],
         "resMedian": summary["res"]["median"],
         "resP90": summary["res"]["p90"],
+        "csatRatings": summary[tally.CSAT]["ratings"],
+        "csatAverage": summary[tally.CSAT]["average"],
+        "csatPercent": summary[tally.CSAT]["percent"],
+        "csatDistribution": summary[tally.CSAT]["distribution"],
     }
 
 
 def summarize(
-    documents: list[dict[str, Any]], first: date, last: date, channel: str | None
+    documents: list[dict[str, Any]],
+    first: date,
+    last: date,
+    channel: str | None,
+    channel_documents: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The page's figures from the day documents of ``first``..``last`` (pure)."""
+    """The page's figures from the day documents of ``first``..``last`` and, with ``channel``, that
+    channel's documents of those days (pure)."""
     dim = f"channel:{channel}" if channel else "all"
     by_day = {doc.get("day"): doc for doc in documents}
+    scoped = {doc.get("day"): doc for doc in channel_documents or [] if doc.get("channel") == channel}
     total: dict[str, Any] = {}
     days = []
     hour_of_week = {metric: [[0] * 24 for _ in range(7)] for metric in ("in", "opened")}
@@ -96,12 +132,18 @@ def summarize(
         for hour, counts in ((doc.get("hours") or {}).get(dim) or {}).items():
             for metric, rows in hour_of_week.items():
                 rows[day.weekday()][int(hour)] += int(counts.get(metric, 0))
-        for key, dim_figures in (doc.get("dims") or {}).items():
-            kind, _, value = key.partition(":")
-            if kind in groups:
-                _add(groups[kind].setdefault(value, {}), dim_figures)
-            if kind == "channel":
-                channels.add(value)
+        # By channel: every channel, from the day document; by agent, team and label: from the day
+        # document, or with a channel chosen from that channel's own document.
+        breakdowns = [(doc, ("channel",) if channel else DIMENSIONS)]
+        if channel:
+            breakdowns.append((scoped.get(day.isoformat()) or {}, ("agent", "team", "label")))
+        for source, kinds in breakdowns:
+            for key, dim_figures in (source.get("dims") or {}).items():
+                kind, _, value = key.partition(":")
+                if kind in kinds:
+                    _add(groups[kind].setdefault(value, {}), dim_figures)
+                if kind == "channel":
+                    channels.add(value)
         day += timedelta(days=1)
     return {
         "channel": channel,
@@ -141,7 +183,12 @@ def agent_action(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     if (last - first).days + 1 > MAX_DAYS:
         raise Refused("range_too_long", f"at most {MAX_DAYS} days at a time", 422)
     documents = store.list_report_days(caller.tenant_id, first.isoformat(), last.isoformat())
-    answer = summarize(documents, first, last, query.channel)
+    scoped = (
+        store.list_report_channel_days(caller.tenant_id, query.channel, first.isoformat(), last.isoformat())
+        if query.channel
+        else []
+    )
+    answer = summarize(documents, first, last, query.channel, scoped)
     _names(caller.tenant_id, answer["breakdown"])
     zone = next((doc.get("timeZone") for doc in documents if doc.get("timeZone")), None)
     return {"fromDay": first.isoformat(), "toDay": last.isoformat(), "timeZone": zone or "UTC", **answer}

@@ -14,6 +14,15 @@ duplicate and writes nothing), and the fold counts it in the same batch that mov
 past it, under a precondition on the place document: a fold retried by Cloud Tasks, or two folds at
 once, never count a message twice. Messages committed in the last :data:`SETTLE_SECONDS` are left to
 the next fold, so a commit still in flight is never skipped.
+
+Rebuilds. While ``python -m shared.cli rebuild-reports`` replaces the figures it holds a lease on the
+fold's place (``_fold.rebuild``, renewed as it reads); a fold that finds it waits
+(:data:`PAUSED_RETRY_SECONDS`) and goes on from the place the rebuild hands back
+(shared/reports/rebuild.py). A lease left by a rebuild that died expires.
+
+Batch size. A fold writes its place, each day document and channel document it touched and each
+state that changed, in one batch of at most 500 writes: a page that would need more (old messages
+spread over many days) is counted in parts, the rest in the next second's fold.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import logging
 import math
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +46,7 @@ SETTLE_SECONDS = 2.0  # messages committed this recently wait for the next fold
 FOLD_PAGE = 300  # messages one fold batch counts (its writes: days + states + 1, under 500)
 FOLD_SPACING_SECONDS = 1.0  # Firestore sustains about one write per second per document
 QUEUE = "timers"  # topology.json queues.timers
+PAUSED_RETRY_SECONDS = 5  # a fold that finds a rebuild's lease tries again this much later
 
 _scheduled: dict[str, float] = {}
 _lock = threading.Lock()
@@ -116,6 +127,9 @@ def fold(tenant_id: str, now: datetime | None = None) -> str:
     commit queues itself for the next second instead, and a backlog goes on in the next second's."""
     zone = tally.zone(time_zone(tenant_id))
     counted, more = _fold_page(tenant_id, zone, now)
+    if counted == PAUSED:
+        _queue(tenant_id, math.ceil(time.time() + PAUSED_RETRY_SECONDS), again=True)
+        return "reports-paused-for-rebuild"
     if counted is None:
         _queue(tenant_id, math.ceil(time.time() + FOLD_SPACING_SECONDS), again=True)
         return "reports-deferred"
@@ -125,11 +139,26 @@ def fold(tenant_id: str, now: datetime | None = None) -> str:
     return f"reports-folded-{counted}"
 
 
+PAUSED = -1  # _fold_page's count when a rebuild holds the lease
+
+
+def leased(place: dict[str, Any], now_ms: float | None = None) -> bool:
+    """Whether a rebuild holds the fold's place (its lease not expired)."""
+    lease = place.get("rebuild")
+    if not isinstance(lease, dict):
+        return False
+    until = lease.get("untilMs")
+    now_ms = time.time() * 1000 if now_ms is None else now_ms
+    return isinstance(until, int | float) and until > now_ms
+
+
 def _fold_page(tenant_id: str, zone: Any, now: datetime | None) -> tuple[int | None, bool]:
     """(messages counted, whether more wait); (None, False) when the last fold committed less than
-    a second ago."""
+    a second ago; (:data:`PAUSED`, False) while a rebuild holds the place."""
     for _ in range(store.PRECONDITION_RETRIES):
         version = store.get_report_fold(tenant_id)
+        if leased(version.data):
+            return PAUSED, False
         if version.exists and version.update_time is not None:
             age = (datetime.now(UTC) - version.update_time).total_seconds()
             if age < FOLD_SPACING_SECONDS:
@@ -145,15 +174,39 @@ def _fold_page(tenant_id: str, zone: Any, now: datetime | None) -> tuple[int | N
         )
         if not fresh:
             return 0, False
-        days, states, last_at, last_ids = count(tenant_id, zone, fresh)
-        stored = store.get_report_days(tenant_id, list(days))
-        merged = {day: tally.merge_day(stored.get(day), delta) for day, delta in days.items()}
-        if last_at == after_at:
-            last_ids |= after_ids
-        place = {"afterAt": last_at, "afterIds": sorted(last_ids), "foldedAt": store.server_time()}
-        if store.commit_report_fold(tenant_id, version, place, merged, states):
-            return len(fresh), len(found) >= FOLD_PAGE + len(after_ids)
+        total = len(fresh)
+        counted = count(tenant_id, zone, fresh)
+        while (
+            store.report_fold_writes(counted.days, counted.channels, counted.states)
+            > store.REPORT_BATCH_WRITES
+        ):
+            fresh = fresh[: len(fresh) // 2]  # too many documents for one batch: count fewer now
+            counted = count(tenant_id, zone, fresh)
+        stored = store.get_report_days(tenant_id, list(counted.days))
+        merged = {day: tally.merge_day(stored.get(day), delta) for day, delta in counted.days.items()}
+        stored_channels = store.get_report_channel_days(tenant_id, list(counted.channels))
+        channels = {
+            doc_id: tally.merge_day(stored_channels.get(doc_id), delta)
+            for doc_id, delta in counted.channels.items()
+        }
+        last_ids = counted.last_ids | after_ids if counted.last_at == after_at else counted.last_ids
+        place = {"afterAt": counted.last_at, "afterIds": sorted(last_ids), "foldedAt": store.server_time()}
+        if store.commit_report_fold(tenant_id, version, place, merged, counted.states, channels):
+            more = len(found) >= FOLD_PAGE + len(after_ids) or len(fresh) < total
+            return len(fresh), more
     raise TransientError(f"the reports of tenant {tenant_id} kept changing while folding")
+
+
+@dataclass
+class Counted:
+    """Messages counted into deltas: the day documents and channel documents, the conversation
+    states that changed, the last ``reportAt`` counted and the messages counted at exactly it."""
+
+    days: dict[str, dict[str, Any]]
+    channels: dict[str, dict[str, Any]]
+    states: dict[str, dict[str, Any]]
+    last_at: Any
+    last_ids: set[str]
 
 
 def count(
@@ -161,10 +214,9 @@ def count(
     zone: Any,
     messages: list[store.ReportMessage],
     states: dict[str, dict[str, Any]] | None = None,
-) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], Any, set[str]]:
-    """Count ``messages`` (in order) into day deltas; return (days, the conversation states that
-    changed, the last ``reportAt`` counted, the messages counted at exactly that time). ``states``
-    given (the rebuild): start from those and update them in place; else read them."""
+) -> Counted:
+    """Count ``messages`` (in order) into day deltas. ``states`` given (the rebuild): start from
+    those and update them in place; else read them."""
     conversation_ids = list(dict.fromkeys(m.conversation_id for m in messages))
     if states is None:
         states = store.get_report_states(tenant_id, conversation_ids)
@@ -178,4 +230,4 @@ def count(
             changed.add(message.conversation_id)
     last_at = messages[-1].data.get("reportAt")
     last_ids = {key(m) for m in messages if m.data.get("reportAt") == last_at}
-    return figures.days, {cid: states[cid] for cid in changed}, last_at, last_ids
+    return Counted(figures.days, figures.channels, {cid: states[cid] for cid in changed}, last_at, last_ids)

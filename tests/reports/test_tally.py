@@ -95,3 +95,99 @@ def test_merged_days_add_up_and_the_page_reads_them() -> None:
     assert [row["key"] for row in page["breakdown"]["agent"]] == ["a"]
     other = api.summarize([merged], date(2026, 11, 29), date(2026, 11, 29), "telegram")
     assert other["totals"]["in"] == 0
+
+
+def rating(at_ms: int, score: int, ask: str = "ask1", replaces: dict | None = None) -> tally.Message:
+    details = {"score": score, "comment": "", "source": "buttons", "askId": ask, "replaces": replaces}
+    return activity("rate", at_ms, **details)
+
+
+DAY_MS = 86_400_000
+
+
+def test_ratings_count_per_score_and_a_change_moves_the_earlier_score_off_its_day() -> None:
+    figures, states = run(
+        [
+            message("in", T0),
+            activity("assign", T0 + 1_000, assigneeId="dana"),
+            activity("labels", T0 + 2_000, added=[{"id": "vip", "name": "VIP"}], removed=[]),
+            rating(T0 + 3_000, 5),
+            rating(T0 + 3_000, 5),  # the same line seen again: counted once
+            rating(T0 + DAY_MS, 2, replaces={"score": 5, "atMs": T0 + 3_000}),  # changed next day
+            rating(T0 + DAY_MS + 5_000, 4, ask="ask2"),  # a later ask
+        ]
+    )
+    first, second = figures.days["2026-11-29"], figures.days["2026-11-30"]
+    assert "csat" not in first["dims"]["all"]  # the 5 was taken back off its own day
+    assert second["dims"]["all"]["csat"] == {"2": 1, "4": 1}
+    for dim in ("agent:dana", "label:vip", "team:support", "channel:whatsapp"):
+        assert second["dims"][dim]["csat"] == {"2": 1, "4": 1}, dim
+    scoped = figures.channels["2026-11-30_whatsapp"]
+    assert scoped["channel"] == "whatsapp" and scoped["dims"]["agent:dana"]["csat"] == {"2": 1, "4": 1}
+    assert set(scoped["dims"]) == {"agent:dana", "team:support", "label:vip"}
+    assert states["c1"]["csat"]["askId"] == "ask2" and states["c1"]["csat"]["score"] == 4
+    merged = tally.merge_day(None, first)
+    assert "csat" not in merged["dims"]["all"] and merged["dims"]["all"]["in"] == 1
+
+
+def test_a_change_folded_after_its_rating_takes_it_back_under_the_dimensions_it_was_counted_under() -> None:
+    states: dict[str, dict] = {}
+    conversations = {"c1": {"channel": "whatsapp"}}
+    earlier = tally.Tally(tally.zone("UTC"))
+    for item in [message("in", T0), activity("assign", T0 + 1, assigneeId="ana"), rating(T0 + 2, 1)]:
+        tally.apply(earlier, states, conversations, item)
+    stored = tally.merge_day(None, earlier.days["2026-11-29"])
+    stored_channel = tally.merge_day(None, earlier.channels["2026-11-29_whatsapp"])
+    later = tally.Tally(tally.zone("UTC"))  # the next fold: the conversation changed hands meanwhile
+    tally.apply(later, states, conversations, activity("assign", T0 + 3, assigneeId="ben"))
+    tally.apply(later, states, conversations, rating(T0 + 4, 5, replaces={"score": 1, "atMs": T0 + 2}))
+    day = tally.merge_day(stored, later.days["2026-11-29"])
+    channel = tally.merge_day(stored_channel, later.channels["2026-11-29_whatsapp"])
+    assert day["dims"]["all"]["csat"] == {"5": 1}
+    assert "agent:ana" not in day["dims"] and day["dims"]["agent:ben"] == {"csat": {"5": 1}}
+    assert "agent:ana" not in channel["dims"] and channel["dims"]["agent:ben"] == {"csat": {"5": 1}}
+
+
+def test_a_change_of_a_rating_the_state_no_longer_remembers_follows_replaces() -> None:
+    figures, _ = run(
+        [
+            message("in", T0),
+            rating(T0 + 1_000, 3, ask="ask1"),
+            rating(T0 + 2_000, 5, ask="ask2"),
+            rating(T0 + 3_000, 4, ask="ask1", replaces={"score": 3, "atMs": T0 + 1_000}),
+            rating(T0 + 4_000, 9, ask="ask3"),  # not a score: ignored
+        ]
+    )
+    assert figures.days["2026-11-29"]["dims"]["all"]["csat"] == {"4": 1, "5": 1}
+
+
+def test_the_page_gives_ratings_average_csat_share_and_distribution_and_narrows_tables_by_channel() -> None:
+    figures, _ = run([message("in", T0), activity("assign", T0 + 1, assigneeId="dana"), rating(T0 + 2, 4)])
+    other = tally.Tally(tally.zone("UTC"))
+    states: dict[str, dict] = {}
+    for line in [
+        {"direction": "system", "type": "activity", "activity": {"verb": "assign", "assigneeId": "eli"}},
+        {"direction": "in", "channel": "telegram"},
+        {"direction": "system", "type": "activity", "activity": {"verb": "rate", "score": 1, "askId": "x"}},
+    ]:
+        telegram = tally.Message("c2", {**line, "sentAtMs": T0 + 5})
+        tally.apply(other, states, {"c2": {"channel": "telegram"}}, telegram)
+    day = tally.merge_day(tally.merge_day(None, figures.days["2026-11-29"]), other.days["2026-11-29"])
+    scoped = [figures.channels["2026-11-29_whatsapp"], other.channels["2026-11-29_telegram"]]
+    every = api.summarize([day], date(2026, 11, 29), date(2026, 11, 29), None, scoped)
+    assert every["totals"]["csat"] == {
+        "ratings": 2,
+        "average": 2.5,
+        "percent": 50.0,
+        "distribution": [1, 0, 0, 1, 0],
+    }
+    assert {row["key"]: row["csatPercent"] for row in every["breakdown"]["agent"]} == {
+        "dana": 100.0,
+        "eli": 0.0,
+    }
+    assert every["days"][0]["csatRatings"] == 2 and every["days"][0]["csatAverage"] == 2.5
+    narrowed = api.summarize([day], date(2026, 11, 29), date(2026, 11, 29), "telegram", scoped)
+    assert [row["key"] for row in narrowed["breakdown"]["agent"]] == ["eli"]
+    assert narrowed["breakdown"]["agent"][0]["in"] == 1 and narrowed["totals"]["csat"]["ratings"] == 1
+    assert [row["key"] for row in narrowed["breakdown"]["channel"]] == ["telegram", "whatsapp"]
+    assert api.csat({})["average"] is None and api.csat({})["percent"] is None

@@ -290,7 +290,24 @@ export interface ReportCounts {
   out: number;
 }
 
-export interface ReportDay extends ReportCounts {
+/** Customers' ratings (1-5): how many, their mean, the share of 4 and 5 in % (null with none),
+ * and how many of each score. */
+export interface ReportCsat {
+  ratings: number;
+  average: number | null;
+  percent: number | null;
+  distribution: number[];
+}
+
+/** The ratings' figures of a day or a breakdown row. */
+export interface ReportCsatColumns {
+  csatRatings: number;
+  csatAverage: number | null;
+  csatPercent: number | null;
+  csatDistribution: number[];
+}
+
+export interface ReportDay extends ReportCounts, ReportCsatColumns {
   day: string;
   frtMedian: number | null;
   frtP90: number | null;
@@ -299,7 +316,7 @@ export interface ReportDay extends ReportCounts {
   resP90: number | null;
 }
 
-export interface ReportRow extends ReportCounts {
+export interface ReportRow extends ReportCounts, ReportCsatColumns {
   key: string;
   name: string;
   frtMedian: number | null;
@@ -316,7 +333,7 @@ export interface ReportPage {
   timeZone: string;
   channel: string | null;
   channels: string[];
-  totals: ReportCounts & { frt: ReportDuration; res: ReportDuration };
+  totals: ReportCounts & { frt: ReportDuration; res: ReportDuration; csat: ReportCsat };
   days: ReportDay[];
   /** [weekday, Monday first][hour 0-23] */
   hourOfWeek: { in: number[][]; opened: number[][] };

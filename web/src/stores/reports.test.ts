@@ -8,12 +8,14 @@ vi.mock("firebase/firestore", async () => (await import("../testing/fakeFirebase
 import type { ReportPage } from "../lib/api";
 import { initFirebase } from "../lib/firebase";
 import { fakeAuth, fakeServer, fakeUser, resetFirebase } from "../testing/fakeFirebase";
-import { formatDuration, reportCsv, useReports } from "./reports";
+import { formatDuration, formatPercent, formatScore, reportCsv, useReports } from "./reports";
 
 const AGENT_API = "http://f.test/agent_api";
 initFirebase({ projectId: "demo", apiKey: "k", functions: { send_message: "s", agent_api: AGENT_API, create_app: "c", chat_api: "x" } });
 
-const row = { opened: 2, resolved: 1, in: 5, out: 3, frtMedian: 64.2, frtP90: 128.9, frtMean: 80, resMedian: 600, resP90: null };
+const csat = { csatRatings: 3, csatAverage: 4.33, csatPercent: 66.7, csatDistribution: [0, 0, 1, 0, 2] };
+const noCsat = { csatRatings: 0, csatAverage: null, csatPercent: null, csatDistribution: [0, 0, 0, 0, 0] };
+const row = { opened: 2, resolved: 1, in: 5, out: 3, frtMedian: 64.2, frtP90: 128.9, frtMean: 80, resMedian: 600, resP90: null, ...csat };
 const PAGE: ReportPage = {
   fromDay: "2026-12-06",
   toDay: "2026-12-07",
@@ -24,9 +26,10 @@ const PAGE: ReportPage = {
     opened: 2, resolved: 1, in: 5, out: 3,
     frt: { n: 2, mean: 80, median: 64.2, p90: 128.9 },
     res: { n: 1, mean: 600, median: 600, p90: 600 },
+    csat: { ratings: 3, average: 4.33, percent: 66.7, distribution: [0, 0, 1, 0, 2] },
   },
   days: [
-    { day: "2026-12-06", opened: 0, resolved: 0, in: 0, out: 0, frtMedian: null, frtP90: null, frtMean: null, resMedian: null, resP90: null },
+    { day: "2026-12-06", opened: 0, resolved: 0, in: 0, out: 0, frtMedian: null, frtP90: null, frtMean: null, resMedian: null, resP90: null, ...noCsat },
     { day: "2026-12-07", ...row },
   ],
   hourOfWeek: { in: Array.from({ length: 7 }, () => Array(24).fill(0)), opened: Array.from({ length: 7 }, () => Array(24).fill(0)) },
@@ -77,17 +80,21 @@ describe("the reports store", () => {
     expect(reports.page?.totals.opened).toBe(2);
   });
 
-  it("writes a CSV of days and breakdowns, whole seconds, formulas and commas quoted", () => {
+  it("writes a CSV of days and breakdowns with their CSAT, whole seconds, formulas and commas quoted", () => {
     const lines = reportCsv(PAGE).trimEnd().split("\r\n");
     expect(lines[0]).toBe(
       "section,key,name,opened,resolved,messages_in,messages_out,first_response_median_s,first_response_p90_s," +
-        "first_response_mean_s,resolution_median_s,resolution_p90_s",
+        "first_response_mean_s,resolution_median_s,resolution_p90_s,csat_ratings,csat_average,csat_percent",
     );
-    expect(lines[1]).toBe("day,2026-12-06,2026-12-06,0,0,0,0,,,,,");
-    expect(lines[2]).toBe("day,2026-12-07,2026-12-07,2,1,5,3,64,129,80,600,");
-    expect(lines[4]).toBe('agent,u1,"=HYPERLINK(""x"")",2,1,5,3,64,129,80,600,');
-    expect(lines[5]).toBe('label,lb1,"VIP, gold",2,1,5,3,64,129,80,600,');
+    expect(lines[1]).toBe("day,2026-12-06,2026-12-06,0,0,0,0,,,,,,0,,");
+    expect(lines[2]).toBe("day,2026-12-07,2026-12-07,2,1,5,3,64,129,80,600,,3,4.33,66.7");
+    expect(lines[4]).toBe('agent,u1,"=HYPERLINK(""x"")",2,1,5,3,64,129,80,600,,3,4.33,66.7');
+    expect(lines[5]).toBe('label,lb1,"VIP, gold",2,1,5,3,64,129,80,600,,3,4.33,66.7');
     expect(lines).toHaveLength(6);
+  });
+
+  it("formats CSAT shares and average scores for people", () => {
+    expect([formatPercent(null), formatPercent(66.7), formatScore(undefined), formatScore(4.333)]).toEqual(["–", "67%", "–", "4.3"]);
   });
 
   it("formats durations for people", () => {

@@ -4,7 +4,7 @@
 import { defineStore } from "pinia";
 import { ref } from "vue";
 
-import { api, ApiError, type ReportPage, type ReportRow } from "../lib/api";
+import { api, ApiError, type ReportDay, type ReportPage, type ReportRow } from "../lib/api";
 
 const DAY_MS = 86_400_000;
 
@@ -29,24 +29,42 @@ function cell(value: string | number | null): string {
 }
 
 const COLUMNS = ["opened", "resolved", "in", "out", "frtMedian", "frtP90", "frtMean", "resMedian", "resP90"] as const;
+const CSAT_COLUMNS = ["csatRatings", "csatAverage", "csatPercent"] as const;
 
 function seconds(value: number | null): number | null {
   return value === null ? null : Math.round(value);
 }
 
+/** A CSAT share as people read it: "83%"; "–" with no rating. */
+export function formatPercent(value: number | null | undefined): string {
+  return value === null || value === undefined ? "–" : `${Math.round(value)}%`;
+}
+
+/** An average score: "4.3"; "–" with no rating. */
+export function formatScore(value: number | null | undefined): string {
+  return value === null || value === undefined ? "–" : value.toFixed(1);
+}
+
+function cells(row: ReportDay | ReportRow): (string | number | null)[] {
+  return [
+    ...COLUMNS.map((c) => (c.startsWith("frt") || c.startsWith("res") ? seconds(row[c]) : row[c])),
+    ...CSAT_COLUMNS.map((c) => row[c] ?? null),
+  ];
+}
+
 /** The page's figures as CSV: one row per day, then one per channel, agent, team and label
- * (durations in whole seconds). Cells that a spreadsheet would run as a formula are quoted. */
+ * (durations in whole seconds; CSAT: ratings, average score, share of 4 and 5 in %). Cells that a spreadsheet would run as a formula are quoted. */
 export function reportCsv(page: ReportPage): string {
   const header = ["section", "key", "name", "opened", "resolved", "messages_in", "messages_out",
     "first_response_median_s", "first_response_p90_s", "first_response_mean_s",
-    "resolution_median_s", "resolution_p90_s"];
+    "resolution_median_s", "resolution_p90_s", "csat_ratings", "csat_average", "csat_percent"];
   const rows: (string | number | null)[][] = [header];
   for (const day of page.days) {
-    rows.push(["day", day.day, day.day, ...COLUMNS.map((c) => (c.startsWith("frt") || c.startsWith("res") ? seconds(day[c]) : day[c]))]);
+    rows.push(["day", day.day, day.day, ...cells(day)]);
   }
   for (const section of ["channel", "agent", "team", "label"] as const) {
     for (const row of page.breakdown[section] as ReportRow[]) {
-      rows.push([section, row.key, row.name, ...COLUMNS.map((c) => (c.startsWith("frt") || c.startsWith("res") ? seconds(row[c]) : row[c]))]);
+      rows.push([section, row.key, row.name, ...cells(row)]);
     }
   }
   return rows.map((row) => row.map(cell).join(",")).join("\r\n") + "\r\n";
