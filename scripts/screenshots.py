@@ -478,10 +478,19 @@ def synthetic_reports(tenant_id: str, agents: list[str], days: int = 14) -> None
             )
         if rng.random() < 0.8:
             line = {"verb": "resolve", "actorId": agent}
-            put(
-                first + int(rng.lognormvariate(7.5, 0.8) * 1000),
-                {"direction": "system", "type": "activity", "activity": line},
-            )
+            resolved = first + int(rng.lognormvariate(7.5, 0.8) * 1000)
+            put(resolved, {"direction": "system", "type": "activity", "activity": line})
+            if rng.random() < 0.45:  # about half the customers asked answer the CSAT question
+                score = rng.choices([1, 2, 3, 4, 5], weights=[1, 1, 2, 5, 8])[0]
+                rating = {
+                    "verb": "rate",
+                    "score": score,
+                    "comment": "",
+                    "source": "buttons",
+                    "askId": f"ask-{conversation}",
+                    "replaces": None,
+                }
+                put(resolved + 120_000, {"direction": "system", "type": "activity", "activity": rating})
     store.replace_report_days(tenant_id, "0000-00-00", "9999-99-99", figures.days, figures.channels)
 
 
