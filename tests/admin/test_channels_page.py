@@ -383,3 +383,31 @@ def test_silence_counts_from_the_last_reconnection() -> None:
         cli.channel_verdict({**old_webhook, "connectedAt": now - timedelta(minutes=2)}, now)[0] == "healthy"
     )
     assert cli.channel_verdict({"connectedAt": now, "disconnectedAt": now}, now)[0] == "disconnected"
+
+
+def test_a_twilio_number_that_is_not_on_the_account_is_refused_before_anything_is_saved(
+    clean_stack: LocalStack, admin: str
+) -> None:
+    twilio = next(a for a in accounts() if a.kind == "twilio")
+    clean_stack.sandbox.register_account("twilio", twilio.external_id, twilio.token, **twilio.details)
+    stranger = "+1555" + str((int(twilio.external_id[-7:]) + 1) % 10**7).zfill(7)
+    for action in ("test_channel", "connect_channel"):
+        answer = call(
+            clean_stack,
+            admin,
+            action,
+            **{**account_body(twilio, twilio.token, name="Not ours"), "externalId": stranger},
+        )
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == "number_not_on_account"
+        assert stranger in answer.json()["error"]["message"]
+        assert twilio.options["accountSid"] in answer.json()["error"]["message"]
+    assert store.resolve_route(f"twilio:{stranger}") is None
+    assert store.get_channel(TENANT, f"twilio-{stranger}".replace("+", "")) is None
+    listed = [
+        r for r in clean_stack.sandbox.requests("twilio") if r.path.endswith("/IncomingPhoneNumbers.json")
+    ]
+    assert listed and listed[-1].query["PhoneNumber"] == [stranger]
+
+    ours = call(clean_stack, admin, "test_channel", **account_body(twilio, twilio.token))
+    assert ours.status_code == 200 and ours.json()["account"]["numberChecked"] is True, ours.text
