@@ -16,6 +16,8 @@ rows for a bulk action; saved as ``docs/team-inbox.png``.
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --team-page [--out docs/team-page.png]
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --reports [--out docs/reports-page.png]
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py --operations [--out docs/operations-page.png]
+    PYTHONPATH=. .venv/bin/python scripts/screenshots.py --audit-log [--out docs/audit-log.png]
+    PYTHONPATH=. .venv/bin/python scripts/screenshots.py --settings [--out docs/settings-page.png]
 
 With ``--channels``: the admin console's channels page; an admin fills in a new WhatsApp number and
 tests its token, with the demo's channels below (one has had a webhook, one a refused send).
@@ -36,6 +38,11 @@ With ``--operations``: messages to two numbers nobody had connected wait in quar
 are connected to the demo workspace, a channel reports an expired token (the "channel unhealthy"
 alert), and an admin opens the operations page, one payload masked, the other revealed; saved as
 ``docs/operations-page.png``.
+
+With ``--audit-log`` / ``--settings``: the demo owner runs the workspace for a while through the same
+code as the console (members added, an invitation, a role changed, an agent deactivated, business
+hours and the auto-reply saved), then opens the audit log (``docs/audit-log.png``) or the settings
+page (``docs/settings-page.png``).
 """
 
 from __future__ import annotations
@@ -588,6 +595,89 @@ def operations_page(out: Path) -> None:
             browser.close()
 
 
+def _owner_at_work() -> Any:
+    """The demo owner's morning, through the console's own code: two members added, one invited, a
+    role changed, an agent deactivated, the workspace's hours and auto-reply saved. Their login."""
+    from infra.local import demo
+    from shared import auth, team, workspace
+
+    demo.seed()
+    demo.seed_agents()
+    login = demo.DEMO_AGENTS[0]
+    uid = next(u for u, a in store_agents(demo.DEMO_TENANT) if a.get("email") == login.email)
+    owner = auth.Caller(uid=uid, tenant_id=demo.DEMO_TENANT, role="owner", name=login.name, email=login.email)
+    team.add_member(owner, "sam@demo.test", "Sam Support", "agent", PASSWORD)
+    team.add_member(owner, "tom@demo.test", "Tom Temp", "agent", PASSWORD)
+    team.invite(owner, "jo@demo.test", "Jo Newcomer", "agent")
+    sam = next(u for u, a in store_agents(demo.DEMO_TENANT) if a.get("email") == "sam@demo.test")
+    tom = next(u for u, a in store_agents(demo.DEMO_TENANT) if a.get("email") == "tom@demo.test")
+    team.set_role(owner, sam, "admin")
+    team.deactivate(owner, tom)
+    weekdays = [["09:00", "12:30"], ["13:30", "18:00"]]
+    workspace.save(
+        owner,
+        workspace.WorkspaceSettings.model_validate(
+            {
+                "name": "Demo Shop",
+                "timeZone": "Europe/Paris",
+                "businessHours": {
+                    **{day: weekdays for day in ("mon", "tue", "wed", "thu", "fri")},
+                    "sat": [["10:00", "14:00"]],
+                },
+                "autoReply": {
+                    "enabled": True,
+                    "text": "Thanks for writing! We are closed now and answer from 9:00 (Paris time).",
+                },
+                "replyWindowReminderMinutes": 60,
+                "retentionDays": 365,
+            }
+        ),
+    )
+    return login
+
+
+def _owner_opens(out: Path, page_id: str, ready: str) -> None:
+    """The owner's morning (:func:`_owner_at_work`), then the admin page ``page_id`` saved to ``out``
+    once ``ready`` (a test id) shows."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from infra.local.browser import CHROMIUM, CHROMIUM_ARGS
+    from infra.local.dashboard import DashboardServer
+    from infra.local.stack import LocalStack
+
+    with LocalStack() as stack:
+        stack.apply_env()
+        login = _owner_at_work()
+        with DashboardServer(stack) as dashboard, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+            page = browser.new_context(
+                viewport={"width": 1280, "height": 900}, device_scale_factor=1
+            ).new_page()
+            page.goto(dashboard.url)
+            page.get_by_label("Email").fill(login.email)
+            page.get_by_label("Password").fill(login.password)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_test_id("nav-admin").click()
+            page.get_by_test_id(f"admin-nav-{page_id}").click()
+            expect(page.get_by_test_id(ready).first).to_be_visible(timeout=30_000)
+            page.mouse.move(1270, 890)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out))
+            browser.close()
+
+
+def audit_log(out: Path) -> None:
+    """The admin console's audit log after the owner's morning."""
+    _owner_opens(out, "audit", "audit-entry")
+
+
+def settings_page(out: Path) -> None:
+    """The admin console's settings page: business hours, the auto-reply, reminder, retention."""
+    _owner_opens(out, "settings", "hours-from")
+
+
 # --flag: (what makes it, the file under docs/, help). Without a flag: the thread with media.
 OTHER_SCREENS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "team-inbox": (team_inbox, "team-inbox.png", "the team inbox: labels, activity, bulk"),
@@ -596,6 +686,8 @@ OTHER_SCREENS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "team-page": (team_page, "team-page.png", "the admin console's team page"),
     "reports": (reports_page, "reports-page.png", "the admin console's reports page"),
     "operations": (operations_page, "operations-page.png", "the admin console's operations page"),
+    "audit-log": (audit_log, "audit-log.png", "the admin console's audit log"),
+    "settings": (settings_page, "settings-page.png", "the admin console's settings page"),
 }
 
 

@@ -203,7 +203,8 @@ def reconnect_channel(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def disconnect_channel(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    """agent_api ``disconnect_channel`` -> ``{channelId, routeDeleted, secretDeleted, providerNote}``."""
+    """agent_api ``disconnect_channel`` -> ``{channelId, routeDeleted, secretDeleted, providerNote,
+    providerWarning}``; a warning (the provider refused or could not be reached) is in the audit entry."""
     request = ChannelAction.model_validate(body)
     require_admin(caller, "disconnecting a channel")
     from shared import store
@@ -215,11 +216,15 @@ def disconnect_channel(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         "channel.disconnect",
         _target(request.channelId, channel.get("name"), channel.get("kind")),
         before={"kind": channel.get("kind"), "externalId": channel.get("externalId")},
-        details={"route": done["route"]},
+        details={
+            "route": done["route"],
+            **({"warning": done["providerWarning"]} if done["providerWarning"] else {}),
+        },
     )
     return {
         "channelId": request.channelId,
         "routeDeleted": done["routeDeleted"],
         "secretDeleted": done["secretDeleted"],
         "providerNote": done["providerNote"],
+        "providerWarning": done["providerWarning"],
     }

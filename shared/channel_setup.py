@@ -354,27 +354,70 @@ def reconnect(tenant_id: str, channel_id: str, webhook_url: str | None = None) -
     return connect(request, token)
 
 
+def _shared_subscription(
+    adapter: ChannelAdapter, tenant_id: str, channel_id: str, channel: dict[str, Any]
+) -> bool:
+    """Whether another connected channel (of any workspace) relies on the provider subscription
+    this one's :meth:`~shared.channels.base.ChannelAdapter.disconnect` would remove."""
+    from shared import store
+
+    key = adapter.subscription_key(channel)
+    if key is None:
+        return False
+    for other_tenant, other_id, other in store.list_channels():
+        if (other_tenant, other_id) == (tenant_id, channel_id) or other.get("disconnectedAt"):
+            continue
+        try:
+            other_key = adapter_for(str(other.get("kind"))).subscription_key(other)
+        except Refused:
+            continue
+        if other_key == key:
+            return True
+    return False
+
+
 def disconnect(tenant_id: str, channel_id: str) -> dict[str, Any]:
     """Stop a channel: its route is deleted (its webhooks are quarantined as unknown_route from now
-    on), the provider told to stop sending where it can (``adapter.disconnect``), its token deleted
-    from Secret Manager, and the channel document marked ``disconnectedAt`` (kept: its conversations
-    stay readable). A provider account secret shared with other channels is kept."""
+    on), the provider told to stop sending where it can (``adapter.disconnect``: Meta's Page
+    subscription removed, Telegram's webhook deleted), its token deleted from Secret Manager, and the
+    channel document marked ``disconnectedAt`` (kept: its conversations stay readable). A provider
+    account secret shared with other channels is kept, and so is a provider subscription another
+    connected channel still uses (a Page behind both a Messenger and an Instagram channel).
+
+    The provider's refusal, or failing to reach it, never blocks the disconnection: it is answered
+    as ``providerWarning`` (the caller records it in the audit entry) and written as the channel's
+    ``health.lastError`` (``kind: disconnect_incomplete``), where the channels page shows it."""
     from shared import secrets, store
 
     channel = _channel(tenant_id, channel_id)
     adapter = adapter_for(str(channel.get("kind")))
     request = _request_of(tenant_id, channel_id, channel)
     name = secrets.channel_token_name(tenant_id, channel_id)
-    provider_note = None
+    provider_note = warning = None
     try:
         token = secrets.secret(name)
     except Exception:  # noqa: BLE001 - already gone: nothing to tell the provider with
         token = None
-    if token is not None:
+    if token is not None and _shared_subscription(adapter, tenant_id, channel_id, channel):
+        provider_note = "the provider subscription is kept: another connected channel uses it"
+    elif token is not None:
         try:
             adapter.disconnect(request.connection(), token)
         except ProviderError as exc:
-            provider_note = f"the provider refused to stop sending: {exc}"
+            warning = f"the provider may still send this account's webhooks: {exc}"
+            provider_note = warning
+            store.update_channel_health(
+                tenant_id,
+                channel_id,
+                {
+                    "lastError": {
+                        "code": exc.code,
+                        "reason": warning[:500],
+                        "kind": "disconnect_incomplete",
+                        "at": _now(),
+                    }
+                },
+            )
     route_deleted = store.disconnect_channel(tenant_id, channel_id, request.route_key)
     store.update_channel(tenant_id, channel_id, {"credential": store.delete_field()})
     secret_deleted = secrets.delete_secret(name)
@@ -385,4 +428,5 @@ def disconnect(tenant_id: str, channel_id: str) -> dict[str, Any]:
         "routeDeleted": route_deleted,
         "secretDeleted": secret_deleted,
         "providerNote": provider_note,
+        "providerWarning": warning,
     }

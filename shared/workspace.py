@@ -97,7 +97,10 @@ class WorkspaceSettings(BaseModel):
                 if not _HOUR.match(start) or not _HOUR.match(end) or start == "24:00":
                     raise ValueError(f"{day}: {start}-{end} is not a range of HH:MM times (00:00 to 24:00)")
                 if _minutes(start) >= _minutes(end):
-                    raise ValueError(f"{day}: {start}-{end} ends before it starts")
+                    raise ValueError(
+                        f"{day}: {start}-{end} ends before it starts (hours past midnight are two ranges: "
+                        f"{start}-24:00, then 00:00-{end} on the next day)"
+                    )
                 if _minutes(start) < previous_end:
                     raise ValueError(f"{day}: the ranges overlap")
                 previous_end = _minutes(end)

@@ -339,6 +339,15 @@ class ProviderSandbox:
         self.accounts.add(account)
         return account
 
+    def subscribed_fields(self, page_id: str) -> list[str]:
+        """The webhook fields our app is subscribed to on ``page_id`` (``POST
+        /{page-id}/subscribed_apps``); empty when it is not (never subscribed, or ``DELETE``d)."""
+        from infra.local.sandbox_meta import MetaGraphApi
+
+        api = self._api_for("messenger")
+        assert isinstance(api, MetaGraphApi)
+        return api.subscribed_fields(page_id)
+
     def set_templates(self, waba_id: str, templates: list[dict[str, Any]]) -> None:
         """Give WhatsApp Business Account ``waba_id`` these message templates (Graph's shape:
         name, language, status, category, components, id) instead of the demo ones."""

@@ -578,10 +578,10 @@ class MetaGraphApi:
     # -- routing -----------------------------------------------------------------------------------
 
     def route(self, call: Call, accounts: AccountBook) -> Route | None:
-        """Claim ``POST /v{N}.0/{id}/messages`` and ``POST|GET /v{N}.0/{page-id}/subscribed_apps``;
+        """Claim ``POST /v{N}.0/{id}/messages`` and ``POST|GET|DELETE /v{N}.0/{page-id}/subscribed_apps``;
         decide the channel from the registered account."""
         subscribed = _SUBSCRIBED_APPS_PATH.match(call.path)
-        if subscribed is not None and call.method in {"GET", "POST"}:
+        if subscribed is not None and call.method in {"GET", "POST", "DELETE"}:
             pages = _page_accounts(subscribed["node"], accounts)
             return Route(
                 channel=pages[0].channel if pages else None,
@@ -945,7 +945,11 @@ class MetaGraphApi:
         self, page_id: str, call: Call, params: Mapping[str, Any], accounts: AccountBook
     ) -> dict[str, Any]:
         """``POST`` subscribes our app to the Page's webhook ``subscribed_fields`` (a Page token is
-        required) and answers ``{"success": true}``; ``GET`` lists the subscription."""
+        required) and answers ``{"success": true}``; ``GET`` lists the subscription; ``DELETE``
+        removes it and answers ``{"success": true}`` (whether or not it was there). No token is 104,
+        a token Meta does not know 190, another Page's token 100/33; a Page token registered with
+        ``permissions`` that lack ``pages_manage_metadata`` may read but not change the subscription
+        (200, HTTP 403)."""
         token = _token(call, params)
         if not token:
             message, _ = _GRAPH_CODES[104]
@@ -962,6 +966,13 @@ class MetaGraphApi:
                 subcode=33,
                 type="GraphMethodException",
             )
+        if call.method != "GET" and not _may_manage_page(page_id, token, accounts):
+            message, status = _GRAPH_CODES[200]
+            raise GraphError(200, message, http_status=status)
+        if call.method == "DELETE":
+            with self._lock:
+                self._subscriptions.pop(page_id, None)
+            return {"success": True}
         if call.method == "GET":
             fields = self.subscribed_fields(page_id)
             if not fields:
@@ -1555,6 +1566,18 @@ class MetaGraphApi:
             if key not in self._conversations:
                 self._conversations[key] = secrets.token_hex(16)
             return self._conversations[key]
+
+
+def _may_manage_page(page_id: str, token: str, accounts: AccountBook) -> bool:
+    """Whether ``token`` (one of the Page's) carries ``pages_manage_metadata``: a token registered
+    without ``permissions`` has every permission the app asked for."""
+    for account in _page_accounts(page_id, accounts):
+        if account.token == token:
+            granted = account.details.get("permissions")
+            if granted is None:
+                return True
+            return "pages_manage_metadata" in {p.strip() for p in str(granted).split(",")}
+    return False
 
 
 def _page_accounts(page_id: str, accounts: AccountBook) -> list[Account]:

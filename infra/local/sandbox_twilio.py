@@ -1,5 +1,11 @@
 """Twilio's Messages API in the provider sandbox: ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``,
-and ``GET /2010-04-01/Accounts/{AccountSid}.json`` (the Account resource: a credentials check).
+``GET /2010-04-01/Accounts/{AccountSid}.json`` (the Account resource: a credentials check), and the
+account's phone numbers: ``GET .../IncomingPhoneNumbers.json`` (list; ``PhoneNumber`` filters, ``*``
+matching any one digit; ``PageSize`` 1-1000, default 50; the page's ``incoming_phone_numbers`` with
+``first_page_uri``, ``next_page_uri``, ``page``, ``page_size``, ``start``, ``end``, ``uri``) and
+``GET .../IncomingPhoneNumbers/{PN sid}.json`` (one, or 20404 "The requested resource ... was not
+found"). An account's numbers are the E.164 numbers of its registered senders (``whatsapp:+E164``
+senders count as their number; short codes are not IncomingPhoneNumbers).
 
 Register each sending address (an SMS number, a short code or ``whatsapp:+E164``) with its
 account's SID and auth token::
@@ -65,6 +71,9 @@ TWILIO = "twilio"
 API_VERSION = "2010-04-01"
 _PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
 _ACCOUNT_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)\.json$")
+_NUMBERS_PATH = re.compile(
+    r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/IncomingPhoneNumbers(?:/(?P<number_sid>[^/]+))?\.json$"
+)
 _E164 = re.compile(r"\+[1-9]\d{5,14}")
 _SHORT_CODE = re.compile(r"\d{3,8}")
 _BSUID = re.compile(r"[A-Z]{2}\.\d{1,40}")
@@ -126,6 +135,36 @@ _ERRORS: dict[int, tuple[str, int]] = {
 }
 
 
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def _incoming_number(account_sid: str, number: str) -> dict[str, Any]:
+    """One IncomingPhoneNumber resource ("IncomingPhoneNumber resource", fetch/read)."""
+    sid = "PN" + hashlib.sha256(f"{account_sid}:{number}".encode()).hexdigest()[:32]
+    created = _rfc2822(time.time() - 86400 * 30)
+    return {
+        "account_sid": account_sid,
+        "address_requirements": "none",
+        "api_version": API_VERSION,
+        "beta": False,
+        "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
+        "date_created": created,
+        "date_updated": created,
+        "friendly_name": f"({number[2:5]}) {number[5:8]}-{number[8:]}" if number.startswith("+1") else number,
+        "origin": "twilio",
+        "phone_number": number,
+        "sid": sid,
+        "sms_method": "POST",
+        "sms_url": "",
+        "status": "in-use",
+        "uri": f"/{API_VERSION}/Accounts/{account_sid}/IncomingPhoneNumbers/{sid}.json",
+    }
+
+
 def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
     """``X-Twilio-Signature`` for a form POST of ``params`` to ``url`` (Twilio, "Webhooks security")."""
     data = url + "".join(key + params[key] for key in sorted(params))
@@ -172,6 +211,12 @@ class TwilioMessagesApi:
         account = _ACCOUNT_PATH.match(call.path)
         if account is not None and call.method == "GET":
             return Route(channel=TWILIO, params={"sid": account["sid"], "fetch": "account"})
+        numbers = _NUMBERS_PATH.match(call.path)
+        if numbers is not None and call.method == "GET":
+            return Route(
+                channel=TWILIO,
+                params={"sid": numbers["sid"], "fetch": "numbers", "number_sid": numbers["number_sid"] or ""},
+            )
         match = _PATH.match(call.path)
         if match is None or call.method != "POST":
             return None
@@ -185,6 +230,10 @@ class TwilioMessagesApi:
             senders = self._authenticate(route.params["sid"], call, accounts)
             if route.params.get("fetch") == "account":
                 return Reply(200, self._account(route.params["sid"], senders), {})
+            if route.params.get("fetch") == "numbers":
+                return Reply(
+                    200, self._numbers(route.params["sid"], route.params["number_sid"], senders, call), {}
+                )
             return self._create(route.params["sid"], senders, call)
         except TwilioError as error:
             headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if error.status == 401 else None
@@ -229,6 +278,54 @@ class TwilioMessagesApi:
                 "messages": f"/2010-04-01/Accounts/{account_sid}/Messages.json",
                 "incoming_phone_numbers": f"/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers.json",
             },
+        }
+
+    @staticmethod
+    def _numbers(account_sid: str, number_sid: str, senders: list[Account], call: Call) -> dict[str, Any]:
+        """The IncomingPhoneNumber list (filtered by ``PhoneNumber``, paged by ``PageSize`` /
+        ``Page``), or the one ``number_sid`` names (20404 when the account has no such number)."""
+        base = f"/{API_VERSION}/Accounts/{account_sid}/IncomingPhoneNumbers"
+        numbers = sorted(
+            {
+                a.account_id.removeprefix("whatsapp:")
+                for a in senders
+                if _E164.fullmatch(a.account_id.removeprefix("whatsapp:"))
+            }
+        )
+        resources = [_incoming_number(account_sid, number) for number in numbers]
+        if number_sid:
+            found = [r for r in resources if r["sid"] == number_sid]
+            if not found:
+                raise TwilioError(
+                    20404, f"The requested resource {base}/{number_sid}.json was not found", 404
+                )
+            return found[0]
+
+        def one(key: str) -> str | None:
+            values = call.query.get(key)
+            return values[-1] if values else None
+
+        wanted = one("PhoneNumber")
+        if wanted:  # a partial number matches anywhere; "*" is any one digit
+            pattern = re.compile(re.escape(wanted).replace(re.escape("*"), r"\d"))
+            resources = [r for r in resources if pattern.search(r["phone_number"])]
+        # "How many resources to return in each list page. The default is 50, and the maximum is 1000."
+        size = min(max(_int(one("PageSize"), 50), 1), 1000)
+        page = max(_int(one("Page"), 0), 0)
+        start = page * size
+        chunk = resources[start : start + size]
+        query = urllib.parse.urlencode({**({"PhoneNumber": wanted} if wanted else {}), "PageSize": size})
+        more = start + size < len(resources)
+        return {
+            "incoming_phone_numbers": chunk,
+            "first_page_uri": f"{base}.json?{query}&Page=0",
+            "next_page_uri": f"{base}.json?{query}&Page={page + 1}" if more else None,
+            "previous_page_uri": f"{base}.json?{query}&Page={page - 1}" if page > 0 else None,
+            "page": page,
+            "page_size": size,
+            "start": start,
+            "end": start + max(len(chunk) - 1, 0),
+            "uri": f"{base}.json?{query}&Page={page}",
         }
 
     def _create(self, account_sid: str, senders: list[Account], call: Call) -> Reply:  # noqa: PLR0915 - Twilio's checks, in its documented order

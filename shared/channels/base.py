@@ -302,6 +302,13 @@ class ChannelAdapter(abc.ABC):
         (kept on the channel as ``webhookSubscription``), or ``{}`` when nothing is to be done."""
         return {}
 
+    def subscription_key(self, channel: Mapping[str, Any]) -> str | None:
+        """What :meth:`connect` subscribed at the provider for ``channel`` (a channel document), when
+        other channels can share it (Meta: one Page behind a Messenger and an Instagram channel):
+        :meth:`disconnect` is not called while another connected channel has the same key. None:
+        nothing shared."""
+        return None
+
     def disconnect(self, request: ConnectRequest, token: str) -> None:
         """Ask the provider to stop sending the account's webhooks to us, where its API allows it
         (raise ProviderError if it refuses). By default nothing: the route is deleted anyway, so

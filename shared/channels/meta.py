@@ -333,6 +333,29 @@ class MessagingAdapter(MetaAdapter):
         )
         return {"pageId": page_id, "fields": list(meta_admin.PAGE_SUBSCRIBED_FIELDS)}
 
+    def subscription_key(self, channel: Mapping[str, Any]) -> str | None:
+        """The Page our app is subscribed to for this channel (a Messenger channel and an Instagram
+        account linked to the same Page share it)."""
+        subscription = channel.get("webhookSubscription")
+        page_id = (subscription or {}).get("pageId") if isinstance(subscription, dict) else None
+        page_id = page_id or channel.get("pageId") or channel.get("externalId")
+        return f"meta-page:{page_id}" if page_id else None
+
+    def disconnect(self, request: ConnectRequest, token: str) -> None:
+        """``DELETE /{page-id}/subscribed_apps`` with the Page's token: Meta stops sending the Page's
+        webhooks to our app."""
+        from shared.channels import meta_admin
+
+        config = settings()
+        meta_admin.unsubscribe_page(
+            self.kind,
+            request.page_id or request.external_id,
+            token,
+            base_url=config.meta_graph_base_url,
+            version=config.meta_graph_version,
+            timeout=config.provider_timeout_seconds,
+        )
+
     def split(self, body: bytes, url: str) -> list[dict[str, Any]]:
         """Cut a verified body into items; raise ParseError if the body itself is unusable."""
         data = load_body(body)

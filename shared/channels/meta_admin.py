@@ -4,8 +4,16 @@ A Page (Messenger, and the Page linked to an Instagram professional account) sen
 app only once the app is subscribed to it: ``POST /{page-id}/subscribed_apps`` with
 ``subscribed_fields`` and a Page access token, answered ``{"success": true}`` (Graph API reference,
 "Page Subscribed Apps"). Only fields subscribed both at the Page and in the app's webhook settings
-(the app dashboard) are delivered. WhatsApp numbers need no per-number call: their business account
-is subscribed once, in the app dashboard.
+(the app dashboard) are delivered. Disconnecting removes it: ``DELETE /{page-id}/subscribed_apps``
+with the Page token, answered ``{"success": true}`` (the same reference, "Deleting"; a bad token is
+190, a token without ``pages_manage_metadata`` 200).
+
+WhatsApp numbers need no per-number call: their business account (WABA) is subscribed once, in the
+app dashboard or by embedded signup, for every number it holds, and Switchboard never subscribes it.
+So disconnecting one number does not call ``DELETE /{waba-id}/subscribed_apps``: that would stop the
+webhooks of every other number of the account, here or in another workspace, and undo a
+subscription the operator made; the number's route is deleted, so what still arrives for it is
+quarantined as ``unknown_route``.
 """
 
 from __future__ import annotations
@@ -59,6 +67,33 @@ def subscribe_page(
     if body.get("success") is not True:
         raise ProviderError(
             f"Graph did not confirm the subscription of page {page_id}: {str(body)[:200]}",
+            channel=channel,
+            code=None,
+            http_status=response.status_code,
+            transient=False,
+        )
+    return body
+
+
+def unsubscribe_page(
+    channel: str, page_id: str, page_token: str, *, base_url: str, version: str, timeout: float
+) -> dict[str, Any]:
+    """Remove our app's subscription to ``page_id``'s webhooks; return Graph's answer. Raises
+    ProviderError (by Meta's error code; unreachable: transient) unless Graph answers success."""
+    url = f"{base_url.rstrip('/')}/{version}/{page_id}/subscribed_apps"
+    response, body = call(
+        "DELETE",
+        url,
+        channel=channel,
+        unreachable=f"Graph API unreachable at {base_url}",
+        timeout=timeout,
+        headers={"Authorization": f"Bearer {page_token}"},
+    )
+    if response.status_code >= 400 or not isinstance(body, dict) or "error" in body:
+        raise provider_error(channel, response.status_code, body)
+    if body.get("success") is not True:
+        raise ProviderError(
+            f"Graph did not confirm the unsubscription of page {page_id}: {str(body)[:200]}",
             channel=channel,
             code=None,
             http_status=response.status_code,

@@ -69,6 +69,7 @@ from shared.errors import (
     MissingSecret,
     ParseError,
     ProviderError,
+    Refused,
     SignatureError,
 )
 from shared.models import (
@@ -109,6 +110,7 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 API_VERSION = "2010-04-01"
 _ACCOUNT_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # becomes part of a Secret Manager name
 ACCOUNT_SID_PATTERN = re.compile(r"AC[0-9a-fA-F]{32}")  # what connect-channel accepts
+E164_PATTERN = re.compile(r"\+[1-9]\d{5,14}")  # an SMS number, as IncomingPhoneNumbers names it
 _MEDIA_URL_KEY = re.compile(r"MediaUrl(\d{1,3})")
 _PHONE = re.compile(r"\+\d{4,16}")
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -470,31 +472,42 @@ class TwilioAdapter(ChannelAdapter):
 
     def test_connection(self, request: ConnectRequest, token: str) -> dict[str, Any]:
         """``GET /2010-04-01/Accounts/{AccountSid}.json`` with the SID and auth token (HTTP basic):
-        the account's friendly name and status, or Twilio's 20003 (401) for wrong credentials."""
-        import requests
-
+        the account's friendly name and status, or Twilio's 20003 (401) for wrong credentials; then,
+        for an SMS number (``+E164``), ``GET .../IncomingPhoneNumbers.json?PhoneNumber=<number>``:
+        refused ``number_not_on_account`` when the account owns no such number. A short code or a
+        ``whatsapp:`` sender is not an IncomingPhoneNumber (short codes and WhatsApp senders,
+        Twilio's shared sandbox number among them, are other resources): answered unchecked."""
         self.check_connection(request)
         sid = str(request.account_sid)
-        url = f"{settings().twilio_api_base_url.rstrip('/')}/{API_VERSION}/Accounts/{sid}.json"
-        try:
-            response = requests.get(url, auth=(sid, token), timeout=settings().provider_timeout_seconds)
-        except requests.RequestException as exc:
-            raise ProviderError(
-                f"Twilio API unreachable: {type(exc).__name__}",
-                channel=KIND,
-                code=None,
-                http_status=None,
-                transient=True,
-            ) from exc
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if response.status_code >= 400 or not isinstance(body, dict):
-            raise provider_error(response.status_code, body, response.headers)
+        base = f"{settings().twilio_api_base_url.rstrip('/')}/{API_VERSION}/Accounts/{sid}"
+        body = _rest_get(f"{base}.json", sid, token)
         if body.get("status") not in (None, "active"):
             raise refused(f"Twilio account {sid} is {body.get('status')}, not active")
-        return {"name": as_text(body.get("friendly_name")) or sid, "status": as_text(body.get("status"))}
+        account: dict[str, Any] = {
+            "name": as_text(body.get("friendly_name")) or sid,
+            "status": as_text(body.get("status")),
+        }
+        number = request.external_id
+        if not E164_PATTERN.fullmatch(number):
+            return {**account, "numberChecked": False}
+        listed = _rest_get(f"{base}/IncomingPhoneNumbers.json", sid, token, params={"PhoneNumber": number})
+        owned = [
+            entry
+            for entry in listed.get("incoming_phone_numbers") or []
+            if isinstance(entry, dict) and entry.get("phone_number") == number
+        ]
+        if not owned:
+            raise Refused(
+                "number_not_on_account",
+                f"{number} is not a phone number of Twilio account {sid} (its IncomingPhoneNumbers list "
+                "no such number): check the number and the account SID",
+            )
+        capabilities = owned[0].get("capabilities") if isinstance(owned[0].get("capabilities"), dict) else {}
+        if capabilities.get("sms") is False:
+            raise Refused(
+                "number_not_on_account", f"{number} of Twilio account {sid} cannot send or receive SMS"
+            )
+        return {**account, "numberChecked": True, "numberName": as_text(owned[0].get("friendly_name"))}
 
     def store_token(self, channel: Mapping[str, Any], token: str) -> str | None:
         """Twilio signs its webhooks with the account's auth token, which :meth:`verify` looks up by
@@ -739,6 +752,32 @@ def provider_error(
         health=health,
         detail=detail[:500],
     )
+
+
+def _rest_get(url: str, sid: str, token: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """One authenticated GET of Twilio's REST API: the JSON object, or ProviderError (unreachable:
+    transient; an error answer by its Twilio code)."""
+    import requests
+
+    try:
+        response = requests.get(
+            url, params=params, auth=(sid, token), timeout=settings().provider_timeout_seconds
+        )
+    except requests.RequestException as exc:
+        raise ProviderError(
+            f"Twilio API unreachable: {type(exc).__name__}",
+            channel=KIND,
+            code=None,
+            http_status=None,
+            transient=True,
+        ) from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code >= 400 or not isinstance(body, dict):
+        raise provider_error(response.status_code, body, response.headers)
+    return body
 
 
 def _permanent(reason: str, code: str = "unsupported") -> ProviderError:

@@ -85,6 +85,7 @@ def overview(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
             DEAD_LETTER_PAGE,
             dead_letters.selector(tenant_id=caller.tenant_id),
             lambda received: dead_letters.page_record(received, reveal=False),
+            wait=False,
         )
     except SwitchboardError as exc:  # the page still shows the quarantine
         letters_error = str(exc)
@@ -165,6 +166,7 @@ def deadletter_reveal(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         DEAD_LETTER_PAGE,
         _one_letter(caller, request.eventId),
         lambda received: dead_letters.page_record(received, reveal=True),
+        wait=False,
     )
     if not rows:
         raise Refused("not_found", f"no dead letter {request.eventId}", 404)

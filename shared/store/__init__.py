@@ -150,6 +150,7 @@ from shared.store.operator import (
     put_agent,
     put_channel,
     put_tenant,
+    quarantine_records,
     quarantine_summaries,
     resolve_route,
     save_quarantine,
@@ -288,6 +289,7 @@ __all__ = [
     "put_template_cache",
     "put_tenant",
     "put_workspace_settings",
+    "quarantine_records",
     "quarantine_summaries",
     "refused_errors",
     "release_delivery",
@@ -295,6 +297,7 @@ __all__ = [
     "replace_report_states",
     "report_fold_writes",
     "report_messages",
+    "report_state_paths",
     "reset",
     "resolve_route",
     "roster_drop_tokens",
@@ -391,6 +394,7 @@ from shared.store.reports import (
     replace_report_states,
     report_fold_writes,
     report_messages,
+    report_state_paths,
 )
 from shared.store.search import (
     FoundMessage,

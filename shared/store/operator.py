@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -299,6 +300,27 @@ def quarantine_summaries(include_replayed: bool = False, limit: int = 500) -> li
         )
     rows.sort(key=lambda row: (row["receivedAt"] is None, row["receivedAt"] or 0))
     return rows
+
+
+def quarantine_records(
+    route_keys: Sequence[str], *, unrouted: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
+    """Quarantine records whose ``routeKey`` is one of ``route_keys`` and, with ``unrouted``, those
+    naming no route, replayed and discarded ones included: (id, record as stored, ``raw`` JSON text)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    collection = client().collection("quarantine")
+    queries: list[Any] = [
+        collection.where(filter=FieldFilter("routeKey", "in", list(route_keys[start : start + 30])))
+        for start in range(0, len(route_keys), 30)
+    ]
+    if unrouted:
+        queries.append(collection.where(filter=FieldFilter("routeKey", "==", None)))
+    found: dict[str, dict[str, Any]] = {}
+    for query in queries:
+        for snapshot in query.stream(**_rpc()):
+            found[snapshot.id] = snapshot.to_dict() or {}
+    return sorted(found.items())
 
 
 def mark_quarantine_replayed(quarantine_id: str, outcome: str) -> None:

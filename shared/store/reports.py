@@ -49,6 +49,12 @@ def _channel_reports(tenant_id: str) -> CollectionReference:
     return client().collection("tenants").document(tenant_id).collection("reportChannels")
 
 
+def report_state_paths(tenant_id: str, conversation_ids: list[str]) -> list[str]:
+    """The paths of these conversations' report states (an erasure deletes them with the
+    conversations; the day documents keep only counts)."""
+    return [_states(tenant_id).document(conversation_id).path for conversation_id in conversation_ids]
+
+
 def _fold_ref(tenant_id: str) -> DocumentReference:
     return _reports(tenant_id).document(FOLD_DOCUMENT)
 

@@ -197,9 +197,15 @@ def test_an_admin_tests_connects_rotates_and_disconnects_a_channel(
     assert store.get_channel(TENANT, channel_id)["credential"]["last4"] == account.new_token[-4:]
     assert store.get_channel(TENANT, channel_id)["health"]["tokenRotatedAt"]
 
+    page = account.details.get("page_id") or account.external_id
+    if account.kind in ("messenger", "instagram"):
+        assert clean_stack.sandbox.subscribed_fields(page), "connecting subscribed our app to the Page"
     gone = call(clean_stack, admin, "disconnect_channel", channelId=channel_id)
     assert gone.status_code == 200, gone.text
     assert gone.json()["routeDeleted"] is True and gone.json()["secretDeleted"] is True
+    assert gone.json()["providerWarning"] is None
+    if account.kind in ("messenger", "instagram"):
+        assert clean_stack.sandbox.subscribed_fields(page) == [], "Meta no longer sends the Page's webhooks"
     assert store.resolve_route(f"{account.kind}:{account.external_id}", fresh=True) is None
     assert secrets.channel_token_name(TENANT, channel_id) not in secret_file()
     after = store.get_channel(TENANT, channel_id)
@@ -287,6 +293,62 @@ def test_reconnect_subscribes_again_with_the_stored_token(clean_stack: LocalStac
     assert missing.status_code == 409 and missing.json()["error"]["code"] == "token_missing"
 
 
+def test_disconnecting_a_page_unsubscribes_it_unless_another_channel_uses_it_and_meta_failing_never_blocks(
+    clean_stack: LocalStack, admin: str
+) -> None:
+    clean_stack.sandbox.clear()
+    messenger, instagram = accounts()[0], accounts()[1]
+    page = messenger.external_id
+    instagram = Account(
+        "instagram", instagram.external_id, messenger.token, "", "", {"pageId": page}, {"page_id": page}
+    )
+    clean_stack.sandbox.register_account("messenger", page, messenger.token)
+    clean_stack.sandbox.register_account("instagram", instagram.external_id, messenger.token, page_id=page)
+    for account in (messenger, instagram):
+        body = account_body(account, messenger.token, name=f"Shop on {account.kind}")
+        assert call(clean_stack, admin, "connect_channel", **body).status_code == 200
+    messenger_id, instagram_id = f"messenger-{page}", f"instagram-{instagram.external_id}"
+
+    # The Instagram account's Page still serves the Messenger channel: its subscription stays.
+    kept = call(clean_stack, admin, "disconnect_channel", channelId=instagram_id)
+    assert kept.status_code == 200 and "another connected channel uses it" in kept.json()["providerNote"]
+    assert clean_stack.sandbox.subscribed_fields(page)
+    assert not [r for r in clean_stack.sandbox.requests("messenger") if r.method == "DELETE"]
+
+    # Meta refuses (the Page token lost pages_manage_metadata), then cannot answer at all: the
+    # disconnection happens anyway, with the warning in the audit entry and the channel's health.
+    clean_stack.sandbox.register_account("messenger", page, messenger.token, permissions="pages_messaging")
+    refused = call(clean_stack, admin, "disconnect_channel", channelId=messenger_id)
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["routeDeleted"] is True and refused.json()["secretDeleted"] is True
+    assert "Meta error 200" in refused.json()["providerWarning"]
+    assert clean_stack.sandbox.subscribed_fields(page), "Meta refused: still subscribed"
+    health = store.get_channel(TENANT, messenger_id)["health"]
+    assert health["lastError"]["kind"] == "disconnect_incomplete" and health["lastError"]["code"] == "200"
+    assert store.resolve_route(f"messenger:{page}", fresh=True) is None
+    entry = next(e for e in audit.entries(Caller(uid="x", tenant_id=TENANT, role="admin")))
+    assert entry["action"] == "channel.disconnect" and "Meta error 200" in entry["details"]["warning"]
+
+    clean_stack.sandbox.register_account("messenger", page, messenger.token)
+    assert (
+        call(clean_stack, admin, "reconnect_channel", channelId=messenger_id).status_code == 409
+    )  # token gone
+    body = account_body(messenger, messenger.token, name="Shop on messenger")
+    assert call(clean_stack, admin, "connect_channel", **body).status_code == 200
+    clean_stack.sandbox.fail_next("messenger", 2)  # Graph's "unexpected error, retry later" (HTTP 500)
+    down = call(clean_stack, admin, "disconnect_channel", channelId=messenger_id)
+    assert down.status_code == 200 and down.json()["routeDeleted"] is True, down.text
+    assert "Meta error 2" in down.json()["providerWarning"]
+
+    # Meta answering again: disconnecting a channel connected once more removes the subscription.
+    assert call(clean_stack, admin, "connect_channel", **body).status_code == 200
+    assert (
+        call(clean_stack, admin, "disconnect_channel", channelId=messenger_id).json()["providerWarning"]
+        is None
+    )
+    assert clean_stack.sandbox.subscribed_fields(page) == []
+
+
 # --- staleness counts from connecting ----------------------------------------------------------------
 
 
@@ -321,3 +383,31 @@ def test_silence_counts_from_the_last_reconnection() -> None:
         cli.channel_verdict({**old_webhook, "connectedAt": now - timedelta(minutes=2)}, now)[0] == "healthy"
     )
     assert cli.channel_verdict({"connectedAt": now, "disconnectedAt": now}, now)[0] == "disconnected"
+
+
+def test_a_twilio_number_that_is_not_on_the_account_is_refused_before_anything_is_saved(
+    clean_stack: LocalStack, admin: str
+) -> None:
+    twilio = next(a for a in accounts() if a.kind == "twilio")
+    clean_stack.sandbox.register_account("twilio", twilio.external_id, twilio.token, **twilio.details)
+    stranger = "+1555" + str((int(twilio.external_id[-7:]) + 1) % 10**7).zfill(7)
+    for action in ("test_channel", "connect_channel"):
+        answer = call(
+            clean_stack,
+            admin,
+            action,
+            **{**account_body(twilio, twilio.token, name="Not ours"), "externalId": stranger},
+        )
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == "number_not_on_account"
+        assert stranger in answer.json()["error"]["message"]
+        assert twilio.options["accountSid"] in answer.json()["error"]["message"]
+    assert store.resolve_route(f"twilio:{stranger}") is None
+    assert store.get_channel(TENANT, f"twilio-{stranger}".replace("+", "")) is None
+    listed = [
+        r for r in clean_stack.sandbox.requests("twilio") if r.path.endswith("/IncomingPhoneNumbers.json")
+    ]
+    assert listed and listed[-1].query["PhoneNumber"] == [stranger]
+
+    ours = call(clean_stack, admin, "test_channel", **account_body(twilio, twilio.token))
+    assert ours.status_code == 200 and ours.json()["account"]["numberChecked"] is True, ours.text

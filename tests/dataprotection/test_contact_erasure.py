@@ -1,6 +1,7 @@
 """Data protection (issue 18, part 7): an admin exports everything about one contact as a file, and
-erases a contact on request; afterwards nothing of them is readable anywhere in the tenant's
-documents or in Cloud Storage, and the audit log says it happened without saying what was erased."""
+erases a contact on request; afterwards nothing of them is readable anywhere in the database (the
+quarantine of raw items included), in Cloud Storage or in the dead-letter subscription, other
+customers' items stay, and the audit log says it happened without saying what was erased."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import Any
 import pytest
 import requests
 
-from infra.local import demo
-from shared import audit, ids, store
+from infra.local import demo, payloads
+from shared import audit, bus, channels, ids, store
 from shared.auth import Caller
+from shared.inbound import normalize
 from shared.media import storage
+from shared.operations import dead_letters
 from tests.dataprotection import seeding
 from tests.media import helpers
 from tests.support import LocalStack, agent_token, eventually, post_signed, whatsapp_text_webhook
@@ -45,6 +48,46 @@ def every_document() -> list[tuple[str, dict[str, Any]]]:
 
 def every_object() -> list[tuple[str, bytes]]:
     return [(path, storage.read(path)) for path, _ in storage.listed("")]
+
+
+def every_dead_letter() -> list[str]:
+    """The text of every message in the dead-letter review subscription (data, attributes and
+    ordering key), each given back at once."""
+
+    def show(received: Any) -> dict[str, Any]:
+        message = received.message
+        return {
+            "text": bytes(message.data).decode("utf-8", errors="replace")
+            + json.dumps(dict(message.attributes))
+            + message.ordering_key
+        }
+
+    return [row["text"] for row in dead_letters.listing(dead_letters.MAX_SCANNED, None, show)]
+
+
+def dead_letter(stack: LocalStack, phone: str, name: str, text: str) -> None:
+    """A customer's WhatsApp message as Pub/Sub forwards it to the dead-letter topic after five failed
+    deliveries (published there directly, as tests/admin/test_operations.py does)."""
+    from google.cloud import pubsub_v1
+
+    body = payloads.whatsapp_text(WHATSAPP.external_id, phone, text, name=name)
+    (event,) = normalize(channels.adapter("whatsapp"), json.dumps(body).encode()).events
+    data, attributes, ordering_key = bus.event_message(event)
+    # Pub/Sub keeps a dead letter's ordering key (the conversation's, which names the customer).
+    publisher = pubsub_v1.PublisherClient(
+        publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
+    )
+    topic = publisher.topic_path(stack.project, "inbound-events-dead")
+    dead = {**attributes, "CloudPubSubDeadLetterSourceDeliveryCount": "5"}
+    publisher.publish(topic, data, ordering_key=ordering_key, **dead).result(timeout=30)
+
+
+def unreadable(stack: LocalStack, phone: str, name: str, text: str) -> None:
+    """A customer's WhatsApp message no parser can read (it has no id): quarantined raw, naming no
+    route, only the number it was sent to."""
+    body = whatsapp_text_webhook(WHATSAPP.external_id, phone, text, name=name)
+    del body["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    assert post_signed(stack, "whatsapp", body).ok
 
 
 def contact(stack: LocalStack, phone: str, name: str, text: str, caption: str, image: bytes) -> str:
@@ -79,6 +122,22 @@ def test_a_contacts_file_then_their_erasure_leaves_nothing_of_them(clean_stack: 
         clean_stack, kept_phone, "Other Person", f"keep me {tag}", "x", helpers.jpeg(32, 32)
     )
     contact_id = ids.contact_id(WHATSAPP.channel_id, phone)
+    # What the pipeline kept of both customers outside the inbox: an item no parser could read, in
+    # quarantine, and an event Pub/Sub gave up on, in the dead-letter subscription.
+    quarantined, dead = f"unreadable words {tag}", f"dead letter words {tag}"
+    unreadable(clean_stack, phone, name, quarantined)
+    unreadable(clean_stack, kept_phone, "Other Person", f"kept unreadable {tag}")
+    dead_letter(clean_stack, phone, name, dead)
+    dead_letter(clean_stack, kept_phone, "Other Person", f"kept dead letter {tag}")
+
+    def kept(found: list[str]) -> list[str]:
+        return [t for t in found if tag in t]
+
+    def raw_quarantine() -> list[str]:
+        return [str(record.get("raw")) for _, record in store.quarantine_records([], unrouted=True)]
+
+    eventually(lambda: len(kept(raw_quarantine())) == 2, timeout=60, what="both unreadable items kept")
+    eventually(lambda: len(kept(every_dead_letter())) == 2, timeout=60, what="both dead letters waiting")
     admin = agent_token(clean_stack, DEMO, "boss@erase.test", role="admin", name="Boss")
     agent = agent_token(clean_stack, DEMO, "worker@erase.test")
     sent = requests.post(
@@ -115,8 +174,9 @@ def test_a_contacts_file_then_their_erasure_leaves_nothing_of_them(clean_stack: 
     erased = seeding.call(clean_stack, admin, {"action": "contact_erase", "contactId": contact_id})
     assert erased.status_code == 200, erased.text
     assert erased.json()["conversations"] == 1 and erased.json()["mediaObjects"] >= 2  # photo + thumbnail
+    assert erased.json()["quarantined"] == 1 and erased.json()["deadLetters"] == 1
 
-    secrets = [phone, name, text, caption, note, contact_id, conversation_id]
+    secrets = [phone, name, text, caption, note, contact_id, conversation_id, quarantined, dead]
     for path, document in every_document():
         dumped = path + json.dumps(document, default=str, ensure_ascii=False)
         leaked = [s for s in secrets if s in dumped]
@@ -125,6 +185,12 @@ def test_a_contacts_file_then_their_erasure_leaves_nothing_of_them(clean_stack: 
         leaked = [s for s in secrets if s.encode() in data or s in path]
         assert not leaked, f"{path} still holds {leaked}"
     assert store.contact_document(DEMO, contact_id) is None
+    letters = every_dead_letter()
+    for letter in letters:
+        leaked = [s for s in secrets if s in letter]
+        assert not leaked, f"a dead letter still holds {leaked}"
+    assert [t for t in kept(letters) if f"kept dead letter {tag}" in t], "the other customer's stays"
+    assert [t for t in raw_quarantine() if f"kept unreadable {tag}" in t], "the other customer's stays"
 
     # The other customer is untouched; search finds nothing of the erased one.
     assert [m for _, m in store.messages_of(DEMO, kept_conversation) if m.get("text") == f"keep me {tag}"]

@@ -888,3 +888,40 @@ def test_runs_standalone_and_stops_on_sigterm(tmp_path: Path) -> None:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+# -- Page subscriptions: POST, GET and DELETE /{page-id}/subscribed_apps ------------------------------
+
+
+def test_a_page_subscription_is_made_listed_and_removed_with_graphs_answers_and_errors(
+    http: requests.Session, sandbox: ProviderSandbox
+) -> None:
+    url = f"{sandbox.base_url}/{VERSION}/{PAGE_ID}/subscribed_apps"
+    bearer = {"Authorization": f"Bearer {PAGE_TOKEN}"}
+    made = http.post(url, headers=bearer, json={"subscribed_fields": "messages,message_echoes"}, timeout=5)
+    assert made.status_code == 200 and made.json() == {"success": True}
+    listed = http.get(url, headers=bearer, timeout=5).json()["data"]
+    assert listed[0]["subscribed_fields"] == ["messages", "message_echoes"]
+
+    _assert_graph_error(http.delete(url, timeout=5), 400, 104)  # no token
+    _assert_graph_error(http.delete(url, headers={"Authorization": "Bearer EAAnobody"}, timeout=5), 400, 190)
+    other_page = {"Authorization": f"Bearer {WA_TOKEN}"}
+    error = _assert_graph_error(http.delete(url, headers=other_page, timeout=5), 400, 100)
+    assert error["error_subcode"] == 33
+    assert sandbox.subscribed_fields(PAGE_ID) == ["messages", "message_echoes"], "refusals change nothing"
+
+    # A Page token without pages_manage_metadata may read the subscription, not change it.
+    sandbox.register_account(
+        "messenger", PAGE_ID, "EAAread-only", permissions="pages_messaging,pages_show_list"
+    )
+    read_only = {"Authorization": "Bearer EAAread-only"}
+    assert http.get(url, headers=read_only, timeout=5).status_code == 200
+    _assert_graph_error(http.delete(url, headers=read_only, timeout=5), 403, 200)
+    assert sandbox.subscribed_fields(PAGE_ID)
+    sandbox.register_account("messenger", PAGE_ID, PAGE_TOKEN)
+
+    gone = http.delete(url, headers=bearer, timeout=5)
+    assert gone.status_code == 200 and gone.json() == {"success": True}
+    assert sandbox.subscribed_fields(PAGE_ID) == []
+    assert http.get(url, headers=bearer, timeout=5).json() == {"data": []}
+    assert http.delete(url, headers=bearer, timeout=5).json() == {"success": True}, "removing twice is fine"

@@ -619,3 +619,49 @@ def test_twilio_status_callbacks_are_signed_and_accepted_by_our_adapter(
             no_callback["sid"]: ["sent", "delivered"],
         }
         assert all(w.status == 200 for w in sandbox.webhooks_sent())
+
+
+def test_twilio_lists_an_accounts_incoming_phone_numbers_with_its_filter_paging_and_errors(
+    sandbox: ProviderSandbox, http: requests.Session
+) -> None:
+    url = f"{sandbox.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json"
+    auth = (ACCOUNT_SID, AUTH_TOKEN)
+    assert_twilio_error(http.get(url, params={"PhoneNumber": SMS_NUMBER}, timeout=5), 401, 20003)
+    assert_twilio_error(http.get(url, auth=(ACCOUNT_SID, "wrong"), timeout=5), 401, 20003)
+
+    everything = http.get(url, auth=auth, timeout=5)
+    assert everything.status_code == 200, everything.text
+    page = everything.json()
+    # The SMS number and the WhatsApp sender's number: both phone numbers of the account.
+    assert [n["phone_number"] for n in page["incoming_phone_numbers"]] == ["+14155238886", "+14155550100"]
+    assert (page["page"], page["page_size"], page["start"], page["end"], page["next_page_uri"]) == (
+        0,
+        50,
+        0,
+        1,
+        None,
+    )
+    one = http.get(url, params={"PhoneNumber": SMS_NUMBER}, auth=auth, timeout=5).json()
+    (number,) = one["incoming_phone_numbers"]
+    assert number["account_sid"] == ACCOUNT_SID and number["capabilities"]["sms"] is True
+    assert re.fullmatch(r"PN[0-9a-f]{32}", number["sid"]) and number["status"] == "in-use"
+    assert [
+        n["phone_number"]
+        for n in http.get(url, params={"PhoneNumber": "555*1*0"}, auth=auth, timeout=5).json()[
+            "incoming_phone_numbers"
+        ]
+    ] == [SMS_NUMBER]
+    assert (
+        http.get(url, params={"PhoneNumber": "+14155550199"}, auth=auth, timeout=5).json()[
+            "incoming_phone_numbers"
+        ]
+        == []
+    ), "a number the account does not own: an empty page, not an error"
+    first = http.get(url, params={"PageSize": 1}, auth=auth, timeout=5).json()
+    assert len(first["incoming_phone_numbers"]) == 1 and first["next_page_uri"].endswith("Page=1")
+
+    fetched = http.get(f"{sandbox.base_url}{number['uri']}", auth=auth, timeout=5)
+    assert fetched.status_code == 200 and fetched.json() == number
+    missing = f"{sandbox.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers/PN{'0' * 32}.json"
+    error = assert_twilio_error(http.get(missing, auth=auth, timeout=5), 404, 20404)
+    assert "was not found" in error["message"]

@@ -119,3 +119,24 @@ def test_an_auto_reply_is_due_outside_hours_only_and_only_when_enabled() -> None
     assert autoreply.wanted(off, sunday) is None
     # Never open: one period since the epoch, so one auto-reply a conversation.
     assert autoreply.wanted(settings(hours={}, autoReply={"enabled": True, "text": "x"}), sunday) == 0
+
+
+def test_hours_past_midnight_are_two_ranges_and_make_one_open_period() -> None:
+    """A late shift, 22:00 to 06:00 in Paris (UTC+1 in January): stored as Monday 22:00-24:00 and
+    Tuesday 00:00-06:00, open across midnight, closed from 06:00 on; "22:00-06:00" itself is refused
+    with the way to write it."""
+    with pytest.raises(ValidationError, match="22:00-24:00, then 00:00-06:00 on the next day"):
+        WorkspaceSettings.model_validate({"name": "Shop", "businessHours": {"mon": [["22:00", "06:00"]]}})
+    night = settings(hours={"mon": [["22:00", "24:00"]], "tue": [["00:00", "06:00"]]})
+    WorkspaceSettings.model_validate(night)
+    monday = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
+    assert not workspace.is_open(night, monday.replace(hour=20, minute=59))  # 21:59 in Paris
+    assert workspace.is_open(night, monday.replace(hour=22, minute=30))  # 23:30 Monday
+    assert workspace.is_open(night, monday.replace(day=5, hour=23, minute=0))  # 00:00 Tuesday
+    assert workspace.is_open(night, monday.replace(day=6, hour=4, minute=59))  # 05:59 Tuesday
+    assert not workspace.is_open(night, monday.replace(day=6, hour=5, minute=0))  # 06:00 Tuesday
+    # One closed period from 06:00 Tuesday: the auto-reply goes once, not again at midnight.
+    assert workspace.closed_since(night, monday.replace(day=6, hour=12)) == monday.replace(day=6, hour=5)
+    assert workspace.closed_since(night, monday.replace(day=6, hour=12)) == workspace.closed_since(
+        night, monday.replace(day=12, hour=20)
+    )

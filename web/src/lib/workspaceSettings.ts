@@ -38,7 +38,7 @@ export function rangeProblem(ranges: HourRange[]): string | null {
   let previousEnd = -1;
   for (const [start, end] of sorted) {
     if (!HOUR.test(start) || !HOUR.test(end) || start === "24:00") return `${start}–${end} is not a time range`;
-    if (minutes(start) >= minutes(end)) return `${start}–${end} ends before it starts`;
+    if (minutes(start) >= minutes(end)) return `${start}–${end} ends before it starts (hours past midnight are two ranges: ${start}–24:00, then 00:00–${end} the next day)`;
     if (minutes(start) < previousEnd) return "the ranges overlap";
     previousEnd = minutes(end);
   }
