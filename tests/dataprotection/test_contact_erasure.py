@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -112,7 +113,18 @@ def contact(stack: LocalStack, phone: str, name: str, text: str, caption: str, i
     return conversation_id
 
 
-def test_a_contacts_file_then_their_erasure_leaves_nothing_of_them(clean_stack: LocalStack) -> None:
+@pytest.fixture
+def dead_letters_left_empty(clean_stack: LocalStack) -> Iterator[LocalStack]:
+    """The test plants dead letters in the stack's one dead-letter subscription, which outlives
+    Firestore's reset: discard whatever is left afterwards, so the next test counts only its own."""
+    yield clean_stack
+    dead_letters.discard(None, dead_letters.MAX_SCANNED, None, "left by the erasure test")
+
+
+def test_a_contacts_file_then_their_erasure_leaves_nothing_of_them(
+    dead_letters_left_empty: LocalStack,
+) -> None:
+    clean_stack = dead_letters_left_empty
     tag = uuid.uuid4().hex[:8]
     phone, name = f"1555{int(tag, 16) % 10**7:07d}", f"Zebulon Quartermaine {tag}"
     text, caption, note = f"my parcel code is XJ-{tag}", f"photo of the box {tag}", f"VIP, refund {tag}"
