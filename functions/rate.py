@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -180,8 +181,17 @@ def _score(value: str | None) -> int | None:
     return int(value) if value in ("1", "2", "3", "4", "5") else None
 
 
-def _survey(token: str) -> tuple[csat.LinkClaims, dict[str, Any], dict[str, Any]] | Response:
-    """The link's claims, its conversation and the workspace settings; or the page saying why not."""
+@dataclass(frozen=True)
+class _Survey:
+    """What a valid link opens: its claims, its conversation and the workspace's settings."""
+
+    claims: csat.LinkClaims
+    conversation: dict[str, Any]
+    settings: dict[str, Any]
+
+
+def _survey(token: str) -> _Survey | Response:
+    """The survey a link opens, or the page saying why it opens none."""
     try:
         claims = csat.read_token(token)
     except csat.BadLink as exc:
@@ -189,7 +199,7 @@ def _survey(token: str) -> tuple[csat.LinkClaims, dict[str, Any], dict[str, Any]
     conversation = store.get_conversation(claims.tenant_id, claims.conversation_id)
     if conversation is None or (conversation.get("csatAsk") or {}).get("askId") != claims.ask_id:
         return _closed()
-    return claims, conversation, store.get_workspace_settings(claims.tenant_id) or {}
+    return _Survey(claims, conversation, store.get_workspace_settings(claims.tenant_id) or {})
 
 
 def handle(request: flask.Request) -> Response:
@@ -219,9 +229,9 @@ def handle(request: flask.Request) -> Response:
 def _get(request: flask.Request) -> Response:
     token = request.args.get("k", "")
     found = _survey(token)
-    if not isinstance(found, tuple):
+    if not isinstance(found, _Survey):
         return found
-    claims, conversation, settings = found
+    claims, conversation, settings = found.claims, found.conversation, found.settings
     current = conversation.get("csat") or {}
     current = current if current.get("askId") == claims.ask_id else {}
     selected = _score(request.args.get("score")) or current.get("score")
@@ -238,9 +248,9 @@ def _post(request: flask.Request) -> Response:
     form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=10)
     token = (form.get("k") or [request.args.get("k", "")])[0]
     found = _survey(token)
-    if not isinstance(found, tuple):
+    if not isinstance(found, _Survey):
         return found
-    claims, _conversation, settings = found
+    claims, settings = found.claims, found.settings
     score = _score((form.get("score") or [""])[0])
     comment = (form.get("comment") or [""])[0].replace("\r\n", "\n").strip()
     if score is None:

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from infra.local import demo
-from shared import audit, ids, store
+from shared import audit, csat, ids, store
 from shared.auth import Caller
 from shared.media import storage
 from tests.dataprotection import seeding
@@ -108,6 +108,12 @@ def test_a_contacts_file_then_their_erasure_leaves_nothing_of_them(clean_stack: 
     [photo] = [m for r in records for m in (r.get("content") or {}).get("media", [])]
     assert requests.get(photo["url"], timeout=30).content == helpers.jpeg(64, 48)
 
+    # The customer rated the conversation, with a comment (shared/csat.py): on the conversation and
+    # as its activity line, both under the conversation the erasure deletes.
+    rating = f"the courier was rude {tag}"
+    store.update_conversation(DEMO, conversation_id, {"csatAsk": {"askId": f"cs{tag}", "askedAtMs": 1}})
+    assert csat.record(DEMO, conversation_id, f"cs{tag}", 2, source="page", comment=rating)[0] == "recorded"
+
     assert (
         seeding.call(clean_stack, agent, {"action": "contact_erase", "contactId": contact_id}).status_code
         == 403
@@ -116,7 +122,7 @@ def test_a_contacts_file_then_their_erasure_leaves_nothing_of_them(clean_stack: 
     assert erased.status_code == 200, erased.text
     assert erased.json()["conversations"] == 1 and erased.json()["mediaObjects"] >= 2  # photo + thumbnail
 
-    secrets = [phone, name, text, caption, note, contact_id, conversation_id]
+    secrets = [phone, name, text, caption, note, rating, contact_id, conversation_id]
     for path, document in every_document():
         dumped = path + json.dumps(document, default=str, ensure_ascii=False)
         leaked = [s for s in secrets if s in dumped]

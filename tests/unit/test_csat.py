@@ -155,3 +155,14 @@ def test_csat_is_off_by_default_with_a_default_question() -> None:
     assert on.csat.question == DEFAULT_CSAT_QUESTION  # a blank question falls back to the default
     with pytest.raises(ValueError):
         WorkspaceSettings(name="Acme", csat={"enabled": True, "question": "x" * 301})
+
+
+def test_the_rating_page_admits_ten_submissions_of_a_survey_in_ten_minutes() -> None:
+    from functions import rate
+
+    rate.forget()
+    assert all(rate._admit("ask-a", float(i)) for i in range(rate.SUBMISSIONS_PER_WINDOW))
+    assert not rate._admit("ask-a", 11.0)
+    assert rate._admit("ask-b", 11.0)  # another survey has its own count
+    assert rate._admit("ask-a", rate.WINDOW_SECONDS + 1.0)  # the oldest left the window
+    rate.forget()
