@@ -24,6 +24,7 @@ __all__ = [
     "create_app",
     "deliver",
     "ingest",
+    "rate",
     "send_message",
     "webhook_instagram",
     "webhook_messenger",
@@ -123,3 +124,11 @@ def create_app(request: flask.Request) -> Any:
     from functions import chat
 
     return chat.create_app(request)
+
+
+@functions_framework.http
+def rate(request: flask.Request) -> Any:
+    """The public rating page of a satisfaction survey's signed link (no sign-in)."""
+    from functions import rate as rate_page
+
+    return rate_page.handle(request)

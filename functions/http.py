@@ -58,6 +58,7 @@ MAX_BODY_BYTES: dict[str, int] = {
     "chat_api": JSON_MAX_BODY_BYTES,
     "create_app": JSON_MAX_BODY_BYTES,
     "deliver": JSON_MAX_BODY_BYTES,
+    "rate": 8 * 1024,  # the rating page's form: a score and a comment of at most 1,000 characters
 }
 WEBHOOK_PREFIX = "webhook_"
 

@@ -54,6 +54,7 @@ locals {
     TWILIO_API_BASE_URL                  = "https://api.twilio.com"
     SWITCHBOARD_PUBLIC_BASE_URL          = "https://${var.region}-${var.project_id}.cloudfunctions.net"
     SWITCHBOARD_DASHBOARD_URL            = "https://${var.hosting_site_id}.web.app"
+    SWITCHBOARD_RATING_URL               = "https://${var.region}-${var.project_id}.cloudfunctions.net/rate"
     SWITCHBOARD_PROVIDER_TIMEOUT_SECONDS = "10"
     SWITCHBOARD_DELIVER_URL              = "https://deliver-${data.google_project.this.number}.${var.region}.run.app"
     SWITCHBOARD_TASKS_LOCATION           = var.region
@@ -70,6 +71,8 @@ locals {
     META_APP_SECRET         = "meta-app-secret"
     META_VERIFY_TOKEN       = "meta-verify-token"
     TELEGRAM_WEBHOOK_SECRET = "telegram-webhook-secret"
+    # Signs the satisfaction surveys' rating links (shared/csat.py): deliver makes them, rate reads them.
+    SWITCHBOARD_CSAT_LINK_SECRET = "csat-link-secret"
   }
 
   # Added to functions whose trigger is a Pub/Sub push: functions-framework turns the push body into
@@ -96,6 +99,8 @@ locals {
     chat_api = ["roles/datastore.user", "roles/iam.serviceAccountTokenCreator"]
     # create_app sets the creator's custom claims (Firebase Auth admin).
     create_app = ["roles/datastore.user", "roles/firebaseauth.admin"]
+    # rate records a customer's rating from the public rating page.
+    rate = ["roles/datastore.user"]
   }
 
   # Functions that create Cloud Tasks -> the queues they enqueue onto (see the enqueuer resources).
@@ -103,8 +108,12 @@ locals {
     send_message = keys(local.topology.queues)
     agent_api    = ["whatsapp", "timers", "jobs", "notify"]
     ingest       = ["telegram", "timers", "media", "notify"]
-    # An export or retention run queues its own next step (shared/jobs.py).
-    deliver = ["jobs"]
+    # An export or retention run queues its own next step (shared/jobs.py); the auto-reply and the
+    # satisfaction survey (shared/autoreply.py, shared/csat.py) queue their message's delivery on
+    # its channel's queue.
+    deliver = ["jobs", "messenger", "instagram", "whatsapp", "telegram", "twilio"]
+    # A rating from the rating page queues the reports' fold (timers).
+    rate = ["timers"]
     # A post queues its push job (push) and, in a hot channel, the fold of its summary (timers).
     chat_api = ["push", "timers"]
   }

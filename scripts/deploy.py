@@ -12,9 +12,10 @@ Steps, in this order (README.md "Deploy" describes the same steps done by hand):
 4. ``init``: ``terraform init`` against that bucket (its own data directory per environment, under
    ``.local/deploy/<env>/``, so staging and prod never share a backend configuration).
 5. ``secrets``: a targeted apply that creates the Secret Manager containers (and enables the APIs),
-   then a first version of each secret that has none: ``meta-verify-token`` and
-   ``telegram-webhook-secret`` generated here, ``meta-app-secret`` from ``META_APP_SECRET``. Values go
-   through stdin, never the command line; a secret that already has a version is left alone.
+   then a first version of each secret that has none: ``meta-verify-token``,
+   ``telegram-webhook-secret`` and ``csat-link-secret`` generated here, ``meta-app-secret`` from
+   ``META_APP_SECRET``. Values go through stdin, never the command line; a secret that already has a
+   version is left alone.
 6. ``apply``: ``terraform plan`` to a file, a confirmation (``--yes`` skips it), then ``apply`` of that
    plan. Terraform also packages and uploads the functions' source (``archive_file.source`` zips
    main.py, functions/, shared/, requirements.txt; the object is named after its hash, so every code
@@ -68,6 +69,7 @@ APP_SECRETS: dict[str, str | None] = {
     "meta-app-secret": "META_APP_SECRET",
     "meta-verify-token": None,
     "telegram-webhook-secret": None,
+    "csat-link-secret": None,  # signs the satisfaction surveys' rating links (shared/csat.py)
 }
 # Google APIs the dashboard's Firebase SDK calls in production (Firestore, Auth sign-in and token
 # refresh); locally the emulators stand in for them.

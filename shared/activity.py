@@ -21,6 +21,10 @@ Verbs and their details:
                                    person (shared/contacts.py); a line in each affected conversation
     split                          {contactId, otherContactId, otherName, otherChannel}: an identity
                                    was taken out of the person again
+    rate                           {score, comment, source (buttons|page), askId, replaces}: the
+                                   customer rated a resolution (shared/csat.py; the actor is the
+                                   customer, ``replaces`` {score, atMs} an earlier rating changed)
+    csat_skip                      {askId, reason}: a resolution's survey was not sent (why)
 """
 
 from __future__ import annotations
@@ -34,7 +38,19 @@ from shared import ids, store
 from shared.auth import Caller
 from shared.search import fields as search_fields
 
-VERBS = ("resolve", "reopen", "pend", "snooze", "assign", "unassign", "labels", "merge", "split")
+VERBS = (
+    "resolve",
+    "reopen",
+    "pend",
+    "snooze",
+    "assign",
+    "unassign",
+    "labels",
+    "merge",
+    "split",
+    "rate",
+    "csat_skip",
+)
 STATUS_VERBS = {"resolved": "resolve", "open": "reopen", "pending": "pend", "snoozed": "snooze"}
 
 
@@ -83,6 +99,14 @@ def sentence(verb: str, actor: str, details: dict[str, Any]) -> str:
         if verb == "merge":
             return f"{actor} merged this customer with {named}"
         return f"{actor} split {named} from this customer"
+    if verb == "rate":
+        comment = details.get("comment") or ""
+        return f"Customer rated {details['score']}/5" + (f": “{comment}”" if comment else "")
+    if verb == "csat_skip":
+        why = {"reply_window_closed": "the customer's reply window had closed"}.get(
+            str(details.get("reason")), str(details.get("reason"))
+        )
+        return f"No satisfaction survey was sent: {why}"
     raise ValueError(f"unknown activity verb {verb!r}")
 
 

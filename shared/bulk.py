@@ -79,7 +79,12 @@ def run(
             if freed:
                 released.add(freed)
         results[conversation_id] = {"ok": True}
-    conversations.apply_changes(caller, changes)  # notifies new assignees
+    channel_of = {
+        conversation_id: str((found.get(conversation_id) or {}).get("channel") or "")
+        for conversation_id in found
+    }
+    # Notifies new assignees; queues each resolution's survey (shared/csat.py).
+    conversations.apply_changes(caller, changes, channel_of)
     conversations.release_capacity(caller.tenant_id, released)  # waiting conversations for them
     done = sum(1 for result in results.values() if result["ok"])
     return {"results": results, "succeeded": done, "failed": len(results) - done}

@@ -113,6 +113,18 @@ ENVIRONMENT: tuple[Variable, ...] = (
         doc="Public URL of the dashboard (Firebase Hosting), which also serves the embeddable chat "
         "bundle the embed snippet loads; empty: https://<project>.web.app.",
     ),
+    Variable(
+        "SWITCHBOARD_CSAT_LINK_SECRET",
+        None,
+        secret=True,
+        doc="Signs the customers' satisfaction-survey links (HMAC; shared/csat.py): a link names its "
+        "tenant, conversation, survey and expiry, and only this secret makes one.",
+    ),
+    Variable(
+        "SWITCHBOARD_RATING_URL",
+        "",
+        doc="Public URL of the rating page (the rate function); empty: <SWITCHBOARD_PUBLIC_BASE_URL>/rate.",
+    ),
     Variable("SWITCHBOARD_PROVIDER_TIMEOUT_SECONDS", "10", doc="Timeout of one provider API call."),
     Variable(
         "SWITCHBOARD_LOCAL_SECRETS",
@@ -228,6 +240,8 @@ class Settings:
     local_outbox_dir: str = ""
     environment: str = LOCAL
     local_webhook_urls: dict[str, str] = field(default_factory=dict)
+    csat_link_secret: str | None = None
+    rating_url: str = ""
 
     @property
     def production(self) -> bool:
@@ -322,6 +336,8 @@ def settings() -> Settings:
         media_signing_key_file=_read("SWITCHBOARD_MEDIA_SIGNING_KEY_FILE") or "",
         storage_emulator_host=_read("STORAGE_EMULATOR_HOST") or "",
         environment=environment,
+        csat_link_secret=_read("SWITCHBOARD_CSAT_LINK_SECRET"),
+        rating_url=(_read("SWITCHBOARD_RATING_URL") or "").rstrip("/"),
     )
 
 

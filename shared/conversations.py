@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import activity, ids, store
+from shared import activity, csat, ids, store
 from shared.auth import Caller
 from shared.config import settings
 from shared.errors import Refused, TransientError
@@ -95,12 +95,18 @@ def assignment_change(
     )
 
 
-def apply_changes(caller: Caller, changes: list[store.ConversationChange]) -> None:
+def apply_changes(
+    caller: Caller, changes: list[store.ConversationChange], channel_of: dict[str, str] | None = None
+) -> None:
     """Write conversation changes (store.apply_conversation_changes) and, once written, queue the
-    notification of each new assignment (shared/notifications.py). Every assignment, single, bulk
-    or automatic, is applied through here, so one hook sees them all."""
+    notification of each new assignment (shared/notifications.py) and the satisfaction survey of
+    each resolution (shared/csat.py; ``channel_of``: conversation id -> its channel, given by a
+    caller whose changes may resolve). Every assignment, single, bulk or automatic, and every
+    status change is applied through here, so one hook sees them all."""
     store.apply_conversation_changes(caller.tenant_id, changes)
     reports_fold.schedule_quietly(caller.tenant_id)  # the reports count the change's activity line
+    if channel_of is not None:
+        csat.after_changes(caller.tenant_id, changes, channel_of)  # a resolution's survey, when on
     for change in changes:
         if change.activity and (change.activity.get("activity") or {}).get("verb") == "assign":
             after_assignment(caller, change.conversation_id, change.update.get("assigneeId"))
@@ -213,7 +219,10 @@ def status_change(
         return activity.change(caller, conversation_id, update, "snooze", untilMs=snooze_until_ms)
     if before == status:
         return activity.change(caller, conversation_id, update, None)
-    return activity.change(caller, conversation_id, update, activity.STATUS_VERBS[status], **{"from": before})
+    change = activity.change(
+        caller, conversation_id, update, activity.STATUS_VERBS[status], **{"from": before}
+    )
+    return csat.mark_resolution(change)  # a resolution carries its id: its survey is asked once
 
 
 def set_status(caller: Caller, conversation_id: str, status: str | None, snooze_until_ms: int | None) -> dict:
@@ -224,12 +233,12 @@ def set_status(caller: Caller, conversation_id: str, status: str | None, snooze_
         raise Refused("snooze_until_required", "snoozing needs snoozeUntilMs", 422)
     conversation = for_staff(caller, conversation_id)
     change = status_change(caller, conversation_id, conversation, status, snooze_until_ms)
-    store.apply_conversation_changes(caller.tenant_id, [change])
+    # Written, counted by the reports, and a resolution's survey queued (shared/csat.py).
+    apply_changes(caller, [change], {conversation_id: str(conversation.get("channel") or "")})
     assignee = conversation.get("assigneeId")
     was_open = conversation.get("status", "open") in store.OPEN_STATUSES
     if assignee and was_open and status not in store.OPEN_STATUSES:
         _capacity_freed(caller.tenant_id, assignee)
-    reports_fold.schedule_quietly(caller.tenant_id)
     if status == "snoozed" and snooze_until_ms:
         schedule_wake(caller.tenant_id, conversation_id, snooze_until_ms)
     return {"conversationId": conversation_id, "status": status}

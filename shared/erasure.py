@@ -3,11 +3,12 @@
 :func:`erase_contact` deletes, for the contact's support conversations (shared/contact_data.py
 ``conversations_of``): every media object under the conversation's prefix in Cloud Storage (files
 and thumbnails), then the conversation document with every document under it (messages, notes,
-activity lines, parked events, pending summary shares: the messages' search fields go with them)
-and the reports' state of it (``reportConversations/{id}``), the agents' notification entries
-about it, then the contact document (its identity and its contact-search ``terms``). Exports made
-before (message exports and contact files, which may hold the contact's messages) are withdrawn:
-their objects are deleted and their jobs marked ``withdrawn``. Then one audit entry ``contact.erase``
+activity lines, parked events, pending summary shares: the messages' search fields go with them),
+then the contact document (its identity and its contact-search ``terms``), the agents' notifications
+about those conversations and the reports' per-conversation state. A rating's comment (shared/csat.py)
+lives on the conversation and its activity line, so it goes with them. Exports made before
+(message exports and contact files, which may hold the contact's messages) are withdrawn: their
+objects are deleted and their jobs marked ``withdrawn``. Then one audit entry ``contact.erase``
 with counts and the contact's pseudonymous reference (shared/contact_data.py ``reference``), never
 the erased data.
 
@@ -173,7 +174,8 @@ def erase_contact(caller: Caller, contact_id: str) -> dict[str, Any]:
         counts["mediaObjects"] += delete_objects(_conversation_prefix(tenant_id, conversation_id))
         counts["documents"] += store.delete_tree(f"tenants/{tenant_id}/conversations/{conversation_id}")
     counts["documents"] += store.delete_tree(f"tenants/{tenant_id}/contacts/{contact_id}")
-    # Agents' notification feeds quote the messages they announce.
+    # Agents' notification feeds quote the messages they announce; the reports' fold keeps a state
+    # per conversation under the conversation's id (which derives from the customer's address).
     ids = [conversation_id for conversation_id, _ in conversations]
     counts["documents"] += store.delete_paths(store.notification_paths(tenant_id, ids)) if ids else 0
     # The reports' per-conversation states are named by the conversations' ids.

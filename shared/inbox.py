@@ -74,7 +74,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from shared import autoreply, channels, ids, notifications, routing, search, store
+from shared import autoreply, channels, csat, ids, notifications, routing, search, store
 from shared.config import settings
 from shared.errors import TransientError
 from shared.media import fetch as media_fetch
@@ -282,6 +282,10 @@ def _reply_window(event: MessageEvent, at: datetime, *, plain: bool = False) -> 
 
 
 def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
+    if event.content.type == "choice":
+        rated = csat.parse_payload(getattr(event.content, "payload", None))
+        if rated is not None:
+            return _rating(event, route, *rated)
     conversation_id = ids.conversation_id(route.channel_id, event.contact_id)
     message_id = ids.message_id(route.channel_id, event.message_id)
     sent_at = _when(event)
@@ -363,6 +367,39 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
     autoreply.after_inbound(route.tenant_id, conversation_id, event.channel, sent_at)
     summary_outcome = "deferred" if deferred else "written"
     return Outcome("created", message_id, route.tenant_id, conversation_id, summary_outcome)
+
+
+def _rating(event: MessageEvent, route: store.Route, ask: str, score: int) -> Outcome:
+    """A tapped satisfaction-survey choice (``csat:<askId>:<score>``): recorded as the customer's
+    rating *instead of* a message (shared/csat.py), so it never reopens the resolved conversation
+    nor counts unread. Keyed by the reply's message id: a redelivery writes nothing. A rating of a
+    survey the conversation no longer asks (a newer one replaced it) is ``ignored``."""
+    conversation_id = ids.conversation_id(route.channel_id, event.contact_id)
+    key = ids.message_id(route.channel_id, event.message_id)
+    sent_at = _when(event)
+    customer = {
+        "kind": "contact",
+        "id": ids.contact_id(route.channel_id, event.contact_id),
+        "name": event.contact_name,
+    }
+    result, line_id = csat.from_reply(
+        route.tenant_id,
+        conversation_id,
+        ask,
+        score,
+        key=key,
+        at_ms=_ms(sent_at),
+        customer=customer,
+        reply_window=_reply_window(event, sent_at, plain=True),
+    )
+    if result not in ("recorded", "duplicate", "unchanged"):
+        log.warning(
+            "a rating was not recorded", extra={"fields": {"event": "csat_refused", "reason": result}}
+        )
+    outcome = {"recorded": "created", "duplicate": "duplicate", "unchanged": "duplicate"}.get(
+        result, "ignored"
+    )
+    return Outcome(outcome, line_id or key, route.tenant_id, conversation_id)
 
 
 def _queue_media(tenant_id: str, conversation_id: str, message_id: str, count: int) -> None:

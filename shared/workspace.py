@@ -4,7 +4,8 @@ admins through agent_api ``workspace_settings`` and recorded in the audit log as
 (shared/autoreply.py) and the dashboard go by.
 
     settings {name, timeZone (IANA), businessHours {mon..sun: [["09:00", "17:00"], ...]},
-              autoReply {enabled, text}, replyWindowReminderMinutes, retentionDays}
+              autoReply {enabled, text}, replyWindowReminderMinutes, retentionDays,
+              csat {enabled, question}}
 
 Business hours are local times of ``timeZone`` on each weekday; a day missing or empty is closed all
 day; ``"24:00"`` ends a range at midnight. With no ``businessHours`` at all the workspace is never
@@ -49,6 +50,23 @@ class AutoReply(BaseModel):
         return self
 
 
+DEFAULT_CSAT_QUESTION = "How would you rate our help today?"
+
+
+class Csat(BaseModel):
+    """The satisfaction survey sent when a conversation is resolved (shared/csat.py), when enabled."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    question: str = Field(default=DEFAULT_CSAT_QUESTION, max_length=300)
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        return value.strip() or DEFAULT_CSAT_QUESTION
+
+
 class WorkspaceSettings(BaseModel):
     """The whole ``settings`` map, as an admin saves it."""
 
@@ -60,6 +78,7 @@ class WorkspaceSettings(BaseModel):
     autoReply: AutoReply = AutoReply()
     replyWindowReminderMinutes: int | None = Field(default=None, ge=1, le=24 * 60)
     retentionDays: int | None = Field(default=None, ge=1, le=3650)
+    csat: Csat = Csat()
 
     @field_validator("name")
     @classmethod

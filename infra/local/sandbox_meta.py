@@ -1410,14 +1410,7 @@ class MetaGraphApi:
                         "must be at most 20 characters long",
                     )
         elif kind == "list":
-            if not action.get("button"):
-                raise _required("interactive['action']['button']")
-            sections = action.get("sections")
-            if not isinstance(sections, list) or not 1 <= len(sections) <= 10:
-                raise _invalid(
-                    "(#100) Invalid parameter",
-                    details="Param interactive['action']['sections'] must have 1 to 10 items",
-                )
+            self._check_list(action)
         elif kind == "flow":
             if action.get("name") != "flow":
                 raise _one_of("interactive['action']['name']", ("flow",), action.get("name"))
@@ -1430,6 +1423,55 @@ class MetaGraphApi:
             parameters = action.get("parameters")
             if not _get(parameters, "display_text") or not _get(parameters, "url"):
                 raise _required("interactive['action']['parameters']")
+
+    @staticmethod
+    def _check_list(action: dict[str, Any]) -> None:
+        """An interactive list message's action, as the Cloud API documents it: ``button`` text of 1-20
+        characters; 1-10 sections (a title of at most 24, required when there are several) holding
+        at most 10 rows in all; each row an ``id`` of at most 200 characters, unique in the message,
+        a ``title`` of at most 24 and an optional ``description`` of at most 72."""
+
+        def invalid(details: str) -> GraphError:
+            return _invalid("(#100) Invalid parameter", details=details)
+
+        button = action.get("button")
+        if not button:
+            raise _required("interactive['action']['button']")
+        if not isinstance(button, str) or len(button) > 20:
+            raise invalid("Param interactive['action']['button'] must be at most 20 characters long")
+        sections = action.get("sections")
+        if not isinstance(sections, list) or not 1 <= len(sections) <= 10:
+            raise invalid("Param interactive['action']['sections'] must have 1 to 10 items")
+        seen: set[str] = set()
+        for index, section in enumerate(sections):
+            name = f"interactive['action']['sections'][{index}]"
+            section_title = _get(section, "title")
+            if len(sections) > 1 and not section_title:
+                raise _required(f"{name}['title']")
+            if section_title is not None and len(str(section_title)) > 24:
+                raise invalid(f"Param {name}['title'] must be at most 24 characters long")
+            rows = _get(section, "rows")
+            if not isinstance(rows, list) or not rows:
+                raise _required(f"{name}['rows']")
+            for row_index, row in enumerate(rows):
+                row_name = f"{name}['rows'][{row_index}]"
+                row_id, row_title = _get(row, "id"), _get(row, "title")
+                if not row_id:
+                    raise _required(f"{row_name}['id']")
+                if not row_title:
+                    raise _required(f"{row_name}['title']")
+                if len(str(row_id)) > 200:
+                    raise invalid(f"Param {row_name}['id'] must be at most 200 characters long")
+                if len(str(row_title)) > 24:
+                    raise invalid(f"Param {row_name}['title'] must be at most 24 characters long")
+                description = _get(row, "description")
+                if description is not None and len(str(description)) > 72:
+                    raise invalid(f"Param {row_name}['description'] must be at most 72 characters long")
+                if str(row_id) in seen:
+                    raise invalid(f"Param {row_name}['id'] must be unique within the message")
+                seen.add(str(row_id))
+        if len(seen) > 10:
+            raise invalid("Param interactive['action']['sections'] must have at most 10 rows in total")
 
     # -- injected errors ---------------------------------------------------------------------------
 

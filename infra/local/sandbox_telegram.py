@@ -402,6 +402,9 @@ class TelegramBotApi:
             if caption:
                 message["caption"] = caption
             kind = field
+        markup = params.get("reply_markup")
+        if markup is not None:
+            message["reply_markup"] = self._check_reply_markup(markup)
         reply_to = self._reply_to(params)
         message_id = self._next_id(account, chat["id"])
         result: dict[str, Any] = {
@@ -422,6 +425,37 @@ class TelegramBotApi:
             sent_at=time.time(),
         )
         return Reply(200, {"ok": True, "result": result}, sent=sent)
+
+    @staticmethod
+    def _check_reply_markup(markup: Any) -> dict[str, Any]:
+        """An inline keyboard as the Bot API checks it (InlineKeyboardMarkup): rows of buttons,
+        each with a non-empty ``text`` and one action; ``callback_data`` of 1-64 bytes
+        (``BUTTON_DATA_INVALID`` otherwise); at most 100 buttons. Other keyboards pass through."""
+        if not isinstance(markup, dict):
+            raise _bad("can't parse reply keyboard markup JSON object")
+        keyboard = markup.get("inline_keyboard")
+        if keyboard is None:
+            return markup
+        if not isinstance(keyboard, list) or not all(isinstance(row, list) for row in keyboard):
+            raise _bad('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays')
+        buttons = [button for row in keyboard for button in row]
+        if len(buttons) > 100:
+            raise _bad("too many inline keyboard buttons")  # the Bot API's limit: 100 buttons
+        actions = ("url", "callback_data", "web_app", "login_url", "switch_inline_query", "pay")
+        for button in buttons:
+            if not isinstance(button, dict):
+                raise _bad("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
+            text = button.get("text")
+            if not isinstance(text, str) or not text.strip():
+                raise _bad("can't parse inline keyboard button: Text must be non-empty")
+            if not any(key in button for key in actions):
+                raise _bad(
+                    "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+                )
+            data = button.get("callback_data")
+            if data is not None and (not isinstance(data, str) or not 1 <= len(data.encode()) <= 64):
+                raise _bad("BUTTON_DATA_INVALID")
+        return markup
 
     def _reply_to(self, params: Mapping[str, Any]) -> int | None:
         parameters = params.get("reply_parameters")

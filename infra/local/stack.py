@@ -51,6 +51,7 @@ class Secrets:
     meta_verify_token: str = "local-verify-token"  # noqa: S105 - local-only stand-in
     meta_app_id: str = "100000000000000001"
     telegram_webhook_secret: str = "local-telegram-master-secret"  # noqa: S105 - local-only stand-in
+    csat_link_secret: str = "local-csat-link-secret"  # noqa: S105 - local-only stand-in
 
 
 @dataclass
@@ -138,6 +139,7 @@ class LocalStack:
             "META_VERIFY_TOKEN": self.secrets.meta_verify_token,
             "META_APP_ID": self.secrets.meta_app_id,
             "TELEGRAM_WEBHOOK_SECRET": self.secrets.telegram_webhook_secret,
+            "SWITCHBOARD_CSAT_LINK_SECRET": self.secrets.csat_link_secret,
             "SWITCHBOARD_INBOUND_TOPIC": spec["topics"]["inbound_events"],
             "SWITCHBOARD_DEAD_LETTER_SUBSCRIPTION": spec["subscriptions"]["inbound_dead_letters"]["name"],
             "SWITCHBOARD_LOCAL_SECRETS_FILE": str(secrets_file),
@@ -163,6 +165,8 @@ class LocalStack:
         # Named even when this stack has no deliver: a function must not inherit another stack's
         # from the environment of the process that started both (ingest defers summaries to it).
         env["SWITCHBOARD_DELIVER_URL"] = self.function_urls.get("deliver", "")
+        # The satisfaction surveys' links point at the local rating page (shared/csat.py).
+        env["SWITCHBOARD_RATING_URL"] = self.function_urls.get("rate", "")
         # What the channels page registers with a provider that takes a webhook URL on connect.
         env["SWITCHBOARD_LOCAL_WEBHOOK_URLS"] = json.dumps(
             {

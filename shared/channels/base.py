@@ -46,6 +46,9 @@ if TYPE_CHECKING:  # pragma: no cover
 MEDIA_KINDS: frozenset[str] = frozenset({"image", "audio", "video", "document"})
 
 ReplyWindowRule = Literal["none", "template", "tag"]
+# How a channel asks for a satisfaction rating (shared/csat.py): on the provider's buttons, by a
+# link to the rating page, or not at all.
+CsatAsk = Literal["none", "buttons", "link"]
 
 # How long a provider may fetch an agent's attachment through a signed URL (Messenger/Instagram
 # attachment URLs, Twilio MediaUrl): they fetch at once, so this is short.
@@ -84,7 +87,9 @@ class Capabilities:
     in one message, in characters (Unicode code points; the dashboard counts the same way and
     send_message refuses longer with ``text_too_long`` before anything is queued). ``profiles``: the
     provider names its customers only through a profile API (``fetch_profile``), which a queued
-    task calls off the ingest path (shared/profiles.py)."""
+    task calls off the ingest path (shared/profiles.py). ``csat``: how a satisfaction survey is
+    asked (``OutboundMessage`` type ``rating``): ``"buttons"`` (the adapter sends the choices as
+    the provider's buttons), ``"link"`` (the question with the rating page's link), ``"none"``."""
 
     reply_window: ReplyWindowRule = "none"
     templates: bool = False
@@ -97,6 +102,7 @@ class Capabilities:
     max_total_bytes: int | None = None
     max_text_length: int = 4096
     profiles: bool = False
+    csat: CsatAsk = "none"
 
     def media_limit(self, kind: str) -> MediaLimit | None:
         """The provider's limit for an attachment of ``kind`` (None: it takes no such upload)."""

@@ -178,6 +178,16 @@ def send_api_request(recipient: str, message: OutboundMessage) -> dict[str, Any]
         body["messaging_type"] = "RESPONSE"
     if message.type == "text":
         content: dict[str, Any] = {"text": message.text}
+    elif message.type == "rating" and message.rating:
+        # Quick replies (Send API): at most 13, each a title of at most 20 characters and a payload
+        # of at most 1000, which comes back as message.quick_reply.payload when tapped.
+        content = {
+            "text": message.text,
+            "quick_replies": [
+                {"content_type": "text", "title": choice.title, "payload": choice.payload}
+                for choice in message.rating.choices
+            ],
+        }
     elif message.type in SEND_API_ATTACHMENT:
         content = {
             "attachment": {
@@ -254,6 +264,25 @@ def cloud_api_request(
         "to": recipient,
         "type": message.type,
     }
+    if message.type == "rating" and message.rating:
+        # An interactive list (Cloud API): reply buttons take at most 3, a list up to 10 rows
+        # (button text <= 20, row title <= 24, row id <= 200); the row id comes back as
+        # interactive.list_reply.id when chosen.
+        body["type"] = "interactive"
+        body["interactive"] = {
+            "type": "list",
+            "body": {"text": message.text},
+            "action": {
+                "button": "Rate us",
+                "sections": [
+                    {
+                        "title": "Your rating",
+                        "rows": [{"id": c.payload, "title": c.title} for c in message.rating.choices],
+                    }
+                ],
+            },
+        }
+        return body
     if message.type == "text":
         body["text"] = {"body": message.text, "preview_url": False}
     elif message.type in ("image", "audio", "video", "document"):

@@ -33,6 +33,7 @@ class InstagramAdapter(MessagingAdapter):
         media_limits=media_limits.INSTAGRAM,
         max_text_length=1000,  # Instagram Messaging API: "text ... must be less than 1000 characters"
         profiles=True,
+        csat="buttons",  # quick replies (Instagram Messaging API: up to 13, text only)
     )
 
     def fetch_profile(self, account: ChannelAccount, external_id: str, *, timeout: float) -> dict[str, Any]:

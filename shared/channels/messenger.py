@@ -37,6 +37,7 @@ class MessengerAdapter(MessagingAdapter):
         media_limits=media_limits.MESSENGER,
         max_text_length=2000,  # Send API: "message.text ... must be UTF-8 and has a 2000 character limit"
         profiles=True,
+        csat="buttons",  # quick replies (Send API: up to 13, title <= 20, payload <= 1000)
     )
 
     def fetch_profile(self, account: ChannelAccount, external_id: str, *, timeout: float) -> dict[str, Any]:

@@ -156,6 +156,7 @@ class TelegramAdapter(ChannelAdapter):
         media=MEDIA_KINDS,
         media_limits=media_limits.TELEGRAM,
         max_text_length=4096,  # sendMessage: "Text of the message to be sent, 1-4096 characters"
+        csat="buttons",  # an inline keyboard (callback_data <= 64 bytes)
     )
     environment: ClassVar[tuple[str, ...]] = (
         "TELEGRAM_API_BASE_URL",
@@ -205,7 +206,7 @@ class TelegramAdapter(ChannelAdapter):
         press is stored (created, or found stored by a redelivery), queue the answer for deliver,
         which alone holds bot tokens, as a task named after the query: a redelivered press is
         answered once. If queueing fails, the error makes Pub/Sub redeliver the press."""
-        if outcome.result not in ("created", "duplicate"):
+        if outcome.result not in ("created", "duplicate", "ignored"):  # ignored: a stale rating
             return {}
         queued = False
         content = getattr(event, "content", None)
@@ -1009,6 +1010,19 @@ def request_for(recipient: str, message: OutboundMessage) -> tuple[str, dict[str
         reaction = [{"type": "emoji", "emoji": message.emoji}] if message.emoji else []
         return "setMessageReaction", {"chat_id": chat_id, "message_id": target, "reaction": reaction}
     payload: dict[str, Any] = {"chat_id": chat_id}
+    if message.type == "rating" and message.rating:
+        # An inline keyboard, one button a row; a press comes back as a callback_query whose data
+        # is the button's callback_data (1-64 bytes).
+        return "sendMessage", {
+            "chat_id": chat_id,
+            "text": message.text,
+            "reply_markup": {
+                "inline_keyboard": [
+                    [{"text": choice.title, "callback_data": choice.payload}]
+                    for choice in message.rating.choices
+                ]
+            },
+        }
     if message.type == "text":
         if not message.text:
             raise _permanent("a text message needs text", code="invalid_request")

@@ -239,6 +239,7 @@ class TwilioAdapter(ChannelAdapter):
         max_attachments=media_limits.TWILIO_MAX_FILES,
         max_total_bytes=media_limits.TWILIO_MAX_TOTAL_BYTES,
         max_text_length=1600,  # Messages API: "Body ... up to 1,600 characters" (error 21617)
+        csat="link",  # SMS has no buttons (Twilio WhatsApp buttons need a Content template): a link
     )
     # Twilio wants TwiML back: an empty <Response/> sends no automatic reply.
     acknowledgement: ClassVar[Acknowledgement] = Acknowledgement(
@@ -803,6 +804,8 @@ def request_for(
         if not message.text:
             raise _permanent("a text message needs text", code="invalid_request")
         form["Body"] = message.text
+    elif message.type == "rating" and message.rating:
+        form["Body"] = f"{message.text}\n{message.rating.link}"  # no buttons: the rating page's link
     elif message.type in ("image", "audio", "video", "document"):
         if message.attachments:
             # Uploaded files: short-lived signed URLs that Twilio fetches when it sends, all in one

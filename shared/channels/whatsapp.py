@@ -177,6 +177,7 @@ class WhatsAppAdapter(MetaAdapter):
         media=MEDIA_KINDS,
         media_limits=media_limits.WHATSAPP,
         max_text_length=4096,  # Cloud API text object: "body ... Maximum length: 4096 characters"
+        csat="buttons",  # an interactive list: 5 rows (reply buttons take at most 3)
     )
     connect_options: ClassVar[frozenset[str]] = frozenset({"business_account_id"})
     # GET /{phone-number-id} (Cloud API, "Phone Numbers"): the number and its verified business name.

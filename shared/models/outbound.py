@@ -26,6 +26,22 @@ class TemplateParameter(OutboundFrozen):
     name: str | None = None
 
 
+class RatingChoice(OutboundFrozen):
+    """One choice of a satisfaction survey: what the customer sees and the payload it answers with
+    (``csat:<askId>:<score>``, shared/csat.py)."""
+
+    title: str
+    payload: str
+
+
+class RatingAsk(OutboundFrozen):
+    """A satisfaction survey: the question is the message's ``text``; ``choices`` best first;
+    ``link`` the signed rating page (sent instead of the choices where the channel has no buttons)."""
+
+    choices: tuple[RatingChoice, ...]
+    link: str
+
+
 class OutboundMedia(OutboundFrozen):
     """An agent's uploaded file in the media bucket (``path``), with what ``send_message`` checked
     about it: the sniffed content type and the stored size. The adapter reads it (WhatsApp upload,
@@ -48,6 +64,8 @@ class OutboundMessage(OutboundFrozen):
       reaction  ``emoji`` (empty string removes), ``reply_to`` = the provider id reacted to
       mark_read ``reply_to`` = the provider id of the customer's message read by the agent
       answer_callback  ``reply_to`` = a Telegram callback query id: stops the pressed button's spinner
+      rating    a satisfaction survey: ``text`` (the question) and ``rating`` (its choices and link);
+                each adapter shapes it as its provider's buttons, or sends the link
       typing    the agent is typing (``reply_to`` = the provider id of the customer's last message,
                 which WhatsApp's typing indicator needs); adapters without typing do nothing
     ``reply_to`` on a text/media message quotes that provider message (WhatsApp context, Telegram
@@ -67,6 +85,7 @@ class OutboundMessage(OutboundFrozen):
         "mark_read",
         "answer_callback",
         "typing",
+        "rating",
     ]
     text: str | None = None
     media_url: str | None = None
@@ -80,6 +99,7 @@ class OutboundMessage(OutboundFrozen):
     reply_to: str | None = None
     tag: Literal["HUMAN_AGENT"] | None = None
     metadata: str | None = None
+    rating: RatingAsk | None = None
 
 
 class ChannelAccount(OutboundFrozen):

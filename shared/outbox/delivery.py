@@ -32,7 +32,14 @@ from shared import channels, conversations, ids, inbox, secrets, store, tasks
 from shared.config import settings
 from shared.errors import MalformedTask, PermanentError, ProviderError, SwitchboardError, TransientError
 from shared.models import InboundEvent
-from shared.models.outbound import ChannelAccount, OutboundMedia, OutboundMessage, TemplateParameter
+from shared.models.outbound import (
+    ChannelAccount,
+    OutboundMedia,
+    OutboundMessage,
+    RatingAsk,
+    RatingChoice,
+    TemplateParameter,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +71,8 @@ class DeliveryTask(BaseModel):
         "notify",
         "reports",
         "auto_reply",
+        "csat_ask",
+        "csat_thanks",
     ] = "send"
     providerMessageId: str | None = None
     mediaIndex: int | None = None  # fetch_media: which of the message's files (shared/media/fetch.py)
@@ -74,6 +83,7 @@ class DeliveryTask(BaseModel):
     job: dict[str, Any] | None = None  # export / retention steps (shared/jobs.py)
     notify: dict[str, Any] | None = None  # agent notifications (shared/notifications.py)
     periodStartMs: int | None = None  # auto_reply: the closed period it answers (shared/autoreply.py)
+    csat: dict[str, Any] | None = None  # csat_ask {askId}, csat_thanks {askId, score} (shared/csat.py)
 
 
 def enqueue(
@@ -168,6 +178,19 @@ def _outbound(data: dict[str, Any], message_id: str) -> OutboundMessage:
             ),
             **common,
         )
+    if kind == "csat":  # a satisfaction survey (shared/csat.py): the adapter shapes its choices
+        return OutboundMessage(
+            type="rating",
+            text=content["text"],
+            rating=RatingAsk(
+                choices=tuple(
+                    RatingChoice(title=str(option["title"]), payload=str(option["payload"]))
+                    for option in content["options"]
+                ),
+                link=str(content["link"]),
+            ),
+            metadata=common["metadata"],
+        )
     if kind == "reaction":
         return OutboundMessage(
             type="reaction",
@@ -225,7 +248,24 @@ def _queued_work(task: DeliveryTask, payload: dict[str, Any], retry_count: int) 
         if task.periodStartMs is None:
             raise MalformedTask("an auto_reply task needs periodStartMs")
         return autoreply.send(task.tenantId, task.conversationId, task.periodStartMs)
+    if task.action in ("csat_ask", "csat_thanks"):  # satisfaction surveys (shared/csat.py)
+        return _csat(task)
     return None
+
+
+def _csat(task: DeliveryTask) -> str:
+    from shared import csat
+
+    details = task.csat or {}
+    ask = details.get("askId")
+    if not isinstance(ask, str) or not ask:
+        raise MalformedTask(f"a {task.action} task needs csat.askId")
+    if task.action == "csat_ask":
+        return csat.send_ask(task.tenantId, task.conversationId, ask)
+    score = details.get("score")
+    if not isinstance(score, int) or not 1 <= score <= 5:
+        raise MalformedTask("a csat_thanks task needs csat.score 1-5")
+    return csat.send_thanks(task.tenantId, task.conversationId, ask, score)
 
 
 def deliver(payload: dict[str, Any], retry_count: int = 0) -> str:

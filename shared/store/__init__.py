@@ -574,3 +574,8 @@ __all__ += [
     "teams_of_agent",
     "waiting_conversations",
 ]
+
+# Customer satisfaction ratings (shared/store/csat.py, shared/csat.py).
+from shared.store.csat import RatingWrite, record_rating  # noqa: E402
+
+__all__ += ["RatingWrite", "record_rating"]

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from infra.local import demo, payloads
-from shared import audit, bus, channels, ids, store
+from shared import audit, bus, channels, csat, ids, store
 from shared.auth import Caller
 from shared.inbound import normalize
 from shared.media import storage
@@ -179,6 +179,12 @@ def test_a_contacts_file_then_their_erasure_leaves_nothing_of_them(
     [photo] = [m for r in records for m in (r.get("content") or {}).get("media", [])]
     assert requests.get(photo["url"], timeout=30).content == helpers.jpeg(64, 48)
 
+    # The customer rated the conversation, with a comment (shared/csat.py): on the conversation and
+    # as its activity line, both under the conversation the erasure deletes.
+    rating = f"the courier was rude {tag}"
+    store.update_conversation(DEMO, conversation_id, {"csatAsk": {"askId": f"cs{tag}", "askedAtMs": 1}})
+    assert csat.record(DEMO, conversation_id, f"cs{tag}", 2, source="page", comment=rating)[0] == "recorded"
+
     assert (
         seeding.call(clean_stack, agent, {"action": "contact_erase", "contactId": contact_id}).status_code
         == 403
@@ -188,7 +194,7 @@ def test_a_contacts_file_then_their_erasure_leaves_nothing_of_them(
     assert erased.json()["conversations"] == 1 and erased.json()["mediaObjects"] >= 2  # photo + thumbnail
     assert erased.json()["quarantined"] == 1 and erased.json()["deadLetters"] == 1
 
-    secrets = [phone, name, text, caption, note, contact_id, conversation_id, quarantined, dead]
+    secrets = [phone, name, text, caption, note, rating, contact_id, conversation_id, quarantined, dead]
     for path, document in every_document():
         dumped = path + json.dumps(document, default=str, ensure_ascii=False)
         leaked = [s for s in secrets if s in dumped]

@@ -93,6 +93,8 @@ def test_commands_in_order() -> None:
         "gcloud secrets versions add meta-verify-token --data-file=-",
         "gcloud secrets versions list telegram-webhook-secret",
         "gcloud secrets versions add telegram-webhook-secret --data-file=-",
+        "gcloud secrets versions list csat-link-secret",
+        "gcloud secrets versions add csat-link-secret --data-file=-",
         "terraform -chdir=infra plan -input=false -var-file=environments/staging.tfvars "
         "-out=../.local/deploy/staging/tfplan",
         "terraform -chdir=infra apply -input=false ../.local/deploy/staging/tfplan",

@@ -55,6 +55,8 @@ EXPECTED_PROJECT_ROLES: dict[str, list[str]] = {
     "deliver": ["roles/datastore.user", "roles/firebasecloudmessaging.admin"],
     "chat_api": ["roles/datastore.user", "roles/iam.serviceAccountTokenCreator"],
     "create_app": ["roles/datastore.user", "roles/firebaseauth.admin"],
+    # rate records a customer's rating from the public rating page (shared/csat.py).
+    "rate": ["roles/datastore.user"],
 }
 
 STANDARD_MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
@@ -770,19 +772,21 @@ def test_every_function_that_creates_cloud_tasks_may_and_no_other() -> None:
     """send_message queues replies; agent_api read receipts and snooze wake-ups; ingest answers to
     Telegram button presses and folds a hot conversation's summary (timers); chat_api queues each
     post's push job (push) and a hot channel's summary fold (timers); agent_api starts exports and
-    deliver queues each export or retention run's next step (jobs); ingest and agent_api queue
-    agents' notifications (notify: a customer's message, an assignment). Each needs enqueuer on
-    those queues and actAs on the tasks invoker."""
+    deliver queues each export or retention run's next step (jobs) and an auto-reply's or a
+    satisfaction survey's message on its channel's queue; ingest and agent_api queue agents'
+    notifications (notify: a customer's message, an assignment); rate queues the reports' fold
+    after a rating (timers). Each needs enqueuer on those queues and actAs on the tasks invoker."""
     enqueuers = root().locals["task_enqueuers"]
-    assert set(enqueuers) == {"send_message", "agent_api", "ingest", "chat_api", "deliver"}
+    assert set(enqueuers) == {"send_message", "agent_api", "ingest", "chat_api", "deliver", "rate"}
     assert expression(enqueuers["send_message"]) == "keys(local.topology.queues)"
     assert enqueuers["agent_api"] == ["whatsapp", "timers", "jobs", "notify"]
     assert enqueuers["ingest"] == ["telegram", "timers", "media", "notify"]
     assert enqueuers["chat_api"] == ["push", "timers"]
-    assert enqueuers["deliver"] == ["jobs"]
-    assert set(enqueuers["agent_api"] + enqueuers["ingest"] + enqueuers["chat_api"]) <= set(
-        topology()["queues"]
-    )
+    assert enqueuers["deliver"] == ["jobs", "messenger", "instagram", "whatsapp", "telegram", "twilio"]
+    assert enqueuers["rate"] == ["timers"]
+    assert set(
+        enqueuers["agent_api"] + enqueuers["ingest"] + enqueuers["chat_api"] + enqueuers["deliver"]
+    ) <= set(topology()["queues"])
     grant = root().resource("google_cloud_tasks_queue_iam_member", "enqueuer")
     assert grant["role"] == "roles/cloudtasks.enqueuer"
     assert expression(grant["member"]) == "module.functions[each.value.function].service_account_member"

@@ -156,8 +156,12 @@ def test_a_telegram_button_press_is_stored_once_and_its_callback_query_answered_
     assert sorted(r["result"] for r in records) == ["created", "duplicate", "duplicate"]
     assert sorted(r["callback_answer_queued"] for r in records) == [False, False, True]
     assert store.get_conversation(demo.DEMO_TENANT, conversation_id) is not None
-    done = eventually(
-        lambda: [r for r in clean_stack.log_records("deliver") if r.get("outcome") == "callback-answer-sent"],
+    done = eventually(  # this conversation's answers (the session's log holds other tests' too)
+        lambda: [
+            r
+            for r in clean_stack.log_records("deliver")
+            if r.get("outcome") == "callback-answer-sent" and r.get("conversation_id") == conversation_id
+        ],
         what="deliver answered the query",
     )
     assert len(done) == 1

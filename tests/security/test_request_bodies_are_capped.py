@@ -33,6 +33,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 import functions.chat
 import functions.deliver
 import functions.http
+import functions.rate
 import functions.webhook
 from shared import config
 from tests.security import webhooks
@@ -48,6 +49,7 @@ JSON_FUNCTIONS = {
     "create_app": "/",
     "deliver": "/",
 }
+RATE_LIMIT = 8 * 1024  # the rating page's form: a score and a comment of at most 1,000 characters
 OVERSIZE = 8 * 1024 * 1024  # far over every limit (the webhooks' is 1 MB)
 # What a refusal may hold: the limit's worth and the drain's chunks, through the server's buffers.
 HELD_AT_MOST = 1024 * 1024
@@ -97,7 +99,7 @@ def drain_started_at(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         recorded.append(getattr(source, "consumed", -1))
         real(request)
 
-    for module in (functions.http, functions.chat, functions.deliver, functions.webhook):
+    for module in (functions.http, functions.chat, functions.deliver, functions.webhook, functions.rate):
         monkeypatch.setattr(module, "discard_unread", discard_unread)
     return recorded
 
@@ -133,6 +135,48 @@ def error_code(body: bytes) -> str:
     return str(json.loads(body)["error"]["code"])
 
 
+# --- the rating page (an HTML form) -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rate_client() -> Iterator[Any]:
+    with pytest.MonkeyPatch.context() as patch:
+        for variable in config.ENVIRONMENT:
+            if variable.local_only or variable.name == "SWITCHBOARD_ENV":
+                patch.delenv(variable.name, raising=False)
+        config.reset()
+        client = functions_framework.create_app(target="rate", source=str(REPO / "main.py")).test_client()
+        warm_up(client, "/")
+        yield client
+    config.reset()
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["declared length", "chunked"])
+def test_the_rating_page_refuses_an_oversized_form_before_reading_it_and_never_holds_it(
+    rate_client: Any, drain_started_at: list[int], declared: bool
+) -> None:
+    stream = CountingStream(OVERSIZE)
+    built = environ("/", "POST", stream, OVERSIZE if declared else None)
+    built["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+    status, body, peak = run(rate_client, built)
+    assert status == 413 and b"<!doctype html>" in body and b"Traceback" not in body
+    assert drain_started_at[0] == (0 if declared else RATE_LIMIT + 1)
+    assert stream.consumed == OVERSIZE
+    assert peak < HELD_AT_MOST, f"{peak} bytes held while refusing {OVERSIZE}"
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_the_rating_page_never_reads_a_body_sent_with_another_method(
+    rate_client: Any, drain_started_at: list[int], method: str
+) -> None:
+    stream = CountingStream(OVERSIZE)
+    status, body, peak = run(rate_client, environ("/?k=not-a-link", method, stream, None))
+    assert status == (400 if method == "GET" else 405), body  # GET: the link is not valid
+    assert drain_started_at[0] == 0, "the body was read before the page answered"
+    assert stream.consumed == OVERSIZE
+    assert peak < HELD_AT_MOST
+
+
 # --- the JSON functions -----------------------------------------------------------------------------
 
 
@@ -141,9 +185,11 @@ def test_every_json_function_has_a_declared_limit() -> None:
         JSON_FUNCTIONS, JSON_LIMIT
     )
     topology = json.loads((REPO / "infra" / "topology.json").read_text())
-    # Every function called over HTTPS (all but the Pub/Sub-pushed ingest) but the webhooks.
+    # Every function called over HTTPS (all but the Pub/Sub-pushed ingest) but the webhooks and the
+    # rating page (an HTML form, tested below).
     https = {name for name, spec in topology["functions"].items() if spec["trigger"] != "pubsub_push"}
-    assert {name for name in https if not name.startswith("webhook_")} == set(JSON_FUNCTIONS)
+    assert {name for name in https if not name.startswith("webhook_")} == {*JSON_FUNCTIONS, "rate"}
+    assert functions.http.body_limit("rate") == RATE_LIMIT
 
 
 @pytest.mark.parametrize("name", JSON_FUNCTIONS)

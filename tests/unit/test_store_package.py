@@ -100,6 +100,7 @@ def test_every_public_name_of_the_store_modules_is_exported_as_itself() -> None:
         "shared.store.canned",
         "shared.store.chat",
         "shared.store.contacts",
+        "shared.store.csat",
         "shared.store.erasure",
         "shared.store.exports",
         "shared.store.inbox",

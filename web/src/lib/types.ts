@@ -73,6 +73,14 @@ export interface Conversation {
   snoozeUntilMs: number | null;
   /** Label ids (tenants/{t}/labels); ids of deleted labels may linger and are not shown. */
   labels: string[];
+  /** The customer's latest rating of the latest satisfaction survey (shared/csat.py), if any. */
+  csat?: ConversationRating | null;
+}
+
+export interface ConversationRating {
+  score: number;
+  comment: string;
+  ratedAtMs: number;
 }
 
 /** A tenant's label (tenants/{t}/labels/{id}): managed by admins through agent_api. */
@@ -93,6 +101,11 @@ export interface Activity {
   previousAssigneeName?: string | null;
   added?: Array<{ id: string; name: string }>;
   removed?: Array<{ id: string; name: string }>;
+  /** rate: the customer's score (1-5), comment, and the rating it replaces. */
+  score?: number;
+  comment?: string;
+  source?: "buttons" | "page";
+  replaces?: { score: number; atMs: number } | null;
 }
 
 export interface Attachment {
@@ -231,7 +244,22 @@ export function toConversation(snapshot: QueryDocumentSnapshot | DocumentSnapsho
     messageCount: Number(d.messageCount ?? 0),
     snoozeUntilMs: d.snoozeUntilMs ?? null,
     labels: Array.isArray(d.labels) ? d.labels.filter((label: unknown) => typeof label === "string") : [],
+    csat: toRating(d.csat),
   };
+}
+
+/** The conversation's `csat` map, when it holds a score 1-5. */
+export function toRating(value: unknown): ConversationRating | null {
+  const d = value as DocumentData | undefined;
+  const score = Number(d?.score);
+  if (!d || !Number.isInteger(score) || score < 1 || score > 5) return null;
+  return { score, comment: str(d.comment), ratedAtMs: Number(d.ratedAtMs ?? 0) };
+}
+
+/** Five stars, the score's filled ("★★★★☆"). */
+export function stars(score: number): string {
+  const filled = Math.max(0, Math.min(5, Math.round(score)));
+  return "★".repeat(filled) + "☆".repeat(5 - filled);
 }
 
 export function toMessage(snapshot: QueryDocumentSnapshot): Message {

@@ -23,7 +23,12 @@ export interface WorkspaceSettings {
   autoReply: { enabled: boolean; text: string };
   replyWindowReminderMinutes?: number;
   retentionDays?: number;
+  /** The satisfaction survey sent when a conversation is resolved (shared/csat.py). */
+  csat: { enabled: boolean; question: string };
 }
+
+/** The survey's question when the workspace set none (shared/workspace.py DEFAULT_CSAT_QUESTION). */
+export const DEFAULT_CSAT_QUESTION = "How would you rate our help today?";
 
 const HOUR = /^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 
@@ -66,12 +71,18 @@ export function editable(settings: Partial<WorkspaceSettings>, fallbackName: str
     autoReply: { enabled: settings.autoReply?.enabled ?? false, text: settings.autoReply?.text ?? "" },
     replyWindowReminderMinutes: settings.replyWindowReminderMinutes,
     retentionDays: settings.retentionDays,
+    csat: { enabled: settings.csat?.enabled ?? false, question: settings.csat?.question || DEFAULT_CSAT_QUESTION },
   };
 }
 
 /** What the form saves: empty days dropped, optional numbers left out when unset. */
 export function toSave(form: WorkspaceSettings): WorkspaceSettings {
-  const out: WorkspaceSettings = { name: form.name.trim(), timeZone: form.timeZone.trim(), autoReply: { ...form.autoReply } };
+  const out: WorkspaceSettings = {
+    name: form.name.trim(),
+    timeZone: form.timeZone.trim(),
+    autoReply: { ...form.autoReply },
+    csat: { enabled: form.csat.enabled, question: form.csat.question.trim() || DEFAULT_CSAT_QUESTION },
+  };
   if (form.businessHours) {
     out.businessHours = Object.fromEntries(
       DAYS.filter((day) => (form.businessHours?.[day] ?? []).length).map((day) => [day, form.businessHours?.[day] ?? []]),

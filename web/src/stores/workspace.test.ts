@@ -7,7 +7,7 @@ vi.mock("firebase/firestore", async () => (await import("../testing/fakeFirebase
 
 import { initFirebase } from "../lib/firebase";
 import type { Conversation } from "../lib/types";
-import { reminderDue, toSave } from "../lib/workspaceSettings";
+import { DEFAULT_CSAT_QUESTION, reminderDue, toSave } from "../lib/workspaceSettings";
 import { allListenersOn, docSnapshot, fakeAuth, fakeServer, fakeUser, listenerOn, resetFirebase, type Call } from "../testing/fakeFirebase";
 import { useWorkspace } from "./workspace";
 
@@ -57,6 +57,7 @@ describe("workspace settings", () => {
         businessHours: { mon: [["09:00", "17:00"]], sat: [["10:00", "14:00"]] },
         autoReply: { enabled: true, text: "We are closed" },
         replyWindowReminderMinutes: 60,
+        csat: { enabled: false, question: "How would you rate our help today?" },
       },
     });
     expect(workspace.saved).toBe(true);
@@ -86,6 +87,18 @@ describe("workspace settings", () => {
     expect(server.calls.at(-1)!.body.settings.businessHours).toBeUndefined();
   });
 
+  it("turns the satisfaction survey on with its question (off, with the default question, until then)", async () => {
+    await workspace.load("demo");
+    const form = workspace.form!;
+    expect(form.csat).toEqual({ enabled: false, question: DEFAULT_CSAT_QUESTION });
+    form.csat = { enabled: true, question: "  How did Cora do?  " };
+    expect(await workspace.save()).toBe(true);
+    expect(server.calls.at(-1)!.body.settings.csat).toEqual({ enabled: true, question: "How did Cora do?" });
+    workspace.form!.csat.question = " ";
+    expect(await workspace.save()).toBe(true);
+    expect(server.calls.at(-1)!.body.settings.csat).toEqual({ enabled: true, question: DEFAULT_CSAT_QUESTION });
+  });
+
   it("follows the reply-window reminder on the tenant document live", () => {
     workspace.start("t1");
     listenerOn("tenants/t1").next(docSnapshot("t1", { name: "Demo", settings: { replyWindowReminderMinutes: 90 } }));
@@ -111,7 +124,8 @@ describe("the reply-window reminder", () => {
   });
 
   it("leaves unset numbers out of what is saved", () => {
-    const saved = toSave({ name: " A ", timeZone: "UTC", autoReply: { enabled: false, text: "" }, retentionDays: 0 });
-    expect(saved).toEqual({ name: "A", timeZone: "UTC", autoReply: { enabled: false, text: "" } });
+    const csat = { enabled: false, question: "How was it?" };
+    const saved = toSave({ name: " A ", timeZone: "UTC", autoReply: { enabled: false, text: "" }, retentionDays: 0, csat });
+    expect(saved).toEqual({ name: "A", timeZone: "UTC", autoReply: { enabled: false, text: "" }, csat });
   });
 });
