@@ -356,6 +356,18 @@ def test_a_page_comment_after_a_button_rating_replaces_it_and_the_reports_can_te
     assert second["activity"]["replaces"] == {"score": 3, "atMs": first["sentAtMs"]}
     assert second["activity"]["comment"] == "the second agent was great"
 
+    # The reports' fold (queued by the rating like by any message) counts one rating, not two.
+    admin = agent_token(clean_stack, T, "csat-admin@demo.test", role="admin", name="Ada Admin")
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    body = {"action": "reports", "fromDay": today, "toDay": today, "channel": "telegram"}
+
+    def counted() -> dict[str, Any] | None:
+        figures = agent_api(clean_stack, admin, body)["totals"].get("csat") or {}
+        return figures if figures.get("ratings") else None
+
+    figures = eventually(counted, timeout=60, what="the rating in the reports")
+    assert figures["ratings"] == 1 and figures["distribution"] == [0, 0, 1, 0, 0]
+
 
 def test_a_reopen_and_resolve_is_a_new_survey_and_bulk_resolving_asks_too(
     clean_stack: LocalStack, token: str
