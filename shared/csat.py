@@ -67,6 +67,8 @@ SCORES = (5, 4, 3, 2, 1)  # the order the choices are offered in
 SCORE_WORDS = {5: "Excellent", 4: "Good", 3: "Okay", 2: "Poor", 1: "Very poor"}
 PAYLOAD_PREFIX = "csat:"
 _PAYLOAD = re.compile(r"^csat:([A-Za-z0-9]{8,40}):([1-5])$")
+# A channel without buttons asks for the score as a reply too: a lone digit ("4", "4/5", "4 stars").
+_TYPED = re.compile(r"^\s*([1-5])\s*(?:/\s*5|out of 5|stars?|★+)?\s*[.!]?\s*$", re.IGNORECASE)
 _TOKEN_PART = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
@@ -101,6 +103,13 @@ def parse_payload(value: str | None) -> tuple[str, int] | None:
         return None
     match = _PAYLOAD.match(value)
     return (match.group(1), int(match.group(2))) if match else None
+
+
+def typed_score(text: str | None) -> int | None:
+    """The score of a customer's typed answer to a survey asked by link (``"4"``, ``"4/5"``,
+    ``"5 stars"``); None for anything else, which stays an ordinary message."""
+    matched = _TYPED.match(text or "")
+    return int(matched.group(1)) if matched else None
 
 
 def title(score: int) -> str:
@@ -306,7 +315,7 @@ def send_ask(tenant_id: str, conversation_id: str, ask: str) -> str:
     link = rating_link(tenant_id, conversation_id, ask)
     message_id = ask_message_id(conversation_id, ask)
     content = {"type": "csat", "text": text, "askId": ask, "link": link, "options": options(ask)}
-    shown = text if how == "buttons" else f"{text}\n{link}"
+    shown = text if how == "buttons" else channels.csat_text(text, link)
     document: dict[str, Any] = {
         "direction": "out",
         "type": "csat",
@@ -503,16 +512,18 @@ def from_reply(
     at_ms: int,
     customer: dict[str, Any],
     reply_window: dict[str, Any] | None,
+    source: str = "buttons",
 ) -> tuple[str, str | None]:
-    """A customer's button reply carrying a rating (the inbox calls it instead of storing a
-    message): record it and, for a survey's first rating, queue the thank-you. Returns (the
-    :func:`record` result, the rating line's id when one was written)."""
+    """A customer's button reply carrying a rating, or (``source="reply"``) a typed score answering
+    a survey asked by link (the inbox calls it instead of storing a message): record it and, for a
+    survey's first rating, queue the thank-you. Returns (the :func:`record` result, the rating
+    line's id when one was written)."""
     result, written = record(
         tenant_id,
         conversation_id,
         ask,
         score,
-        source="buttons",
+        source=source,
         key=key,
         at_ms=at_ms,
         customer=customer,
@@ -521,6 +532,23 @@ def from_reply(
     if result == "recorded" and written is not None and written.conversation["csat"]["count"] == 1:
         _queue_thanks(tenant_id, conversation_id, ask, score)
     return result, written.message_id if written else None
+
+
+def open_survey(tenant_id: str, conversation_id: str, now_ms: int | None = None) -> str | None:
+    """The survey a typed score would answer: the conversation is still resolved by the resolution
+    it asked about, asked less than :data:`LINK_DAYS` ago. One read, made only for a message that
+    is a lone score on a channel that asks by link."""
+    conversation = store.get_conversation(tenant_id, conversation_id)
+    if conversation is None or conversation.get("status") != "resolved":
+        return None
+    asking = conversation.get("csatAsk") or {}
+    ask, resolution = asking.get("askId"), conversation.get("resolutionId")
+    if not ask or not resolution or ask_id(conversation_id, str(resolution)) != ask:
+        return None
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    if now_ms - int(asking.get("askedAtMs") or 0) > LINK_DAYS * 86_400_000:
+        return None
+    return str(ask)
 
 
 def _queue_thanks(tenant_id: str, conversation_id: str, ask: str, score: int) -> None:

@@ -286,6 +286,13 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
         rated = csat.parse_payload(getattr(event.content, "payload", None))
         if rated is not None:
             return _rating(event, route, *rated)
+    elif event.content.type == "text" and channels.capabilities(event.channel).csat == "link":
+        score = csat.typed_score(getattr(event.content, "text", None))
+        if score is not None:
+            conversation_id = ids.conversation_id(route.channel_id, event.contact_id)
+            ask = csat.open_survey(route.tenant_id, conversation_id)
+            if ask is not None:
+                return _rating(event, route, ask, score, source="reply")
     conversation_id = ids.conversation_id(route.channel_id, event.contact_id)
     message_id = ids.message_id(route.channel_id, event.message_id)
     sent_at = _when(event)
@@ -369,8 +376,11 @@ def _inbound_message(event: MessageEvent, route: store.Route) -> Outcome:
     return Outcome("created", message_id, route.tenant_id, conversation_id, summary_outcome)
 
 
-def _rating(event: MessageEvent, route: store.Route, ask: str, score: int) -> Outcome:
-    """A tapped satisfaction-survey choice (``csat:<askId>:<score>``): recorded as the customer's
+def _rating(
+    event: MessageEvent, route: store.Route, ask: str, score: int, source: str = "buttons"
+) -> Outcome:
+    """A tapped satisfaction-survey choice (``csat:<askId>:<score>``), or a lone score typed in
+    answer to a survey asked by link (``source="reply"``): recorded as the customer's
     rating *instead of* a message (shared/csat.py), so it never reopens the resolved conversation
     nor counts unread. Keyed by the reply's message id: a redelivery writes nothing. A rating of a
     survey the conversation no longer asks (a newer one replaced it) is ``ignored``."""
@@ -391,6 +401,7 @@ def _rating(event: MessageEvent, route: store.Route, ask: str, score: int) -> Ou
         at_ms=_ms(sent_at),
         customer=customer,
         reply_window=_reply_window(event, sent_at, plain=True),
+        source=source,
     )
     if result not in ("recorded", "duplicate", "unchanged"):
         log.warning(

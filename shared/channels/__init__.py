@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from shared.channels.base import WITHOUT_PROVIDER, Capabilities, ChannelAdapter
+from shared.channels.base import WITHOUT_PROVIDER, Capabilities, ChannelAdapter, csat_text
 from shared.errors import UnknownChannel
 
 # kind -> "module:ClassName"
@@ -48,4 +48,13 @@ def capabilities(kind: str) -> Capabilities:
     return adapter(kind).capabilities if kind in REGISTRY else WITHOUT_PROVIDER
 
 
-__all__ = ["REGISTRY", "Capabilities", "ChannelAdapter", "UnknownChannel", "adapter", "capabilities", "kinds"]
+__all__ = [
+    "REGISTRY",
+    "Capabilities",
+    "ChannelAdapter",
+    "UnknownChannel",
+    "adapter",
+    "capabilities",
+    "csat_text",
+    "kinds",
+]

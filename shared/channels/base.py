@@ -49,6 +49,14 @@ ReplyWindowRule = Literal["none", "template", "tag"]
 # How a channel asks for a satisfaction rating (shared/csat.py): on the provider's buttons, by a
 # link to the rating page, or not at all.
 CsatAsk = Literal["none", "buttons", "link"]
+# What a survey asked by link says after the question (a typed score is read as the rating too).
+CSAT_REPLY_HINT = "Reply with a number from 1 (very poor) to 5 (excellent), or rate here:"
+
+
+def csat_text(question: str, link: str) -> str:
+    """A satisfaction survey as a channel without buttons sends it: question, how to answer, link."""
+    return f"{question}\n{CSAT_REPLY_HINT} {link}"
+
 
 # How long a provider may fetch an agent's attachment through a signed URL (Messenger/Instagram
 # attachment URLs, Twilio MediaUrl): they fetch at once, so this is short.

@@ -60,6 +60,7 @@ from shared.channels.base import (
     Capabilities,
     ChannelAdapter,
     ConnectRequest,
+    csat_text,
     refused,
 )
 from shared.channels.payload import as_dict, as_float, as_id, as_text, form_pairs, header
@@ -805,7 +806,8 @@ def request_for(
             raise _permanent("a text message needs text", code="invalid_request")
         form["Body"] = message.text
     elif message.type == "rating" and message.rating:
-        form["Body"] = f"{message.text}\n{message.rating.link}"  # no buttons: the rating page's link
+        # No buttons: a typed score (shared/csat.py typed_score) or the rating page's link.
+        form["Body"] = csat_text(message.text or "", message.rating.link)
     elif message.type in ("image", "audio", "video", "document"):
         if message.attachments:
             # Uploaded files: short-lived signed URLs that Twilio fetches when it sends, all in one

@@ -280,7 +280,7 @@ def test_sms_asks_with_a_link_and_the_rating_page_records_score_and_comment(
     resolve(clean_stack, token, conversation_id)
     call = the_ask(clean_stack, "twilio")
     body = (call.form or {})["Body"][0]
-    assert body.startswith(QUESTION + "\n") and call.form["To"] == ["+15550003005"]
+    assert body.startswith(QUESTION + "\nReply with a number") and call.form["To"] == ["+15550003005"]
     link = link_in(body)
     assert link.startswith(clean_stack.function_urls["rate"])
 
@@ -309,6 +309,37 @@ def test_sms_asks_with_a_link_and_the_rating_page_records_score_and_comment(
     too_long = submit(link, 5, "x" * (csat.MAX_COMMENT + 1))
     assert too_long.status_code == 400 and 'data-testid="rate-error"' in too_long.text
     assert len(lines(conversation_id, "rate")) == 2
+
+
+def test_a_lone_score_texted_back_by_sms_is_the_rating_and_any_other_text_a_message(
+    clean_stack: LocalStack, token: str
+) -> None:
+    _, contact = CUSTOMERS["twilio"]
+    conversation_id = customer_writes(clean_stack, "twilio")
+    # Before any survey, a lone digit is an ordinary message (an answer to an agent's question).
+    assert post_signed(clean_stack, "twilio", text_payload("twilio", "2", contact, "Ada")).status_code == 200
+    eventually(lambda: any(m.get("text") == "2" for m in stored(conversation_id)), what="the plain '2'")
+    resolve(clean_stack, token, conversation_id)
+    the_ask(clean_stack, "twilio")
+
+    reply = text_payload("twilio", "4/5", contact, "Ada")
+    assert post_signed(clean_stack, "twilio", reply).status_code == 200
+    conversation = rated(conversation_id, 4)
+    assert conversation["status"] == "resolved", "a typed score never reopens the conversation"
+    (line,) = lines(conversation_id, "rate")
+    assert line["activity"]["source"] == "reply" and line["activity"]["score"] == 4
+    assert not [m for m in stored(conversation_id) if m.get("text") == "4/5"], "not stored as a message"
+    assert post_signed(clean_stack, "twilio", reply).status_code == 200  # redelivered: nothing new
+    thanked = eventually(lambda: thanks(clean_stack, "twilio"), what="the thank-you with the page's link")
+    assert len(thanked) == 1
+
+    # Anything else the customer writes is a message, and reopens the conversation as always.
+    post_signed(clean_stack, "twilio", text_payload("twilio", "4 more questions", contact, "Ada"))
+    eventually(
+        lambda: (store.get_conversation(T, conversation_id) or {}).get("status") == "open",
+        what="reopened by a real message",
+    )
+    assert len(lines(conversation_id, "rate")) == 1
 
 
 def test_a_changed_or_expired_link_answers_a_clear_page(clean_stack: LocalStack, token: str) -> None:

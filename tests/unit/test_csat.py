@@ -127,12 +127,28 @@ def test_whatsapp_asks_with_an_interactive_list_of_five_rows() -> None:
     assert all(len(r["title"]) <= 24 for r in rows)
 
 
-def test_sms_asks_with_the_question_and_the_link() -> None:
+def test_sms_asks_with_the_question_how_to_answer_and_the_link() -> None:
     account = ChannelAccount(
         channel="twilio", external_id="+15550000000", token="t", base_url="https://x", account_sid="AC1"
     )
     form = twilio.request_for(account, "+15551112222", rating_message()) or {}
-    assert form["Body"] == "How did we do?\nhttps://rate.example.test/rate?k=abc"
+    assert form["Body"] == (
+        "How did we do?\nReply with a number from 1 (very poor) to 5 (excellent), or rate here: "
+        "https://rate.example.test/rate?k=abc"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [("4", 4), (" 5 ", 5), ("3/5", 3), ("2 / 5", 2), ("5 stars", 5), ("1 star", 1), ("4!", 4), ("5★★", 5)],
+)
+def test_a_lone_typed_score_is_read_as_a_rating(text: str, score: int) -> None:
+    assert csat.typed_score(text) == score
+
+
+@pytest.mark.parametrize("text", ["0", "6", "45", "4 items please", "order 4", "", "four", "4.5", "-1"])
+def test_anything_but_a_lone_score_stays_a_message(text: str) -> None:
+    assert csat.typed_score(text) is None
 
 
 def test_a_rating_line_reads_as_a_sentence() -> None:
