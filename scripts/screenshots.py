@@ -630,6 +630,7 @@ def _owner_at_work() -> Any:
                 },
                 "replyWindowReminderMinutes": 60,
                 "retentionDays": 365,
+                "csat": {"enabled": True, "question": "How would you rate our help today?"},
             }
         ),
     )
