@@ -84,7 +84,7 @@ def parse_into(
         events = adapter.parse_item(item)
         encoded = []
         for event in events:
-            data = encode(event)
+            data = to_json(event.__dict__, inf_nan_mode="null")  # encode(event), without the call
             # The limit counts characters of the JSON text, as it always has (at most its bytes).
             if len(data) > MAX_EVENT_BYTES and (size := len(data.decode())) > MAX_EVENT_BYTES:
                 log.warning("quarantined an oversized %s item (%d bytes)", adapter.kind, size)

@@ -33,6 +33,7 @@ from shared.channels.payload import (
     as_float,
     as_id,
     as_text,
+    believable,
     event_time,
     fingerprint,
     header,
@@ -230,15 +231,20 @@ class Messaging:
     standby: bool
     raw: dict[str, Any]
 
-    def customer(self, *, business_sent: bool = False) -> str | None:
+    def customer(self, business_sent: bool = False) -> str | None:
         """The customer's id: the sender, or the recipient when the business sent it (an echo, a
         reaction by the page). Whichever side equals the account is never the customer: Messenger
         echoes put the page in ``sender``, but some published echo fixtures have it the other way."""
-        business_side = business_sent or (self.sender_id is not None and self.sender_id == self.account_id)
-        if business_side and self.recipient_id and self.recipient_id != self.account_id:
-            return self.recipient_id
-        if self.sender_id and self.sender_id != self.account_id:
-            return self.sender_id
+        sender_id = self.sender_id
+        account_id = self.account_id
+        if not business_sent and sender_id and sender_id != account_id:
+            return sender_id  # the common case: the customer wrote
+        business_side = business_sent or (sender_id is not None and sender_id == account_id)
+        recipient_id = self.recipient_id
+        if business_side and recipient_id and recipient_id != account_id:
+            return recipient_id
+        if sender_id and sender_id != account_id:
+            return sender_id
         # Checkbox-plugin opt-ins identify the person only by user_ref (no PSID yet).
         return self.user_ref
 
@@ -373,7 +379,9 @@ class MessagingAdapter(MetaAdapter):
                     {"object": obj, "entry_id": None, "entry_time": None, "field": "entry", "item": entry}
                 )
                 continue
-            entry_id = as_id(entry.get("id"))
+            entry_id = entry.get("id")
+            if not (isinstance(entry_id, str) and entry_id):
+                entry_id = as_id(entry_id)
             entry_time = entry.get("time")
             for key, value in entry.items():
                 if isinstance(value, list):
@@ -455,23 +463,40 @@ class MessagingAdapter(MetaAdapter):
     ) -> list[InboundEvent]:
         if not element:
             return []
+        # Ids are strings in every real payload: read inline (as_id is a call), as_id for the rest.
         sender = element.get("sender")
-        sender = sender if isinstance(sender, dict) else {}
+        if isinstance(sender, dict):
+            sender_id = sender.get("id")
+            if not (isinstance(sender_id, str) and sender_id):
+                sender_id = as_id(sender_id)
+            user_ref = sender.get("user_ref")
+            if user_ref is not None:
+                user_ref = as_id(user_ref)
+        else:
+            sender_id = user_ref = None
         recipient = element.get("recipient")
-        sender_id = as_id(sender.get("id"))
-        recipient_id = as_id(recipient.get("id")) if isinstance(recipient, dict) else None
+        if isinstance(recipient, dict):
+            recipient_id = recipient.get("id")
+            if not (isinstance(recipient_id, str) and recipient_id):
+                recipient_id = as_id(recipient_id)
+        else:
+            recipient_id = None
         # Routing is on entry.id (page / Instagram account); fall back to the page side of the element.
-        account_id = as_id(item.get("entry_id"))
-        if account_id is None:
-            message = as_dict(element.get("message"))
-            account_id = sender_id if message.get("is_echo") is True else recipient_id
-        if account_id is None:
-            raise ParseError("messaging element without entry id or recipient id")
+        account_id = item.get("entry_id")
+        if not (isinstance(account_id, str) and account_id):
+            account_id = as_id(account_id)
+            if account_id is None:
+                message = as_dict(element.get("message"))
+                account_id = sender_id if message.get("is_echo") is True else recipient_id
+            if account_id is None:
+                raise ParseError("messaging element without entry id or recipient id")
         timestamp = element.get("timestamp")
         # A delivery may come without timestamp, test deliveries send nonsense: entry.time backs them up.
-        occurred_at = event_time(timestamp) or event_time(item.get("entry_time"))
+        if type(timestamp) is int and believable(timestamp):
+            occurred_at: datetime | int | None = timestamp  # what event_time gives, without the call
+        else:
+            occurred_at = event_time(timestamp) or event_time(item.get("entry_time"))
         # Positional: a dataclass's __init__ takes keywords several times slower.
-        user_ref = as_id(sender.get("user_ref"))
         ctx = Messaging(
             self.kind, account_id, sender_id, recipient_id, user_ref, timestamp, occurred_at, standby, item
         )
@@ -515,11 +540,13 @@ class MessagingAdapter(MetaAdapter):
     def _on_message(self, ctx: Messaging, message: object) -> list[InboundEvent]:
         if not isinstance(message, dict):
             raise ParseError("message is not an object")
-        mid = as_id(message.get("mid"))
-        if mid is None:
-            raise ParseError("message without mid")
+        mid = message.get("mid")
+        if not (isinstance(mid, str) and mid):
+            mid = as_id(mid)
+            if mid is None:
+                raise ParseError("message without mid")
         echo = message.get("is_echo") is True
-        contact = ctx.customer(business_sent=echo)
+        contact = ctx.customer(echo)
         if contact is None:
             raise ParseError("message without a customer id (sender/recipient)")
         if message.get("is_deleted") is True:
@@ -529,11 +556,19 @@ class MessagingAdapter(MetaAdapter):
             fields = ctx.envelope(contact, event_id)
             fields["target_message_id"] = mid
             return [build(DeleteEvent, fields)]
-        fields = ctx.envelope(contact, mid)
-        fields["message_id"] = mid
-        fields["content"] = self.message_content(message)
-        fields["reply_to"] = as_id(as_dict(message.get("reply_to")).get("mid"))
-        fields["standby"] = ctx.standby
+        reply_to = message.get("reply_to")
+        fields = {
+            "channel": ctx.channel,
+            "account_id": ctx.account_id,
+            "contact_id": contact,
+            "event_id": mid,
+            "occurred_at": ctx.occurred_at,
+            "raw": ctx.raw,
+            "message_id": mid,
+            "content": self.message_content(message),
+            "reply_to": as_id(reply_to.get("mid")) if isinstance(reply_to, dict) else None,
+            "standby": ctx.standby,
+        }
         if echo:
             fields["echo"] = True
             fields["echo_app_id"] = as_id(message.get("app_id"))
@@ -664,11 +699,20 @@ class MessagingAdapter(MetaAdapter):
     @staticmethod
     def _message_event(ctx: Messaging, contact: str, message_id: str, content: Content) -> MessageEvent:
         """A message of the customer's that is not a ``message`` element (its id is the event's)."""
-        fields = ctx.envelope(contact, message_id)
-        fields["message_id"] = message_id
-        fields["content"] = content
-        fields["standby"] = ctx.standby
-        return build(MessageEvent, fields)
+        return build(
+            MessageEvent,
+            {
+                "channel": ctx.channel,
+                "account_id": ctx.account_id,
+                "contact_id": contact,
+                "event_id": message_id,
+                "occurred_at": ctx.occurred_at,
+                "raw": ctx.raw,
+                "message_id": message_id,
+                "content": content,
+                "standby": ctx.standby,
+            },
+        )
 
     def _on_optin(self, ctx: Messaging, optin: object) -> list[InboundEvent]:
         # messaging_optins: send-to-Messenger / checkbox ({ref, user_ref}) and recurring

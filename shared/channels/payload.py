@@ -26,6 +26,7 @@ __all__ = [
     "as_float",
     "as_id",
     "as_text",
+    "believable",
     "event_time",
     "fingerprint",
     "first_dict",
@@ -253,7 +254,7 @@ _SURELY_BELIEVABLE_UNTIL = int(time.time() + _FUTURE_SLACK_SECONDS)
 _SURELY_BELIEVABLE_UNTIL_MS = _SURELY_BELIEVABLE_UNTIL * 1000
 
 
-def _believable(number: int) -> bool:
+def believable(number: int) -> bool:
     """Whether an int timestamp (seconds, or milliseconds from 10**11) is a time :func:`to_utc`
     accepts; checked in numbers, before any datetime is built."""
     if number >= _MILLISECONDS_FROM:
@@ -267,7 +268,7 @@ def _believable(number: int) -> bool:
 
 def _int_to_utc(number: int) -> datetime | None:
     """:func:`to_utc` of an int."""
-    if not _believable(number):
+    if not believable(number):
         return None
     if number >= _MILLISECONDS_FROM:
         return _EPOCH + timedelta(0, 0, number * 1000)  # exact; milliseconds= goes through floats
@@ -287,4 +288,4 @@ def event_time(value: object) -> datetime | int | None:
         number = int(text)
     else:
         return to_utc(value)
-    return number if _believable(number) else None
+    return number if believable(number) else None

@@ -88,10 +88,27 @@ def _party_ids(kind: str, element: object) -> tuple[str, ...]:
     keys = _PARTY_KEYS.get(kind)
     if keys is None or not isinstance(element, dict):
         return ()
-    phone, user = as_id(element.get(keys[0])), as_id(element.get(keys[1]))
+    # Read inline where the ids are what real payloads carry (a string, no BSUID): as_id is a call.
+    phone = element.get(keys[0])
+    if not (isinstance(phone, str) and phone):
+        phone = as_id(phone)
+    user = element.get(keys[1])
+    if user is None:
+        return () if phone is None else (phone,)
+    user = as_id(user)
     if phone is None:
         return () if user is None else (user,)
     return (phone,) if user is None or user == phone else (phone, user)
+
+
+def _names(contact: dict[str, Any], key: str) -> bool:
+    """Whether a ``contacts[]`` entry describes ``key`` (a non-empty id): ``as_id`` of its wa_id or
+    user_id equals it. A string equal to ``key`` is the common case, checked without the call."""
+    wa_id = contact.get("wa_id")
+    if wa_id == key or (not isinstance(wa_id, str) and as_id(wa_id) == key):
+        return True
+    user_id = contact.get("user_id")
+    return user_id == key or (user_id is not None and not isinstance(user_id, str) and as_id(user_id) == key)
 
 
 def _first_matching_contact(contacts: object, ids: tuple[str, ...]) -> dict[str, Any]:
@@ -99,10 +116,10 @@ def _first_matching_contact(contacts: object, ids: tuple[str, ...]) -> dict[str,
     or an empty dict."""
     if ids and isinstance(contacts, list):
         for contact in contacts:
-            if isinstance(contact, dict) and (
-                as_id(contact.get("wa_id")) in ids or as_id(contact.get("user_id")) in ids
-            ):
-                return contact
+            if isinstance(contact, dict):
+                for key in ids:
+                    if _names(contact, key):
+                        return contact
     return {}
 
 
@@ -142,12 +159,7 @@ def _lookup(
         if index is not None:
             candidates = index.get(key, ())
         elif isinstance(contacts, list):
-            candidates = [
-                contact
-                for contact in contacts
-                if isinstance(contact, dict)
-                and key in (as_id(contact.get("wa_id")), as_id(contact.get("user_id")))
-            ]
+            candidates = [c for c in contacts if isinstance(c, dict) and _names(c, key)]
         else:
             candidates = ()
         for contact in candidates:
@@ -382,10 +394,15 @@ class WhatsAppAdapter(MetaAdapter):
         return account_id
 
     def _message(self, item: dict[str, Any], message: dict[str, Any], *, echo: bool) -> list[InboundEvent]:
-        account_id = self._phone_number_id(item)
-        mid = as_id(message.get("id"))
-        if mid is None:
-            raise ParseError("whatsapp message without id")
+        metadata = item.get("metadata")
+        account_id = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+        if not (isinstance(account_id, str) and account_id):  # else what _phone_number_id reads
+            account_id = self._phone_number_id(item)
+        mid = message.get("id")
+        if not (isinstance(mid, str) and mid):
+            mid = as_id(mid)
+            if mid is None:
+                raise ParseError("whatsapp message without id")
         # The customer: `from` (phone-based wa_id), else the business-scoped user id (BSUID); for
         # echoes of the business's own messages, `to`.
         party = _party_ids("echo" if echo else "message", message)
@@ -404,7 +421,9 @@ class WhatsAppAdapter(MetaAdapter):
             "occurred_at": event_time(message.get("timestamp")),
             "raw": item,
         }
-        mtype = as_text(message.get("type")) or "unknown"
+        mtype = message.get("type")
+        if not (isinstance(mtype, str) and mtype):
+            mtype = "unknown"
         if mtype == "reaction":
             return [self._reaction(envelope, account_id, mid, message, echo)]
         if mtype == "edit":
@@ -418,7 +437,12 @@ class WhatsAppAdapter(MetaAdapter):
 
         contact = _first_matching_contact(item.get("contacts"), party or (contact_id,))
         profile = as_dict(contact.get("profile"))
-        context = as_dict(message.get("context"))
+        context = message.get("context")
+        if isinstance(context, dict):
+            reply_to = as_id(context.get("id"))
+            forwarded = context.get("forwarded") is True or context.get("frequently_forwarded") is True
+        else:
+            reply_to, forwarded = None, False
         fields = {
             **envelope,
             "event_id": mid,
@@ -426,8 +450,8 @@ class WhatsAppAdapter(MetaAdapter):
             "content": self.message_content(mtype, message),
             "contact_name": as_text(profile.get("name")),
             "contact_handle": self._handle(as_id(contact.get("wa_id")), contact_id, profile),
-            "reply_to": as_id(context.get("id")),
-            "forwarded": context.get("forwarded") is True or context.get("frequently_forwarded") is True,
+            "reply_to": reply_to,
+            "forwarded": forwarded,
             "echo": echo,
         }
         events: list[InboundEvent] = [build(MessageEvent, fields)]
