@@ -52,27 +52,17 @@ def subscribe_page(
 
     The token travels as a Bearer header, never in the URL. Raises ProviderError (by Meta's error
     code: an expired token says ``health == "token_expired"``) unless Graph answers success."""
-    url = f"{base_url.rstrip('/')}/{version}/{page_id}/subscribed_apps"
-    response, body = call(
+    return _subscribed_apps(
         "POST",
-        url,
-        channel=channel,
-        unreachable=f"Graph API unreachable at {base_url}",
+        "subscription",
+        channel,
+        page_id,
+        page_token,
+        base_url=base_url,
+        version=version,
         timeout=timeout,
         json={"subscribed_fields": ",".join(fields)},
-        headers={"Authorization": f"Bearer {page_token}"},
     )
-    if response.status_code >= 400 or not isinstance(body, dict) or "error" in body:
-        raise provider_error(channel, response.status_code, body)
-    if body.get("success") is not True:
-        raise ProviderError(
-            f"Graph did not confirm the subscription of page {page_id}: {str(body)[:200]}",
-            channel=channel,
-            code=None,
-            http_status=response.status_code,
-            transient=False,
-        )
-    return body
 
 
 def unsubscribe_page(
@@ -80,20 +70,46 @@ def unsubscribe_page(
 ) -> dict[str, Any]:
     """Remove our app's subscription to ``page_id``'s webhooks; return Graph's answer. Raises
     ProviderError (by Meta's error code; unreachable: transient) unless Graph answers success."""
+    return _subscribed_apps(
+        "DELETE",
+        "unsubscription",
+        channel,
+        page_id,
+        page_token,
+        base_url=base_url,
+        version=version,
+        timeout=timeout,
+    )
+
+
+def _subscribed_apps(
+    method: str,
+    what: str,
+    channel: str,
+    page_id: str,
+    page_token: str,
+    *,
+    base_url: str,
+    version: str,
+    timeout: float,
+    json: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One call to ``/{page-id}/subscribed_apps`` with the Page token, which must answer success."""
     url = f"{base_url.rstrip('/')}/{version}/{page_id}/subscribed_apps"
     response, body = call(
-        "DELETE",
+        method,
         url,
         channel=channel,
         unreachable=f"Graph API unreachable at {base_url}",
         timeout=timeout,
         headers={"Authorization": f"Bearer {page_token}"},
+        json=json,
     )
     if response.status_code >= 400 or not isinstance(body, dict) or "error" in body:
         raise provider_error(channel, response.status_code, body)
     if body.get("success") is not True:
         raise ProviderError(
-            f"Graph did not confirm the unsubscription of page {page_id}: {str(body)[:200]}",
+            f"Graph did not confirm the {what} of page {page_id}: {str(body)[:200]}",
             channel=channel,
             code=None,
             http_status=response.status_code,
