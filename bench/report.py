@@ -1,7 +1,10 @@
 """`make report`: run every benchmark and write a report folder: a markdown summary, PNG charts
 (latency histograms per path, throughput, cold starts) and the cost of 1 million inbound messages.
 
-    python -m bench.report [--out bench/results] [--quick]
+    python -m bench.report [--out bench/results] [--quick] [--only NAME ...]
+
+``--only`` runs those benchmarks again (one that failed, or was measured under another load) and
+keeps the other figures from the report's figures.json.
 
 The cost is computed from what bench/cost.py counts per inbound message (Firestore document reads
 and writes at the client's RPC layer, function invocations, billed Pub/Sub bytes, handler time)
@@ -137,10 +140,12 @@ QUICK: dict[str, dict[str, Any]] = {
 }
 
 
-def run_all(quick: bool) -> dict[str, Any]:
-    """Run every benchmark that exists; a failing one is reported, not fatal."""
+def run_all(quick: bool, names: list[str] | None = None) -> dict[str, Any]:
+    """Run every benchmark that exists (or those ``names``); a failing one is reported, not fatal."""
     results: dict[str, Any] = {}
     for name, module_name in BENCHMARKS.items():
+        if names is not None and name not in names:
+            continue
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError:
@@ -375,9 +380,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--quick", action="store_true", help="a smaller load run")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=sorted(BENCHMARKS),
+        help="run only these again; the others' figures are kept from the report's figures.json",
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    results = run_all(args.quick)
+    results = run_all(args.quick, args.only)
+    stored = args.out / "figures.json"
+    if args.only and stored.exists():
+        kept = json.loads(stored.read_text())
+        results = {
+            name: results.get(name, kept.get(name)) for name in BENCHMARKS if name in results or name in kept
+        }
     images = charts(results, args.out)
     counted = (results.get("cost") or {}).get("cost_per_million_usd")
     cost = counted or cost_per_million()
