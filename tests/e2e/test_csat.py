@@ -65,6 +65,8 @@ def test_the_survey_is_switched_on_answered_in_whatsapp_and_commented_on_the_rat
     reply = button_reply("whatsapp", ask, 4, f"wamid.{uuid.uuid4().hex}")
     assert post_signed(clean_stack, "whatsapp", reply).ok
     expect(admin.get_by_test_id("csat-badge")).to_contain_text("4/5")
+    panel = admin.get_by_test_id("contact-panel")  # the customer's conversations show their ratings
+    expect(panel.get_by_test_id("contact-conversation-rating")).to_contain_text("4/5")
     line = admin.locator('[data-testid="activity-line"][data-verb="rate"]')
     expect(line).to_contain_text("Customer rated 4/5")
     expect(line.get_by_test_id("rating-stars")).to_have_text("★★★★☆")
