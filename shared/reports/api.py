@@ -7,7 +7,7 @@
         days: [{day, opened, resolved, in, out, frtMedian, frtP90, resMedian, resP90,
                 csatRatings, csatAverage, csatPercent}],   every day
         hourOfWeek: {in: [[24 counts] x 7, Monday first], opened: [...]},
-        breakdown: {channel|agent|team|label: [{key, name, opened, resolved, in, out,
+        breakdown: {channel|agent|team|label: [{key, name, opened, resolved, in, out, assigned,
                                                  frtMedian, frtP90, frtMean, resMedian, resP90,
                                                  csatRatings, csatAverage, csatPercent,
                                                  csatDistribution}]}}
@@ -64,7 +64,7 @@ def csat(scores: dict[str, Any]) -> dict[str, Any]:
 
 
 def _figures(figures: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {metric: int(figures.get(metric, 0)) for metric in tally.COUNTS}
+    out: dict[str, Any] = {metric: int(figures.get(metric, 0)) for metric in (*tally.COUNTS, tally.ASSIGNED)}
     out[tally.CSAT] = csat(figures.get(tally.CSAT) or {})
     for metric in tally.DURATIONS:
         dist = figures.get(metric) or histogram.empty()
@@ -78,7 +78,7 @@ def _figures(figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def _add(into: dict[str, Any], figures: dict[str, Any]) -> None:
-    for metric in tally.COUNTS:
+    for metric in (*tally.COUNTS, tally.ASSIGNED):
         into[metric] = int(into.get(metric, 0)) + int(figures.get(metric, 0))
     for metric in tally.DURATIONS:
         histogram.merge(into.setdefault(metric, histogram.empty()), figures.get(metric) or {})
@@ -93,6 +93,7 @@ def _flat(key: str, name: str | None, figures: dict[str, Any]) -> dict[str, Any]
         "key": key,
         "name": name or key,
         **{metric: summary[metric] for metric in tally.COUNTS},
+        "assigned": summary[tally.ASSIGNED],
         "frtMedian": summary["frt"]["median"],
         "frtP90": summary["frt"]["p90"],
         "frtMean": summary["frt"]["mean"],

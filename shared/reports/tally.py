@@ -8,6 +8,8 @@ lines) is read once, in the order ingest committed them (``reportAt``), and coun
     opened          a conversation becoming open: its first customer message, the first one after it
                     was resolved, or an agent reopening it
     resolved        an agent resolving it; ``res``, the time since it was opened
+    assigned        an open conversation given to an agent, under all, the channel and that agent
+                    (``opened`` counts under the assignee at the moment of opening, usually nobody)
     frt             first response time: from opening to the first reply by a person (an agent in
                     the dashboard, or in the provider's own app), once per opening
     csat            a customer's rating (an activity line with verb ``rate``, score 1..5): a count per
@@ -55,6 +57,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from shared.reports import histogram
 
 COUNTS = ("opened", "resolved", "in", "out")
+ASSIGNED = "assigned"  # an open conversation given to an agent: counted under the agent (and channel)
 DURATIONS = ("frt", "res")
 SCORES = ("1", "2", "3", "4", "5")  # a rating's score, as the key of its count
 CSAT = "csat"
@@ -267,6 +270,13 @@ def _activity(
     verb = line.get("verb")
     if verb == "assign":
         state["assigneeId"] = line.get("assigneeId")
+        if state.get("open") and state["assigneeId"]:
+            # Taken by an agent (by hand, in bulk or automatically): counted for the workspace, the
+            # channel and the agent (also in the channel's own document: the agent table narrowed to
+            # a channel); teams and labels count their conversations by ``opened``.
+            dims = _dims(state, conversation, state["assigneeId"])
+            kept = [dim for dim in dims if dim == "all" or dim.startswith(("channel:", "agent:"))]
+            tally.count(ASSIGNED, at, kept)
     elif verb == "unassign":
         state["assigneeId"] = None
     elif verb == "labels":

@@ -107,8 +107,10 @@ def test_an_admin_filters_the_reports_sees_charts_and_downloads_the_csv(
     assert download.suggested_filename.startswith("reports-") and download.suggested_filename.endswith(".csv")
     lines = Path(download.path()).read_text(encoding="utf-8").splitlines()
     today = datetime.now(UTC).date().isoformat()
-    assert lines[0].startswith("section,key,name,opened,resolved,messages_in,messages_out")
-    assert any(line.startswith(f"day,{today},") and ",5,0," in line for line in lines)
+    assert lines[0].startswith("section,key,name,opened,assigned,resolved,messages_in,messages_out")
+    # 5 opened, 2 of them assigned (Dana's and Sam's), none resolved
+    assert any(line.startswith(f"day,{today},{today},5,2,0,") for line in lines)
+    assert any(line.startswith(f"agent,{agents[DANA.email].uid},{DANA.name},0,1,0,") for line in lines)
     assert lines[0].endswith(",csat_ratings,csat_average,csat_percent")
     assert any(
         line.startswith(f"agent,{agents[DANA.email].uid},") and line.endswith(",1,5,100") for line in lines

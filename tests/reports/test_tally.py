@@ -144,8 +144,11 @@ def test_a_change_folded_after_its_rating_takes_it_back_under_the_dimensions_it_
     day = tally.merge_day(stored, later.days["2026-11-29"])
     channel = tally.merge_day(stored_channel, later.channels["2026-11-29_whatsapp"])
     assert day["dims"]["all"]["csat"] == {"5": 1}
-    assert "agent:ana" not in day["dims"] and day["dims"]["agent:ben"] == {"csat": {"5": 1}}
-    assert "agent:ana" not in channel["dims"] and channel["dims"]["agent:ben"] == {"csat": {"5": 1}}
+    # Ana keeps having been assigned it, and no longer its rating; Ben has both.
+    assert day["dims"]["agent:ana"] == {"assigned": 1}
+    assert day["dims"]["agent:ben"] == {"assigned": 1, "csat": {"5": 1}}
+    assert channel["dims"]["agent:ana"] == {"assigned": 1}
+    assert channel["dims"]["agent:ben"] == {"assigned": 1, "csat": {"5": 1}}
 
 
 def test_a_change_of_a_rating_the_state_no_longer_remembers_follows_replaces() -> None:
@@ -191,3 +194,19 @@ def test_the_page_gives_ratings_average_csat_share_and_distribution_and_narrows_
     assert narrowed["breakdown"]["agent"][0]["in"] == 1 and narrowed["totals"]["csat"]["ratings"] == 1
     assert [row["key"] for row in narrowed["breakdown"]["channel"]] == ["telegram", "whatsapp"]
     assert api.csat({})["average"] is None and api.csat({})["percent"] is None
+
+
+def test_an_assignment_counts_for_the_agent_who_takes_the_open_conversation() -> None:
+    figures, _ = run(
+        [
+            message("in", T0),  # opened before anyone has it: "opened" counts under no agent
+            activity("assign", T0 + 1_000, assigneeId="dana"),
+            activity("assign", T0 + 2_000, assigneeId="eli"),  # handed over
+            activity("resolve", T0 + 3_000, actorId="eli"),
+            activity("assign", T0 + 4_000, assigneeId="dana"),  # a resolved conversation: not counted
+        ]
+    )
+    dims = figures.days["2026-11-29"]["dims"]
+    assert dims["all"]["assigned"] == 2 and dims["channel:whatsapp"]["assigned"] == 2
+    assert dims["agent:dana"]["assigned"] == 1 and dims["agent:eli"]["assigned"] == 1
+    assert "opened" not in dims["agent:dana"] and dims["all"]["opened"] == 1

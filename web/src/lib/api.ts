@@ -285,6 +285,8 @@ export interface ReportDuration {
 
 export interface ReportCounts {
   opened: number;
+  /** Open conversations given to an agent (under the workspace, a channel and that agent). */
+  assigned: number;
   resolved: number;
   in: number;
   out: number;

@@ -15,7 +15,7 @@ initFirebase({ projectId: "demo", apiKey: "k", functions: { send_message: "s", a
 
 const csat = { csatRatings: 3, csatAverage: 4.33, csatPercent: 66.7, csatDistribution: [0, 0, 1, 0, 2] };
 const noCsat = { csatRatings: 0, csatAverage: null, csatPercent: null, csatDistribution: [0, 0, 0, 0, 0] };
-const row = { opened: 2, resolved: 1, in: 5, out: 3, frtMedian: 64.2, frtP90: 128.9, frtMean: 80, resMedian: 600, resP90: null, ...csat };
+const row = { opened: 2, assigned: 4, resolved: 1, in: 5, out: 3, frtMedian: 64.2, frtP90: 128.9, frtMean: 80, resMedian: 600, resP90: null, ...csat };
 const PAGE: ReportPage = {
   fromDay: "2026-12-06",
   toDay: "2026-12-07",
@@ -23,13 +23,13 @@ const PAGE: ReportPage = {
   channel: null,
   channels: ["whatsapp"],
   totals: {
-    opened: 2, resolved: 1, in: 5, out: 3,
+    opened: 2, assigned: 4, resolved: 1, in: 5, out: 3,
     frt: { n: 2, mean: 80, median: 64.2, p90: 128.9 },
     res: { n: 1, mean: 600, median: 600, p90: 600 },
     csat: { ratings: 3, average: 4.33, percent: 66.7, distribution: [0, 0, 1, 0, 2] },
   },
   days: [
-    { day: "2026-12-06", opened: 0, resolved: 0, in: 0, out: 0, frtMedian: null, frtP90: null, frtMean: null, resMedian: null, resP90: null, ...noCsat },
+    { day: "2026-12-06", opened: 0, assigned: 0, resolved: 0, in: 0, out: 0, frtMedian: null, frtP90: null, frtMean: null, resMedian: null, resP90: null, ...noCsat },
     { day: "2026-12-07", ...row },
   ],
   hourOfWeek: { in: Array.from({ length: 7 }, () => Array(24).fill(0)), opened: Array.from({ length: 7 }, () => Array(24).fill(0)) },
@@ -83,13 +83,13 @@ describe("the reports store", () => {
   it("writes a CSV of days and breakdowns with their CSAT, whole seconds, formulas and commas quoted", () => {
     const lines = reportCsv(PAGE).trimEnd().split("\r\n");
     expect(lines[0]).toBe(
-      "section,key,name,opened,resolved,messages_in,messages_out,first_response_median_s,first_response_p90_s," +
+      "section,key,name,opened,assigned,resolved,messages_in,messages_out,first_response_median_s,first_response_p90_s," +
         "first_response_mean_s,resolution_median_s,resolution_p90_s,csat_ratings,csat_average,csat_percent",
     );
-    expect(lines[1]).toBe("day,2026-12-06,2026-12-06,0,0,0,0,,,,,,0,,");
-    expect(lines[2]).toBe("day,2026-12-07,2026-12-07,2,1,5,3,64,129,80,600,,3,4.33,66.7");
-    expect(lines[4]).toBe('agent,u1,"=HYPERLINK(""x"")",2,1,5,3,64,129,80,600,,3,4.33,66.7');
-    expect(lines[5]).toBe('label,lb1,"VIP, gold",2,1,5,3,64,129,80,600,,3,4.33,66.7');
+    expect(lines[1]).toBe("day,2026-12-06,2026-12-06,0,0,0,0,0,,,,,,0,,");
+    expect(lines[2]).toBe("day,2026-12-07,2026-12-07,2,4,1,5,3,64,129,80,600,,3,4.33,66.7");
+    expect(lines[4]).toBe('agent,u1,"=HYPERLINK(""x"")",2,4,1,5,3,64,129,80,600,,3,4.33,66.7');
+    expect(lines[5]).toBe('label,lb1,"VIP, gold",2,4,1,5,3,64,129,80,600,,3,4.33,66.7');
     expect(lines).toHaveLength(6);
   });
 

@@ -28,7 +28,7 @@ function cell(value: string | number | null): string {
   return /[",\n\r]/.test(text) || /^[=+\-@]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-const COLUMNS = ["opened", "resolved", "in", "out", "frtMedian", "frtP90", "frtMean", "resMedian", "resP90"] as const;
+const COLUMNS = ["opened", "assigned", "resolved", "in", "out", "frtMedian", "frtP90", "frtMean", "resMedian", "resP90"] as const;
 const CSAT_COLUMNS = ["csatRatings", "csatAverage", "csatPercent"] as const;
 
 function seconds(value: number | null): number | null {
@@ -55,7 +55,7 @@ function cells(row: ReportDay | ReportRow): (string | number | null)[] {
 /** The page's figures as CSV: one row per day, then one per channel, agent, team and label
  * (durations in whole seconds; CSAT: ratings, average score, share of 4 and 5 in %). Cells that a spreadsheet would run as a formula are quoted. */
 export function reportCsv(page: ReportPage): string {
-  const header = ["section", "key", "name", "opened", "resolved", "messages_in", "messages_out",
+  const header = ["section", "key", "name", "opened", "assigned", "resolved", "messages_in", "messages_out",
     "first_response_median_s", "first_response_p90_s", "first_response_mean_s",
     "resolution_median_s", "resolution_p90_s", "csat_ratings", "csat_average", "csat_percent"];
   const rows: (string | number | null)[][] = [header];
