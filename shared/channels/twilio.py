@@ -766,13 +766,7 @@ def _rest_get(url: str, sid: str, token: str, params: Mapping[str, str] | None =
             url, params=params, auth=(sid, token), timeout=settings().provider_timeout_seconds
         )
     except requests.RequestException as exc:
-        raise ProviderError(
-            f"Twilio API unreachable: {type(exc).__name__}",
-            channel=KIND,
-            code=None,
-            http_status=None,
-            transient=True,
-        ) from exc
+        raise _unreachable(exc) from exc
     try:
         body = response.json()
     except ValueError:
@@ -780,6 +774,17 @@ def _rest_get(url: str, sid: str, token: str, params: Mapping[str, str] | None =
     if response.status_code >= 400 or not isinstance(body, dict):
         raise provider_error(response.status_code, body, response.headers)
     return body
+
+
+def _unreachable(exc: Exception) -> ProviderError:
+    """A network failure on the way to Twilio's API: transient, so the call is retried."""
+    return ProviderError(
+        f"Twilio API unreachable: {type(exc).__name__}",
+        channel=KIND,
+        code=None,
+        http_status=None,
+        transient=True,
+    )
 
 
 def _permanent(reason: str, code: str = "unsupported") -> ProviderError:
@@ -868,13 +873,7 @@ def send_message(
     try:
         response = requests.post(url, data=form, auth=(account.account_sid, account.token), timeout=timeout)
     except requests.RequestException as exc:
-        raise ProviderError(
-            f"Twilio API unreachable: {type(exc).__name__}",
-            channel=KIND,
-            code=None,
-            http_status=None,
-            transient=True,
-        ) from None
+        raise _unreachable(exc) from None
     try:
         body = response.json()
     except ValueError:

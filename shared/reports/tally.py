@@ -131,11 +131,7 @@ class Tally:
         """Count one ``metric`` (a count, or with ``seconds`` a duration) under ``dims``."""
         day, hour = self._day(at_ms)
         doc = self._doc(day)
-        scoped = self._channel_doc(day, dims)
-        for dim in dims:
-            targets = [doc["dims"].setdefault(dim, {})]
-            if scoped is not None and dim.partition(":")[0] in SCOPED_KINDS:
-                targets.append(scoped["dims"].setdefault(dim, {}))
+        for dim, targets in self._targets(day, dims):
             for figures in targets:
                 if seconds is None:
                     figures[metric] = int(figures.get(metric, 0)) + 1
@@ -148,14 +144,22 @@ class Tally:
     def rate(self, at_ms: int, dims: list[str], score: int, sign: int = 1) -> None:
         """Count a rating of ``score`` (``sign`` -1: take one away) on its day under ``dims``."""
         day, _ = self._day(at_ms)
+        for _dim, targets in self._targets(day, dims):
+            for figures in targets:
+                _add_scores(figures, {str(score): sign})
+
+    def _targets(self, day: str, dims: list[str]) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Each of ``dims`` with the figures it counts into on ``day``: the day document's, and for
+        an agent, team or label dimension also the channel's own document's."""
         doc = self._doc(day)
         scoped = self._channel_doc(day, dims)
+        found = []
         for dim in dims:
             targets = [doc["dims"].setdefault(dim, {})]
             if scoped is not None and dim.partition(":")[0] in SCOPED_KINDS:
                 targets.append(scoped["dims"].setdefault(dim, {}))
-            for figures in targets:
-                _add_scores(figures, {str(score): sign})
+            found.append((dim, targets))
+        return found
 
 
 def _add_scores(figures: dict[str, Any], scores: dict[str, Any]) -> None:

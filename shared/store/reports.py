@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.store._client import Versioned, _rpc, _versioned, client
+from shared.store._client import Versioned, _rpc, _versioned, client, conversation_ref
 
 if TYPE_CHECKING:  # pragma: no cover
     from google.cloud.firestore import CollectionReference, DocumentReference
@@ -121,14 +121,7 @@ def legacy_report_messages(
     ``reportAt``). One collection query per page on the automatic ``sentAt`` index."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
-    messages = (
-        client()
-        .collection("tenants")
-        .document(tenant_id)
-        .collection("conversations")
-        .document(conversation_id)
-        .collection("messages")
-    )
+    messages = conversation_ref(tenant_id, conversation_id).collection("messages")
     last: Any = None
     while True:
         query = messages.where(filter=FieldFilter("sentAt", "<", before)).order_by("sentAt")
