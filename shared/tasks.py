@@ -47,16 +47,34 @@ def queue_path(queue: str) -> str:
     return f"projects/{config.project_id}/locations/{config.tasks_location}/queues/{queue}"
 
 
-def ensure_queue(queue: str) -> None:
-    """Create a queue if it does not exist (the local stack; production queues come from Terraform)."""
+def ensure_queue(queue: str, limits: dict[str, Any] | None = None) -> None:
+    """Create a queue if it does not exist (the local stack; production queues come from Terraform),
+    with the rate limits and retry settings of its infra/topology.json entry ``limits``."""
     from google.api_core.exceptions import AlreadyExists
 
     config = settings()
     with contextlib.suppress(AlreadyExists):
         _client().create_queue(
             parent=f"projects/{config.project_id}/locations/{config.tasks_location}",
-            queue={"name": queue_path(queue)},
+            queue={"name": queue_path(queue), **queue_settings(limits or {})},
         )
+
+
+def queue_settings(limits: dict[str, Any]) -> dict[str, Any]:
+    """A topology.json queue entry as the Cloud Tasks API's ``rate_limits`` and ``retry_config``
+    (the same fields infra/ hands Terraform)."""
+    rate_keys = ("max_dispatches_per_second", "max_concurrent_dispatches")
+    rate = {key: limits[key] for key in rate_keys if key in limits}
+    retry: dict[str, Any] = {"max_attempts": limits["max_attempts"]} if "max_attempts" in limits else {}
+    for key in ("min_backoff", "max_backoff", "max_retry_duration"):
+        if f"{key}_seconds" in limits:
+            retry[key] = {"seconds": int(limits[f"{key}_seconds"])}
+    return {**({"rate_limits": rate} if rate else {}), **({"retry_config": retry} if retry else {})}
+
+
+def purge_queue(queue: str) -> None:
+    """Drop every task of a queue (the local stack between tests; tasks already running finish)."""
+    _client().purge_queue(name=queue_path(queue))
 
 
 def enqueue(

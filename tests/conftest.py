@@ -20,9 +20,11 @@ def stack() -> Iterator[LocalStack]:
 
 @pytest.fixture
 def clean_stack(stack: LocalStack) -> LocalStack:
-    """The stack with an empty Firestore and the demo tenant seeded."""
+    """The stack with an empty Firestore, no queued tasks and the demo tenant seeded."""
     from infra.local import demo
 
+    stack.apply_env()
+    stack.purge_queues()  # an earlier test's retries and timers must not hold up or act in this one
     stack.reset_firestore()
     if stack.fcm is not None:
         stack.fcm.clear()  # the FCM stand-in: no messages, dead tokens or faults of earlier tests

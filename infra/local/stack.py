@@ -23,6 +23,8 @@ from infra.local.processes import LOG_DIR, REPO, Process, free_port, http_ok, wa
 TOPOLOGY_PATH = REPO / "infra" / "topology.json"
 RULES_PATH = REPO / "infra" / "firestore.rules"
 TASKS_VENV = REPO / ".venv-tasks"
+# Locally Cloud Tasks retries come this many times the production backoff apart (same order, count).
+LOCAL_BACKOFF_SCALE = 0.1
 _STACK_NUMBERS = itertools.count(1)
 FIREBASE_BIN = REPO / "infra" / "local" / "firebase" / "node_modules" / ".bin" / "firebase"
 GCLOUD_PLATFORM = Path(os.environ.get("GCLOUD_PLATFORM_DIR", "/usr/lib/google-cloud-sdk/platform"))
@@ -260,6 +262,7 @@ class LocalStack:
                         str(TASKS_VENV / "bin" / "python"),
                         str(REPO / "infra" / "local" / "tasks_emulator.py"),
                         str(tasks_port),
+                        str(LOCAL_BACKOFF_SCALE),
                     ],
                     ready_port=tasks_port,
                 )
@@ -445,7 +448,16 @@ class LocalStack:
         config.reset()
         tasks.reset()
         for queue in topology()["queues"].values():
-            tasks.ensure_queue(queue["name"])
+            tasks.ensure_queue(queue["name"], queue)
+
+    def purge_queues(self) -> None:
+        """Drop the tasks earlier work left queued (a test's retries must not hold up the next's)."""
+        from shared import tasks
+
+        if not self.with_tasks:
+            return
+        for queue in topology()["queues"].values():
+            tasks.purge_queue(queue["name"])
 
     def _launch(self, process: Process) -> None:
         process.log_dir = self.log_dir
