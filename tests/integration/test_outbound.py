@@ -140,8 +140,10 @@ def test_a_reply_reaches_the_provider_as_documented_and_its_ticks_advance_to_rea
     # The local subscription is unordered: "read" may land before "delivered", which the history
     # records all the same when it comes (the tick itself never moves back).
     history = eventually(
-        lambda: {"delivered", "read"} <= set(message(conversation_id, message_id)["statusHistory"])
-        and message(conversation_id, message_id)["statusHistory"],
+        lambda: (
+            {"delivered", "read"} <= set(message(conversation_id, message_id)["statusHistory"])
+            and message(conversation_id, message_id)["statusHistory"]
+        ),
         what="delivered and read in the history",
     )
     assert set(history) >= {"queued", "sent", "delivered", "read"}
