@@ -72,11 +72,6 @@ def queue_settings(limits: dict[str, Any]) -> dict[str, Any]:
     return {**({"rate_limits": rate} if rate else {}), **({"retry_config": retry} if retry else {})}
 
 
-def purge_queue(queue: str) -> None:
-    """Drop every task of a queue (the local stack between tests; tasks already running finish)."""
-    _client().purge_queue(name=queue_path(queue))
-
-
 def enqueue(
     queue: str, task_id: str, url: str, payload: dict[str, Any], schedule_at: datetime | None = None
 ) -> bool:

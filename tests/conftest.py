@@ -20,11 +20,13 @@ def stack() -> Iterator[LocalStack]:
 
 @pytest.fixture
 def clean_stack(stack: LocalStack) -> LocalStack:
-    """The stack with an empty Firestore, no queued tasks and the demo tenant seeded."""
+    """The stack with an empty Firestore and the demo tenant seeded.
+
+    Queued tasks are left alone, as in production (where nothing purges a queue): the functions
+    remember the report folds they queued, and an earlier test's retries no longer hold up a later
+    test's tasks (the local Cloud Tasks emulator runs a queue's tasks side by side)."""
     from infra.local import demo
 
-    stack.apply_env()
-    stack.purge_queues()  # an earlier test's retries and timers must not hold up or act in this one
     stack.reset_firestore()
     if stack.fcm is not None:
         stack.fcm.clear()  # the FCM stand-in: no messages, dead tokens or faults of earlier tests

@@ -450,15 +450,6 @@ class LocalStack:
         for queue in topology()["queues"].values():
             tasks.ensure_queue(queue["name"], queue)
 
-    def purge_queues(self) -> None:
-        """Drop the tasks earlier work left queued (a test's retries must not hold up the next's)."""
-        from shared import tasks
-
-        if not self.with_tasks:
-            return
-        for queue in topology()["queues"].values():
-            tasks.purge_queue(queue["name"])
-
     def _launch(self, process: Process) -> None:
         process.log_dir = self.log_dir
         self.processes.append(process.start())

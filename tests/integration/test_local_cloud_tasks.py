@@ -1,7 +1,7 @@
 """The local Cloud Tasks emulator dispatches as Cloud Tasks does (infra/local/tasks_emulator.py): tasks
 of one queue run side by side up to the queue's concurrency, so a hanging task holds up nothing
 behind it; a failing task is retried with the queue's exponential backoff (scaled down locally) and
-given up after its max_attempts; a purge drops what is queued; a name is used once."""
+given up after its max_attempts; a scheduled task waits for its time; a name is used once."""
 
 from __future__ import annotations
 
@@ -125,19 +125,6 @@ def test_a_failing_task_is_retried_with_growing_backoff_and_given_up_after_max_a
     assert len(target.of("fail-1")) == 4
 
 
-def test_purging_a_queue_drops_the_tasks_waiting_in_it(stack: LocalStack, target: Target) -> None:
-    name = queue(stack, max_attempts=3, min_backoff_seconds=1)
-    later = datetime.now(UTC) + timedelta(seconds=1.5)
-    assert tasks.enqueue(name, "later-1", target.url, {}, schedule_at=later)
-    tasks.purge_queue(name)
-    assert tasks.enqueue(name, "now-1", target.url, {})
-    eventually(lambda: target.of("now-1"), timeout=10, what="a task created after the purge")
-    done = time.monotonic() + 2.5
-    while time.monotonic() < done:  # past the purged task's schedule time
-        assert not target.of("later-1"), "a purged task ran"
-        time.sleep(0.05)
-
-
 def test_a_task_name_is_used_once(stack: LocalStack, target: Target) -> None:
     name = queue(stack, max_attempts=3, min_backoff_seconds=1)
     assert tasks.enqueue(name, "once-1", target.url, {}) is True
@@ -145,3 +132,12 @@ def test_a_task_name_is_used_once(stack: LocalStack, target: Target) -> None:
     eventually(lambda: target.of("once-1"), timeout=10, what="the task")
     assert tasks.enqueue(name, "once-1", target.url, {}) is False  # executed names stay taken
     assert len(target.of("once-1")) == 1
+
+
+def test_a_scheduled_task_runs_at_its_time_not_before(stack: LocalStack, target: Target) -> None:
+    name = queue(stack, max_attempts=3, min_backoff_seconds=1)
+    at = datetime.now(UTC) + timedelta(seconds=1.5)
+    assert tasks.enqueue(name, "later-1", target.url, {}, schedule_at=at)
+    ran = eventually(lambda: target.of("later-1"), timeout=15, what="the scheduled task")
+    ran_at = time.time() - (time.monotonic() - ran[0][2])
+    assert ran_at >= at.timestamp() - 0.05, (ran_at, at.timestamp())
