@@ -58,7 +58,11 @@ export default defineConfig({
       output: {
         codeSplitting: {
           groups: [
-            { name: "firebase", test: /node_modules[\\/](@firebase|firebase)[\\/]/ },
+            // Web push (firebase/messaging) loads only when an agent turns notifications on
+            // (lib/webPush.ts imports it on demand): left out of the group with the installations SDK only
+            // it uses, it gets a chunk of its
+            // own, off the sign-in path.
+            { name: "firebase", test: /node_modules[\\/](@firebase|firebase)[\\/](?!(messaging|installations)[\\/])/ },
             { name: "vue", test: /node_modules[\\/](@vue|vue|pinia)[\\/]/ },
           ],
         },
