@@ -11,8 +11,9 @@ Starts the whole local stack and the built dashboard, signs an agent in in headl
   agent has open: a new bubble). The first messages warm every process up and are not counted.
 - ``dashboard_bundle``: bytes of the built JavaScript and CSS, raw and gzipped.
 - ``dashboard_time_to_interactive``: navigation start -> the sign-in form, sign-in click -> the
-  inbox rendered, and navigation start -> the inbox rendered for an agent already signed in (a
-  reload: what an agent sees every morning).
+  inbox rendered (the browser's first sign-in, which also pays the emulators' and functions' first
+  requests, then ``sign_in_again``: five more in fresh browser contexts), and navigation start ->
+  the inbox rendered for an agent already signed in (a reload: what an agent sees every morning).
 
 Prints one JSON line per figure set (bench/stats.py), asserts nothing.
 """
@@ -36,6 +37,7 @@ from infra.local.stack import LocalStack
 
 EMAIL, PASSWORD, NAME = "bench@demo.test", "bench-password-1", "Bench Agent"
 WA = next(c for c in demo.DEMO_CHANNELS if c.kind == "whatsapp")
+SIGN_INS = 6  # the browser's first sign-in, then five more, each in a fresh context
 MARKER_PATTERN = r"bench-\d+-[0-9a-f]{8}"  # each message carries a unique marker
 
 # Stamps the first moment each bench token appears in the DOM, in epoch milliseconds, and the
@@ -148,16 +150,32 @@ def run(count: int = 200, warmup: int = 10, pace_seconds: float = 0.1) -> dict[s
                 context.add_init_script(OBSERVER)
                 page = context.new_page()
 
-                # Time to interactive: first visit, sign-in, then a reload while signed in.
-                page.goto(dashboard.url)
-                page.get_by_label("Email").wait_for()
-                form_ms = page.evaluate("performance.now()")
-                page.get_by_label("Email").fill(EMAIL)
-                page.get_by_label("Password").fill(PASSWORD)
-                clicked = page.evaluate("performance.now()")
-                page.get_by_role("button", name="Sign in").click()
-                _wait_for_inbox(page)
-                sign_in_ms = page.evaluate("window.__inboxAt") - clicked
+                # Time to interactive: first visit, sign-in (the first of this browser, then again
+                # in fresh browser contexts: the first one also pays the emulators' first requests),
+                # then a reload while signed in.
+                sign_ins: list[float] = []
+                form_ms = 0.0
+                for attempt in range(SIGN_INS):
+                    visitor = (
+                        context
+                        if attempt == 0
+                        else browser.new_context(viewport={"width": 1280, "height": 800})
+                    )
+                    if attempt:
+                        visitor.add_init_script(OBSERVER)
+                    tab = page if attempt == 0 else visitor.new_page()
+                    tab.goto(dashboard.url)
+                    tab.get_by_label("Email").wait_for()
+                    form_ms = form_ms or tab.evaluate("performance.now()")
+                    tab.get_by_label("Email").fill(EMAIL)
+                    tab.get_by_label("Password").fill(PASSWORD)
+                    clicked = tab.evaluate("performance.now()")
+                    tab.get_by_role("button", name="Sign in").click()
+                    _wait_for_inbox(tab)
+                    sign_ins.append(tab.evaluate("window.__inboxAt") - clicked)
+                    if attempt:
+                        visitor.close()
+                sign_in_ms = sign_ins[0]
                 reloads = []
                 for _ in range(5):
                     page.reload()
@@ -166,6 +184,7 @@ def run(count: int = 200, warmup: int = 10, pace_seconds: float = 0.1) -> dict[s
                 figures["time_to_interactive"] = {
                     "sign_in_form_ms": round(form_ms, 1),
                     "sign_in_click_to_inbox_ms": round(sign_in_ms, 1),
+                    "sign_in_again_click_to_inbox": summary(sign_ins[1:]),
                     "signed_in_reload_to_inbox": summary(reloads),
                 }
                 report("dashboard_time_to_interactive", figures["time_to_interactive"])  # type: ignore[arg-type]
