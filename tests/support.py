@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -119,3 +121,21 @@ def post_signed(
 def whatsapp_status_webhook(phone_number_id: str, wa_id: str, wamid: str, status: str) -> dict[str, Any]:
     """A documented WhatsApp Cloud API `statuses` webhook for one message the business sent."""
     return payloads.whatsapp_status(phone_number_id, wa_id, wamid, status)
+
+
+class BackgroundServer:
+    """An HTTP server on 127.0.0.1 (a free port) serving ``handler`` on a thread of its own until
+    :meth:`stop`: what a test stands up where a stranger's host or a task's target would be."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], name: str = "test-server") -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.host = f"127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)

@@ -59,9 +59,8 @@ export default defineConfig({
         codeSplitting: {
           groups: [
             // Web push (firebase/messaging) loads only when an agent turns notifications on
-            // (lib/webPush.ts imports it on demand): left out of the group with the installations SDK only
-            // it uses, it gets a chunk of its
-            // own, off the sign-in path.
+            // (lib/webPush.ts imports it on demand): left out of the group, with the installations
+            // SDK only it uses, it gets a chunk of its own, off the sign-in path.
             { name: "firebase", test: /node_modules[\\/](@firebase|firebase)[\\/](?!(messaging|installations)[\\/])/ },
             { name: "vue", test: /node_modules[\\/](@vue|vue|pinia)[\\/]/ },
           ],

@@ -15,7 +15,9 @@ replaces those parts:
   the retry settings the queue was created with (``shared.tasks.ensure_queue`` passes those of
   infra/topology.json), concurrency capped at LOCAL_CONCURRENCY, and backoff scaled by the
   launcher's second argument (the local stack passes 0.1: retries come ten times sooner than in
-  production, in the same order and number).
+  production, in the same order and number). ``max_retry_duration`` is not applied: Cloud Tasks
+  stops only once both it and ``max_attempts`` are reached, so a production task may be tried more
+  often than here; the handlers that care count attempts themselves (media fetches, profiles).
 
 Runs inside its own virtualenv (.venv-tasks: the emulator needs protobuf<5), so it imports nothing
 from the project. Usage: python infra/local/tasks_emulator.py PORT [BACKOFF_SCALE]

@@ -11,7 +11,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from infra.local import demo
 from infra.local.stack import LocalStack
 from shared import ids, store
 from tests.e2e.conftest import DANA
-from tests.support import eventually, post_webhook, whatsapp_text_webhook
+from tests.support import BackgroundServer, eventually, post_webhook, whatsapp_text_webhook
 
 pytestmark = pytest.mark.integration
 
@@ -105,21 +105,16 @@ class MediaServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self.host = f"127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="media-server", daemon=True)
-        self._thread.start()
+        self._server = BackgroundServer(Handler, "media-server")
+        self.port = self._server.port
+        self.host = self._server.host
 
     def paths(self) -> list[str]:
         with self._lock:
             return [path for path, _ in self.requests]
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self._server.stop()
 
 
 @pytest.fixture

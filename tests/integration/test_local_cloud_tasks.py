@@ -11,14 +11,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from infra.local.stack import LOCAL_BACKOFF_SCALE, LocalStack
 from shared import tasks
-from tests.support import eventually
+from tests.support import BackgroundServer, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -50,11 +50,8 @@ class Target:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/task"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = BackgroundServer(Handler, "task-target")
+        self.url = f"http://{self._server.host}/task"
 
     def of(self, name: str) -> list[tuple[str, int, float]]:
         with self._lock:
@@ -62,9 +59,7 @@ class Target:
 
     def stop(self) -> None:
         self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self._server.stop()
 
 
 @pytest.fixture
