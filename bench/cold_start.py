@@ -14,7 +14,7 @@ import requests
 
 from bench.payloads import whatsapp_batch
 from bench.stats import report
-from infra.local.processes import REPO, Process, free_port
+from infra.local.processes import REPO, Process, free_port, release_port
 from infra.local.simulate import meta_signature, text_payload
 from infra.local.stack import LocalStack, _venv_bin
 
@@ -54,6 +54,7 @@ def _first_200(
         raise TimeoutError(f"{target} never answered 200")
     finally:
         process.stop()
+        release_port(port)
 
 
 def run(rounds: int = 5) -> dict[str, object]:

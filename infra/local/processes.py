@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,11 +20,36 @@ REPO = Path(__file__).resolve().parents[2]
 LOG_DIR = REPO / ".local" / "logs"
 
 
+_RESERVED: dict[int, socket.socket] = {}
+_RESERVED_LOCK = threading.Lock()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on, held for the server it is meant for until
+    :func:`release_port`.
+
+    A port merely free when asked can be taken before its server binds it: the stack picks every
+    function's port first, then starts them one by one, and meanwhile any bind(0) (a stand-in, a
+    test's server) may be handed the same port by the kernel; the function then fails to bind, and
+    its queued work is answered by a stranger (seen: deliver's tasks answered 401). So the port stays
+    bound by a reservation socket (SO_REUSEADDR, never listening): the kernel hands a bound port to
+    no other bind(0) or outgoing connection, while the server, binding it with SO_REUSEADDR as
+    gunicorn, the JVM's, Node's and gRPC's servers do, still can."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    with _RESERVED_LOCK:
+        _RESERVED[port] = sock
+    return port
+
+
+def release_port(port: int) -> None:
+    """Give back a port of :func:`free_port` (its server has stopped, or never needed it)."""
+    with _RESERVED_LOCK:
+        sock = _RESERVED.pop(port, None)
+    if sock is not None:
+        sock.close()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:

