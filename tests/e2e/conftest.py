@@ -10,6 +10,7 @@ request to anywhere but this machine fails the test.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +127,7 @@ class Watched:
     label: str
     page: Any
     errors: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)  # everything it logged, kept for a failure
     outside: list[str] = field(default_factory=list)
 
 
@@ -155,11 +157,16 @@ def open_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable
         if permissions:
             context.grant_permissions(permissions)
         contexts.append(context)
+        # The Firestore SDK logs its listen stream (web/src/lib/firebase.ts): a failing test leaves it
+        # beside its screenshot, so an update that never reached the page can be told from one never
+        # written.
+        context.add_init_script("localStorage.setItem('switchboard:debug-firestore', '1')")
         page = context.new_page()
         watch = Watched(f"{len(watched) + 1}-{label}", page)
         watched.append(watch)
 
         def on_console(message: Any) -> None:
+            watch.console.append(f"{time.time():.3f} {message.type}: {message.text}")
             if message.type == "error" and not any(p.search(message.text) for p in EXPECTED_CONSOLE):
                 watch.errors.append(f"console: {message.text}")
 
@@ -192,6 +199,9 @@ def open_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable
                     print(f"could not save {path}: {exc}")
                 else:
                     print(f"screenshot: {path}")
+                console = path.with_suffix(".console.log")
+                console.write_text("\n".join(watch.console) + "\n", encoding="utf-8")
+                print(f"console: {console}")
     finally:
         for context in contexts:
             context.close()

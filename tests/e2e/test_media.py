@@ -55,6 +55,26 @@ def open_conversation(page: Page, conversation_id: str) -> None:
     expect(page.get_by_test_id("composer")).to_be_visible()
 
 
+def media_held(conversation_id: str) -> list[str]:
+    """The states Firestore holds for the conversation's files, for a failure message: a page still
+    showing "downloading" over a stored file means the live update did not reach it, a pending file
+    that the fetch never finished is the pipeline's."""
+    return [
+        f"{message_id}[{entry.get('index', i)}]: {entry.get('state')} {entry.get('reason') or ''}".strip()
+        for page in store.conversation_messages(demo.DEMO_TENANT, conversation_id)
+        for message_id, data in page
+        for i, entry in enumerate(store.media_entries(data))
+    ]
+
+
+def expect_media(check: Any, conversation_id: str) -> None:
+    """``check()`` (a Playwright expectation on a media item); on failure, say what Firestore holds."""
+    try:
+        check()
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nFirestore holds: {media_held(conversation_id)}") from exc
+
+
 def attach(page: Page, name: str, mime: str, data: bytes) -> None:
     page.get_by_test_id("attach-input").set_input_files({"name": name, "mimeType": mime, "buffer": data})
 
@@ -79,7 +99,7 @@ def test_a_customers_photo_shows_as_a_thumbnail_and_opens_full_size(
 
     bubble = page.locator('[data-testid="message"][data-type="image"]')
     thumbnail = bubble.get_by_test_id("media-thumbnail")
-    expect(thumbnail).to_be_visible()
+    expect_media(lambda: expect(thumbnail).to_be_visible(), conversation_id)
     # The picture really loaded (from storage, through a signed URL), and it is the small thumbnail.
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle(), timeout=15_000
@@ -111,7 +131,10 @@ def test_a_customers_video_shows_its_poster_with_a_play_button_and_plays_on_clic
     open_conversation(page, conversation_id)
 
     poster_button = page.get_by_test_id("media-video-poster")
-    expect(poster_button).to_have_attribute("data-state", "loaded", timeout=30_000)
+    expect_media(
+        lambda: expect(poster_button).to_have_attribute("data-state", "loaded", timeout=30_000),
+        conversation_id,
+    )
     expect(poster_button.get_by_test_id("media-play")).to_be_visible()
     poster = poster_button.get_by_test_id("media-poster")
     page.wait_for_function("img => img.complete && img.naturalWidth === 320", arg=poster.element_handle())
@@ -139,7 +162,10 @@ def test_still_downloading_then_the_photo_and_could_not_fetch_with_the_reason_sh
     open_conversation(page, conversation_id)
     bubble = page.locator('[data-testid="message"][data-type="image"]')
     expect(bubble.get_by_test_id("media-pending")).to_contain_text("still downloading")
-    expect(bubble.get_by_test_id("media-thumbnail")).to_be_visible(timeout=30_000)
+    expect_media(
+        lambda: expect(bubble.get_by_test_id("media-thumbnail")).to_be_visible(timeout=30_000),
+        conversation_id,
+    )
     expect(bubble.get_by_test_id("media-pending")).to_have_count(0)
 
     gone = clean_stack.sandbox.media.add("whatsapp", WA.external_id, picture(80, 60), "image/jpeg")

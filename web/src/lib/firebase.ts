@@ -8,7 +8,7 @@ import {
   initializeAuth,
   type Auth,
 } from "firebase/auth";
-import { connectFirestoreEmulator, getFirestore, type Firestore } from "firebase/firestore";
+import { connectFirestoreEmulator, getFirestore, setLogLevel, type Firestore } from "firebase/firestore";
 
 import type { RuntimeConfig } from "./config";
 
@@ -35,6 +35,7 @@ export function initFirebase(config: RuntimeConfig): Services {
     connectAuthEmulator(auth, `http://${config.authHost}`, { disableWarnings: true });
   }
   const db = getFirestore(app);
+  if (localStorage.getItem("switchboard:debug-firestore")) setLogLevel("debug");
   if (config.firestoreHost) {
     const [host, port] = splitHost(config.firestoreHost);
     connectFirestoreEmulator(db, host, port);

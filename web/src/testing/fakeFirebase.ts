@@ -134,6 +134,7 @@ export const firestoreModule = {
   getFirestore: vi.fn(() => fakeDb),
   initializeFirestore: vi.fn(() => fakeDb),
   connectFirestoreEmulator: vi.fn(),
+  setLogLevel: vi.fn(),
   collection: (_db: unknown, ...segments: string[]): Ref => ({
     kind: "collection",
     path: path(segments),
