@@ -159,8 +159,8 @@ def open_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable
         contexts.append(context)
         # The Firestore SDK logs its listen stream (web/src/lib/firebase.ts): a failing test leaves it
         # beside its screenshot, so an update that never reached the page can be told from one never
-        # written.
-        context.add_init_script("localStorage.setItem('switchboard:debug-firestore', '1')")
+        # written. (Sandboxed frames refuse localStorage: the flag is for the app's own frames.)
+        context.add_init_script("try { localStorage.setItem('switchboard:debug-firestore', '1') } catch {}")
         page = context.new_page()
         watch = Watched(f"{len(watched) + 1}-{label}", page)
         watched.append(watch)

@@ -35,13 +35,22 @@ export function initFirebase(config: RuntimeConfig): Services {
     connectAuthEmulator(auth, `http://${config.authHost}`, { disableWarnings: true });
   }
   const db = getFirestore(app);
-  if (localStorage.getItem("switchboard:debug-firestore")) setLogLevel("debug");
+  if (debugFirestore()) setLogLevel("debug");
   if (config.firestoreHost) {
     const [host, port] = splitHost(config.firestoreHost);
     connectFirestoreEmulator(db, host, port);
   }
   services = { app, auth, db, config };
   return services;
+}
+
+/** The browser asked for Firestore's debug log (web/README.md); a storage-less frame never does. */
+function debugFirestore(): boolean {
+  try {
+    return Boolean(localStorage.getItem("switchboard:debug-firestore"));
+  } catch {
+    return false;
+  }
 }
 
 function splitHost(hostPort: string): [string, number] {
