@@ -67,6 +67,20 @@ def media_held(conversation_id: str) -> list[str]:
     ]
 
 
+def stored_before_opening(conversation_id: str) -> None:
+    """Wait until the conversation's files are stored before the test opens it. Tests whose subject
+    is the stored file (the thumbnail, the poster) open it after the fetch: the Firestore emulator can
+    lose a write that lands while a new listener is being set up (seen: the file stored 107 ms
+    before the page's first snapshot, which still showed it pending, and no change after it). The
+    live change from pending to stored is the subject of the still-downloading test, whose provider
+    answers 4 s late, long after the listener is in place."""
+    eventually(
+        lambda: (held := media_held(conversation_id)) and all(": stored" in entry for entry in held),
+        what="the conversation's files stored",
+        timeout=30,
+    )
+
+
 def expect_media(check: Any, conversation_id: str) -> None:
     """``check()`` (a Playwright expectation on a media item); on failure, say what Firestore holds."""
     try:
@@ -94,7 +108,7 @@ def test_a_customers_photo_shows_as_a_thumbnail_and_opens_full_size(
     page = open_dashboard(DANA)
     assert post_signed(clean_stack, "whatsapp", body).status_code == 200
     conversation_id = ids.conversation_id(WA.channel_id, sender)
-    eventually(lambda: store.get_conversation(demo.DEMO_TENANT, conversation_id), what="the conversation")
+    stored_before_opening(conversation_id)
     open_conversation(page, conversation_id)
 
     bubble = page.locator('[data-testid="message"][data-type="image"]')
@@ -127,7 +141,7 @@ def test_a_customers_video_shows_its_poster_with_a_play_button_and_plays_on_clic
     page = open_dashboard(DANA)
     assert post_signed(clean_stack, "twilio", body).status_code == 200
     conversation_id = ids.conversation_id(helpers.CHANNEL["twilio"].channel_id, sender)
-    eventually(lambda: store.get_conversation(demo.DEMO_TENANT, conversation_id), what="the conversation")
+    stored_before_opening(conversation_id)
     open_conversation(page, conversation_id)
 
     poster_button = page.get_by_test_id("media-video-poster")
