@@ -55,15 +55,23 @@ def open_conversation(page: Page, conversation_id: str) -> None:
     expect(page.get_by_test_id("composer")).to_be_visible()
 
 
+def media_entries(conversation_id: str) -> list[tuple[str, int, dict[str, Any]]]:
+    """(message id, index, entry) of every file of the conversation, as Firestore holds them."""
+    return [
+        (message_id, i, entry)
+        for page in store.conversation_messages(demo.DEMO_TENANT, conversation_id)
+        for message_id, data in page
+        for i, entry in enumerate(store.media_entries(data))
+    ]
+
+
 def media_held(conversation_id: str) -> list[str]:
     """The states Firestore holds for the conversation's files, for a failure message: a page still
     showing "downloading" over a stored file means the live update did not reach it, a pending file
     that the fetch never finished is the pipeline's."""
     return [
-        f"{message_id}[{entry.get('index', i)}]: {entry.get('state')} {entry.get('reason') or ''}".strip()
-        for page in store.conversation_messages(demo.DEMO_TENANT, conversation_id)
-        for message_id, data in page
-        for i, entry in enumerate(store.media_entries(data))
+        f"{message_id}[{i}]: {entry.get('state')} {entry.get('reason') or ''}".strip()
+        for message_id, i, entry in media_entries(conversation_id)
     ]
 
 
@@ -75,7 +83,9 @@ def stored_before_opening(conversation_id: str) -> None:
     live change from pending to stored is the subject of the still-downloading test, whose provider
     answers 4 s late, long after the listener is in place."""
     eventually(
-        lambda: (held := media_held(conversation_id)) and all(": stored" in entry for entry in held),
+        lambda: (
+            (held := media_entries(conversation_id)) and all(e.get("state") == "stored" for _, _, e in held)
+        ),
         what="the conversation's files stored",
         timeout=30,
     )
